@@ -1,0 +1,19 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using Monitor.Agent.Configuration;
+using Monitor.Core.Exposition;
+
+namespace Monitor.Agent.Collectors;
+
+/// <summary>What a collector gets when it is created.</summary>
+/// <param name="Group">The metric group the collector declares its families on.</param>
+/// <param name="Paths">Filesystem roots (<c>--path.procfs</c> and friends).</param>
+/// <param name="Settings">The collector's own configuration section (<c>Collectors:&lt;name&gt;</c>).</param>
+/// <param name="Logger">A logger named after the collector.</param>
+/// <param name="Time">The clock; tests inject a fake one.</param>
+internal sealed record CollectorContext(
+    MetricGroup Group,
+    HostPaths Paths,
+    IConfigurationSection Settings,
+    ILogger Logger,
+    TimeProvider Time);

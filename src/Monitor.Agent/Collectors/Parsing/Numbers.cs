@@ -1,0 +1,20 @@
+using System.Globalization;
+
+namespace Monitor.Agent.Collectors.Parsing;
+
+/// <summary>Culture-invariant number parsing for kernel text.</summary>
+internal static class Numbers
+{
+    /// <summary>Parses an unsigned decimal integer (kernel counters); rejects signs, spaces and overflow.</summary>
+    public static bool TryParseUInt64(ReadOnlySpan<char> text, out ulong value) =>
+        ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out value);
+
+    /// <summary>Parses a signed decimal integer.</summary>
+    public static bool TryParseInt64(ReadOnlySpan<char> text, out long value) =>
+        long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out value);
+
+    /// <summary>Parses a decimal number such as <c>0.52</c>; rejects NaN, infinities and thousands separators.</summary>
+    public static bool TryParseDouble(ReadOnlySpan<char> text, out double value) =>
+        double.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out value)
+        && double.IsFinite(value);
+}

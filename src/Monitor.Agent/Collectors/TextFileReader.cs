@@ -1,0 +1,88 @@
+using System.Text;
+using Microsoft.Win32.SafeHandles;
+
+namespace Monitor.Agent.Collectors;
+
+/// <summary>
+/// Reads small kernel text files (procfs, sysfs) into reusable buffers and returns their content as chars, so a
+/// collector that reads the same files every scrape allocates only the file handle. Not thread-safe: give each
+/// collector its own.
+/// </summary>
+/// <remarks>
+/// procfs files report a size of 0, so we read until end of file, capped at <see cref="MaxBytes"/> like procfs'
+/// <c>ReadFileNoStat</c>. sysfs attributes are read with a single <c>read</c> (<see cref="ReadAttribute"/>), as
+/// procfs' <c>SysReadFile</c> does: some hwmon attributes block or return EAGAIN on a second read.
+/// </remarks>
+internal sealed class TextFileReader
+{
+    /// <summary>Largest file read, 1 MiB.</summary>
+    public const int MaxBytes = 1 << 20;
+
+    private byte[] _bytes = new byte[4096];
+    private char[] _chars = new char[4096];
+
+    /// <summary>Reads a whole file. Throws <see cref="IOException"/> (including FileNotFound) and <see cref="UnauthorizedAccessException"/>.</summary>
+    public ReadOnlySpan<char> ReadAll(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var total = 0;
+        while (true)
+        {
+            if (total == _bytes.Length)
+            {
+                if (_bytes.Length >= MaxBytes)
+                {
+                    break;
+                }
+
+                Array.Resize(ref _bytes, Math.Min(_bytes.Length * 2, MaxBytes));
+            }
+
+            var n = RandomAccess.Read(handle, _bytes.AsSpan(total), total);
+            if (n <= 0)
+            {
+                break;
+            }
+
+            total += n;
+        }
+
+        return Decode(total);
+    }
+
+    /// <summary>Reads a sysfs attribute with one read call and trims the trailing newline.</summary>
+    public ReadOnlySpan<char> ReadAttribute(string path)
+    {
+        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        var n = RandomAccess.Read(handle, _bytes.AsSpan(), 0);
+        return Decode(Math.Max(n, 0)).TrimEnd("\n\0 ");
+    }
+
+    /// <summary>Reads a sysfs attribute; null when it is missing or unreadable.</summary>
+    public string? TryReadAttribute(string path)
+    {
+        try
+        {
+            return ReadAttribute(path).ToString();
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private ReadOnlySpan<char> Decode(int byteCount)
+    {
+        if (_chars.Length < byteCount)
+        {
+            _chars = new char[Math.Max(byteCount, _chars.Length * 2)];
+        }
+
+        // Kernel text is ASCII; Latin1 maps each byte to one char and never fails on odd bytes.
+        var chars = Encoding.Latin1.GetChars(_bytes.AsSpan(0, byteCount), _chars);
+        return _chars.AsSpan(0, chars);
+    }
+
+    /// <summary>Opens a handle without reading, for callers that stream large files.</summary>
+    internal static SafeFileHandle Open(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+}

@@ -1,0 +1,64 @@
+namespace Monitor.Core.Exposition;
+
+/// <summary>
+/// The families one collector owns. An update is bracketed by <see cref="BeginUpdate"/> and <see cref="EndUpdate"/>:
+/// every series the collector touches in between survives, and the rest (a disk that went away, a job that ended)
+/// is removed, so a collector only has to write what exists now.
+/// </summary>
+public sealed class MetricGroup
+{
+    private readonly List<MetricFamily> _families = [];
+    private long _generation;
+
+    /// <summary>Creates a group named after its collector.</summary>
+    public MetricGroup(string name) => Name = name;
+
+    /// <summary>The collector's name.</summary>
+    public string Name { get; }
+
+    /// <summary>The families of this group.</summary>
+    public IReadOnlyList<MetricFamily> Families => _families;
+
+    internal long Generation => Volatile.Read(ref _generation);
+
+    internal MetricRegistry? Registry { get; set; }
+
+    /// <summary>Declares a counter family (name must end in <c>_total</c>).</summary>
+    public MetricFamily Counter(string name, string help, params string[] labelNames) => Add(name, help, MetricType.Counter, labelNames);
+
+    /// <summary>Declares a gauge family.</summary>
+    public MetricFamily Gauge(string name, string help, params string[] labelNames) => Add(name, help, MetricType.Gauge, labelNames);
+
+    /// <summary>Declares an untyped family.</summary>
+    public MetricFamily Untyped(string name, string help, params string[] labelNames) => Add(name, help, MetricType.Untyped, labelNames);
+
+    /// <summary>Starts an update: series touched from now on are kept by <see cref="EndUpdate"/>.</summary>
+    public void BeginUpdate() => Interlocked.Increment(ref _generation);
+
+    /// <summary>Ends an update: removes every series of this group not touched since <see cref="BeginUpdate"/>.</summary>
+    public void EndUpdate()
+    {
+        var generation = Generation;
+        foreach (var family in _families)
+        {
+            family.RemoveStale(generation);
+        }
+    }
+
+    private MetricFamily Add(string name, string help, MetricType type, string[] labelNames)
+    {
+        var family = new MetricFamily(this, name, help, type, labelNames);
+        lock (_families)
+        {
+            if (_families.Any(f => f.Name == name))
+            {
+                throw new ArgumentException($"family '{name}' is declared twice in group '{Name}'", nameof(name));
+            }
+
+            _families.Add(family);
+        }
+
+        Registry?.OnFamilyAdded(family);
+        return family;
+    }
+}

@@ -1,0 +1,47 @@
+namespace Monitor.Core.Exposition;
+
+/// <summary>
+/// One time series of a family: its label values, pre-encoded as the UTF-8 bytes <c>name{a="x",b="y"} </c> when it
+/// is created, and its current value. Setting the value is a single 64-bit write, safe alongside a concurrent render.
+/// </summary>
+public sealed class Series
+{
+    private double _value;
+    private volatile bool _hasValue;
+
+    internal Series(MetricFamily family, string key, string[] labelValues, byte[] prefix)
+    {
+        Family = family;
+        Key = key;
+        LabelValues = labelValues;
+        Prefix = prefix;
+    }
+
+    /// <summary>The family this series belongs to.</summary>
+    public MetricFamily Family { get; }
+
+    /// <summary>Label values in the order the family declared its label names.</summary>
+    public IReadOnlyList<string> LabelValues { get; }
+
+    /// <summary>The current value; NaN until first set.</summary>
+    public double Value => _hasValue ? Volatile.Read(ref _value) : double.NaN;
+
+    /// <summary>True once a value was set. A series is only rendered after that, so a half-made series never shows as 0.</summary>
+    public bool HasValue => _hasValue;
+
+    internal string Key { get; }
+
+    internal byte[] Prefix { get; }
+
+    internal long Generation { get; set; }
+
+    /// <summary>Sets the current value.</summary>
+    public void Set(double value)
+    {
+        Volatile.Write(ref _value, value);
+        _hasValue = true;
+    }
+
+    /// <summary>Adds to the current value (not atomic across threads: one writer per series).</summary>
+    public void Add(double delta) => Set((_hasValue ? _value : 0) + delta);
+}
