@@ -38,7 +38,7 @@ internal sealed class MalformedSourceException(string source, string problem)
     : Exception($"{source}: {problem}")
 {
     /// <summary>The file that was malformed.</summary>
-    public string Source { get; } = source;
+    public string SourcePath { get; } = source;
 
     /// <summary>What was wrong.</summary>
     public string Problem { get; } = problem;
