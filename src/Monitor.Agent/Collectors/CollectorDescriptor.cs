@@ -35,7 +35,8 @@ internal sealed record CollectorDescriptor(
 /// <param name="Default">Default value as text.</param>
 /// <param name="Help">One line for <c>--help</c>.</param>
 /// <param name="Kind">How the value is validated.</param>
-internal sealed record CollectorFlag(string Name, string Default, string Help, FlagKind Kind = FlagKind.String);
+/// <param name="Allowed">The allowed words when <paramref name="Kind"/> is <see cref="FlagKind.Choice"/>.</param>
+internal sealed record CollectorFlag(string Name, string Default, string Help, FlagKind Kind = FlagKind.String, IReadOnlyList<string>? Allowed = null);
 
 /// <summary>Value kinds the option validator knows.</summary>
 internal enum FlagKind
@@ -51,4 +52,10 @@ internal enum FlagKind
 
     /// <summary><c>true</c> or <c>false</c>.</summary>
     Bool,
+
+    /// <summary>A non-negative whole number.</summary>
+    Int,
+
+    /// <summary>One of a fixed set of words (<see cref="CollectorFlag"/> help names them).</summary>
+    Choice,
 }

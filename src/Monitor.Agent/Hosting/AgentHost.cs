@@ -1,0 +1,133 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Self;
+using Monitor.Core.Exposition;
+using Serilog.Extensions.Logging;
+
+namespace Monitor.Agent.Hosting;
+
+/// <summary>
+/// Builds the agent's web host: Kestrel only (no MVC, no routing middleware), one request delegate that serves
+/// <c>/metrics</c>, <c>/healthz</c> and <c>/</c>, the collector runner, and the background sampler.
+/// </summary>
+internal static partial class AgentHost
+{
+    /// <summary>Builds the application for <paramref name="options"/>.</summary>
+    public static WebApplication Build(AgentOptions options, Serilog.ILogger serilog, TimeProvider time)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "monitor-agent" });
+        builder.Logging.AddProvider(new SerilogLoggerProvider(serilog));
+        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
+        {
+            kestrel.AddServerHeader = false;
+            var listen = options.Listen;
+            if (listen.Address is not null)
+            {
+                kestrel.Listen(listen.Address, listen.Port);
+            }
+            else if (listen.Host is not null)
+            {
+                // "localhost" binds both loopback families, as Go does.
+                kestrel.Listen(IPAddress.Loopback, listen.Port);
+            }
+            else
+            {
+                kestrel.ListenAnyIP(listen.Port);
+            }
+        });
+
+        builder.Services.AddSingleton(time);
+        builder.Services.AddSingleton<MetricRegistry>();
+        builder.Services.AddSingleton(sp => new CollectorRunner(
+            [SelfCollector.Descriptor, .. options.EnabledCollectors],
+            options.CollectorSettings,
+            options.Paths,
+            sp.GetRequiredService<MetricRegistry>(),
+            sp.GetRequiredService<ILoggerFactory>(),
+            time));
+        builder.Services.AddSingleton(sp => new MetricsEndpoint(
+            sp.GetRequiredService<MetricRegistry>(),
+            sp.GetRequiredService<CollectorRunner>(),
+            time,
+            sp.GetRequiredService<ILogger<MetricsEndpoint>>(),
+            options.MaxRequests));
+        builder.Services.AddHostedService<BackgroundSampler>();
+
+        var app = builder.Build();
+        var metrics = app.Services.GetRequiredService<MetricsEndpoint>();
+        var landing = LandingPage(options.TelemetryPath);
+        app.Run(context =>
+        {
+            var request = context.Request;
+            if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+            {
+                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+                context.Response.Headers.Allow = "GET, HEAD";
+                return Task.CompletedTask;
+            }
+
+            var path = request.Path.Value;
+            if (path == options.TelemetryPath)
+            {
+                return metrics.HandleAsync(context);
+            }
+
+            switch (path)
+            {
+                case "/healthz":
+                    context.Response.ContentType = "text/plain; charset=utf-8";
+                    return context.Response.WriteAsync("ok\n");
+                case "/" or "":
+                    context.Response.ContentType = "text/html; charset=utf-8";
+                    return context.Response.WriteAsync(landing);
+                default:
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    context.Response.ContentType = "text/plain; charset=utf-8";
+                    return context.Response.WriteAsync($"404 page not found; metrics are at {options.TelemetryPath}\n");
+            }
+        });
+
+        var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent");
+        app.Lifetime.ApplicationStarted.Register(() =>
+        {
+            var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
+            foreach (var address in addresses)
+            {
+                LogListening(logger, address, SelfCollector.Version.Version);
+            }
+
+            CollectorLog.CollectorsEnabled(logger, string.Join(", ", options.EnabledCollectors.Select(c => c.Name)));
+        });
+        app.Lifetime.ApplicationStopping.Register(() => LogStopping(logger));
+        return app;
+    }
+
+    private static string LandingPage(string telemetryPath) =>
+        $"""
+        <!DOCTYPE html>
+        <html><head><meta charset="utf-8"><title>Monitor agent</title></head>
+        <body>
+        <h1>Monitor agent</h1>
+        <p>Version {WebUtility.HtmlEncode(SelfCollector.Version.Version)} ({WebUtility.HtmlEncode(SelfCollector.Version.Revision)})</p>
+        <ul>
+        <li><a href="{WebUtility.HtmlEncode(telemetryPath)}">Metrics</a></li>
+        <li><a href="/healthz">Health</a></li>
+        </ul>
+        </body></html>
+
+        """;
+
+    [LoggerMessage(EventId = 1000, EventName = "listening", Level = LogLevel.Information, Message = "Listening on {Address} (monitor-agent {Version})")]
+    private static partial void LogListening(ILogger logger, string address, string version);
+
+    [LoggerMessage(EventId = 1001, EventName = "stopping", Level = LogLevel.Information, Message = "Stopping")]
+    private static partial void LogStopping(ILogger logger);
+}

@@ -1,0 +1,118 @@
+using System.IO.Compression;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Primitives;
+using Monitor.Agent.Collectors;
+using Monitor.Core.Exposition;
+
+namespace Monitor.Agent.Hosting;
+
+/// <summary>
+/// Serves <c>/metrics</c>: refreshes the on-scrape collectors, renders the registry in the negotiated format into a
+/// pooled buffer, and sends it, gzipped when the client accepts it. Rendering first and sending after keeps the
+/// registry walk short and lets a plain response carry Content-Length.
+/// </summary>
+internal sealed partial class MetricsEndpoint
+{
+    private readonly MetricRegistry _registry;
+    private readonly CollectorRunner _runner;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly int _maxRequests;
+    private int _inFlight;
+    private int _sizeHint = 64 * 1024;
+
+    public MetricsEndpoint(MetricRegistry registry, CollectorRunner runner, TimeProvider time, ILogger<MetricsEndpoint> logger, int maxRequests)
+    {
+        _registry = registry;
+        _runner = runner;
+        _time = time;
+        _logger = logger;
+        _maxRequests = maxRequests;
+    }
+
+    /// <summary>Handles one scrape.</summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        var arrived = _time.GetTimestamp();
+        var inFlight = Interlocked.Increment(ref _inFlight);
+        try
+        {
+            if (_maxRequests > 0 && inFlight > _maxRequests)
+            {
+                LogRejected(_logger, _maxRequests);
+                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+                await context.Response.WriteAsync($"Too many concurrent scrapes (limit {_maxRequests}, --web.max-requests).\n", context.RequestAborted).ConfigureAwait(false);
+                return;
+            }
+
+            _runner.UpdateForScrape(arrived, context.RequestAborted);
+            var format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
+            using var buffer = new PooledBufferWriter(Volatile.Read(ref _sizeHint));
+            _registry.WriteTo(buffer, format);
+            Volatile.Write(ref _sizeHint, Math.Max(buffer.WrittenCount + 4096, 16 * 1024));
+
+            var response = context.Response;
+            response.ContentType = ExpositionFormats.ContentType(format);
+            response.Headers.Vary = "Accept, Accept-Encoding";
+            if (HttpMethods.IsHead(context.Request.Method))
+            {
+                return;
+            }
+
+            if (AcceptsGzip(context.Request.Headers.AcceptEncoding))
+            {
+                response.Headers.ContentEncoding = "gzip";
+                var gzip = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
+                await using (gzip.ConfigureAwait(false))
+                {
+                    await gzip.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+                }
+            }
+            else
+            {
+                response.ContentLength = buffer.WrittenCount;
+                await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+            }
+        }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            // The scraper gave up (its scrape_timeout); nothing to send.
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    /// <summary>True when Accept-Encoding lists gzip (or *) with a non-zero q.</summary>
+    internal static bool AcceptsGzip(StringValues acceptEncoding)
+    {
+        foreach (var header in acceptEncoding)
+        {
+            foreach (var item in (header ?? string.Empty).Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                var semicolon = item.IndexOf(';', StringComparison.Ordinal);
+                var coding = semicolon < 0 ? item : item[..semicolon].Trim();
+                if (!coding.Equals("gzip", StringComparison.OrdinalIgnoreCase) && coding != "*")
+                {
+                    continue;
+                }
+
+                var q = semicolon < 0 ? string.Empty : item[(semicolon + 1)..].Replace(" ", string.Empty, StringComparison.Ordinal);
+                if (q is "q=0" or "q=0.0" or "q=0.00" or "q=0.000")
+                {
+                    continue;
+                }
+
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    [LoggerMessage(EventId = 1200, EventName = "scrape_rejected", Level = LogLevel.Warning,
+        Message = "Scrape rejected: more than {Limit} in flight (--web.max-requests)")]
+    private static partial void LogRejected(ILogger logger, int limit);
+}
