@@ -19,6 +19,10 @@ internal sealed partial class MetricsEndpoint
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly int _maxRequests;
+    private readonly Series _textScrapes;
+    private readonly Series _openMetricsScrapes;
+    private readonly Series _rejected;
+    private readonly Lock _countLock = new();
     private int _inFlight;
     private int _sizeHint = 64 * 1024;
 
@@ -29,6 +33,15 @@ internal sealed partial class MetricsEndpoint
         _time = time;
         _logger = logger;
         _maxRequests = maxRequests;
+        var group = new MetricGroup("exposition");
+        var scrapes = group.Counter("monitor_agent_scrapes_total", "Scrapes served, by exposition format.", "format");
+        _textScrapes = scrapes.Get("text");
+        _openMetricsScrapes = scrapes.Get("openmetrics");
+        _textScrapes.Set(0);
+        _openMetricsScrapes.Set(0);
+        _rejected = group.Counter("monitor_agent_scrapes_rejected_total", "Scrapes refused with 503 because --web.max-requests were already in flight.").Get();
+        _rejected.Set(0);
+        registry.Register(group);
     }
 
     /// <summary>Handles one scrape.</summary>
@@ -40,6 +53,7 @@ internal sealed partial class MetricsEndpoint
         {
             if (_maxRequests > 0 && inFlight > _maxRequests)
             {
+                Count(_rejected);
                 LogRejected(_logger, _maxRequests);
                 context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
                 await context.Response.WriteAsync($"Too many concurrent scrapes (limit {_maxRequests}, --web.max-requests).\n", context.RequestAborted).ConfigureAwait(false);
@@ -48,6 +62,7 @@ internal sealed partial class MetricsEndpoint
 
             _runner.UpdateForScrape(arrived, context.RequestAborted);
             var format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
+            Count(format == ExpositionFormat.OpenMetrics100 ? _openMetricsScrapes : _textScrapes);
             using var buffer = new PooledBufferWriter(Volatile.Read(ref _sizeHint));
             _registry.WriteTo(buffer, format);
             Volatile.Write(ref _sizeHint, Math.Max(buffer.WrittenCount + 4096, 16 * 1024));
@@ -82,6 +97,15 @@ internal sealed partial class MetricsEndpoint
         finally
         {
             Interlocked.Decrement(ref _inFlight);
+        }
+    }
+
+    // Series.Add is single-writer; scrapes run concurrently, and a counter must never step back.
+    private void Count(Series series)
+    {
+        lock (_countLock)
+        {
+            series.Add(1);
         }
     }
 

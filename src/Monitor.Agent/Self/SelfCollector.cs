@@ -18,6 +18,7 @@ internal sealed class SelfCollector : ICollector
 
     private readonly TextFileReader _reader = new();
     private readonly double _bootTime;
+    private readonly Series _buildInfo;
     private readonly MetricFamily _cpu;
     private readonly MetricFamily _resident;
     private readonly MetricFamily _virtual;
@@ -32,9 +33,8 @@ internal sealed class SelfCollector : ICollector
     public SelfCollector(CollectorContext context)
     {
         var group = context.Group;
-        var version = Version;
-        group.Gauge("monitor_agent_build_info", "A metric with a constant '1' value labeled by version, revision and dotnet_version from which monitor-agent was built.", "version", "revision", "dotnet_version")
-            .Set(1, version.Version, version.Revision, RuntimeInformation.FrameworkDescription.Replace(".NET ", string.Empty, StringComparison.Ordinal));
+        _buildInfo = group.Gauge("monitor_agent_build_info", "A metric with a constant '1' value labeled by version, revision and dotnet_version from which monitor-agent was built.", "version", "revision", "dotnet_version")
+            .Get(Version.Version, Version.Revision, RuntimeInformation.FrameworkDescription.Replace(".NET ", string.Empty, StringComparison.Ordinal));
         _cpu = group.Counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.");
         _resident = group.Gauge("process_resident_memory_bytes", "Resident memory size in bytes.");
         _virtual = group.Gauge("process_virtual_memory_bytes", "Virtual memory size in bytes.");
@@ -57,6 +57,8 @@ internal sealed class SelfCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
+        // Set on every update: the runner drops series an update does not touch.
+        _buildInfo.Set(1);
         _collections.Get("0").Set(GC.CollectionCount(0));
         _collections.Get("1").Set(GC.CollectionCount(1));
         _collections.Get("2").Set(GC.CollectionCount(2));

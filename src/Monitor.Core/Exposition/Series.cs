@@ -35,11 +35,13 @@ public sealed class Series
 
     internal long Generation { get; set; }
 
-    /// <summary>Sets the current value.</summary>
+    /// <summary>Sets the current value. Setting counts as touching the series for the group's stale removal, so a
+    /// collector may keep <see cref="Series"/> references instead of looking them up on every update.</summary>
     public void Set(double value)
     {
         Volatile.Write(ref _value, value);
         _hasValue = true;
+        Generation = Family.Group.Generation;
     }
 
     /// <summary>Adds to the current value (not atomic across threads: one writer per series).</summary>

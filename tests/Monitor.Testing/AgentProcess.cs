@@ -1,0 +1,119 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace Monitor.Testing;
+
+/// <summary>
+/// The real <c>monitor-agent</c> executable (copied next to the test assembly by the project reference), started on
+/// 127.0.0.1 with a port the agent picks and reports in its log. Wrapped in <c>timeout</c> so it stops itself even
+/// if the test run dies.
+/// </summary>
+public sealed partial class AgentProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly StringBuilder _log = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private AgentProcess(Process process) => _process = process;
+
+    /// <summary>The agent's base address, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Everything the agent logged so far.</summary>
+    public string Log
+    {
+        get
+        {
+            lock (_log)
+            {
+                return _log.ToString();
+            }
+        }
+    }
+
+    /// <summary>The path of the agent executable.</summary>
+    public static string ExecutablePath => Path.Join(AppContext.BaseDirectory, "monitor-agent");
+
+    /// <summary>Starts the agent with <paramref name="args"/> plus a loopback listen address, and waits until it serves.</summary>
+    public static async Task<AgentProcess> StartAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("timeout")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        info.ArgumentList.Add("600");
+        info.ArgumentList.Add(ExecutablePath);
+        info.ArgumentList.Add("--web.listen-address=127.0.0.1:0");
+        foreach (var arg in args)
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var agent = new AgentProcess(new Process { StartInfo = info, EnableRaisingEvents = true });
+        agent._process.OutputDataReceived += (_, e) => agent.OnLine(e.Data);
+        agent._process.ErrorDataReceived += (_, e) => agent.OnLine(e.Data);
+        agent._process.Exited += (_, _) => agent._listening.TrySetException(new InvalidOperationException($"monitor-agent exited with {agent._process.ExitCode}:\n{agent.Log}"));
+        agent._process.Start();
+        agent._process.BeginOutputReadLine();
+        agent._process.BeginErrorReadLine();
+        agent.BaseAddress = await agent._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
+        return agent;
+    }
+
+    /// <summary>Runs the agent to completion (for <c>--help</c>, <c>--version</c> and bad flags).</summary>
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunToExitAsync(params string[] args) =>
+        ExternalTool.RunAsync(ExecutablePath, args, timeout: TimeSpan.FromSeconds(30));
+
+    /// <summary>The metrics URL.</summary>
+    public Uri MetricsUri => new(BaseAddress, "metrics");
+
+    /// <summary>Fetches /metrics as text with an optional Accept header.</summary>
+    public async Task<string> ScrapeAsync(HttpClient client, string? accept = null)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, MetricsUri);
+        if (accept is not null)
+        {
+            request.Headers.TryAddWithoutValidation("Accept", accept);
+        }
+
+        using var response = await client.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+        return await response.Content.ReadAsStringAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        lock (_log)
+        {
+            _log.AppendLine(line);
+        }
+
+        var match = ListeningLine().Match(line);
+        if (match.Success)
+        {
+            _listening.TrySetResult(new Uri(match.Groups[1].Value + "/"));
+        }
+    }
+
+    [GeneratedRegex(@"Listening on (http://[0-9.:\[\]]+)")]
+    private static partial Regex ListeningLine();
+}

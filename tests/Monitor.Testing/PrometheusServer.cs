@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace Monitor.Testing;
+
+/// <summary>
+/// A real Prometheus server (the Debian package) on 127.0.0.1 with a throw-away data directory, for end-to-end
+/// scrape tests. Wrapped in <c>timeout</c> so it stops itself even if the test run dies.
+/// </summary>
+public sealed class PrometheusServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _directory;
+    private readonly HttpClient _client;
+
+    private PrometheusServer(Process process, string directory, Uri address)
+    {
+        _process = process;
+        _directory = directory;
+        _client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
+    }
+
+    /// <summary>Starts Prometheus with <paramref name="scrapeConfigsYaml"/> under <c>scrape_configs:</c>.</summary>
+    public static async Task<PrometheusServer> StartAsync(string scrapeConfigsYaml)
+    {
+        var prometheus = ExternalTool.Require("prometheus", "prometheus");
+        var directory = Directory.CreateTempSubdirectory("monitor-prom-").FullName;
+        var config = Path.Join(directory, "prometheus.yml");
+        await File.WriteAllTextAsync(config, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n" + scrapeConfigsYaml);
+        var port = ExternalTool.FreePort();
+        var info = new ProcessStartInfo("timeout")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in new[]
+                 {
+                     "600", prometheus, $"--config.file={config}", $"--storage.tsdb.path={Path.Join(directory, "data")}",
+                     $"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+                 })
+        {
+            info.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(info)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var server = new PrometheusServer(process, directory, new Uri($"http://127.0.0.1:{port}/"));
+        await server.WaitUntilAsync(async () =>
+        {
+            try
+            {
+                using var ready = await server._client.GetAsync("-/ready");
+                return ready.IsSuccessStatusCode;
+            }
+            catch (HttpRequestException)
+            {
+                return false;
+            }
+        }, TimeSpan.FromSeconds(60), "Prometheus did not become ready");
+        return server;
+    }
+
+    /// <summary>Runs an instant query and returns each result's labels and value.</summary>
+    public async Task<IReadOnlyList<(Dictionary<string, string> Labels, double Value)>> QueryAsync(string promql)
+    {
+        using var response = await _client.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(promql));
+        var body = await response.Content.ReadAsStringAsync();
+        using var json = JsonDocument.Parse(body);
+        if (json.RootElement.GetProperty("status").GetString() != "success")
+        {
+            throw new InvalidOperationException($"query '{promql}' failed: {body}");
+        }
+
+        var results = new List<(Dictionary<string, string>, double)>();
+        foreach (var item in json.RootElement.GetProperty("data").GetProperty("result").EnumerateArray())
+        {
+            var labels = item.GetProperty("metric").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString()!);
+            var value = item.GetProperty("value")[1].GetString()!;
+            results.Add((labels, double.Parse(value, NumberStyles.Float, CultureInfo.InvariantCulture)));
+        }
+
+        return results;
+    }
+
+    /// <summary>The targets API document, for diagnostics.</summary>
+    public Task<string> TargetsAsync() => _client.GetStringAsync("api/v1/targets");
+
+    /// <summary>Polls <paramref name="condition"/> every 250 ms until it holds or <paramref name="timeout"/> passes.</summary>
+    public async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string failure)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited)
+            {
+                throw new InvalidOperationException($"Prometheus exited with {_process.ExitCode}");
+            }
+
+            if (await condition())
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException(failure);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _client.Dispose();
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync();
+        }
+
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A leftover temp directory is harmless.
+        }
+    }
+}
