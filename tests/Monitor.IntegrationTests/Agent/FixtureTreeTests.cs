@@ -1,0 +1,74 @@
+using Monitor.Testing;
+
+namespace Monitor.IntegrationTests.Agent;
+
+/// <summary>
+/// The whole agent run against tests/fixtures/host (with --path.procfs/sysfs/rootfs), its scrape compared with the
+/// golden files that node_exporter 1.5.0 itself produced from the same tree (tests/fixtures/host/regenerate-golden.sh).
+/// </summary>
+public sealed class FixtureTreeTests
+{
+    /// <summary>Families whose values come from statfs on the fixture directories, i.e. from this machine's disk.</summary>
+    private static readonly string[] HostDependent =
+        ["node_filesystem_size_bytes", "node_filesystem_free_bytes", "node_filesystem_avail_bytes", "node_filesystem_files", "node_filesystem_files_free"];
+
+    internal static string[] FixtureArgs { get; } =
+    [
+        $"--path.procfs={Fixtures.Path("host", "proc")}",
+        $"--path.sysfs={Fixtures.Path("host", "sys")}",
+        $"--path.rootfs={Fixtures.Path("host")}",
+    ];
+
+    [Fact]
+    public async Task Scrape_MatchesNodeExporterGolden()
+    {
+        var golden = Directory.GetFiles(Fixtures.Path("host", "golden"), "*.prom");
+        Assert.NotEmpty(golden);
+        var expected = golden.SelectMany(f => PromSamples.Parse(File.ReadAllText(f))).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        await using var agent = await AgentProcess.StartAsync(FixtureArgs);
+        using var client = new HttpClient();
+
+        var body = await ScrapeSettledAsync(agent, client);
+        var actual = PromSamples.Only(PromSamples.Parse(body), "node_");
+
+        foreach (var key in expected.Keys.Where(IsHostDependent).ToList())
+        {
+            Assert.True(actual.ContainsKey(key), $"missing {key}");
+            expected[key] = actual[key];
+        }
+
+        PromSamples.AssertEquivalent(expected, actual);
+        Assert.DoesNotContain("monitor_agent_collector_success{collector=\"", body.Split('\n').Where(l => l.EndsWith(" 0", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Scrape_PassesPromtool()
+    {
+        await using var agent = await AgentProcess.StartAsync(FixtureArgs);
+        using var client = new HttpClient();
+
+        var body = await ScrapeSettledAsync(agent, client);
+
+        var (code, stdout, stderr) = await ExternalTool.RunAsync(ExternalTool.Require("promtool", "prometheus"), ["check", "metrics"], body);
+        Assert.True(code == 0 && stdout.Length == 0 && stderr.Length == 0, $"promtool check metrics (exit {code}):\n{stdout}{stderr}");
+    }
+
+    /// <summary>Scrapes until background collectors have delivered their first sample (bounded to 10 s).</summary>
+    private static async Task<string> ScrapeSettledAsync(AgentProcess agent, HttpClient client)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var body = await agent.ScrapeAsync(client);
+            if (body.Contains("node_filesystem_", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return body;
+            }
+
+            await Task.Delay(200);
+        }
+    }
+
+    private static bool IsHostDependent(string key) =>
+        HostDependent.Any(f => key.StartsWith(f + "{", StringComparison.Ordinal));
+}
