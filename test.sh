@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
+# On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
+# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq) when they are missing; that needs root.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+packages=()
+need() { command -v "$1" >/dev/null 2>&1 || packages+=("$2"); }
+need prometheus prometheus
+need promtool prometheus
+need prometheus-node-exporter prometheus-node-exporter
+need shellcheck shellcheck
+need curl curl
+need jq jq
+if ((${#packages[@]})); then
+  echo "test.sh: installing ${packages[*]}" >&2
+  if [[ $(id -u) -ne 0 ]]; then
+    echo "test.sh: need root to apt-get install ${packages[*]}" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  # The packages' services are not wanted here; the tests start their own servers on loopback.
+  apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+dotnet build Monitor.sln -c Release -warnaserror -v q -nologo
+dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal"
+
+mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
+shellcheck "${scripts[@]}"
+echo "test.sh: all tests passed"
