@@ -1,0 +1,184 @@
+using Microsoft.Extensions.Configuration;
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Tests.Support;
+using Monitor.Core.Exposition;
+
+namespace Monitor.Agent.Tests.Collectors;
+
+public sealed class CollectorRunnerTests
+{
+    private readonly MetricRegistry _registry = new();
+    private readonly CollectingLoggerFactory _logs = new();
+
+    [Fact]
+    public void UpdateForScrape_ScrapeThatArrivedBeforeLastUpdate_SharesIt()
+    {
+        var fake = new FakeCollector();
+        var runner = Runner(Descriptor("fake", fake));
+        var early = TimeProvider.System.GetTimestamp();
+
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+        runner.UpdateForScrape(early, CancellationToken.None);
+        Assert.Equal(1, fake.Updates);
+
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+        Assert.Equal(2, fake.Updates);
+    }
+
+    [Fact]
+    public async Task UpdateForScrape_ConcurrentScrapes_ReadSourceAtMostTwice()
+    {
+        var fake = new FakeCollector { Delay = TimeSpan.FromMilliseconds(100) };
+        var runner = Runner(Descriptor("fake", fake));
+        using var start = new Barrier(20);
+
+        // Dedicated threads: the thread pool would add its threads one by one on a small machine.
+        var threads = Enumerable.Range(0, 20).Select(_ => new Thread(() =>
+        {
+            start.SignalAndWait();
+            runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+        })).ToList();
+        threads.ForEach(t => t.Start());
+        await Task.Run(() => threads.ForEach(t => t.Join()));
+
+        // The first arrival reads; everyone who arrived while it read shares the next read at most.
+        Assert.InRange(fake.Updates, 1, 2);
+    }
+
+    [Fact]
+    public void Update_FailingCollector_SuccessZeroLoggedOnceOthersServe()
+    {
+        var failing = new FakeCollector { FailuresLeft = 3 };
+        var healthy = new FakeCollector();
+        var runner = Runner(Descriptor("bad", failing), Descriptor("good", healthy));
+
+        for (var i = 0; i < 3; i++)
+        {
+            runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+        }
+
+        var samples = Render();
+        Assert.Equal(0, samples["monitor_agent_collector_success{collector=\"bad\"}"]);
+        Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"good\"}"]);
+        Assert.Equal(3, samples["fake_good_value{collector=\"good\"}"]);
+        Assert.Single(_logs.Entries, e => e.Id.Name == "collector_failed" && e.Message.Contains("bad", StringComparison.Ordinal));
+
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+
+        Assert.Equal(1, Render()["monitor_agent_collector_success{collector=\"bad\"}"]);
+        Assert.Single(_logs.Entries, e => e.Id.Name == "collector_recovered" && e.Message.Contains("after 3 failed updates", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Constructor_CollectorThatCannotStart_ReportsFailureAndOthersServe()
+    {
+        var healthy = new FakeCollector();
+        var broken = new CollectorDescriptor("broken", "x", true, Cadence.OnScrape, TimeSpan.Zero, _ => throw new ArgumentException("bad regex"), []);
+        var runner = Runner(broken, Descriptor("good", healthy));
+
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+
+        var samples = Render();
+        Assert.Equal(0, samples["monitor_agent_collector_success{collector=\"broken\"}"]);
+        Assert.Equal(1, samples["fake_good_value{collector=\"good\"}"]);
+        Assert.Single(_logs.Entries, e => e.Id.Name == "collector_create_failed");
+    }
+
+    [Fact]
+    public void Update_SeriesNotWrittenAgain_Disappears()
+    {
+        var fake = new FakeCollector();
+        var runner = Runner(Descriptor("fake", fake));
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+        Assert.Contains("fake_fake_extra{collector=\"fake\"}", Render().Keys);
+
+        fake.WriteExtra = false;
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+
+        Assert.DoesNotContain("fake_fake_extra{collector=\"fake\"}", Render().Keys);
+    }
+
+    [Fact]
+    public async Task RunBackgroundAsync_UpdatesOnItsOwnCadence_NotOnScrape()
+    {
+        var fake = new FakeCollector();
+        var runner = Runner(new CollectorDescriptor("bg", "x", true, Cadence.Background, TimeSpan.FromMilliseconds(20), fake.Create, []));
+        using var stop = new CancellationTokenSource();
+
+        var loop = runner.RunBackgroundAsync(stop.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (fake.Updates < 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        await stop.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(5));
+        var before = fake.Updates;
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+
+        Assert.True(before >= 3, $"{before} background updates");
+        Assert.Equal(before, fake.Updates);
+    }
+
+    private CollectorRunner Runner(params CollectorDescriptor[] descriptors) =>
+        new(descriptors, name => new ConfigurationBuilder().Build().GetSection(name), HostPaths.Default, _registry, _logs, TimeProvider.System);
+
+    private static CollectorDescriptor Descriptor(string name, FakeCollector fake) =>
+        new(name, "fake", true, Cadence.OnScrape, TimeSpan.Zero, fake.Create, []);
+
+    private Dictionary<string, double> Render()
+    {
+        using var buffer = new PooledBufferWriter();
+        _registry.WriteTo(buffer, ExpositionFormat.Text004);
+        return Monitor.Testing.PromSamples.Parse(System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan));
+    }
+
+    /// <summary>Counts updates, can fail on demand, and writes one series per update plus an optional extra one.</summary>
+    private sealed class FakeCollector : ICollector
+    {
+        private int _updates;
+        private string _name = string.Empty;
+        private MetricFamily? _value;
+        private MetricFamily? _extra;
+
+        public int Updates => Volatile.Read(ref _updates);
+
+        public int FailuresLeft { get; set; }
+
+        public TimeSpan Delay { get; init; }
+
+        public bool WriteExtra { get; set; } = true;
+
+        public ICollector Create(CollectorContext context)
+        {
+            _name = context.Group.Name;
+            // Family names are unique per collector, as the registry requires.
+            _value = context.Group.Gauge($"fake_{_name}_value", "Updates so far.", "collector");
+            _extra = context.Group.Gauge($"fake_{_name}_extra", "Written while WriteExtra.", "collector");
+            return this;
+        }
+
+        public void Update(CancellationToken cancellationToken)
+        {
+            var updates = Interlocked.Increment(ref _updates);
+            if (Delay > TimeSpan.Zero)
+            {
+                Thread.Sleep(Delay);
+            }
+
+            if (FailuresLeft > 0)
+            {
+                FailuresLeft--;
+                throw new IOException("source unreadable");
+            }
+
+            _value!.Get(_name).Set(updates);
+            if (WriteExtra)
+            {
+                _extra!.Get(_name).Set(1);
+            }
+        }
+    }
+}
