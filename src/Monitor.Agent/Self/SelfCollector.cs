@@ -1,3 +1,4 @@
+using System.IO.Enumeration;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Monitor.Agent.Collectors;
@@ -16,6 +17,7 @@ internal sealed class SelfCollector : ICollector
     /// <summary>USER_HZ, fixed at 100 on every Linux architecture we ship for.</summary>
     private const double TicksPerSecond = 100;
 
+    private static readonly EnumerationOptions FdOptions = new() { AttributesToSkip = 0, IgnoreInaccessible = true };
     private readonly TextFileReader _reader = new();
     private readonly double _bootTime;
     private readonly Series _buildInfo;
@@ -93,8 +95,10 @@ internal sealed class SelfCollector : ICollector
 
     private static int CountOpenFds()
     {
+        // FileSystemEnumerable with a value transform allocates no string per entry; the agent holds 100+ fds
+        // (assemblies, sockets, inotify) and this runs at every scrape.
         var count = 0;
-        foreach (var _ in Directory.EnumerateFileSystemEntries("/proc/self/fd"))
+        foreach (var _ in new FileSystemEnumerable<byte>("/proc/self/fd", static (ref FileSystemEntry _) => 0, FdOptions))
         {
             count++;
         }
