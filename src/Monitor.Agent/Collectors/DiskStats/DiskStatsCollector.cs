@@ -25,7 +25,7 @@ internal sealed class DiskStatsCollector : ICollector
     private const double SectorBytes = 512.0;
     private const double SecondsPerTick = 0.001;
 
-    /// <summary>Counters in kernel order, with the factor node_exporter applies; NaN factor = raw value.</summary>
+    /// <summary>Counters in kernel order, with the factor node_exporter applies (1 = exported as read).</summary>
     private static readonly (string Name, string Help, bool Gauge, double Factor)[] Counters =
     [
         ("node_disk_reads_completed_total", "The total number of reads completed successfully.", false, 1),
@@ -128,15 +128,13 @@ internal sealed class DiskStatsCollector : ICollector
             }
         }
 
-        // Forget devices that went away, so the cache does not grow with hot-plugged disks.
-        if (_devices.Count > 0)
+        // Forget devices that went away, so the cache does not grow with hot-plugged disks. Removing while
+        // enumerating is allowed for Dictionary since .NET Core 3.0.
+        foreach (var (key, device) in _devices)
         {
-            foreach (var (key, device) in _devices)
+            if (device.LastSeen != _update)
             {
-                if (device.LastSeen != _update)
-                {
-                    _devices.Remove(key);
-                }
+                _devices.Remove(key);
             }
         }
     }
