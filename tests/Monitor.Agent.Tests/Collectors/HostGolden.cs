@@ -1,0 +1,28 @@
+using Monitor.Agent.Collectors;
+using Monitor.Testing;
+
+namespace Monitor.Agent.Tests.Collectors;
+
+/// <summary>
+/// Compares one collector's scrape of <c>tests/fixtures/host</c> with the golden file node_exporter 1.5.0 produced
+/// from the same tree (<c>tests/fixtures/host/regenerate-golden.sh</c>): same series and values, same HELP and TYPE.
+/// </summary>
+internal static class HostGolden
+{
+    /// <summary>Path of the golden file for <paramref name="collector"/>.</summary>
+    public static string PathOf(string collector) => Fixtures.Path("host", "golden", collector + ".prom");
+
+    /// <summary>Scrapes the fixture tree once with <paramref name="descriptor"/> and asserts it matches its golden file.</summary>
+    public static void AssertMatches(CollectorDescriptor descriptor, IDictionary<string, string?>? settings = null)
+    {
+        var expected = File.ReadAllText(PathOf(descriptor.Name));
+        var harness = CollectorHarness.ForTree(descriptor, Fixtures.Path("host"), settings);
+
+        // Twice: the second scrape exercises the cached paths (families, devices, filters) the first one built.
+        harness.Scrape();
+        var actual = harness.Scrape();
+
+        PromSamples.AssertEquivalent(PromSamples.Parse(expected), PromSamples.Parse(actual));
+        PromMetadata.AssertSame(expected, actual);
+    }
+}
