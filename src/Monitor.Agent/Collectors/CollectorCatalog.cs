@@ -1,4 +1,10 @@
+using Monitor.Agent.Collectors.Cpu;
+using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.LoadAvg;
+using Monitor.Agent.Collectors.MemInfo;
+using Monitor.Agent.Collectors.NetDev;
+using Monitor.Agent.Collectors.Pressure;
+using Monitor.Agent.Collectors.Stat;
 
 namespace Monitor.Agent.Collectors;
 
@@ -9,6 +15,12 @@ internal static class CollectorCatalog
     public static IReadOnlyList<CollectorDescriptor> All { get; } =
         new[]
         {
+            CpuCollector.Descriptor,
+            DiskStatsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
+            MemInfoCollector.Descriptor,
+            NetDevCollector.Descriptor,
+            PressureCollector.Descriptor,
+            StatCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

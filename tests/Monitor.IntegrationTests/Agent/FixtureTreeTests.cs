@@ -49,8 +49,7 @@ public sealed class FixtureTreeTests
 
         var body = await ScrapeSettledAsync(agent, client);
 
-        var (code, stdout, stderr) = await ExternalTool.RunAsync(ExternalTool.Require("promtool", "prometheus"), ["check", "metrics"], body);
-        Assert.True(code == 0 && stdout.Length == 0 && stderr.Length == 0, $"promtool check metrics (exit {code}):\n{stdout}{stderr}");
+        await Promtool.AssertCleanAsync(body);
     }
 
     /// <summary>Scrapes until background collectors have delivered their first sample (bounded to 10 s).</summary>
