@@ -335,12 +335,27 @@ public static class TextParser
         {
             var name = ReadMetricName();
             _labels.Clear();
+
+            // Text 0.0.4 (as expfmt reads it) allows blanks between the name and its label set.
+            var afterName = _pos;
+            SkipBlanksInText();
             if (_pos < _end && _text[_pos] == '{')
             {
                 ReadLabels(_labels);
+                afterName = _pos;
+                Separator(required: false, string.Empty);
             }
 
-            Separator(required: true, "expected a space before the value");
+            if (_pos >= _end)
+            {
+                throw Error("missing value");
+            }
+
+            if (_pos == afterName)
+            {
+                Separator(required: true, "expected a space before the value");
+            }
+
             var value = ReadNumber("value");
             long? timestamp = null;
             if (_pos < _end)
