@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text;
 
@@ -11,16 +12,19 @@ namespace Monitor.Core.Exposition;
 /// </summary>
 /// <remarks>
 /// Series lookups by label values do not allocate once a series exists: the values are joined into a stack buffer
-/// and looked up through the dictionary's span-keyed alternate lookup. The rendered series list is an immutable,
-/// sorted array replaced on add and remove, so a scrape renders without taking a lock.
+/// and looked up through the concurrent dictionary's span-keyed alternate lookup, without a lock. Adds and removes
+/// take a lock and publish a new immutable, sorted array, so a scrape renders a consistent snapshot without locking.
 /// </remarks>
 public sealed class MetricFamily
 {
     /// <summary>Separator of label values in lookup keys; a non-character, so it cannot collide with real text.</summary>
     private const char KeySeparator = '\uFFFF';
 
-    private readonly Dictionary<string, Series> _byKey = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Series>.AlternateLookup<ReadOnlySpan<char>> _lookup;
+    /// <summary>Keys up to this many chars are joined on the stack, so lookups of existing series do not allocate.</summary>
+    private const int MaxStackKey = 256;
+
+    private readonly ConcurrentDictionary<string, Series> _byKey = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Series>.AlternateLookup<ReadOnlySpan<char>> _lookup;
     private readonly int[] _sortedLabelOrder;
     private readonly Lock _writeLock = new();
     private volatile Series[] _sorted = [];
@@ -32,12 +36,16 @@ public sealed class MetricFamily
             throw new ArgumentException($"invalid metric name '{name}'", nameof(name));
         }
 
-        if (type == MetricType.Counter && !name.EndsWith("_total", StringComparison.Ordinal))
+        if (type == MetricType.Counter && (!name.EndsWith("_total", StringComparison.Ordinal) || name.Length == "_total".Length))
         {
             // OpenMetrics requires counter samples to end in _total; enforcing it here keeps both formats valid.
             throw new ArgumentException($"counter '{name}' must end in _total", nameof(name));
         }
 
+        ArgumentNullException.ThrowIfNull(help);
+
+        // Own the array: a params array the caller keeps could otherwise change the label names under us.
+        labelNames = [.. labelNames];
         foreach (var label in labelNames)
         {
             if (!MetricNames.IsValidLabelName(label))
@@ -56,6 +64,7 @@ public sealed class MetricFamily
         Help = help;
         Type = type;
         LabelNames = labelNames;
+        OpenMetricsName = type == MetricType.Counter ? name[..^"_total".Length] : name;
         _lookup = _byKey.GetAlternateLookup<ReadOnlySpan<char>>();
 
         // Prometheus clients print labels sorted by name; keep the caller's order for lookups.
@@ -82,6 +91,9 @@ public sealed class MetricFamily
     /// <summary>The series that currently exist, sorted by label values.</summary>
     public IReadOnlyList<Series> Series => _sorted;
 
+    /// <summary>The family name in OpenMetrics HELP and TYPE lines: counters drop <c>_total</c>, which only their samples carry.</summary>
+    public string OpenMetricsName { get; }
+
     internal byte[] TextHeader { get; }
 
     internal byte[] OpenMetricsHeader { get; }
@@ -92,11 +104,9 @@ public sealed class MetricFamily
     /// <summary>The series with one label value, created if new.</summary>
     public Series Get(ReadOnlySpan<char> v1)
     {
-        Span<char> key = stackalloc char[256];
-        if (v1.Length <= key.Length && LabelNames.Count == 1)
+        if (LabelNames.Count == 1 && v1.Length <= MaxStackKey)
         {
-            v1.CopyTo(key);
-            return Lookup(key[..v1.Length]) ?? Create([v1.ToString()]);
+            return Lookup(v1) ?? Create([v1.ToString()]);
         }
 
         return Get([v1.ToString()]);
@@ -105,7 +115,7 @@ public sealed class MetricFamily
     /// <summary>The series with two label values, created if new.</summary>
     public Series Get(ReadOnlySpan<char> v1, ReadOnlySpan<char> v2)
     {
-        Span<char> key = stackalloc char[256];
+        Span<char> key = stackalloc char[MaxStackKey];
         var length = v1.Length + 1 + v2.Length;
         if (length <= key.Length && LabelNames.Count == 2)
         {
@@ -121,7 +131,7 @@ public sealed class MetricFamily
     /// <summary>The series with three label values, created if new.</summary>
     public Series Get(ReadOnlySpan<char> v1, ReadOnlySpan<char> v2, ReadOnlySpan<char> v3)
     {
-        Span<char> key = stackalloc char[256];
+        Span<char> key = stackalloc char[MaxStackKey];
         var length = v1.Length + v2.Length + v3.Length + 2;
         if (length <= key.Length && LabelNames.Count == 3)
         {
@@ -137,6 +147,8 @@ public sealed class MetricFamily
     }
 
     /// <summary>The series with the given label values (in <see cref="LabelNames"/> order), created if new.</summary>
+    /// <exception cref="ArgumentException">The number of values differs from the number of label names.</exception>
+    /// <exception cref="ArgumentNullException">A value is null.</exception>
     public Series Get(params ReadOnlySpan<string> labelValues)
     {
         if (labelValues.Length != LabelNames.Count)
@@ -144,18 +156,48 @@ public sealed class MetricFamily
             throw new ArgumentException($"'{Name}' takes {LabelNames.Count} label values, got {labelValues.Length}", nameof(labelValues));
         }
 
-        var key = string.Join(KeySeparator, labelValues!);
-        return Lookup(key) ?? Create(labelValues.ToArray());
+        var length = Math.Max(labelValues.Length - 1, 0);
+        foreach (var value in labelValues)
+        {
+            ArgumentNullException.ThrowIfNull(value, nameof(labelValues));
+            length += value.Length;
+        }
+
+        if (length > MaxStackKey)
+        {
+            return Lookup(string.Join(KeySeparator, labelValues)) ?? Create(labelValues.ToArray());
+        }
+
+        // Join on the stack so looking up an existing series allocates nothing.
+        Span<char> key = stackalloc char[MaxStackKey];
+        var n = 0;
+        for (var i = 0; i < labelValues.Length; i++)
+        {
+            if (i > 0)
+            {
+                key[n++] = KeySeparator;
+            }
+
+            labelValues[i].CopyTo(key[n..]);
+            n += labelValues[i].Length;
+        }
+
+        return Lookup(key[..n]) ?? Create(labelValues.ToArray());
     }
 
     /// <summary>Sets the value of the series with the given label values.</summary>
     public void Set(double value, params ReadOnlySpan<string> labelValues) => Get(labelValues).Set(value);
 
-    /// <summary>Removes every series.</summary>
+    /// <summary>Removes every series. A removed series that is set again comes back.</summary>
     public void Clear()
     {
         lock (_writeLock)
         {
+            foreach (var s in _sorted)
+            {
+                s.Removed = true;
+            }
+
             _byKey.Clear();
             _sorted = [];
         }
@@ -192,9 +234,8 @@ public sealed class MetricFamily
     /// <summary>Removes series not touched since <paramref name="generation"/> began.</summary>
     internal void RemoveStale(long generation)
     {
-        var current = _sorted;
         var stale = 0;
-        foreach (var s in current)
+        foreach (var s in _sorted)
         {
             if (s.Generation < generation)
             {
@@ -214,7 +255,8 @@ public sealed class MetricFamily
             {
                 if (s.Generation < generation)
                 {
-                    _byKey.Remove(s.Key);
+                    _byKey.TryRemove(s.Key, out _);
+                    s.Removed = true;
                 }
                 else
                 {
@@ -226,18 +268,39 @@ public sealed class MetricFamily
         }
     }
 
+    /// <summary>Puts back a series that was removed and then set again (see <see cref="Series"/>).</summary>
+    internal void Restore(Series series)
+    {
+        Series? current;
+        lock (_writeLock)
+        {
+            if (!series.Removed)
+            {
+                return;
+            }
+
+            if (_byKey.TryAdd(series.Key, series))
+            {
+                series.Removed = false;
+                Insert(series);
+                return;
+            }
+
+            // The collector already made a new series for these labels; the write belongs there.
+            current = _byKey[series.Key];
+        }
+
+        current.Set(series.Value);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private Series? Lookup(ReadOnlySpan<char> key)
     {
-        // Readers race only with Create/RemoveStale, which hold the lock and replace entries; a miss falls through
-        // to Create, which re-checks under the lock.
-        Series? series;
-        lock (_writeLock)
+        // The dictionary is concurrent, so a lookup takes no lock; a miss falls through to Create, which re-checks
+        // under the write lock.
+        if (!_lookup.TryGetValue(key, out var series))
         {
-            if (!_lookup.TryGetValue(key, out series))
-            {
-                return null;
-            }
+            return null;
         }
 
         series.Generation = Group.Generation;
@@ -255,14 +318,29 @@ public sealed class MetricFamily
                 return existing;
             }
 
+            // Encode before publishing: a concurrent render sees either the old array or a complete series.
             var series = new Series(this, key, labelValues, EncodePrefix(labelValues)) { Generation = Group.Generation };
-            _byKey.Add(key, series);
-
-            var list = new List<Series>(_sorted) { series };
-            list.Sort(CompareSeries);
-            _sorted = [.. list];
+            _byKey[key] = series;
+            Insert(series);
             return series;
         }
+    }
+
+    /// <summary>Publishes a new sorted array with <paramref name="series"/> in place; the caller holds the write lock.</summary>
+    private void Insert(Series series)
+    {
+        var current = _sorted;
+        var at = 0;
+        while (at < current.Length && CompareSeries(current[at], series) < 0)
+        {
+            at++;
+        }
+
+        var next = new Series[current.Length + 1];
+        current.AsSpan(0, at).CopyTo(next);
+        next[at] = series;
+        current.AsSpan(at).CopyTo(next.AsSpan(at + 1));
+        _sorted = next;
     }
 
     private int CompareSeries(Series a, Series b)
@@ -309,7 +387,7 @@ public sealed class MetricFamily
     private byte[] EncodeHeader(ExpositionFormat format)
     {
         var om = format == ExpositionFormat.OpenMetrics100;
-        var familyName = om && Type == MetricType.Counter ? Name[..^"_total".Length] : Name;
+        var familyName = om ? OpenMetricsName : Name;
         var type = Type switch
         {
             MetricType.Counter => "counter",

@@ -2,12 +2,18 @@ namespace Monitor.Core.Exposition;
 
 /// <summary>
 /// The families one collector owns. An update is bracketed by <see cref="BeginUpdate"/> and <see cref="EndUpdate"/>:
-/// every series the collector touches in between survives, and the rest (a disk that went away, a job that ended)
-/// is removed, so a collector only has to write what exists now.
+/// every series the collector touches in between (through <see cref="MetricFamily.Get()"/> or by setting a series it
+/// kept) survives, and the rest (a disk that went away, a job that ended) is removed, so a collector only has to write
+/// what exists now.
 /// </summary>
+/// <remarks>
+/// The family list is an immutable array replaced under a lock, so <see cref="EndUpdate"/>, a registry rebuild and a
+/// scrape can walk it while another thread declares a family. Lock order is always group, then registry.
+/// </remarks>
 public sealed class MetricGroup
 {
-    private readonly List<MetricFamily> _families = [];
+    private readonly Lock _lock = new();
+    private volatile MetricFamily[] _families = [];
     private long _generation;
 
     /// <summary>Creates a group named after its collector.</summary>
@@ -16,12 +22,15 @@ public sealed class MetricGroup
     /// <summary>The collector's name.</summary>
     public string Name { get; }
 
-    /// <summary>The families of this group.</summary>
+    /// <summary>The families of this group, in declaration order (a snapshot).</summary>
     public IReadOnlyList<MetricFamily> Families => _families;
 
     internal long Generation => Volatile.Read(ref _generation);
 
     internal MetricRegistry? Registry { get; set; }
+
+    /// <summary>Taken by <see cref="MetricRegistry.Register"/> so registration and a concurrent declaration see each other.</summary>
+    internal Lock SyncRoot => _lock;
 
     /// <summary>Declares a counter family (name must end in <c>_total</c>).</summary>
     public MetricFamily Counter(string name, string help, params string[] labelNames) => Add(name, help, MetricType.Counter, labelNames);
@@ -47,18 +56,27 @@ public sealed class MetricGroup
 
     private MetricFamily Add(string name, string help, MetricType type, string[] labelNames)
     {
+        ArgumentNullException.ThrowIfNull(help);
+        ArgumentNullException.ThrowIfNull(labelNames);
         var family = new MetricFamily(this, name, help, type, labelNames);
-        lock (_families)
+        lock (_lock)
         {
-            if (_families.Any(f => f.Name == name))
+            foreach (var existing in _families)
             {
-                throw new ArgumentException($"family '{name}' is declared twice in group '{Name}'", nameof(name));
+                if (MetricRegistry.Collides(existing, family))
+                {
+                    throw new ArgumentException($"family '{name}' collides with '{existing.Name}' in group '{Name}'", nameof(name));
+                }
             }
 
-            _families.Add(family);
+            // Claim before publishing: a family the registry rejects must not stay in the group, or the next rebuild
+            // would render it next to the family it collides with.
+            var registry = Registry;
+            registry?.Claim(family);
+            _families = [.. _families, family];
+            registry?.Rebuild();
         }
 
-        Registry?.OnFamilyAdded(family);
         return family;
     }
 }

@@ -6,11 +6,16 @@ namespace Monitor.Core.Exposition;
 /// All groups the process exposes. Renders every family in name order (the order node_exporter and client_golang
 /// use), so consecutive scrapes are byte-comparable.
 /// </summary>
+/// <remarks>
+/// A family claims its text name and, for counters, its OpenMetrics family name (the name without <c>_total</c>), so
+/// a counter <c>foo_total</c> and a gauge <c>foo</c> cannot both be exposed: in OpenMetrics they would be two
+/// families called <c>foo</c>. The rendered family list is an immutable array, so a scrape takes no lock.
+/// </remarks>
 public sealed class MetricRegistry
 {
     private readonly Lock _lock = new();
     private readonly List<MetricGroup> _groups = [];
-    private readonly Dictionary<string, MetricGroup> _owners = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MetricFamily> _owners = new(StringComparer.Ordinal);
     private volatile MetricFamily[] _sorted = [];
 
     /// <summary>The registered groups.</summary>
@@ -29,29 +34,45 @@ public sealed class MetricRegistry
     public IReadOnlyList<MetricFamily> Families => _sorted;
 
     /// <summary>Registers a group. A family name may belong to one group only.</summary>
+    /// <exception cref="InvalidOperationException">The group is already registered.</exception>
+    /// <exception cref="ArgumentException">One of its families collides with a family already exposed; nothing is registered.</exception>
     public void Register(MetricGroup group)
     {
-        lock (_lock)
+        ArgumentNullException.ThrowIfNull(group);
+
+        // Group lock first (the order MetricGroup.Add uses), so a family declared concurrently is either in the
+        // snapshot claimed here or sees Registry set and claims itself.
+        lock (group.SyncRoot)
         {
-            if (group.Registry is not null)
+            lock (_lock)
             {
-                throw new InvalidOperationException($"group '{group.Name}' is already registered");
-            }
+                if (group.Registry is not null)
+                {
+                    throw new InvalidOperationException($"group '{group.Name}' is already registered");
+                }
 
-            foreach (var family in group.Families)
-            {
-                Claim(family);
-            }
+                var families = group.Families;
+                foreach (var family in families)
+                {
+                    CheckClaim(family);
+                }
 
-            _groups.Add(group);
-            group.Registry = this;
-            Rebuild();
+                foreach (var family in families)
+                {
+                    Claim(family);
+                }
+
+                _groups.Add(group);
+                group.Registry = this;
+                Rebuild();
+            }
         }
     }
 
     /// <summary>Renders every family, and <c># EOF</c> for OpenMetrics.</summary>
     public void WriteTo(IBufferWriter<byte> writer, ExpositionFormat format)
     {
+        ArgumentNullException.ThrowIfNull(writer);
         foreach (var family in _sorted)
         {
             family.WriteTo(writer, format);
@@ -63,26 +84,46 @@ public sealed class MetricRegistry
         }
     }
 
-    internal void OnFamilyAdded(MetricFamily family)
+    /// <summary>True when the two families would expose a family name in common in either format.</summary>
+    internal static bool Collides(MetricFamily a, MetricFamily b) =>
+        a.Name == b.Name || a.Name == b.OpenMetricsName || a.OpenMetricsName == b.Name || a.OpenMetricsName == b.OpenMetricsName;
+
+    /// <summary>Claims the names of a family being added to a registered group; throws, claiming nothing, on a collision.</summary>
+    internal void Claim(MetricFamily family)
     {
         lock (_lock)
         {
-            Claim(family);
-            Rebuild();
+            CheckClaim(family);
+            _owners[family.Name] = family;
+            _owners[family.OpenMetricsName] = family;
         }
     }
 
-    private void Claim(MetricFamily family)
+    internal void Rebuild()
     {
-        if (_owners.TryGetValue(family.Name, out var owner) && owner != family.Group)
+        lock (_lock)
         {
-            throw new ArgumentException($"family '{family.Name}' of group '{family.Group.Name}' is already exposed by group '{owner.Name}'");
-        }
+            var all = new List<MetricFamily>();
+            foreach (var group in _groups)
+            {
+                all.AddRange(group.Families);
+            }
 
-        // OpenMetrics names counters without _total; keep a gauge from colliding with that name.
-        _owners[family.Name] = family.Group;
+            all.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
+            _sorted = [.. all];
+        }
     }
 
-    private void Rebuild() =>
-        _sorted = [.. _groups.SelectMany(g => g.Families).OrderBy(f => f.Name, StringComparer.Ordinal)];
+    private void CheckClaim(MetricFamily family)
+    {
+        foreach (var name in (ReadOnlySpan<string>)[family.Name, family.OpenMetricsName])
+        {
+            if (_owners.TryGetValue(name, out var owner) && owner != family)
+            {
+                throw new ArgumentException(
+                    $"family '{family.Name}' of group '{family.Group.Name}' collides with '{owner.Name}' of group '{owner.Group.Name}'",
+                    nameof(family));
+            }
+        }
+    }
 }
