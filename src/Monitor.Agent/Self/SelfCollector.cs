@@ -1,4 +1,3 @@
-using System.IO.Enumeration;
 using System.Reflection;
 using System.Runtime.InteropServices;
 using Monitor.Agent.Collectors;
@@ -17,7 +16,6 @@ internal sealed class SelfCollector : ICollector
     /// <summary>USER_HZ, fixed at 100 on every Linux architecture we ship for.</summary>
     private const double TicksPerSecond = 100;
 
-    private static readonly EnumerationOptions FdOptions = new() { AttributesToSkip = 0, IgnoreInaccessible = true };
     private readonly TextFileReader _reader = new();
     private readonly double _bootTime;
     private readonly Series _buildInfo;
@@ -77,7 +75,11 @@ internal sealed class SelfCollector : ICollector
             _start.Get().Set(_bootTime + (stat.StartTicks / TicksPerSecond));
         }
 
-        _openFds.Get().Set(CountOpenFds());
+        var fds = OpenFileDescriptors.Count();
+        if (fds >= 0)
+        {
+            _openFds.Get().Set(fds);
+        }
         var limits = _reader.ReadAll("/proc/self/limits");
         var lines = new LineReader(limits);
         while (lines.TryNext(out var line))
@@ -91,20 +93,6 @@ internal sealed class SelfCollector : ICollector
                 }
             }
         }
-    }
-
-    private static int CountOpenFds()
-    {
-        // FileSystemEnumerable with a value transform allocates no string per entry; the agent holds 100+ fds
-        // (assemblies, sockets, inotify) and this runs at every scrape.
-        var count = 0;
-        foreach (var _ in new FileSystemEnumerable<byte>("/proc/self/fd", static (ref FileSystemEntry _) => 0, FdOptions))
-        {
-            count++;
-        }
-
-        // The enumeration holds one descriptor open for itself.
-        return Math.Max(count - 1, 0);
     }
 
     private double ReadBootTime()
