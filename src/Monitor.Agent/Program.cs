@@ -11,6 +11,7 @@ internal static class Program
 {
     public static async Task<int> Main(string[] args)
     {
+        NativeMemory.LimitArenas();
         var flags = AgentFlags.All(CollectorCatalog.All);
         AgentOptions options;
         try
