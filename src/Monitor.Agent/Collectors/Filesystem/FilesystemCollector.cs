@@ -15,7 +15,7 @@ namespace Monitor.Agent.Collectors.Filesystem;
 /// </summary>
 /// <remarks>
 /// <para>
-/// statfs runs on the thread pool and the update waits at most <c>mount-timeout</c> for all of them together. A mount
+/// statfs runs on its own thread per call and the update waits at most <c>mount-timeout</c> for all of them together. A mount
 /// that does not answer in time is reported with <c>device_error 1</c> and quarantined: it is not statfs'ed again
 /// until the stuck call returns (node_exporter's <c>stuckMounts</c>). So a hung NFS server costs one blocked thread
 /// per mount, never a blocked update. Unlike 1.5.0, whose scrape itself waited on the first hung call, an update

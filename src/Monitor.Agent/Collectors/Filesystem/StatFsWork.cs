@@ -1,17 +1,23 @@
 namespace Monitor.Agent.Collectors.Filesystem;
 
 /// <summary>
-/// One mount's <c>statfs</c> call, run on the thread pool so the collector can stop waiting for it. While a call
+/// One mount's <c>statfs</c> call, run on its own short-lived thread so the collector can stop waiting for it.
+/// Not the thread pool: a hung call would hold a pool thread, and on a 2-core node two hung mounts starve the
+/// pool (Kestrel included) until it injects more threads. A thread per call costs tens of microseconds, paid only
+/// in the background filesystem update. While a call
 /// is in flight (<see cref="IsInFlight"/>) it is never queued again: a mount whose call outlived the timeout is
 /// quarantined until that call returns, as node_exporter's <c>stuckMounts</c> does, so a dead NFS server holds at
 /// most one thread per mount no matter how many updates run.
 /// </summary>
 #pragma warning disable CA1001 // The event is only waited on through Wait, which never creates a kernel handle, so there is nothing to dispose.
-internal sealed class StatFsWork : IThreadPoolWorkItem
+internal sealed class StatFsWork
 #pragma warning restore CA1001
 {
     /// <summary>errno reported when the statfs implementation throws instead of returning one (EIO).</summary>
     internal const int ThrewErrno = 5;
+
+    /// <summary>statfs needs almost no stack; a small one keeps a stuck thread cheap.</summary>
+    private const int StackSize = 128 * 1024;
 
     private readonly IStatFs _statFs;
     private readonly ManualResetEventSlim _done = new(initialState: true, spinCount: 0);
@@ -37,7 +43,8 @@ internal sealed class StatFsWork : IThreadPoolWorkItem
     public void Start()
     {
         _done.Reset();
-        ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        var thread = new Thread(Execute, StackSize) { IsBackground = true, Name = "statfs" };
+        thread.UnsafeStart();
     }
 
     /// <summary>Waits for the call up to <paramref name="timeout"/>; true when it returned.</summary>
@@ -51,14 +58,14 @@ internal sealed class StatFsWork : IThreadPoolWorkItem
         return _errno;
     }
 
-    /// <inheritdoc/>
-    public void Execute()
+    /// <summary>Runs the call and publishes its result.</summary>
+    private void Execute()
     {
         try
         {
             _errno = _statFs.StatFs(Path, out _usage);
         }
-#pragma warning disable CA1031 // A thread-pool item must not throw; any failure is this mount's device_error.
+#pragma warning disable CA1031 // The thread must not die with an exception; any failure is this mount's device_error.
         catch (Exception)
 #pragma warning restore CA1031
         {
