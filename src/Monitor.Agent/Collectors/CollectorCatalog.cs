@@ -1,10 +1,13 @@
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
+using Monitor.Agent.Collectors.Filesystem;
+using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.Stat;
+using Monitor.Agent.Collectors.ThermalZone;
 
 namespace Monitor.Agent.Collectors;
 
@@ -17,10 +20,13 @@ internal static class CollectorCatalog
         {
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
+            FilesystemCollector.Descriptor,
+            HwmonCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,
             NetDevCollector.Descriptor,
             PressureCollector.Descriptor,
             StatCollector.Descriptor,
+            ThermalZoneCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }
