@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using System.Text.Json;
 using Serilog.Events;
 using Serilog.Formatting;
+using Serilog.Parsing;
 
 namespace Monitor.Agent.Logging;
 
@@ -37,7 +38,7 @@ internal sealed class EcsJsonFormatter : ITextFormatter
             json.WriteStartObject();
             json.WriteString("@timestamp", logEvent.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
             json.WriteString("log.level", Level(logEvent.Level));
-            json.WriteString("message", logEvent.RenderMessage(CultureInfo.InvariantCulture));
+            json.WriteString("message", RenderMessage(logEvent));
             json.WriteString("ecs.version", EcsVersion);
             json.WriteString("service.name", _service);
             json.WriteString("service.version", _version);
@@ -92,6 +93,25 @@ internal sealed class EcsJsonFormatter : ITextFormatter
 
         output.Write(System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length));
         output.Write('\n');
+    }
+
+    /// <summary>Renders the message with string values unquoted (Serilog's default quotes them), as <c>{Message:l}</c> does.</summary>
+    internal static string RenderMessage(LogEvent logEvent)
+    {
+        using var writer = new StringWriter(CultureInfo.InvariantCulture);
+        foreach (var token in logEvent.MessageTemplate.Tokens)
+        {
+            if (token is PropertyToken property && logEvent.Properties.TryGetValue(property.PropertyName, out var value) && value is ScalarValue { Value: string text })
+            {
+                writer.Write(text);
+            }
+            else
+            {
+                token.Render(logEvent.Properties, writer, CultureInfo.InvariantCulture);
+            }
+        }
+
+        return writer.ToString();
     }
 
     private static string Level(LogEventLevel level) => level switch
