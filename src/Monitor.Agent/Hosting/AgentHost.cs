@@ -24,7 +24,11 @@ internal static partial class AgentHost
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "monitor-agent" });
         builder.Logging.AddProvider(new SerilogLoggerProvider(serilog));
-        builder.Logging.SetMinimumLevel(LogLevel.Trace);
+        // Filter in Microsoft.Extensions.Logging too, not only in Serilog: ASP.NET Core checks IsEnabled before doing
+        // its per-request logging work (log state, scopes, activities), so a filter here saves that on every scrape.
+        builder.Logging.SetMinimumLevel(options.MinimumLevel);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        builder.Logging.AddFilter("System", LogLevel.Warning);
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
