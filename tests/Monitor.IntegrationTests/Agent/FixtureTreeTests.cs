@@ -52,6 +52,37 @@ public sealed class FixtureTreeTests
         await Promtool.AssertCleanAsync(body);
     }
 
+    [Fact]
+    public async Task MalformedSource_FailsOnlyItsCollector_LoggedOnce()
+    {
+        var root = Directory.CreateTempSubdirectory("monitor-tree-").FullName;
+        try
+        {
+            // cp -a keeps the sysfs-style symlinks of the tree.
+            var (code, _, stderr) = await ExternalTool.RunAsync("cp", ["-a", Fixtures.Path("host") + "/.", root]);
+            Assert.True(code == 0, stderr);
+            await File.WriteAllTextAsync(Path.Join(root, "proc", "loadavg"), "garbage\n");
+            await using var agent = await AgentProcess.StartAsync($"--path.procfs={root}/proc", $"--path.sysfs={root}/sys", $"--path.rootfs={root}");
+            using var client = new HttpClient();
+
+            Dictionary<string, double> samples = [];
+            for (var i = 0; i < 3; i++)
+            {
+                samples = PromSamples.Parse(await agent.ScrapeAsync(client));
+            }
+
+            Assert.Equal(0, samples["monitor_agent_collector_success{collector=\"loadavg\"}"]);
+            Assert.DoesNotContain("node_load1", samples.Keys);
+            Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"meminfo\"}"]);
+            Assert.Contains("node_memory_MemTotal_bytes", samples.Keys);
+            Assert.Single(agent.Log.Split('\n'), l => l.Contains("Collector loadavg failed", StringComparison.Ordinal));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
     /// <summary>Scrapes until background collectors have delivered their first sample (bounded to 10 s).</summary>
     private static async Task<string> ScrapeSettledAsync(AgentProcess agent, HttpClient client)
     {
