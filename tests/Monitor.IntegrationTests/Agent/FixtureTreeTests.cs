@@ -42,6 +42,37 @@ public sealed class FixtureTreeTests
     }
 
     [Fact]
+    public async Task Goldens_AreWhatNodeExporterPrintsToday()
+    {
+        // The goldens are only ground truth if the peer still produces them: regenerate into a temp folder and compare.
+        ExternalTool.Require("prometheus-node-exporter", "prometheus-node-exporter");
+        var output = Directory.CreateTempSubdirectory("monitor-golden-").FullName;
+        try
+        {
+            var script = Fixtures.Path("host", "regenerate-golden.sh");
+            var (code, stdout, stderr) = await ExternalTool.RunAsync(
+                "env", [$"GOLDEN_DIR={output}", script], timeout: TimeSpan.FromMinutes(2));
+            Assert.True(code == 0, stdout + stderr);
+
+            foreach (var committed in Directory.GetFiles(Fixtures.Path("host", "golden"), "*.prom"))
+            {
+                var expected = PromSamples.Parse(await File.ReadAllTextAsync(committed));
+                var fresh = PromSamples.Parse(await File.ReadAllTextAsync(Path.Join(output, Path.GetFileName(committed))));
+                foreach (var key in fresh.Keys.Where(IsHostDependent).ToList())
+                {
+                    fresh[key] = expected.GetValueOrDefault(key, double.NaN);
+                }
+
+                PromSamples.AssertEquivalent(expected, fresh);
+            }
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task Scrape_PassesPromtool()
     {
         await using var agent = await AgentProcess.StartAsync(FixtureArgs);
