@@ -29,6 +29,10 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Monitor.sln -c Release -warnaserror -v q -nologo
 dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal"
 
+# Alert rules: syntax, then their unit tests (promtool is the real Prometheus rule engine).
+promtool check rules alerts/*.rules.yml
+promtool test rules alerts/tests/*.yml
+
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${scripts[@]}"
 echo "test.sh: all tests passed"
