@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Parsing;
 
 namespace Monitor.Agent.Configuration;
 
@@ -14,7 +15,7 @@ internal static class SettingValidator
         {
             FlagKind.Bool => bool.TryParse(value, out _),
             FlagKind.Int => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _),
-            FlagKind.Duration => Durations.TryParse(value, out _),
+            FlagKind.Duration => DurationParser.Parse(value) is { Success: true, Value: var duration } && duration >= TimeSpan.Zero,
             FlagKind.Regex => IsRegex(value),
             FlagKind.Choice => flag.Allowed?.Contains(value, StringComparer.OrdinalIgnoreCase) ?? true,
             _ => true,

@@ -8,7 +8,10 @@ public sealed class CommandLineTests
     private static readonly IReadOnlyList<FlagSpec> Flags = AgentFlags.All(
     [
         new CollectorDescriptor("diskstats", "Disk I/O.", true, Cadence.OnScrape, TimeSpan.Zero, _ => null!,
-            [new CollectorFlag("device-exclude", "^loop\\d+$", "Devices to skip.", FlagKind.Regex)]),
+            [
+                new CollectorFlag("device-exclude", "^loop\\d+$", "Devices to skip.", FlagKind.Regex),
+                new CollectorFlag("timeout", "5s", "How long to wait.", FlagKind.Duration),
+            ]),
         new CollectorDescriptor("thermal_zone", "Thermal zones.", false, Cadence.OnScrape, TimeSpan.Zero, _ => null!, []),
     ]);
 
@@ -20,6 +23,7 @@ public sealed class CommandLineTests
     [InlineData("--collector.thermal_zone", "Collectors:thermal_zone:Enabled", "true")]
     [InlineData("--collector.thermal_zone=false", "Collectors:thermal_zone:Enabled", "false")]
     [InlineData("--log.level=debug", "Log:Level", "debug")]
+    [InlineData("--collector.diskstats.timeout=1m30s", "Collectors:diskstats:timeout", "1m30s")]
     public void Parse_ValidFlag_SetsConfigurationKey(string arg, string key, string value, string? next = null)
     {
         var parsed = CommandLine.Parse(next is null ? [arg] : [arg, next], Flags);
@@ -38,6 +42,8 @@ public sealed class CommandLineTests
     [Theory]
     [InlineData("--collector.diskstats.device-exclude=(", "--collector.diskstats.device-exclude", "a valid regular expression")]
     [InlineData("--log.level=trace", "--log.level", "one of debug, info, warn, error")]
+    [InlineData("--collector.diskstats.timeout=5", "--collector.diskstats.timeout", "a duration such as 500ms, 5s or 1m")]
+    [InlineData("--collector.diskstats.timeout=-1s", "--collector.diskstats.timeout", "a duration")]
     [InlineData("--web.max-requests=many", "--web.max-requests", "a whole number >= 0")]
     [InlineData("--collector.diskstats=maybe", "--collector.diskstats", "true or false")]
     [InlineData("--no-collector.diskstats=true", "--no-collector.diskstats", "takes no value")]
