@@ -114,6 +114,6 @@ public sealed partial class AgentProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"Listening on (http://[0-9.:\[\]]+)")]
+    [GeneratedRegex(@"Listening on (https?://[0-9.:\[\]]+)")]
     private static partial Regex ListeningLine();
 }

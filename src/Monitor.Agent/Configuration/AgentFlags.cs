@@ -17,6 +17,9 @@ internal static class AgentFlags
         /// <summary>Path of the metrics endpoint.</summary>
         public const string TelemetryPath = "Web:TelemetryPath";
 
+        /// <summary>exporter-toolkit web configuration file (TLS, basic auth).</summary>
+        public const string WebConfigFile = "Web:ConfigFile";
+
         /// <summary>Concurrent scrape limit.</summary>
         public const string MaxRequests = "Web:MaxRequests";
 
@@ -44,6 +47,7 @@ internal static class AgentFlags
     [
         new("web.listen-address", Keys.ListenAddress, ":9420", "Address to listen on for the web interface and telemetry ([host]:port; port 0 picks a free port).", FlagKind.String),
         new("web.telemetry-path", Keys.TelemetryPath, "/metrics", "Path under which to expose metrics.", FlagKind.String),
+        new("web.config.file", Keys.WebConfigFile, "", "Path to a web configuration file (exporter-toolkit format) that enables TLS and/or basic authentication.", FlagKind.String),
         new("web.max-requests", Keys.MaxRequests, "40", "Maximum number of parallel scrape requests; 0 disables the limit.", FlagKind.Int),
         new("path.procfs", Keys.Procfs, "/proc", "procfs mountpoint.", FlagKind.String),
         new("path.sysfs", Keys.Sysfs, "/sys", "sysfs mountpoint.", FlagKind.String),

@@ -30,6 +30,9 @@ internal sealed class AgentOptions
             _ => LogLevel.Information,
         };
         JsonLogs = string.Equals(configuration[AgentFlags.Keys.LogFormat], "json", StringComparison.OrdinalIgnoreCase);
+        var webConfig = configuration[AgentFlags.Keys.WebConfigFile];
+        Web = string.IsNullOrEmpty(webConfig) ? new Hosting.WebConfig() : Hosting.WebConfig.Load(webConfig);
+        Https = Hosting.Tls.Create(Web);
     }
 
     /// <summary>The merged configuration (collectors read their sections from it).</summary>
@@ -40,6 +43,12 @@ internal sealed class AgentOptions
 
     /// <summary>Path of the metrics endpoint.</summary>
     public string TelemetryPath { get; }
+
+    /// <summary>TLS and basic-auth settings from <c>--web.config.file</c>.</summary>
+    public Hosting.WebConfig Web { get; }
+
+    /// <summary>Kestrel's HTTPS options built from <see cref="Web"/> (certificates loaded and checked); null for plain HTTP.</summary>
+    public Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions? Https { get; }
 
     /// <summary>Maximum concurrent scrapes; 0 is unlimited.</summary>
     public int MaxRequests { get; }

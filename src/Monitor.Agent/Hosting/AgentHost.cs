@@ -2,6 +2,7 @@ using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -33,18 +34,19 @@ internal static partial class AgentHost
         {
             kestrel.AddServerHeader = false;
             var listen = options.Listen;
+            var https = options.Https;
+            Action<ListenOptions> configure = https is null ? _ => { } : listenOptions => listenOptions.UseHttps(https);
             if (listen.Address is not null)
             {
-                kestrel.Listen(listen.Address, listen.Port);
+                kestrel.Listen(listen.Address, listen.Port, configure);
             }
             else if (listen.Host is not null)
             {
-                // "localhost" binds both loopback families, as Go does.
-                kestrel.Listen(IPAddress.Loopback, listen.Port);
+                kestrel.Listen(IPAddress.Loopback, listen.Port, configure);
             }
             else
             {
-                kestrel.ListenAnyIP(listen.Port);
+                kestrel.ListenAnyIP(listen.Port, configure);
             }
         });
 
@@ -68,9 +70,17 @@ internal static partial class AgentHost
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<MetricsEndpoint>();
         var landing = LandingPage(options.TelemetryPath);
+        var authenticator = options.Web.BasicAuthUsers.Count > 0 ? new BasicAuthenticator(options.Web.BasicAuthUsers) : null;
         app.Run(context =>
         {
             var request = context.Request;
+            if (authenticator is not null && !authenticator.IsAuthorized(request))
+            {
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Basic realm=\"monitor-agent\"";
+                return Task.CompletedTask;
+            }
+
             if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
             {
                 context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
