@@ -32,7 +32,8 @@ internal sealed class AgentOptions
         JsonLogs = string.Equals(configuration[AgentFlags.Keys.LogFormat], "json", StringComparison.OrdinalIgnoreCase);
         var webConfig = configuration[AgentFlags.Keys.WebConfigFile];
         Web = string.IsNullOrEmpty(webConfig) ? new Hosting.WebConfig() : Hosting.WebConfig.Load(webConfig);
-        Https = Hosting.Tls.Create(Web);
+        // Only touch the TLS code when TLS is configured: JIT-compiling it loads the crypto assemblies (~1 MB RSS).
+        Https = Web.UsesTls ? Hosting.Tls.Create(Web) : null;
     }
 
     /// <summary>The merged configuration (collectors read their sections from it).</summary>
