@@ -42,7 +42,7 @@ internal sealed class CpuCollector : ICollector
     private readonly Dictionary<ulong, ulong> _packageThrottleCounts = [];
     private readonly Dictionary<(ulong Package, ulong Core), ulong> _coreThrottleCounts = [];
     private readonly List<int> _isolatedCpus = [];
-    private CpuSysfsPaths[]? _sysfsCpus;
+    private List<ThrottleSource>? _throttleSources;
     private int _sysfsCpuCount = -1;
     private bool _isolatedRead;
 
@@ -138,30 +138,27 @@ internal sealed class CpuCollector : ICollector
     /// </summary>
     private void UpdateThermalThrottles()
     {
-        // The directory list only changes with hotplug, which also changes the CPU count in /proc/stat.
-        if (_sysfsCpus is null || _sysfsCpuCount != _ticks.Count)
+        // Topology and the presence of the counters only change with hotplug, which also changes the CPU count in
+        // /proc/stat, so they are read once per CPU count. Per update only the counters that exist are read: probing
+        // missing files (every VM, every non-Intel CPU) cost an exception per file and scrape.
+        if (_throttleSources is null || _sysfsCpuCount != _ticks.Count)
         {
-            _sysfsCpus = CpuSysfsPaths.Discover(_cpuDirectory);
+            _throttleSources = DiscoverThrottleSources();
             _sysfsCpuCount = _ticks.Count;
         }
 
         _packageThrottleCounts.Clear();
         _coreThrottleCounts.Clear();
-        foreach (var cpu in _sysfsCpus)
+        foreach (var source in _throttleSources)
         {
-            if (!TryReadUInt(cpu.PhysicalPackageId, out var package) || !TryReadUInt(cpu.CoreId, out var core))
+            if (source.CoreCount is not null && !_coreThrottleCounts.ContainsKey((source.Package, source.Core)) && TryReadUInt(source.CoreCount, out var coreCount))
             {
-                continue;
+                _coreThrottleCounts[(source.Package, source.Core)] = coreCount;
             }
 
-            if (!_coreThrottleCounts.ContainsKey((package, core)) && TryReadUInt(cpu.CoreThrottleCount, out var coreCount))
+            if (source.PackageCount is not null && !_packageThrottleCounts.ContainsKey(source.Package) && TryReadUInt(source.PackageCount, out var packageCount))
             {
-                _coreThrottleCounts[(package, core)] = coreCount;
-            }
-
-            if (!_packageThrottleCounts.ContainsKey(package) && TryReadUInt(cpu.PackageThrottleCount, out var packageCount))
-            {
-                _packageThrottleCounts[package] = packageCount;
+                _packageThrottleCounts[source.Package] = packageCount;
             }
         }
 
@@ -179,6 +176,24 @@ internal sealed class CpuCollector : ICollector
             package.TryFormat(packageLabel, out var p, default, CultureInfo.InvariantCulture);
             _packageThrottles.Get(packageLabel[..p]).Set(count);
         }
+    }
+
+    private List<ThrottleSource> DiscoverThrottleSources()
+    {
+        var sources = new List<ThrottleSource>();
+        foreach (var cpu in CpuSysfsPaths.Discover(_cpuDirectory))
+        {
+            if (TryReadUInt(cpu.PhysicalPackageId, out var package) && TryReadUInt(cpu.CoreId, out var core))
+            {
+                sources.Add(new ThrottleSource(
+                    package,
+                    core,
+                    File.Exists(cpu.CoreThrottleCount) ? cpu.CoreThrottleCount : null,
+                    File.Exists(cpu.PackageThrottleCount) ? cpu.PackageThrottleCount : null));
+            }
+        }
+
+        return sources;
     }
 
     /// <summary>
@@ -232,4 +247,7 @@ internal sealed class CpuCollector : ICollector
         value = 0;
         return false;
     }
+
+    /// <summary>One CPU's topology and the throttle counter files that exist for it (null when absent).</summary>
+    private sealed record ThrottleSource(ulong Package, ulong Core, string? CoreCount, string? PackageCount);
 }
