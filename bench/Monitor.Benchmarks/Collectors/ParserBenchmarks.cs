@@ -11,6 +11,7 @@ using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.Stat;
 using Monitor.Agent.Configuration;
 using Monitor.Core.Exposition;
+using Monitor.Testing;
 
 namespace Monitor.Benchmarks.Collectors;
 
@@ -39,7 +40,8 @@ public class ParserBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        var root = FixtureRoot();
+        // BenchmarkDotNet runs a generated project under bin/, inside the repository, so the fixture tree is found from there.
+        var root = Fixtures.Path("host");
         _stat = File.ReadAllText(Path.Join(root, "proc", "stat"));
         _meminfo = File.ReadAllText(Path.Join(root, "proc", "meminfo"));
         _diskstats = File.ReadAllText(Path.Join(root, "proc", "diskstats"));
@@ -138,19 +140,5 @@ public class ParserBenchmarks
         var target = (group, collector);
         Update(target);
         return target;
-    }
-
-    private static string FixtureRoot()
-    {
-        // BenchmarkDotNet runs a generated project under the benchmark's bin folder, which is inside the repository.
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Join(dir.FullName, "Monitor.sln")))
-            {
-                return Path.Join(dir.FullName, "tests", "fixtures", "host");
-            }
-        }
-
-        throw new InvalidOperationException($"no Monitor.sln above {AppContext.BaseDirectory}");
     }
 }
