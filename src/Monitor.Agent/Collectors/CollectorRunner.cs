@@ -40,10 +40,14 @@ internal sealed class CollectorRunner
             var logger = loggers.CreateLogger($"Monitor.Agent.Collectors.{descriptor.Name}");
             var group = new MetricGroup(descriptor.Name);
             registry.Register(group);
-            var state = new CollectorState(descriptor, group, logger, duration.Get(descriptor.Name), success.Get(descriptor.Name));
+            var collectorSettings = settings(descriptor.Name);
+            var state = new CollectorState(descriptor, group, logger, duration.Get(descriptor.Name), success.Get(descriptor.Name))
+            {
+                Interval = Interval(descriptor, collectorSettings),
+            };
             try
             {
-                state.Collector = descriptor.Create(new CollectorContext(group, paths, settings(descriptor.Name), logger, time));
+                state.Collector = descriptor.Create(new CollectorContext(group, paths, collectorSettings, logger, time));
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
@@ -91,8 +95,7 @@ internal sealed class CollectorRunner
 
     private async Task LoopAsync(CollectorState state, CancellationToken stoppingToken)
     {
-        var interval = state.Descriptor.DefaultInterval > TimeSpan.Zero ? state.Descriptor.DefaultInterval : TimeSpan.FromSeconds(1);
-        using var timer = new PeriodicTimer(interval, _time);
+        using var timer = new PeriodicTimer(state.Interval, _time);
         do
         {
             lock (state.Gate)
@@ -101,6 +104,18 @@ internal sealed class CollectorRunner
             }
         }
         while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
+    }
+
+    /// <summary>The background interval: <c>--collector.&lt;name&gt;.interval</c> (validated at startup), else the default.</summary>
+    private static TimeSpan Interval(CollectorDescriptor descriptor, IConfigurationSection settings)
+    {
+        var configured = settings[AgentFlags.IntervalSetting];
+        if (configured is not null && Parsing.DurationParser.Parse(configured) is { Success: true, Value: var value } && value > TimeSpan.Zero)
+        {
+            return value;
+        }
+
+        return descriptor.DefaultInterval > TimeSpan.Zero ? descriptor.DefaultInterval : TimeSpan.FromSeconds(1);
     }
 
     private static async Task<bool> WaitAsync(PeriodicTimer timer, CancellationToken stoppingToken)
@@ -165,5 +180,7 @@ internal sealed class CollectorRunner
         public long LastStarted { get; set; } = long.MinValue;
 
         public long Failures { get; set; }
+
+        public TimeSpan Interval { get; init; }
     }
 }

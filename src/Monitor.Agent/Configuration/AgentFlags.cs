@@ -69,6 +69,16 @@ internal static class AgentFlags
                 collector.EnabledByDefault ? "true" : "false",
                 $"Enable the {collector.Name} collector: {collector.Description}",
                 FlagKind.Bool));
+            if (collector.Cadence == Cadence.Background)
+            {
+                all.Add(new FlagSpec(
+                    $"collector.{collector.Name}.interval",
+                    $"Collectors:{collector.Name}:{IntervalSetting}",
+                    Format(collector.DefaultInterval),
+                    $"How often the {collector.Name} collector samples in the background; scrapes serve the latest sample.",
+                    FlagKind.Duration));
+            }
+
             foreach (var flag in collector.Flags)
             {
                 all.Add(new FlagSpec(
@@ -84,6 +94,14 @@ internal static class AgentFlags
         return all;
     }
 
+    /// <summary>The per-collector setting that overrides a background collector's interval.</summary>
+    public const string IntervalSetting = "interval";
+
     /// <summary>The key that switches a collector on or off.</summary>
     public static string EnabledKey(string collector) => $"Collectors:{collector}:Enabled";
+
+    private static string Format(TimeSpan interval) =>
+        interval.TotalMilliseconds % 1000 == 0
+            ? string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{interval.TotalSeconds}s")
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{interval.TotalMilliseconds}ms");
 }

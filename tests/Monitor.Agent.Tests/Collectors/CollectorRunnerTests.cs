@@ -122,6 +122,34 @@ public sealed class CollectorRunnerTests
         Assert.Equal(before, fake.Updates);
     }
 
+    [Fact]
+    public async Task RunBackgroundAsync_IntervalSetting_OverridesDefault()
+    {
+        var fake = new FakeCollector();
+        var settings = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Collectors:bg:interval"] = "20ms" }).Build();
+        var runner = new CollectorRunner(
+            [new CollectorDescriptor("bg", "x", true, Cadence.Background, TimeSpan.FromHours(1), fake.Create, [])],
+            name => settings.GetSection($"Collectors:{name}"),
+            HostPaths.Default,
+            _registry,
+            _logs,
+            TimeProvider.System);
+        using var stop = new CancellationTokenSource();
+
+        var loop = runner.RunBackgroundAsync(stop.Token);
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        while (fake.Updates < 3 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        await stop.CancelAsync();
+        await loop.WaitAsync(TimeSpan.FromSeconds(5));
+
+        // With the one-hour default only the first, immediate update would have run.
+        Assert.True(fake.Updates >= 3, $"{fake.Updates} updates");
+    }
+
     private CollectorRunner Runner(params CollectorDescriptor[] descriptors) =>
         new(descriptors, name => new ConfigurationBuilder().Build().GetSection(name), HostPaths.Default, _registry, _logs, TimeProvider.System);
 
