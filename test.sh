@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
-# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq) when they are missing; that needs root.
+# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library) when they are
+# missing; that needs root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -13,6 +14,7 @@ need prometheus-node-exporter prometheus-node-exporter
 need shellcheck shellcheck
 need curl curl
 need jq jq
+need gcc gcc
 if ((${#packages[@]})); then
   echo "test.sh: installing ${packages[*]}" >&2
   if [[ $(id -u) -ne 0 ]]; then

@@ -43,17 +43,8 @@ internal static class NvmlLibrary
                 return true;
             }
 
-            if (!NativeLibrary.TryLoad(path, out var handle))
+            if (!TryOpen(path, out var handle, out problem))
             {
-                problem = $"cannot load {path}: the NVIDIA driver is not installed or its library is not on the loader path (set --collector.gpu.nvml-library)";
-                return false;
-            }
-
-            var missing = RequiredExports.Where(name => !NativeLibrary.TryGetExport(handle, name, out _)).ToList();
-            if (missing.Count > 0)
-            {
-                NativeLibrary.Free(handle);
-                problem = $"{path} is not a usable NVML library: it lacks {string.Join(", ", missing)}";
                 return false;
             }
 
@@ -71,6 +62,32 @@ internal static class NvmlLibrary
 
     /// <summary>True when the loaded library exports <paramref name="name"/>.</summary>
     public static bool HasExport(string name) => _handle != 0 && NativeLibrary.TryGetExport(_handle, name, out _);
+
+    /// <summary>
+    /// Opens <paramref name="path"/> and checks it exports what every NVML version has, without making it the
+    /// process's NVML. <see cref="TryLoad"/> builds on it; tests use it to inspect several libraries in one process.
+    /// </summary>
+    public static bool TryOpen(string path, out nint handle, out string? problem)
+    {
+        if (!NativeLibrary.TryLoad(path, out handle))
+        {
+            problem = $"cannot load {path}: the NVIDIA driver is not installed or its library is not on the loader path (set --collector.gpu.nvml-library)";
+            return false;
+        }
+
+        var loaded = handle;
+        var missing = RequiredExports.Where(name => !NativeLibrary.TryGetExport(loaded, name, out _)).ToList();
+        if (missing.Count > 0)
+        {
+            NativeLibrary.Free(handle);
+            handle = 0;
+            problem = $"{path} is not a usable NVML library: it lacks {string.Join(", ", missing)}";
+            return false;
+        }
+
+        problem = null;
+        return true;
+    }
 
     /// <summary>NVML's static description of <paramref name="code"/>.</summary>
     public static string ErrorString(NvmlReturn code)
