@@ -1,0 +1,76 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Filesystem;
+using Monitor.Agent.Collectors.Hwmon;
+using Monitor.Agent.Collectors.ThermalZone;
+using Monitor.Agent.Configuration;
+using Monitor.Core.Exposition;
+
+namespace Monitor.Benchmarks.Collectors;
+
+/// <summary>
+/// Host collectors over the fixture tree (tests/fixtures/host): mountinfo parsing over in-memory content, and
+/// warm hwmon / thermal_zone updates, which should allocate little once every series exists.
+/// </summary>
+[MemoryDiagnoser]
+public class FilesystemBenchmarks
+{
+    private string _mountInfo = string.Empty;
+    private ICollector _hwmon = null!;
+    private ICollector _thermal = null!;
+    private MetricGroup _hwmonGroup = null!;
+    private MetricGroup _thermalGroup = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var root = Path.Join(FindRepositoryRoot(), "tests", "fixtures", "host");
+        _mountInfo = File.ReadAllText(Path.Join(root, "proc", "1", "mountinfo"));
+        var paths = new HostPaths(Path.Join(root, "proc"), Path.Join(root, "sys"), root);
+        (_hwmon, _hwmonGroup) = Create(HwmonCollector.Descriptor, paths);
+        (_thermal, _thermalGroup) = Create(ThermalZoneCollector.Descriptor, paths);
+        HwmonUpdate();
+        ThermalZoneUpdate();
+    }
+
+    /// <summary>Parses the 20-line fixture mountinfo into entries (the first-sight path of the collector).</summary>
+    [Benchmark]
+    public int MountInfoParse() => MountInfoParser.Parse(_mountInfo).Value!.Count;
+
+    /// <summary>A warm hwmon update over five chips.</summary>
+    [Benchmark]
+    public void HwmonUpdate() => Run(_hwmon, _hwmonGroup);
+
+    /// <summary>A warm thermal_zone update over three zones and two cooling devices.</summary>
+    [Benchmark]
+    public void ThermalZoneUpdate() => Run(_thermal, _thermalGroup);
+
+    private static void Run(ICollector collector, MetricGroup group)
+    {
+        group.BeginUpdate();
+        collector.Update(CancellationToken.None);
+        group.EndUpdate();
+    }
+
+    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths)
+    {
+        var group = new MetricGroup(descriptor.Name);
+        var settings = new ConfigurationBuilder().Build().GetSection("Collectors:" + descriptor.Name);
+        return (descriptor.Create(new CollectorContext(group, paths, settings, NullLogger.Instance, TimeProvider.System)), group);
+    }
+
+    private static string FindRepositoryRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Join(dir.FullName, "Monitor.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("Monitor.sln not found above " + AppContext.BaseDirectory);
+    }
+}
