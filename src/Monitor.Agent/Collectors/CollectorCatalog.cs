@@ -1,6 +1,7 @@
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Filesystem;
+using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
@@ -21,6 +22,7 @@ internal static class CollectorCatalog
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
             FilesystemCollector.Descriptor,
+            GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,

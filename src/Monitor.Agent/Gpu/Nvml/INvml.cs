@@ -1,0 +1,41 @@
+namespace Monitor.Agent.Gpu.Nvml;
+
+/// <summary>
+/// The NVML calls the GPU collector makes, as one seam: <see cref="NativeNvml"/> calls the real library (or the C
+/// fake in tests/native), and unit tests use a managed double. Every method returns NVML's own result code.
+/// </summary>
+internal interface INvml
+{
+    /// <summary>Loads the library at <paramref name="path"/> and initializes NVML; false with a reason otherwise.</summary>
+    bool TryInitialize(string path, out string? problem);
+
+    /// <summary><c>nvmlDeviceGetCount_v2</c>.</summary>
+    NvmlReturn DeviceCount(out uint count);
+
+    /// <summary><c>nvmlDeviceGetHandleByIndex_v2</c>.</summary>
+    NvmlReturn DeviceHandle(uint index, out nint device);
+
+    /// <summary><c>nvmlDeviceGetName</c>.</summary>
+    NvmlReturn Name(nint device, out string name);
+
+    /// <summary><c>nvmlDeviceGetUUID</c>.</summary>
+    NvmlReturn Uuid(nint device, out string uuid);
+
+    /// <summary><c>nvmlDeviceGetUtilizationRates</c>.</summary>
+    NvmlReturn Utilization(nint device, out NvmlUtilization utilization);
+
+    /// <summary><c>nvmlDeviceGetMemoryInfo_v2</c>; null reserved when only v1 exists (pre-R510).</summary>
+    NvmlReturn Memory(nint device, out ulong total, out ulong used, out ulong free, out ulong? reserved);
+
+    /// <summary><c>nvmlDeviceGetTemperature</c> for the GPU sensor, °C.</summary>
+    NvmlReturn Temperature(nint device, out uint celsius);
+
+    /// <summary><c>nvmlDeviceGetPowerUsage</c>, mW.</summary>
+    NvmlReturn PowerUsage(nint device, out uint milliwatts);
+
+    /// <summary><c>nvmlDeviceGetTotalEnergyConsumption</c>, mJ since driver load.</summary>
+    NvmlReturn Energy(nint device, out ulong millijoules);
+
+    /// <summary><c>nvmlErrorString</c>.</summary>
+    string ErrorString(NvmlReturn result);
+}

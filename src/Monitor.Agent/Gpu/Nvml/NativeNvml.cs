@@ -1,0 +1,70 @@
+using System.Text;
+
+namespace Monitor.Agent.Gpu.Nvml;
+
+/// <summary><see cref="INvml"/> over the real library through <see cref="NvmlNative"/>.</summary>
+internal sealed unsafe class NativeNvml : INvml
+{
+    private const int StringBuffer = 96;
+    private bool _hasMemoryV2;
+
+    public bool TryInitialize(string path, out string? problem)
+    {
+        if (!NvmlLibrary.TryLoad(path, out problem))
+        {
+            return false;
+        }
+
+        var result = NvmlNative.Init();
+        if (result != NvmlReturn.Success)
+        {
+            problem = $"nvmlInit_v2 failed: {NvmlLibrary.ErrorString(result)} ({(int)result})";
+            return false;
+        }
+
+        _hasMemoryV2 = NvmlLibrary.HasExport("nvmlDeviceGetMemoryInfo_v2");
+        return true;
+    }
+
+    public NvmlReturn DeviceCount(out uint count) => NvmlNative.DeviceGetCount(out count);
+
+    public NvmlReturn DeviceHandle(uint index, out nint device) => NvmlNative.DeviceGetHandleByIndex(index, out device);
+
+    public NvmlReturn Name(nint device, out string name) => ReadString(device, &NvmlNative.DeviceGetName, out name);
+
+    public NvmlReturn Uuid(nint device, out string uuid) => ReadString(device, &NvmlNative.DeviceGetUuid, out uuid);
+
+    public NvmlReturn Utilization(nint device, out NvmlUtilization utilization) => NvmlNative.DeviceGetUtilizationRates(device, out utilization);
+
+    public NvmlReturn Memory(nint device, out ulong total, out ulong used, out ulong free, out ulong? reserved)
+    {
+        if (_hasMemoryV2)
+        {
+            var v2 = new NvmlMemoryV2 { Version = NvmlMemoryV2.StructVersion };
+            var result = NvmlNative.DeviceGetMemoryInfoV2(device, ref v2);
+            (total, used, free, reserved) = (v2.Total, v2.Used, v2.Free, v2.Reserved);
+            return result;
+        }
+
+        // Pre-R510: v1 "used" includes the driver's reservation, which v1 cannot separate.
+        var v1Result = NvmlNative.DeviceGetMemoryInfo(device, out var v1);
+        (total, used, free, reserved) = (v1.Total, v1.Used, v1.Free, null);
+        return v1Result;
+    }
+
+    public NvmlReturn Temperature(nint device, out uint celsius) => NvmlNative.DeviceGetTemperature(device, 0, out celsius);
+
+    public NvmlReturn PowerUsage(nint device, out uint milliwatts) => NvmlNative.DeviceGetPowerUsage(device, out milliwatts);
+
+    public NvmlReturn Energy(nint device, out ulong millijoules) => NvmlNative.DeviceGetTotalEnergyConsumption(device, out millijoules);
+
+    public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
+
+    private static NvmlReturn ReadString(nint device, delegate*<nint, byte*, uint, NvmlReturn> call, out string value)
+    {
+        var buffer = stackalloc byte[StringBuffer];
+        var result = call(device, buffer, StringBuffer);
+        value = result == NvmlReturn.Success ? Encoding.ASCII.GetString(buffer, new ReadOnlySpan<byte>(buffer, StringBuffer).IndexOf((byte)0) is var n and >= 0 ? n : StringBuffer) : string.Empty;
+        return result;
+    }
+}

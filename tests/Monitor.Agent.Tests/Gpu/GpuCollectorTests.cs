@@ -1,0 +1,156 @@
+using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Gpu.Nvml;
+using Monitor.Agent.Tests.Collectors;
+using Monitor.Testing;
+
+namespace Monitor.Agent.Tests.Gpu;
+
+public sealed class GpuCollectorTests
+{
+    [Fact]
+    public void Update_TwoGpus_ExportsBaseUnits()
+    {
+        var nvml = new ManagedNvml(2);
+        var samples = PromSamples.Parse(Harness(nvml).Scrape());
+
+        Assert.Equal(1, samples["gpu_nvml_up"]);
+        Assert.Equal(1, samples["gpu_info{gpu=\"1\",name=\"Test GPU\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(0.2, samples["gpu_utilization_ratio{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(0.1, samples["gpu_memory_utilization_ratio{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(2.0 * (1 << 30), samples["gpu_memory_used_bytes{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(80e9, samples["gpu_memory_total_bytes{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(80e9 - 500e6 - (1 << 30), samples["gpu_memory_free_bytes{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(500e6, samples["gpu_memory_reserved_bytes{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(41, samples["gpu_temperature_celsius{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(101.5, samples["gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(2000.5, samples["gpu_energy_joules_total{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, samples["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
+    }
+
+    [Fact]
+    public void Update_NotSupported_IsAskedOnceAndLeftOut()
+    {
+        var nvml = new ManagedNvml(2) { TemperatureResult = NvmlReturn.NotSupported };
+        var harness = Harness(nvml);
+
+        harness.Update();
+        harness.Update();
+        var samples = PromSamples.Parse(harness.Scrape());
+
+        Assert.Equal(2, nvml.TemperatureCalls);
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_temperature_celsius", StringComparison.Ordinal));
+        Assert.Equal(1, samples["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Contains("gpu_power_watts{gpu=\"0\",uuid=\"GPU-0\"}", samples.Keys);
+    }
+
+    [Fact]
+    public void Update_LostGpu_OnlyThatGpuIsDown()
+    {
+        var nvml = new ManagedNvml(2) { LostDevice = 1 };
+        var samples = PromSamples.Parse(Harness(nvml).Scrape());
+
+        Assert.Equal(0, samples["gpu_up{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.DoesNotContain("gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}", samples.Keys);
+        Assert.Equal(1, samples["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(100, samples["gpu_power_watts{gpu=\"0\",uuid=\"GPU-0\"}"]);
+    }
+
+    [Fact]
+    public void Update_NoDriver_ReportsNvmlDownRetriesLater()
+    {
+        var nvml = new ManagedNvml(2) { InitProblem = "cannot load libnvidia-ml.so.1" };
+        var harness = Harness(nvml);
+
+        var samples = PromSamples.Parse(harness.Scrape());
+        harness.Update();
+
+        Assert.Equal(0, samples["gpu_nvml_up"]);
+        Assert.Single(samples);
+        Assert.Equal(1, nvml.InitCalls);
+    }
+
+    private static CollectorHarness Harness(ManagedNvml nvml) =>
+        new(GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default);
+
+    /// <summary>A managed NVML double: GPU i reports values derived from i.</summary>
+    private sealed class ManagedNvml(uint count) : INvml
+    {
+        public string? InitProblem { get; init; }
+
+        public NvmlReturn TemperatureResult { get; init; } = NvmlReturn.Success;
+
+        public int LostDevice { get; init; } = -1;
+
+        public int InitCalls { get; private set; }
+
+        public int TemperatureCalls { get; private set; }
+
+        public bool TryInitialize(string path, out string? problem)
+        {
+            InitCalls++;
+            problem = InitProblem;
+            return problem is null;
+        }
+
+        public NvmlReturn DeviceCount(out uint count1)
+        {
+            count1 = count;
+            return NvmlReturn.Success;
+        }
+
+        public NvmlReturn DeviceHandle(uint index, out nint device)
+        {
+            device = (nint)(index + 1);
+            return NvmlReturn.Success;
+        }
+
+        public NvmlReturn Name(nint device, out string name)
+        {
+            name = "Test GPU";
+            return NvmlReturn.Success;
+        }
+
+        public NvmlReturn Uuid(nint device, out string uuid)
+        {
+            uuid = $"GPU-{device - 1}";
+            return NvmlReturn.Success;
+        }
+
+        public NvmlReturn Utilization(nint device, out NvmlUtilization utilization)
+        {
+            utilization = new NvmlUtilization { Gpu = 10 * (uint)device, Memory = 5 * (uint)device };
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn Memory(nint device, out ulong total, out ulong used, out ulong free, out ulong? reserved)
+        {
+            (total, used, reserved) = (80_000_000_000UL, (ulong)device << 30, 500_000_000UL);
+            free = total - reserved.Value - used;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn Temperature(nint device, out uint celsius)
+        {
+            TemperatureCalls++;
+            celsius = 39 + (uint)device;
+            return Result(device, TemperatureResult);
+        }
+
+        public NvmlReturn PowerUsage(nint device, out uint milliwatts)
+        {
+            milliwatts = 98_500 + (1_500 * (uint)device);
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn Energy(nint device, out ulong millijoules)
+        {
+            millijoules = (1_000_000UL * (ulong)device) + 500;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public string ErrorString(NvmlReturn result) => result.ToString();
+
+        private NvmlReturn Result(nint device, NvmlReturn result) => device - 1 == LostDevice ? NvmlReturn.GpuIsLost : result;
+    }
+}

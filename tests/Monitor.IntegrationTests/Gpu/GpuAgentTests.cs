@@ -1,0 +1,66 @@
+using Monitor.Testing;
+
+namespace Monitor.IntegrationTests.Gpu;
+
+/// <summary>The real agent executable loading the C fake as its NVML (<c>--collector.gpu.nvml-library</c>).</summary>
+public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>
+{
+    [Fact]
+    public async Task Agent_WithFakeNvml_ExportsGpuMetricsInBaseUnits()
+    {
+        await using var agent = await AgentProcess.StartAsync($"--collector.gpu.nvml-library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+
+        var body = await ScrapeUntilAsync(agent, client, "gpu_power_watts");
+        var samples = PromSamples.Parse(body);
+
+        Assert.Equal(1, samples["gpu_nvml_up"]);
+        for (var i = 0; i < 2; i++)
+        {
+            var labels = $"{{gpu=\"{i}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}";
+            var used = (i + 1.0) * (1 << 30);
+            Assert.Equal(1, samples[$"gpu_info{{gpu=\"{i}\",name=\"NVIDIA H100 80GB HBM3\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}"]);
+            Assert.Equal(0.1 * (i + 1), samples["gpu_utilization_ratio" + labels], 12);
+            Assert.Equal(0.05 * (i + 1), samples["gpu_memory_utilization_ratio" + labels], 12);
+            Assert.Equal(85520809984, samples["gpu_memory_total_bytes" + labels]);
+            Assert.Equal(503316480, samples["gpu_memory_reserved_bytes" + labels]);
+            Assert.Equal(used, samples["gpu_memory_used_bytes" + labels]);
+            Assert.Equal(85520809984 - 503316480 - used, samples["gpu_memory_free_bytes" + labels]);
+            Assert.Equal(40 + i, samples["gpu_temperature_celsius" + labels]);
+            Assert.Equal(100 + i, samples["gpu_power_watts" + labels]);
+            Assert.Equal(1000.0 * (i + 1), samples["gpu_energy_joules_total" + labels]);
+            Assert.Equal(1, samples["gpu_up" + labels]);
+        }
+
+        await Promtool.AssertCleanAsync(body);
+    }
+
+    [Fact]
+    public async Task Agent_WithoutDriver_ServesEverythingElse()
+    {
+        await using var agent = await AgentProcess.StartAsync("--collector.gpu.nvml-library=/nonexistent/libnvidia-ml.so.1");
+        using var client = new HttpClient();
+
+        var samples = PromSamples.Parse(await ScrapeUntilAsync(agent, client, "gpu_nvml_up"));
+
+        Assert.Equal(0, samples["gpu_nvml_up"]);
+        Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"gpu\"}"]);
+        Assert.Contains("node_load1", samples.Keys);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("NVML not available", StringComparison.Ordinal));
+    }
+
+    private static async Task<string> ScrapeUntilAsync(AgentProcess agent, HttpClient client, string family)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (true)
+        {
+            var body = await agent.ScrapeAsync(client);
+            if (body.Contains(family, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            {
+                return body;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
