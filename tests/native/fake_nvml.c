@@ -150,3 +150,42 @@ nvmlReturn_t nvmlDeviceGetFanSpeed(nvmlDevice_t d, unsigned int *percent) {
   CHECK(d);
   return 3; /* H100 boards have no fans of their own */
 }
+
+/* Clocks (MHz): current graphics/SM 1755+i, memory 2619, video 1500; max 1980/1980/2619/1710.
+ * P-state 0. Clock event reasons: GPU 0 at its power cap (0x4), others idle (0x1).
+ * Temperature thresholds: shutdown (0) 95, slowdown (1) 89, as on the H100 in the reference. */
+static const unsigned int current_clock[4] = { 1755, 1755, 2619, 1500 };
+static const unsigned int max_clock[4] = { 1980, 1980, 2619, 1710 };
+
+nvmlReturn_t nvmlDeviceGetClockInfo(nvmlDevice_t d, int type, unsigned int *mhz) {
+  CHECK(d);
+  if (type < 0 || type > 3) return 2;
+  *mhz = current_clock[type] + (type < 2 ? d->index : 0);
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetMaxClockInfo(nvmlDevice_t d, int type, unsigned int *mhz) {
+  CHECK(d);
+  if (type < 0 || type > 3) return 2;
+  *mhz = max_clock[type];
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetPerformanceState(nvmlDevice_t d, int *state) {
+  CHECK(d);
+  *state = 0;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrentClocksEventReasons(nvmlDevice_t d, unsigned long long *reasons) {
+  CHECK(d);
+  *reasons = d->index == 0 ? 0x4ULL : 0x1ULL;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t d, int type, unsigned int *celsius) {
+  CHECK(d);
+  if (type == 0) { *celsius = 95; return 0; }
+  if (type == 1) { *celsius = 89; return 0; }
+  return 3;
+}

@@ -26,6 +26,30 @@ public sealed class GpuCollectorTests
         Assert.Equal(101.5, samples["gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(2000.5, samples["gpu_energy_joules_total{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(1, samples["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(102e6, samples["gpu_clock_hertz{clock=\"sm\",gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(302e6, samples["gpu_clock_hertz{clock=\"video\",gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(2002e6, samples["gpu_clock_max_hertz{clock=\"memory\",gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(2, samples["gpu_performance_state{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(1, samples["gpu_clock_event_reason{gpu=\"0\",reason=\"sw_power_cap\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(1, samples["gpu_clock_event_reason{gpu=\"0\",reason=\"hw_thermal_slowdown\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(0, samples["gpu_clock_event_reason{gpu=\"0\",reason=\"gpu_idle\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(9, samples.Keys.Count(k => k.StartsWith("gpu_clock_event_reason{gpu=\"1\"", StringComparison.Ordinal)));
+        Assert.Equal(89, samples["gpu_temperature_slowdown_threshold_celsius{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(95, samples["gpu_temperature_shutdown_threshold_celsius{gpu=\"0\",uuid=\"GPU-0\"}"]);
+    }
+
+    [Fact]
+    public void Update_StaticFields_ReadAtSlowCadenceButKept()
+    {
+        var nvml = new ManagedNvml(1);
+        var harness = Harness(nvml);
+
+        harness.Update();
+        harness.Update();
+        var samples = PromSamples.Parse(harness.Scrape());
+
+        Assert.Equal(4, nvml.MaxClockCalls);
+        Assert.Equal(2000e6, samples["gpu_clock_max_hertz{clock=\"graphics\",gpu=\"0\",uuid=\"GPU-0\"}"]);
     }
 
     [Fact]
@@ -85,6 +109,8 @@ public sealed class GpuCollectorTests
         public int InitCalls { get; private set; }
 
         public int TemperatureCalls { get; private set; }
+
+        public int MaxClockCalls { get; private set; }
 
         public bool TryInitialize(string path, out string? problem)
         {
@@ -146,6 +172,37 @@ public sealed class GpuCollectorTests
         public NvmlReturn Energy(nint device, out ulong millijoules)
         {
             millijoules = (1_000_000UL * (ulong)device) + 500;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn Clock(nint device, int clockType, out uint megahertz)
+        {
+            megahertz = (uint)((clockType * 100) + device);
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn MaxClock(nint device, int clockType, out uint megahertz)
+        {
+            MaxClockCalls++;
+            megahertz = 2000 + (uint)clockType;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn PerformanceState(nint device, out int state)
+        {
+            state = 2;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn ClockEventReasons(nint device, out ulong reasons)
+        {
+            reasons = 0x44; // sw_power_cap and hw_thermal_slowdown
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius)
+        {
+            celsius = threshold == 0 ? 95u : 89u;
             return Result(device, NvmlReturn.Success);
         }
 

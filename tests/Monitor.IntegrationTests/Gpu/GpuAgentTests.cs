@@ -30,6 +30,14 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             Assert.Equal(100 + i, samples["gpu_power_watts" + labels]);
             Assert.Equal(1000.0 * (i + 1), samples["gpu_energy_joules_total" + labels]);
             Assert.Equal(1, samples["gpu_up" + labels]);
+            var clockLabels = $"{{clock=\"sm\",gpu=\"{i}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}";
+            Assert.Equal((1755 + i) * 1e6, samples["gpu_clock_hertz" + clockLabels]);
+            Assert.Equal(1980e6, samples["gpu_clock_max_hertz" + clockLabels]);
+            Assert.Equal(0, samples["gpu_performance_state" + labels]);
+            Assert.Equal(89, samples["gpu_temperature_slowdown_threshold_celsius" + labels]);
+            Assert.Equal(95, samples["gpu_temperature_shutdown_threshold_celsius" + labels]);
+            var reason = i == 0 ? "sw_power_cap" : "gpu_idle";
+            Assert.Equal(1, samples[$"gpu_clock_event_reason{{gpu=\"{i}\",reason=\"{reason}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}"]);
         }
 
         await Promtool.AssertCleanAsync(body);

@@ -21,6 +21,16 @@ internal sealed partial class GpuCollector : ICollector
     private static readonly TimeSpan RetryInterval = TimeSpan.FromMinutes(1);
     private static readonly string[] GpuLabels = ["gpu", "uuid"];
 
+    /// <summary>NVML clock types in enum order (GRAPHICS=0, SM=1, MEM=2, VIDEO=3) and their label values.</summary>
+    private static readonly string[] ClockNames = ["graphics", "sm", "memory", "video"];
+
+    /// <summary>Clock event (throttle) reason bits 0x1…0x100 and their label values (reference nvml.md §6).</summary>
+    private static readonly string[] ReasonNames =
+        ["gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting"];
+
+    /// <summary>Max clocks and temperature thresholds are static; they are re-read at this slower cadence.</summary>
+    private static readonly TimeSpan SlowInterval = TimeSpan.FromSeconds(30);
+
     private readonly INvml _nvml;
     private readonly string _libraryPath;
     private readonly ILogger _logger;
@@ -37,6 +47,13 @@ internal sealed partial class GpuCollector : ICollector
     private readonly MetricFamily _temperature;
     private readonly MetricFamily _power;
     private readonly MetricFamily _energy;
+    private readonly MetricFamily _clock;
+    private readonly MetricFamily _maxClock;
+    private readonly MetricFamily _pstate;
+    private readonly MetricFamily _reason;
+    private readonly MetricFamily _slowdown;
+    private readonly MetricFamily _shutdown;
+    private long _nextSlow = long.MinValue;
     private readonly HashSet<(int Device, Call Call)> _unsupported = [];
     private List<Device>? _devices;
     private long _nextAttempt = long.MinValue;
@@ -66,6 +83,12 @@ internal sealed partial class GpuCollector : ICollector
         _temperature = g.Gauge("gpu_temperature_celsius", "GPU temperature.", GpuLabels);
         _power = g.Gauge("gpu_power_watts", "Power draw (NVML power usage; a 1 s average on Ampere and later, except GA100).", GpuLabels);
         _energy = g.Counter("gpu_energy_joules_total", "Energy consumed since the driver was loaded.", GpuLabels);
+        _clock = g.Gauge("gpu_clock_hertz", "Current clock frequency.", "gpu", "uuid", "clock");
+        _maxClock = g.Gauge("gpu_clock_max_hertz", "Maximum clock frequency.", "gpu", "uuid", "clock");
+        _pstate = g.Gauge("gpu_performance_state", "Performance state: 0 (maximum) to 15 (minimum).", GpuLabels);
+        _reason = g.Gauge("gpu_clock_event_reason", "Whether the reason currently holds the clocks down (1) or not (0); sw_power_cap at the power limit is normal under load.", "gpu", "uuid", "reason");
+        _slowdown = g.Gauge("gpu_temperature_slowdown_threshold_celsius", "Temperature at which the GPU starts to slow down.", GpuLabels);
+        _shutdown = g.Gauge("gpu_temperature_shutdown_threshold_celsius", "Temperature at which the GPU shuts down.", GpuLabels);
     }
 
     /// <summary>NVML calls that can be remembered as unsupported.</summary>
@@ -85,6 +108,24 @@ internal sealed partial class GpuCollector : ICollector
 
         /// <summary>Total energy.</summary>
         Energy,
+
+        /// <summary>Current clocks (per type: <see cref="Clock"/> + type).</summary>
+        Clock,
+
+        /// <summary>Max clocks (per type).</summary>
+        MaxClock = Clock + 4,
+
+        /// <summary>Performance state.</summary>
+        PerformanceState = MaxClock + 4,
+
+        /// <summary>Clock event reasons.</summary>
+        ClockEventReasons,
+
+        /// <summary>Slowdown threshold.</summary>
+        SlowdownThreshold,
+
+        /// <summary>Shutdown threshold.</summary>
+        ShutdownThreshold,
     }
 
     /// <summary>Registration: on by default, background at 1 s.</summary>
@@ -105,11 +146,18 @@ internal sealed partial class GpuCollector : ICollector
         }
 
         _nvmlUp.Get().Set(1);
+        var now = _time.GetTimestamp();
+        var slow = now >= _nextSlow;
+        if (slow)
+        {
+            _nextSlow = now + (long)(SlowInterval.TotalSeconds * _time.TimestampFrequency);
+        }
+
         Span<char> index = stackalloc char[11];
         foreach (var device in _devices!)
         {
             device.Index.TryFormat(index, out var n, default, CultureInfo.InvariantCulture);
-            Sample(device, index[..n]);
+            Sample(device, index[..n], slow);
         }
     }
 
@@ -159,7 +207,7 @@ internal sealed partial class GpuCollector : ICollector
         return true;
     }
 
-    private void Sample(Device device, ReadOnlySpan<char> gpu)
+    private void Sample(Device device, ReadOnlySpan<char> gpu, bool slow)
     {
         _info.Get(gpu, device.Uuid, device.Name).Set(1);
         var lost = false;
@@ -196,6 +244,32 @@ internal sealed partial class GpuCollector : ICollector
             _energy.Get(gpu, device.Uuid).Set(millijoules / 1000.0);
         }
 
+        for (var type = 0; type < ClockNames.Length && !lost; type++)
+        {
+            if (Supported(device, Call.Clock + type) && Ask(device, Call.Clock + type, _nvml.Clock(device.Handle, type, out var mhz), ref lost))
+            {
+                _clock.Get(gpu, device.Uuid, ClockNames[type]).Set(mhz * 1e6);
+            }
+        }
+
+        if (!lost && Supported(device, Call.PerformanceState) && Ask(device, Call.PerformanceState, _nvml.PerformanceState(device.Handle, out var pstate), ref lost) && pstate is >= 0 and <= 15)
+        {
+            _pstate.Get(gpu, device.Uuid).Set(pstate);
+        }
+
+        if (!lost && Supported(device, Call.ClockEventReasons) && Ask(device, Call.ClockEventReasons, _nvml.ClockEventReasons(device.Handle, out var reasons), ref lost))
+        {
+            for (var bit = 0; bit < ReasonNames.Length; bit++)
+            {
+                _reason.Get(gpu, device.Uuid, ReasonNames[bit]).Set((reasons >> bit) & 1);
+            }
+        }
+
+        if (!lost)
+        {
+            SampleStatic(device, gpu, slow, ref lost);
+        }
+
         _up.Get(gpu, device.Uuid).Set(lost ? 0 : 1);
         if (lost != device.Lost)
         {
@@ -204,6 +278,42 @@ internal sealed partial class GpuCollector : ICollector
             {
                 LogLost(_logger, device.Index, device.Uuid);
             }
+        }
+    }
+
+    /// <summary>
+    /// Max clocks and thresholds: read at the slow cadence, and kept in between (the runner drops series an update
+    /// does not set, so the last values are set again from the cache).
+    /// </summary>
+    private void SampleStatic(Device device, ReadOnlySpan<char> gpu, bool slow, ref bool lost)
+    {
+        if (slow)
+        {
+            for (var type = 0; type < ClockNames.Length && !lost; type++)
+            {
+                device.MaxClocks[type] = Supported(device, Call.MaxClock + type) && Ask(device, Call.MaxClock + type, _nvml.MaxClock(device.Handle, type, out var mhz), ref lost) ? mhz : null;
+            }
+
+            device.Slowdown = !lost && Supported(device, Call.SlowdownThreshold) && Ask(device, Call.SlowdownThreshold, _nvml.TemperatureThreshold(device.Handle, 1, out var slowdown), ref lost) ? slowdown : null;
+            device.Shutdown = !lost && Supported(device, Call.ShutdownThreshold) && Ask(device, Call.ShutdownThreshold, _nvml.TemperatureThreshold(device.Handle, 0, out var shutdown), ref lost) ? shutdown : null;
+        }
+
+        for (var type = 0; type < ClockNames.Length; type++)
+        {
+            if (device.MaxClocks[type] is { } mhz)
+            {
+                _maxClock.Get(gpu, device.Uuid, ClockNames[type]).Set(mhz * 1e6);
+            }
+        }
+
+        if (device.Slowdown is { } slowdownCelsius)
+        {
+            _slowdown.Get(gpu, device.Uuid).Set(slowdownCelsius);
+        }
+
+        if (device.Shutdown is { } shutdownCelsius)
+        {
+            _shutdown.Get(gpu, device.Uuid).Set(shutdownCelsius);
         }
     }
 
@@ -251,5 +361,11 @@ internal sealed partial class GpuCollector : ICollector
         public string Name { get; } = name;
 
         public bool Lost { get; set; }
+
+        public uint?[] MaxClocks { get; } = new uint?[4];
+
+        public uint? Slowdown { get; set; }
+
+        public uint? Shutdown { get; set; }
     }
 }

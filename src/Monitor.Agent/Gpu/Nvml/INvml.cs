@@ -36,6 +36,21 @@ internal interface INvml
     /// <summary><c>nvmlDeviceGetTotalEnergyConsumption</c>, mJ since driver load.</summary>
     NvmlReturn Energy(nint device, out ulong millijoules);
 
+    /// <summary><c>nvmlDeviceGetClockInfo</c> (current), MHz; type 0 graphics, 1 SM, 2 memory, 3 video.</summary>
+    NvmlReturn Clock(nint device, int clockType, out uint megahertz);
+
+    /// <summary><c>nvmlDeviceGetMaxClockInfo</c>, MHz.</summary>
+    NvmlReturn MaxClock(nint device, int clockType, out uint megahertz);
+
+    /// <summary><c>nvmlDeviceGetPerformanceState</c>: 0–15, 32 unknown.</summary>
+    NvmlReturn PerformanceState(nint device, out int state);
+
+    /// <summary><c>nvmlDeviceGetCurrentClocksEventReasons</c> (R535+), else the older <c>…ThrottleReasons</c> with the same bits.</summary>
+    NvmlReturn ClockEventReasons(nint device, out ulong reasons);
+
+    /// <summary><c>nvmlDeviceGetTemperatureThreshold</c>, °C; 0 shutdown, 1 slowdown.</summary>
+    NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius);
+
     /// <summary><c>nvmlErrorString</c>.</summary>
     string ErrorString(NvmlReturn result);
 }

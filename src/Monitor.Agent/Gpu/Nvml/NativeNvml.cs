@@ -7,6 +7,7 @@ internal sealed unsafe class NativeNvml : INvml
 {
     private const int StringBuffer = 96;
     private bool _hasMemoryV2;
+    private bool _hasClocksEventReasons;
 
     public bool TryInitialize(string path, out string? problem)
     {
@@ -23,6 +24,7 @@ internal sealed unsafe class NativeNvml : INvml
         }
 
         _hasMemoryV2 = NvmlLibrary.HasExport("nvmlDeviceGetMemoryInfo_v2");
+        _hasClocksEventReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksEventReasons");
         return true;
     }
 
@@ -57,6 +59,20 @@ internal sealed unsafe class NativeNvml : INvml
     public NvmlReturn PowerUsage(nint device, out uint milliwatts) => NvmlNative.DeviceGetPowerUsage(device, out milliwatts);
 
     public NvmlReturn Energy(nint device, out ulong millijoules) => NvmlNative.DeviceGetTotalEnergyConsumption(device, out millijoules);
+
+    public NvmlReturn Clock(nint device, int clockType, out uint megahertz) => NvmlNative.DeviceGetClockInfo(device, clockType, out megahertz);
+
+    public NvmlReturn MaxClock(nint device, int clockType, out uint megahertz) => NvmlNative.DeviceGetMaxClockInfo(device, clockType, out megahertz);
+
+    public NvmlReturn PerformanceState(nint device, out int state) => NvmlNative.DeviceGetPerformanceState(device, out state);
+
+    public NvmlReturn ClockEventReasons(nint device, out ulong reasons) =>
+        _hasClocksEventReasons
+            ? NvmlNative.DeviceGetCurrentClocksEventReasons(device, out reasons)
+            : NvmlNative.DeviceGetCurrentClocksThrottleReasons(device, out reasons);
+
+    public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius) =>
+        NvmlNative.DeviceGetTemperatureThreshold(device, threshold, out celsius);
 
     public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
 
