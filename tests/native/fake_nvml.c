@@ -189,3 +189,39 @@ nvmlReturn_t nvmlDeviceGetTemperatureThreshold(nvmlDevice_t d, int type, unsigne
   if (type == 1) { *celsius = 89; return 0; }
   return 3;
 }
+
+/* ECC: corrected volatile i, corrected aggregate 10+i, uncorrected 0. Remapped rows: correctable i, the rest 0.
+ * PCIe: generation 5, width 16, replays 3*i. */
+nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int errorType, int counterType, unsigned long long *count) {
+  CHECK(d);
+  if (errorType < 0 || errorType > 1 || counterType < 0 || counterType > 1) return 2;
+  *count = errorType == 1 ? 0 : (counterType == 0 ? d->index : 10ULL + d->index);
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetRemappedRows(nvmlDevice_t d, unsigned int *corr, unsigned int *unc, unsigned int *pending, unsigned int *failure) {
+  CHECK(d);
+  *corr = d->index;
+  *unc = 0;
+  *pending = 0;
+  *failure = 0;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrPcieLinkGeneration(nvmlDevice_t d, unsigned int *generation) {
+  CHECK(d);
+  *generation = 5;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetCurrPcieLinkWidth(nvmlDevice_t d, unsigned int *width) {
+  CHECK(d);
+  *width = 16;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *count) {
+  CHECK(d);
+  *count = 3 * d->index;
+  return 0;
+}

@@ -36,6 +36,15 @@ public sealed class GpuCollectorTests
         Assert.Equal(9, samples.Keys.Count(k => k.StartsWith("gpu_clock_event_reason{gpu=\"1\"", StringComparison.Ordinal)));
         Assert.Equal(89, samples["gpu_temperature_slowdown_threshold_celsius{gpu=\"0\",uuid=\"GPU-0\"}"]);
         Assert.Equal(95, samples["gpu_temperature_shutdown_threshold_celsius{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(2, samples["gpu_ecc_errors_total{counter=\"volatile\",error=\"corrected\",gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(112, samples["gpu_ecc_errors_total{counter=\"aggregate\",error=\"uncorrected\",gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(3, samples["gpu_remapped_rows{error=\"correctable\",gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(1, samples["gpu_remapped_rows{error=\"uncorrectable\",gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(1, samples["gpu_remapped_rows_pending{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(0, samples["gpu_remapped_rows_failure{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(4, samples["gpu_pcie_link_generation{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(8, samples["gpu_pcie_link_width{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(7, samples["gpu_pcie_replay_errors_total{gpu=\"0\",uuid=\"GPU-0\"}"]);
     }
 
     [Fact]
@@ -203,6 +212,30 @@ public sealed class GpuCollectorTests
         public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius)
         {
             celsius = threshold == 0 ? 95u : 89u;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn EccErrors(nint device, int errorType, int counterType, out ulong count)
+        {
+            count = (ulong)((errorType * 100) + (counterType * 10) + device);
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure)
+        {
+            (correctable, uncorrectable, pending, failure) = (3, 1, 1, 0);
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn PcieLink(nint device, out uint generation, out uint width)
+        {
+            (generation, width) = (4, 8);
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn PcieReplays(nint device, out uint count)
+        {
+            count = 7;
             return Result(device, NvmlReturn.Success);
         }
 

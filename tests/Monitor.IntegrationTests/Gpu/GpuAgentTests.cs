@@ -36,6 +36,15 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             Assert.Equal(0, samples["gpu_performance_state" + labels]);
             Assert.Equal(89, samples["gpu_temperature_slowdown_threshold_celsius" + labels]);
             Assert.Equal(95, samples["gpu_temperature_shutdown_threshold_celsius" + labels]);
+            var uuid = $"GPU-00000000-0000-0000-0000-{i:D12}";
+            Assert.Equal(i, samples[$"gpu_ecc_errors_total{{counter=\"volatile\",error=\"corrected\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+            Assert.Equal(10 + i, samples[$"gpu_ecc_errors_total{{counter=\"aggregate\",error=\"corrected\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+            Assert.Equal(0, samples[$"gpu_ecc_errors_total{{counter=\"volatile\",error=\"uncorrected\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+            Assert.Equal(i, samples[$"gpu_remapped_rows{{error=\"correctable\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+            Assert.Equal(0, samples["gpu_remapped_rows_failure" + labels]);
+            Assert.Equal(5, samples["gpu_pcie_link_generation" + labels]);
+            Assert.Equal(16, samples["gpu_pcie_link_width" + labels]);
+            Assert.Equal(3 * i, samples["gpu_pcie_replay_errors_total" + labels]);
             var reason = i == 0 ? "sw_power_cap" : "gpu_idle";
             Assert.Equal(1, samples[$"gpu_clock_event_reason{{gpu=\"{i}\",reason=\"{reason}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}"]);
         }

@@ -53,6 +53,13 @@ internal sealed partial class GpuCollector : ICollector
     private readonly MetricFamily _reason;
     private readonly MetricFamily _slowdown;
     private readonly MetricFamily _shutdown;
+    private readonly MetricFamily _ecc;
+    private readonly MetricFamily _remapped;
+    private readonly MetricFamily _remapPending;
+    private readonly MetricFamily _remapFailure;
+    private readonly MetricFamily _pcieGeneration;
+    private readonly MetricFamily _pcieWidth;
+    private readonly MetricFamily _pcieReplays;
     private long _nextSlow = long.MinValue;
     private readonly HashSet<(int Device, Call Call)> _unsupported = [];
     private List<Device>? _devices;
@@ -89,6 +96,13 @@ internal sealed partial class GpuCollector : ICollector
         _reason = g.Gauge("gpu_clock_event_reason", "Whether the reason currently holds the clocks down (1) or not (0); sw_power_cap at the power limit is normal under load.", "gpu", "uuid", "reason");
         _slowdown = g.Gauge("gpu_temperature_slowdown_threshold_celsius", "Temperature at which the GPU starts to slow down.", GpuLabels);
         _shutdown = g.Gauge("gpu_temperature_shutdown_threshold_celsius", "Temperature at which the GPU shuts down.", GpuLabels);
+        _ecc = g.Counter("gpu_ecc_errors_total", "ECC errors; counter=volatile resets when the driver loads, counter=aggregate is the board's lifetime count.", "gpu", "uuid", "error", "counter");
+        _remapped = g.Gauge("gpu_remapped_rows", "Memory rows remapped, by the error that caused it.", "gpu", "uuid", "error");
+        _remapPending = g.Gauge("gpu_remapped_rows_pending", "Whether a row remap waits for the next GPU reset (1) or not (0).", GpuLabels);
+        _remapFailure = g.Gauge("gpu_remapped_rows_failure", "Whether a row remap has failed (1): NVIDIA's RMA criterion.", GpuLabels);
+        _pcieGeneration = g.Gauge("gpu_pcie_link_generation", "Current PCIe link generation.", GpuLabels);
+        _pcieWidth = g.Gauge("gpu_pcie_link_width", "Current PCIe link width (lanes).", GpuLabels);
+        _pcieReplays = g.Counter("gpu_pcie_replay_errors_total", "PCIe replay events.", GpuLabels);
     }
 
     /// <summary>NVML calls that can be remembered as unsupported.</summary>
@@ -126,6 +140,18 @@ internal sealed partial class GpuCollector : ICollector
 
         /// <summary>Shutdown threshold.</summary>
         ShutdownThreshold,
+
+        /// <summary>ECC counters (per error and counter type: <see cref="Ecc"/> + errorType * 2 + counterType).</summary>
+        Ecc,
+
+        /// <summary>Remapped rows.</summary>
+        RemappedRows = Ecc + 4,
+
+        /// <summary>PCIe link generation and width.</summary>
+        PcieLink,
+
+        /// <summary>PCIe replay counter.</summary>
+        PcieReplays,
     }
 
     /// <summary>Registration: on by default, background at 1 s.</summary>
@@ -265,6 +291,11 @@ internal sealed partial class GpuCollector : ICollector
             }
         }
 
+        if (!lost && Supported(device, Call.PcieReplays) && Ask(device, Call.PcieReplays, _nvml.PcieReplays(device.Handle, out var replays), ref lost))
+        {
+            _pcieReplays.Get(gpu, device.Uuid).Set(replays);
+        }
+
         if (!lost)
         {
             SampleStatic(device, gpu, slow, ref lost);
@@ -282,7 +313,7 @@ internal sealed partial class GpuCollector : ICollector
     }
 
     /// <summary>
-    /// Max clocks and thresholds: read at the slow cadence, and kept in between (the runner drops series an update
+    /// Max clocks, thresholds, ECC counters, remapped rows and the PCIe link: read at the slow cadence, and kept in between (the runner drops series an update
     /// does not set, so the last values are set again from the cache).
     /// </summary>
     private void SampleStatic(Device device, ReadOnlySpan<char> gpu, bool slow, ref bool lost)
@@ -296,6 +327,39 @@ internal sealed partial class GpuCollector : ICollector
 
             device.Slowdown = !lost && Supported(device, Call.SlowdownThreshold) && Ask(device, Call.SlowdownThreshold, _nvml.TemperatureThreshold(device.Handle, 1, out var slowdown), ref lost) ? slowdown : null;
             device.Shutdown = !lost && Supported(device, Call.ShutdownThreshold) && Ask(device, Call.ShutdownThreshold, _nvml.TemperatureThreshold(device.Handle, 0, out var shutdown), ref lost) ? shutdown : null;
+            for (var i = 0; i < 4 && !lost; i++)
+            {
+                device.Ecc[i] = Supported(device, Call.Ecc + i) && Ask(device, Call.Ecc + i, _nvml.EccErrors(device.Handle, i / 2, i % 2, out var count), ref lost) ? count : null;
+            }
+
+            device.Remap = !lost && Supported(device, Call.RemappedRows) && Ask(device, Call.RemappedRows, _nvml.RemappedRows(device.Handle, out var corr, out var unc, out var pending, out var failure), ref lost)
+                ? (corr, unc, pending, failure)
+                : null;
+            device.Pcie = !lost && Supported(device, Call.PcieLink) && Ask(device, Call.PcieLink, _nvml.PcieLink(device.Handle, out var generation, out var width), ref lost)
+                ? (generation, width)
+                : null;
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            if (device.Ecc[i] is { } count)
+            {
+                _ecc.Get(device.IndexLabel, device.Uuid, i / 2 == 0 ? "corrected" : "uncorrected", i % 2 == 0 ? "volatile" : "aggregate").Set(count);
+            }
+        }
+
+        if (device.Remap is { } remap)
+        {
+            _remapped.Get(gpu, device.Uuid, "correctable").Set(remap.Correctable);
+            _remapped.Get(gpu, device.Uuid, "uncorrectable").Set(remap.Uncorrectable);
+            _remapPending.Get(gpu, device.Uuid).Set(remap.Pending != 0 ? 1 : 0);
+            _remapFailure.Get(gpu, device.Uuid).Set(remap.Failure != 0 ? 1 : 0);
+        }
+
+        if (device.Pcie is { } pcie)
+        {
+            _pcieGeneration.Get(gpu, device.Uuid).Set(pcie.Generation);
+            _pcieWidth.Get(gpu, device.Uuid).Set(pcie.Width);
         }
 
         for (var type = 0; type < ClockNames.Length; type++)
@@ -354,6 +418,9 @@ internal sealed partial class GpuCollector : ICollector
     {
         public int Index { get; } = index;
 
+        /// <summary>The index as a label value, for the four-label families whose lookup takes strings.</summary>
+        public string IndexLabel { get; } = index.ToString(CultureInfo.InvariantCulture);
+
         public nint Handle { get; } = handle;
 
         public string Uuid { get; } = uuid;
@@ -367,5 +434,11 @@ internal sealed partial class GpuCollector : ICollector
         public uint? Slowdown { get; set; }
 
         public uint? Shutdown { get; set; }
+
+        public ulong?[] Ecc { get; } = new ulong?[4];
+
+        public (uint Correctable, uint Uncorrectable, uint Pending, uint Failure)? Remap { get; set; }
+
+        public (uint Generation, uint Width)? Pcie { get; set; }
     }
 }

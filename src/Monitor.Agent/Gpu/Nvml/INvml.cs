@@ -51,6 +51,18 @@ internal interface INvml
     /// <summary><c>nvmlDeviceGetTemperatureThreshold</c>, °C; 0 shutdown, 1 slowdown.</summary>
     NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius);
 
+    /// <summary><c>nvmlDeviceGetTotalEccErrors</c>: error type 0 corrected, 1 uncorrected; counter 0 volatile, 1 aggregate.</summary>
+    NvmlReturn EccErrors(nint device, int errorType, int counterType, out ulong count);
+
+    /// <summary><c>nvmlDeviceGetRemappedRows</c> (Ampere+, not with MIG on).</summary>
+    NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure);
+
+    /// <summary><c>nvmlDeviceGetCurrPcieLinkGeneration</c> and <c>…Width</c>.</summary>
+    NvmlReturn PcieLink(nint device, out uint generation, out uint width);
+
+    /// <summary><c>nvmlDeviceGetPcieReplayCounter</c>.</summary>
+    NvmlReturn PcieReplays(nint device, out uint count);
+
     /// <summary><c>nvmlErrorString</c>.</summary>
     string ErrorString(NvmlReturn result);
 }

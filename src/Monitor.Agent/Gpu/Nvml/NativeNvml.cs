@@ -74,6 +74,21 @@ internal sealed unsafe class NativeNvml : INvml
     public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius) =>
         NvmlNative.DeviceGetTemperatureThreshold(device, threshold, out celsius);
 
+    public NvmlReturn EccErrors(nint device, int errorType, int counterType, out ulong count) =>
+        NvmlNative.DeviceGetTotalEccErrors(device, errorType, counterType, out count);
+
+    public NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure) =>
+        NvmlNative.DeviceGetRemappedRows(device, out correctable, out uncorrectable, out pending, out failure);
+
+    public NvmlReturn PcieLink(nint device, out uint generation, out uint width)
+    {
+        var result = NvmlNative.DeviceGetCurrPcieLinkGeneration(device, out generation);
+        width = 0;
+        return result == NvmlReturn.Success ? NvmlNative.DeviceGetCurrPcieLinkWidth(device, out width) : result;
+    }
+
+    public NvmlReturn PcieReplays(nint device, out uint count) => NvmlNative.DeviceGetPcieReplayCounter(device, out count);
+
     public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
 
     private static NvmlReturn ReadString(nint device, delegate*<nint, byte*, uint, NvmlReturn> call, out string value)
