@@ -36,7 +36,10 @@ public sealed partial class AgentProcess : IAsyncDisposable
     public static string ExecutablePath => Path.Join(AppContext.BaseDirectory, "monitor-agent");
 
     /// <summary>Starts the agent with <paramref name="args"/> plus a loopback listen address, and waits until it serves.</summary>
-    public static async Task<AgentProcess> StartAsync(params string[] args)
+    public static Task<AgentProcess> StartAsync(params string[] args) => StartAsync(new Dictionary<string, string>(), args);
+
+    /// <summary>Starts the agent with extra environment variables (e.g. to script the fake NVML library).</summary>
+    public static async Task<AgentProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
     {
         var info = new ProcessStartInfo("timeout")
         {
@@ -44,6 +47,11 @@ public sealed partial class AgentProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment)
+        {
+            info.Environment[name] = value;
+        }
+
         info.ArgumentList.Add("600");
         info.ArgumentList.Add(ExecutablePath);
         info.ArgumentList.Add("--web.listen-address=127.0.0.1:0");

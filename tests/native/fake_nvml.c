@@ -225,3 +225,71 @@ nvmlReturn_t nvmlDeviceGetPcieReplayCounter(nvmlDevice_t d, unsigned int *count)
   *count = 3 * d->index;
   return 0;
 }
+
+/* Events: every device supports the XID bit (0x8). One XID is delivered after registration when
+ * FAKE_NVML_XID=<code> is set (on device FAKE_NVML_XID_GPU, default 0), or at run time via
+ * fake_nvml_set("xid", code) / fake_nvml_set("xid_gpu", index). Waits sleep in 10 ms steps up to the timeout. */
+#include <unistd.h>
+
+typedef struct fake_event_set *nvmlEventSet_t;
+typedef struct { nvmlDevice_t device; unsigned long long eventType, eventData; unsigned int gpuInstanceId, computeInstanceId; } nvmlEventData_t;
+struct fake_event_set { unsigned long long registered; };
+static struct fake_event_set the_set;
+static volatile int pending_xid = -1, pending_gpu = 0, env_read;
+
+void fake_nvml_set_event(const char *key, int value) {
+  if (strcmp(key, "xid") == 0) pending_xid = value;
+  if (strcmp(key, "xid_gpu") == 0) pending_gpu = value;
+}
+
+nvmlReturn_t nvmlEventSetCreate(nvmlEventSet_t *set) {
+  if (!initialized) return 1;
+  the_set.registered = 0;
+  *set = &the_set;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceGetSupportedEventTypes(nvmlDevice_t d, unsigned long long *types) {
+  CHECK(d);
+  *types = 0x8ULL | 0x1ULL | 0x2ULL;
+  return 0;
+}
+
+nvmlReturn_t nvmlDeviceRegisterEvents(nvmlDevice_t d, unsigned long long types, nvmlEventSet_t set) {
+  CHECK(d);
+  if (!set) return 2;
+  set->registered |= types;
+  if (!env_read) {
+    const char *xid = getenv("FAKE_NVML_XID"), *gpu = getenv("FAKE_NVML_XID_GPU");
+    env_read = 1;
+    if (xid) pending_xid = atoi(xid);
+    if (gpu) pending_gpu = atoi(gpu);
+  }
+  return 0;
+}
+
+nvmlReturn_t nvmlEventSetWait_v2(nvmlEventSet_t set, nvmlEventData_t *data, unsigned int timeoutms) {
+  unsigned int waited = 0;
+  if (!initialized) return 1;
+  if (!set) return 2;
+  for (;;) {
+    if (pending_xid >= 0 && (set->registered & 0x8ULL) && pending_gpu >= 0 && (unsigned int)pending_gpu < gpu_count()) {
+      devices[pending_gpu].index = (unsigned int)pending_gpu;
+      data->device = &devices[pending_gpu];
+      data->eventType = 0x8ULL;
+      data->eventData = (unsigned long long)pending_xid;
+      data->gpuInstanceId = data->computeInstanceId = 0xFFFFFFFFu;
+      pending_xid = -1;
+      return 0;
+    }
+    if (waited >= timeoutms) return 10;
+    usleep(10000);
+    waited += 10;
+  }
+}
+
+nvmlReturn_t nvmlEventSetFree(nvmlEventSet_t set) {
+  if (!set) return 2;
+  set->registered = 0;
+  return 0;
+}

@@ -48,6 +48,33 @@ public sealed class GpuCollectorTests
     }
 
     [Fact]
+    public async Task Update_XidEvent_PreSeededCounterRises()
+    {
+        var nvml = new ManagedNvml(2);
+        var harness = Harness(nvml);
+        var before = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(2 * Monitor.Agent.Gpu.Xid.XidCatalog.KnownCodes.Count, before.Keys.Count(k => k.StartsWith("gpu_xid_errors_total{", StringComparison.Ordinal)));
+        Assert.Equal(0, before["gpu_xid_errors_total{gpu=\"1\",uuid=\"GPU-1\",xid=\"79\"}"]);
+
+        nvml.Events.Enqueue(new NvmlEventData { Device = 2, EventType = 0x8, EventData = 79 });
+        nvml.Events.Enqueue(new NvmlEventData { Device = 2, EventType = 0x8, EventData = 79 });
+        nvml.Events.Enqueue(new NvmlEventData { Device = 1, EventType = 0x8, EventData = 13 });
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        Dictionary<string, double> after;
+        do
+        {
+            await Task.Delay(20);
+            after = PromSamples.Parse(harness.Scrape());
+        }
+        while (after.GetValueOrDefault("gpu_xid_errors_total{gpu=\"0\",uuid=\"GPU-0\",xid=\"13\"}") < 1 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(2, after["gpu_xid_errors_total{gpu=\"1\",uuid=\"GPU-1\",xid=\"79\"}"]);
+        Assert.Equal(1, after["gpu_xid_errors_total{gpu=\"0\",uuid=\"GPU-0\",xid=\"13\"}"]);
+        Assert.Equal(0, after["gpu_xid_errors_total{gpu=\"0\",uuid=\"GPU-0\",xid=\"79\"}"]);
+        Assert.Contains("gpu_last_xid_timestamp_seconds{gpu=\"1\",uuid=\"GPU-1\"}", after.Keys);
+    }
+
+    [Fact]
     public void Update_StaticFields_ReadAtSlowCadenceButKept()
     {
         var nvml = new ManagedNvml(1);
@@ -237,6 +264,21 @@ public sealed class GpuCollectorTests
         {
             count = 7;
             return Result(device, NvmlReturn.Success);
+        }
+
+        public System.Collections.Concurrent.ConcurrentQueue<NvmlEventData> Events { get; } = new();
+
+        public nint CreateXidEventSet(IReadOnlyList<nint> devices) => 1;
+
+        public NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data)
+        {
+            if (Events.TryDequeue(out data))
+            {
+                return NvmlReturn.Success;
+            }
+
+            Thread.Sleep(5);
+            return NvmlReturn.Timeout;
         }
 
         public string ErrorString(NvmlReturn result) => result.ToString();

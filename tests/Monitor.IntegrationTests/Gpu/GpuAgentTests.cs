@@ -53,6 +53,24 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     }
 
     [Fact]
+    public async Task Agent_XidEvent_CountedFromZeroAndLoggedWithResolution()
+    {
+        var environment = new Dictionary<string, string> { ["FAKE_NVML_XID"] = "79", ["FAKE_NVML_XID_GPU"] = "1" };
+        await using var agent = await AgentProcess.StartAsync(environment, $"--collector.gpu.nvml-library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+        const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+
+        var samples = PromSamples.Parse(await ScrapeUntilAsync(agent, client, "gpu_last_xid_timestamp_seconds"));
+
+        Assert.Equal(1, samples[$"gpu_xid_errors_total{{{Gpu1},xid=\"79\"}}"]);
+        Assert.Equal(0, samples[$"gpu_xid_errors_total{{{Gpu1},xid=\"48\"}}"]);
+        Assert.Equal(0, samples["gpu_xid_errors_total{gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\",xid=\"79\"}"]);
+        Assert.Equal(64, samples.Keys.Count(k => k.StartsWith("gpu_xid_errors_total{", StringComparison.Ordinal)));
+        Assert.InRange(samples[$"gpu_last_xid_timestamp_seconds{{{Gpu1}}}"], DateTimeOffset.UtcNow.ToUnixTimeSeconds() - 60, DateTimeOffset.UtcNow.ToUnixTimeSeconds() + 1);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("XID 79 on GPU 1", StringComparison.Ordinal) && l.Contains("RESTART_BM", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Agent_WithoutDriver_ServesEverythingElse()
     {
         await using var agent = await AgentProcess.StartAsync("--collector.gpu.nvml-library=/nonexistent/libnvidia-ml.so.1");

@@ -60,6 +60,11 @@ internal sealed partial class GpuCollector : ICollector
     private readonly MetricFamily _pcieGeneration;
     private readonly MetricFamily _pcieWidth;
     private readonly MetricFamily _pcieReplays;
+    private readonly MetricFamily _xids;
+    private readonly MetricFamily _lastXid;
+    private readonly Lock _xidLock = new();
+    private readonly Dictionary<(int Device, ulong Xid), long> _xidCounts = [];
+    private readonly Dictionary<int, double> _lastXidTime = [];
     private long _nextSlow = long.MinValue;
     private readonly HashSet<(int Device, Call Call)> _unsupported = [];
     private List<Device>? _devices;
@@ -103,6 +108,8 @@ internal sealed partial class GpuCollector : ICollector
         _pcieGeneration = g.Gauge("gpu_pcie_link_generation", "Current PCIe link generation.", GpuLabels);
         _pcieWidth = g.Gauge("gpu_pcie_link_width", "Current PCIe link width (lanes).", GpuLabels);
         _pcieReplays = g.Counter("gpu_pcie_replay_errors_total", "PCIe replay events.", GpuLabels);
+        _xids = g.Counter("gpu_xid_errors_total", "XID errors reported by the driver through NVML events; every catalogued code starts at 0.", "gpu", "uuid", "xid");
+        _lastXid = g.Gauge("gpu_last_xid_timestamp_seconds", "Unix time of the GPU's last XID error.", GpuLabels);
     }
 
     /// <summary>NVML calls that can be remembered as unsupported.</summary>
@@ -230,11 +237,93 @@ internal sealed partial class GpuCollector : ICollector
 
         _devices = devices;
         LogStarted(_logger, devices.Count, string.Join(", ", devices.Select(d => d.Name).Distinct()));
+        StartXidListener(devices);
         return true;
+    }
+
+    /// <summary>
+    /// XIDs arrive through an NVML event set, waited on by a dedicated thread (a wait blocks up to its timeout, so it
+    /// must not hold a pool thread). The thread only counts; the 1 s update writes the counts into the series.
+    /// </summary>
+    private void StartXidListener(List<Device> devices)
+    {
+        var set = _nvml.CreateXidEventSet([.. devices.Select(d => d.Handle)]);
+        if (set == 0)
+        {
+            return;
+        }
+
+        var byHandle = devices.ToDictionary(d => d.Handle);
+        var thread = new Thread(() => ListenForXids(set, byHandle), 256 * 1024) { IsBackground = true, Name = "nvml-xid" };
+        thread.Start();
+    }
+
+    private void ListenForXids(nint set, Dictionary<nint, Device> devices)
+    {
+        while (true)
+        {
+            var result = _nvml.WaitEvent(set, 1000, out var data);
+            if (result == NvmlReturn.Timeout)
+            {
+                continue;
+            }
+
+            if (result != NvmlReturn.Success)
+            {
+                // Uninitialized after shutdown, or a broken set: stop listening; the next re-init starts a new one.
+                LogXidListenerStopped(_logger, _nvml.ErrorString(result));
+                return;
+            }
+
+            if ((data.EventType & 0x8) == 0 || !devices.TryGetValue(data.Device, out var device))
+            {
+                continue;
+            }
+
+            var xid = data.EventData;
+            lock (_xidLock)
+            {
+                _xidCounts[(device.Index, xid)] = _xidCounts.GetValueOrDefault((device.Index, xid)) + 1;
+                _lastXidTime[device.Index] = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+            }
+
+            var resolution = Monitor.Agent.Gpu.Xid.XidCatalog.Resolve((uint)Math.Min(xid, uint.MaxValue));
+            LogXid(_logger, device.Index, device.Uuid, xid, Monitor.Agent.Gpu.Xid.XidCatalog.Describe((uint)Math.Min(xid, uint.MaxValue)),
+                Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution), Monitor.Agent.Gpu.Xid.XidCatalog.Action(resolution));
+        }
+    }
+
+    private void WriteXids(Device device, ReadOnlySpan<char> gpu)
+    {
+        // Every catalogued code starts at 0 so increase() sees the first occurrence (alerting.md, pitfalls).
+        Span<char> code = stackalloc char[20];
+        foreach (var known in Monitor.Agent.Gpu.Xid.XidCatalog.KnownCodes)
+        {
+            known.TryFormat(code, out var n, default, CultureInfo.InvariantCulture);
+            _xids.Get(gpu, device.Uuid, code[..n]).Set(0);
+        }
+
+        lock (_xidLock)
+        {
+            foreach (var ((index, xid), count) in _xidCounts)
+            {
+                if (index == device.Index)
+                {
+                    xid.TryFormat(code, out var n, default, CultureInfo.InvariantCulture);
+                    _xids.Get(gpu, device.Uuid, code[..n]).Set(count);
+                }
+            }
+
+            if (_lastXidTime.TryGetValue(device.Index, out var last))
+            {
+                _lastXid.Get(gpu, device.Uuid).Set(last);
+            }
+        }
     }
 
     private void Sample(Device device, ReadOnlySpan<char> gpu, bool slow)
     {
+        WriteXids(device, gpu);
         _info.Get(gpu, device.Uuid, device.Name).Set(1);
         var lost = false;
 
@@ -410,6 +499,13 @@ internal sealed partial class GpuCollector : ICollector
 
     [LoggerMessage(EventId = 3001, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs ({Models})")]
     private static partial void LogStarted(ILogger logger, int count, string models);
+
+    [LoggerMessage(EventId = 3003, EventName = "gpu_xid", Level = LogLevel.Error,
+        Message = "XID {Xid} on GPU {Gpu} ({Uuid}): {Description}; resolution {Resolution}: {Action}")]
+    private static partial void LogXid(ILogger logger, int gpu, string uuid, ulong xid, string description, string resolution, string action);
+
+    [LoggerMessage(EventId = 3004, EventName = "xid_listener_stopped", Level = LogLevel.Warning, Message = "XID listener stopped: {Reason}")]
+    private static partial void LogXidListenerStopped(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 3002, EventName = "gpu_lost", Level = LogLevel.Error, Message = "GPU {Gpu} ({Uuid}) is lost (GPU_IS_LOST); the other GPUs keep reporting")]
     private static partial void LogLost(ILogger logger, int gpu, string uuid);

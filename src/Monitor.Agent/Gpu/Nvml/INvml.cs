@@ -63,6 +63,15 @@ internal interface INvml
     /// <summary><c>nvmlDeviceGetPcieReplayCounter</c>.</summary>
     NvmlReturn PcieReplays(nint device, out uint count);
 
+    /// <summary>
+    /// Creates an event set and registers the XID critical-error event (0x8) on every device that supports it;
+    /// returns the set, or 0 when no device supports it.
+    /// </summary>
+    nint CreateXidEventSet(IReadOnlyList<nint> devices);
+
+    /// <summary><c>nvmlEventSetWait_v2</c>: TIMEOUT when nothing happened within <paramref name="timeoutMilliseconds"/>.</summary>
+    NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data);
+
     /// <summary><c>nvmlErrorString</c>.</summary>
     string ErrorString(NvmlReturn result);
 }

@@ -6,6 +6,9 @@ namespace Monitor.Agent.Gpu.Nvml;
 internal sealed unsafe class NativeNvml : INvml
 {
     private const int StringBuffer = 96;
+
+    /// <summary><c>nvmlEventTypeXidCriticalError</c>.</summary>
+    private const ulong XidCriticalError = 0x8;
     private bool _hasMemoryV2;
     private bool _hasClocksEventReasons;
 
@@ -88,6 +91,35 @@ internal sealed unsafe class NativeNvml : INvml
     }
 
     public NvmlReturn PcieReplays(nint device, out uint count) => NvmlNative.DeviceGetPcieReplayCounter(device, out count);
+
+    public nint CreateXidEventSet(IReadOnlyList<nint> devices)
+    {
+        if (NvmlNative.EventSetCreate(out var set) != NvmlReturn.Success)
+        {
+            return 0;
+        }
+
+        var registered = 0;
+        foreach (var device in devices)
+        {
+            // Register only bits the device reports (newer bits on older drivers are rejected).
+            if (NvmlNative.DeviceGetSupportedEventTypes(device, out var types) == NvmlReturn.Success && (types & XidCriticalError) != 0 &&
+                NvmlNative.DeviceRegisterEvents(device, XidCriticalError, set) == NvmlReturn.Success)
+            {
+                registered++;
+            }
+        }
+
+        if (registered == 0)
+        {
+            _ = NvmlNative.EventSetFree(set);
+            return 0;
+        }
+
+        return set;
+    }
+
+    public NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data) => NvmlNative.EventSetWait(set, out data, timeoutMilliseconds);
 
     public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
 
