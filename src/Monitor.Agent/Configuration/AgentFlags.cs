@@ -54,6 +54,7 @@ internal static class AgentFlags
         new("path.rootfs", Keys.Rootfs, "/", "rootfs mountpoint (the host's / when the agent runs in a container).", FlagKind.String),
         new("log.level", Keys.LogLevel, "info", "Only log messages with the given severity or above.", FlagKind.Choice, ["debug", "info", "warn", "error"]),
         new("log.format", Keys.LogFormat, "text", "Output format of log messages: text for terminals, json for ECS documents.", FlagKind.Choice, ["text", "json"]),
+        new("gpu.simulate", "Collectors:gpu:simulate", "0", "Simulate this many GPUs instead of reading NVML (demos, dashboards, alert development).", FlagKind.Int),
         new("collector.disable-defaults", Keys.DisableDefaults, "false", "Set all collectors to disabled by default; enable them one by one with --collector.<name>.", FlagKind.Bool),
     ];
 

@@ -71,6 +71,23 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     }
 
     [Fact]
+    public async Task Agent_Simulate8_EightPlausibleGpusAndPromtoolClean()
+    {
+        await using var agent = await AgentProcess.StartAsync("--gpu.simulate=8");
+        using var client = new HttpClient();
+
+        var body = await ScrapeUntilAsync(agent, client, "gpu_energy_joules_total");
+        var samples = PromSamples.Parse(body);
+
+        Assert.Equal(8, samples.Keys.Count(k => k.StartsWith("gpu_info{", StringComparison.Ordinal)));
+        Assert.All(samples.Where(s => s.Key.StartsWith("gpu_utilization_ratio{", StringComparison.Ordinal)), s => Assert.InRange(s.Value, 0, 1));
+        Assert.All(samples.Where(s => s.Key.StartsWith("gpu_power_watts{", StringComparison.Ordinal)), s => Assert.InRange(s.Value, 70, 700));
+        Assert.All(samples.Where(s => s.Key.StartsWith("gpu_memory_used_bytes{", StringComparison.Ordinal)), s => Assert.InRange(s.Value, 0, 85520809984 - 503316480));
+        Assert.Equal(8 * 32, samples.Keys.Count(k => k.StartsWith("gpu_xid_errors_total{", StringComparison.Ordinal)));
+        await Promtool.AssertCleanAsync(body);
+    }
+
+    [Fact]
     public async Task Agent_WithoutDriver_ServesEverythingElse()
     {
         await using var agent = await AgentProcess.StartAsync("--collector.gpu.nvml-library=/nonexistent/libnvidia-ml.so.1");

@@ -72,7 +72,7 @@ internal sealed partial class GpuCollector : ICollector
     private string? _lastProblem;
 
     public GpuCollector(CollectorContext context)
-        : this(context, new NativeNvml())
+        : this(context, Simulated(context) is > 0 and var n ? new SimulatedNvml(n, context.Time) : new NativeNvml())
     {
     }
 
@@ -166,6 +166,9 @@ internal sealed partial class GpuCollector : ICollector
         "gpu", "NVIDIA GPU metrics through NVML (no DCGM, no nvidia-smi).", true, Cadence.Background, TimeSpan.FromSeconds(1),
         c => new GpuCollector(c),
         [new CollectorFlag("nvml-library", NvmlLibrary.DefaultPath, "NVML library to load: a soname or a path (e.g. /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1).")]);
+
+    private static int Simulated(CollectorContext context) =>
+        int.TryParse(context.Settings["simulate"], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
     /// <summary>Calls the collector has stopped making because the device said NOT_SUPPORTED.</summary>
     internal IReadOnlyCollection<(int Device, Call Call)> Unsupported => _unsupported;

@@ -1,0 +1,169 @@
+namespace Monitor.Agent.Gpu.Nvml;
+
+/// <summary>
+/// <c>--gpu.simulate N</c>: N H100-like GPUs with plausible, slowly changing values, for demos, dashboards and
+/// alert development on machines without a GPU. Values follow a per-GPU phase-shifted wave of load; energy is the
+/// integral of power, so <c>rate(gpu_energy_joules_total)</c> equals <c>gpu_power_watts</c>.
+/// </summary>
+internal sealed class SimulatedNvml(int count, TimeProvider time) : INvml
+{
+    private const ulong Total = 85520809984UL;
+    private const ulong Reserved = 503316480UL;
+    private readonly long _start = time.GetTimestamp();
+    private readonly Lock _energyLock = new();
+    private readonly double[] _energyMillijoules = new double[count];
+    private readonly long[] _lastEnergyRead = new long[count];
+
+    public bool TryInitialize(string path, out string? problem)
+    {
+        problem = null;
+        return true;
+    }
+
+    public NvmlReturn DeviceCount(out uint count1)
+    {
+        count1 = (uint)count;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn DeviceHandle(uint index, out nint device)
+    {
+        device = (nint)(index + 1);
+        return index < count ? NvmlReturn.Success : NvmlReturn.InvalidArgument;
+    }
+
+    public NvmlReturn Name(nint device, out string name)
+    {
+        name = "NVIDIA H100 80GB HBM3 (simulated)";
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Uuid(nint device, out string uuid)
+    {
+        uuid = $"GPU-5131d000-0000-4000-8000-{device - 1:D12}";
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Utilization(nint device, out NvmlUtilization utilization)
+    {
+        var load = Load(device);
+        utilization = new NvmlUtilization { Gpu = (uint)Math.Round(load * 100), Memory = (uint)Math.Round(load * 60) };
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Memory(nint device, out ulong total, out ulong used, out ulong free, out ulong? reserved)
+    {
+        total = Total;
+        reserved = Reserved;
+        used = (ulong)(Load(device) * 0.9 * (Total - Reserved));
+        free = Total - Reserved - used;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Temperature(nint device, out uint celsius)
+    {
+        celsius = (uint)Math.Round(35 + (Load(device) * 40));
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PowerUsage(nint device, out uint milliwatts)
+    {
+        milliwatts = Power(device);
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Energy(nint device, out ulong millijoules)
+    {
+        var i = (int)device - 1;
+        var now = time.GetTimestamp();
+        lock (_energyLock)
+        {
+            var since = _lastEnergyRead[i] == 0 ? 0 : time.GetElapsedTime(_lastEnergyRead[i], now).TotalSeconds;
+            _energyMillijoules[i] += Power(device) * since;
+            _lastEnergyRead[i] = now;
+            millijoules = (ulong)_energyMillijoules[i];
+        }
+
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Clock(nint device, int clockType, out uint megahertz)
+    {
+        megahertz = clockType switch
+        {
+            0 or 1 => (uint)Math.Round(345 + (Load(device) * 1635)),
+            2 => 2619,
+            _ => (uint)Math.Round(765 + (Load(device) * 945)),
+        };
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn MaxClock(nint device, int clockType, out uint megahertz)
+    {
+        megahertz = clockType switch { 0 or 1 => 1980, 2 => 2619, _ => 1710 };
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PerformanceState(nint device, out int state)
+    {
+        state = Load(device) > 0.05 ? 0 : 8;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn ClockEventReasons(nint device, out ulong reasons)
+    {
+        // Idle below 5 % load; at the power cap (normal under full load) above 95 %.
+        var load = Load(device);
+        reasons = load < 0.05 ? 0x1UL : load > 0.95 ? 0x4UL : 0;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius)
+    {
+        celsius = threshold == 0 ? 95u : 89u;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn EccErrors(nint device, int errorType, int counterType, out ulong count1)
+    {
+        count1 = 0;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure)
+    {
+        (correctable, uncorrectable, pending, failure) = (0, 0, 0, 0);
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PcieLink(nint device, out uint generation, out uint width)
+    {
+        (generation, width) = (5, 16);
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PcieReplays(nint device, out uint count1)
+    {
+        count1 = 0;
+        return NvmlReturn.Success;
+    }
+
+    public nint CreateXidEventSet(IReadOnlyList<nint> devices) => 0;
+
+    public NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data)
+    {
+        data = default;
+        return NvmlReturn.Timeout;
+    }
+
+    public string ErrorString(NvmlReturn result) => result.ToString();
+
+    /// <summary>0–1: a ten-minute wave, shifted per GPU so the fleet is not in lockstep.</summary>
+    private double Load(nint device)
+    {
+        var seconds = time.GetElapsedTime(_start).TotalSeconds;
+        return 0.5 + (0.5 * Math.Sin((seconds / 600 * 2 * Math.PI) + ((int)device * 0.7)));
+    }
+
+    private uint Power(nint device) => (uint)Math.Round(70_000 + (Load(device) * 630_000));
+}
