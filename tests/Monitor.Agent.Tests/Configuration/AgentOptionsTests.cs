@@ -51,7 +51,7 @@ public sealed class AgentOptionsTests
 
     [Theory]
     [InlineData("""{ "Web": { "Port": 1 } }""", "unknown setting 'Web:Port'", "Web:ListenAddress")]
-    [InlineData("""{ "Collectors": { "gpu": { "Enabled": true } } }""", "unknown setting 'Collectors:gpu:Enabled'", "--help")]
+    [InlineData("""{ "Collectors": { "infiniband": { "Enabled": true } } }""", "unknown setting 'Collectors:infiniband:Enabled'", "--help")]
     [InlineData("""{ "Collectors": { "diskstats": { "device-exclude": "(" } } }""", "'Collectors:diskstats:device-exclude'", "a valid regular expression")]
     [InlineData("""{ "Log": { "Format": "xml" } }""", "'Log:Format'", "one of text, json")]
     [InlineData("""{ "Web": """, "not valid JSON", "agent.json")]
