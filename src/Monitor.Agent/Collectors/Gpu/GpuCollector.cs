@@ -300,9 +300,11 @@ internal sealed partial class GpuCollector : ICollector
     {
         // Every catalogued code starts at 0 so increase() sees the first occurrence (alerting.md, pitfalls).
         Span<char> code = stackalloc char[20];
-        foreach (var known in Monitor.Agent.Gpu.Xid.XidCatalog.KnownCodes)
+        var codes = Monitor.Agent.Gpu.Xid.XidCatalog.KnownCodes;
+        for (var k = 0; k < codes.Count; k++)
         {
-            known.TryFormat(code, out var n, default, CultureInfo.InvariantCulture);
+            // Indexed, not foreach: enumerating an IReadOnlyList boxes its enumerator on every GPU and tick.
+            codes[k].TryFormat(code, out var n, default, CultureInfo.InvariantCulture);
             _xids.Get(gpu, device.Uuid, code[..n]).Set(0);
         }
 

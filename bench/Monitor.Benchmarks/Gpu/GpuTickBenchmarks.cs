@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Gpu.Nvml;
+using Monitor.Core.Exposition;
+using Monitor.Testing;
+
+namespace Monitor.Benchmarks.Gpu;
+
+/// <summary>
+/// One fast sampling tick of the gpu collector for 8 GPUs: through the real binding against the C fake library
+/// (whose calls cost almost nothing, so this is the agent's own overhead plus the P/Invoke transitions), and against
+/// the managed simulation. Divide by 8 for the per-GPU figure in docs/performance.md.
+/// </summary>
+[MemoryDiagnoser]
+public class GpuTickBenchmarks
+{
+    private (MetricGroup Group, ICollector Collector) _native;
+    private (MetricGroup Group, ICollector Collector) _simulated;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var library = Path.Join(Path.GetTempPath(), $"monitor-bench-fake-nvml-{Environment.ProcessId}.so.1");
+        using (var gcc = Process.Start("gcc", ["-shared", "-fPIC", "-O2", "-o", library, Fixtures.Path("..", "native", "fake_nvml.c")]))
+        {
+            gcc.WaitForExit();
+        }
+
+        _native = Create(new NativeNvml(), new Dictionary<string, string?> { ["nvml-library"] = library });
+        _simulated = Create(new SimulatedNvml(8, TimeProvider.System), []);
+        NativeTick();
+        SimulatedTick();
+    }
+
+    /// <summary>8 GPUs through the real P/Invoke path (the fake defaults to 2 GPUs; set FAKE_NVML_GPUS=8 for the run).</summary>
+    [Benchmark]
+    public void NativeTick() => Tick(_native);
+
+    /// <summary>8 simulated GPUs: the collector's managed overhead alone.</summary>
+    [Benchmark]
+    public void SimulatedTick() => Tick(_simulated);
+
+    private static void Tick((MetricGroup Group, ICollector Collector) target)
+    {
+        target.Group.BeginUpdate();
+        target.Collector.Update(CancellationToken.None);
+        target.Group.EndUpdate();
+    }
+
+    private static (MetricGroup, ICollector) Create(INvml nvml, Dictionary<string, string?> settings)
+    {
+        var registry = new MetricRegistry();
+        var group = new MetricGroup("gpu");
+        registry.Register(group);
+        var section = new ConfigurationBuilder()
+            .AddInMemoryCollection(settings.Select(kv => new KeyValuePair<string, string?>($"Collectors:gpu:{kv.Key}", kv.Value)))
+            .Build()
+            .GetSection("Collectors:gpu");
+        var context = new CollectorContext(group, HostPaths.Default, section, NullLogger.Instance, TimeProvider.System);
+        return (group, new GpuCollector(context, nvml));
+    }
+}
