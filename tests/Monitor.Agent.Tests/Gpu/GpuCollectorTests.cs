@@ -45,6 +45,9 @@ public sealed class GpuCollectorTests
         Assert.Equal(4, samples["gpu_pcie_link_generation{gpu=\"0\",uuid=\"GPU-0\"}"]);
         Assert.Equal(8, samples["gpu_pcie_link_width{gpu=\"0\",uuid=\"GPU-0\"}"]);
         Assert.Equal(7, samples["gpu_pcie_replay_errors_total{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(0.2, samples["gpu_encoder_utilization_ratio{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(0.3, samples["gpu_decoder_utilization_ratio{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(1.1, samples["gpu_fan_speed_ratio{gpu=\"0\",uuid=\"GPU-0\"}"]);
     }
 
     [Fact]
@@ -279,6 +282,18 @@ public sealed class GpuCollectorTests
 
             Thread.Sleep(5);
             return NvmlReturn.Timeout;
+        }
+
+        public NvmlReturn CodecUtilization(nint device, bool decoder, out uint percent)
+        {
+            percent = decoder ? 30u : 20u;
+            return Result(device, NvmlReturn.Success);
+        }
+
+        public NvmlReturn FanSpeed(nint device, out uint percent)
+        {
+            percent = 110;
+            return Result(device, NvmlReturn.Success);
         }
 
         public string ErrorString(NvmlReturn result) => result.ToString();

@@ -45,6 +45,9 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             Assert.Equal(5, samples["gpu_pcie_link_generation" + labels]);
             Assert.Equal(16, samples["gpu_pcie_link_width" + labels]);
             Assert.Equal(3 * i, samples["gpu_pcie_replay_errors_total" + labels]);
+            Assert.Equal(0.02 * i, samples["gpu_encoder_utilization_ratio" + labels], 12);
+            Assert.Equal(0.03 * i, samples["gpu_decoder_utilization_ratio" + labels], 12);
+            Assert.DoesNotContain("gpu_fan_speed_ratio" + labels, samples.Keys);
             var reason = i == 0 ? "sw_power_cap" : "gpu_idle";
             Assert.Equal(1, samples[$"gpu_clock_event_reason{{gpu=\"{i}\",reason=\"{reason}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}"]);
         }

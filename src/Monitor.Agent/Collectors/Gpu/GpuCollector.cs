@@ -60,6 +60,9 @@ internal sealed partial class GpuCollector : ICollector
     private readonly MetricFamily _pcieGeneration;
     private readonly MetricFamily _pcieWidth;
     private readonly MetricFamily _pcieReplays;
+    private readonly MetricFamily _encoder;
+    private readonly MetricFamily _decoder;
+    private readonly MetricFamily _fan;
     private readonly MetricFamily _xids;
     private readonly MetricFamily _lastXid;
     private readonly Lock _xidLock = new();
@@ -108,6 +111,9 @@ internal sealed partial class GpuCollector : ICollector
         _pcieGeneration = g.Gauge("gpu_pcie_link_generation", "Current PCIe link generation.", GpuLabels);
         _pcieWidth = g.Gauge("gpu_pcie_link_width", "Current PCIe link width (lanes).", GpuLabels);
         _pcieReplays = g.Counter("gpu_pcie_replay_errors_total", "PCIe replay events.", GpuLabels);
+        _encoder = g.Gauge("gpu_encoder_utilization_ratio", "Fraction of the sample period the video encoder was busy.", GpuLabels);
+        _decoder = g.Gauge("gpu_decoder_utilization_ratio", "Fraction of the sample period the video decoder was busy.", GpuLabels);
+        _fan = g.Gauge("gpu_fan_speed_ratio", "Fan speed as a fraction of its maximum (can exceed 1); absent on boards without fans.", GpuLabels);
         _xids = g.Counter("gpu_xid_errors_total", "XID errors reported by the driver through NVML events; every catalogued code starts at 0.", "gpu", "uuid", "xid");
         _lastXid = g.Gauge("gpu_last_xid_timestamp_seconds", "Unix time of the GPU's last XID error.", GpuLabels);
     }
@@ -159,6 +165,15 @@ internal sealed partial class GpuCollector : ICollector
 
         /// <summary>PCIe replay counter.</summary>
         PcieReplays,
+
+        /// <summary>Encoder utilization.</summary>
+        Encoder,
+
+        /// <summary>Decoder utilization.</summary>
+        Decoder,
+
+        /// <summary>Fan speed.</summary>
+        Fan,
     }
 
     /// <summary>Registration: on by default, background at 1 s.</summary>
@@ -383,6 +398,21 @@ internal sealed partial class GpuCollector : ICollector
             {
                 _reason.Get(gpu, device.Uuid, ReasonNames[bit]).Set((reasons >> bit) & 1);
             }
+        }
+
+        if (!lost && Supported(device, Call.Encoder) && Ask(device, Call.Encoder, _nvml.CodecUtilization(device.Handle, decoder: false, out var encoder), ref lost))
+        {
+            _encoder.Get(gpu, device.Uuid).Set(encoder / 100.0);
+        }
+
+        if (!lost && Supported(device, Call.Decoder) && Ask(device, Call.Decoder, _nvml.CodecUtilization(device.Handle, decoder: true, out var decoder), ref lost))
+        {
+            _decoder.Get(gpu, device.Uuid).Set(decoder / 100.0);
+        }
+
+        if (!lost && Supported(device, Call.Fan) && Ask(device, Call.Fan, _nvml.FanSpeed(device.Handle, out var fan), ref lost))
+        {
+            _fan.Get(gpu, device.Uuid).Set(fan / 100.0);
         }
 
         if (!lost && Supported(device, Call.PcieReplays) && Ask(device, Call.PcieReplays, _nvml.PcieReplays(device.Handle, out var replays), ref lost))

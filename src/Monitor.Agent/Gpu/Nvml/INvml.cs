@@ -72,6 +72,12 @@ internal interface INvml
     /// <summary><c>nvmlEventSetWait_v2</c>: TIMEOUT when nothing happened within <paramref name="timeoutMilliseconds"/>.</summary>
     NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data);
 
+    /// <summary><c>nvmlDeviceGetEncoderUtilization</c> (<paramref name="decoder"/> false) or <c>…DecoderUtilization</c>, %.</summary>
+    NvmlReturn CodecUtilization(nint device, bool decoder, out uint percent);
+
+    /// <summary><c>nvmlDeviceGetFanSpeed</c>, % of maximum (can exceed 100); NOT_SUPPORTED on boards without fans.</summary>
+    NvmlReturn FanSpeed(nint device, out uint percent);
+
     /// <summary><c>nvmlErrorString</c>.</summary>
     string ErrorString(NvmlReturn result);
 }

@@ -121,6 +121,11 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data) => NvmlNative.EventSetWait(set, out data, timeoutMilliseconds);
 
+    public NvmlReturn CodecUtilization(nint device, bool decoder, out uint percent) =>
+        decoder ? NvmlNative.DeviceGetDecoderUtilization(device, out percent, out _) : NvmlNative.DeviceGetEncoderUtilization(device, out percent, out _);
+
+    public NvmlReturn FanSpeed(nint device, out uint percent) => NvmlNative.DeviceGetFanSpeed(device, out percent);
+
     public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
 
     private static NvmlReturn ReadString(nint device, delegate*<nint, byte*, uint, NvmlReturn> call, out string value)

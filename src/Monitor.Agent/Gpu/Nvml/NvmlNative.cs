@@ -82,6 +82,12 @@ internal static unsafe partial class NvmlNative
     [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetCurrentClocksThrottleReasons")]
     public static partial NvmlReturn DeviceGetCurrentClocksThrottleReasons(nint device, out ulong reasons);
 
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetEncoderUtilization")]
+    public static partial NvmlReturn DeviceGetEncoderUtilization(nint device, out uint percent, out uint samplingPeriodMicroseconds);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetDecoderUtilization")]
+    public static partial NvmlReturn DeviceGetDecoderUtilization(nint device, out uint percent, out uint samplingPeriodMicroseconds);
+
     [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetFanSpeed")]
     public static partial NvmlReturn DeviceGetFanSpeed(nint device, out uint percent);
 

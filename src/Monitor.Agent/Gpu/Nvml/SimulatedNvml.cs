@@ -156,6 +156,19 @@ internal sealed class SimulatedNvml(int count, TimeProvider time) : INvml
         return NvmlReturn.Timeout;
     }
 
+    public NvmlReturn CodecUtilization(nint device, bool decoder, out uint percent)
+    {
+        percent = 0;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn FanSpeed(nint device, out uint percent)
+    {
+        // Like an H100: the board has no fans of its own.
+        percent = 0;
+        return NvmlReturn.NotSupported;
+    }
+
     public string ErrorString(NvmlReturn result) => result.ToString();
 
     /// <summary>0–1: a ten-minute wave, shifted per GPU so the fleet is not in lockstep.</summary>
