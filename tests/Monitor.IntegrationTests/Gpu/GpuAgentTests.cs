@@ -109,8 +109,10 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
+            // The collector writes in place, so a scrape during its first update sees part of it; the runner sets the
+            // duration series only once an update has finished.
             var body = await agent.ScrapeAsync(client);
-            if (body.Contains(family, StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            if ((body.Contains(family, StringComparison.Ordinal) && body.Contains("monitor_agent_collector_duration_seconds{collector=\"gpu\"}", StringComparison.Ordinal)) || DateTime.UtcNow > deadline)
             {
                 return body;
             }
