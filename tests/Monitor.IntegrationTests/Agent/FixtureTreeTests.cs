@@ -120,8 +120,11 @@ public sealed class FixtureTreeTests
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
+            // Background collectors write in place; the runner sets a collector's duration once an update finished.
             var body = await agent.ScrapeAsync(client);
-            if (body.Contains("node_filesystem_", StringComparison.Ordinal) || DateTime.UtcNow > deadline)
+            var settled = new[] { "filesystem", "hwmon", "thermal_zone" }
+                .All(c => body.Contains($"monitor_agent_collector_duration_seconds{{collector=\"{c}\"}}", StringComparison.Ordinal));
+            if (settled || DateTime.UtcNow > deadline)
             {
                 return body;
             }
