@@ -35,6 +35,10 @@ public static class PromSamples
         return samples;
     }
 
+    /// <summary>The series of the given families, as <c>name{labels}</c>, ignoring values.</summary>
+    public static SortedSet<string> SeriesKeys(string text, params string[] families) =>
+        new(Parse(text).Keys.Where(k => families.Contains(k[..(k.IndexOf('{', StringComparison.Ordinal) is var i and >= 0 ? i : k.Length)], StringComparer.Ordinal)), StringComparer.Ordinal);
+
     /// <summary>Keeps only samples whose metric name starts with one of <paramref name="prefixes"/>.</summary>
     public static Dictionary<string, double> Only(Dictionary<string, double> samples, params string[] prefixes) =>
         samples.Where(s => prefixes.Any(p => s.Key.StartsWith(p, StringComparison.Ordinal)))

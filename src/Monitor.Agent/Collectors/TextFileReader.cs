@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Win32.SafeHandles;
 
 namespace Monitor.Agent.Collectors;
 
@@ -58,19 +57,6 @@ internal sealed class TextFileReader
         return Decode(Math.Max(n, 0)).TrimEnd("\n\0 ");
     }
 
-    /// <summary>Reads a sysfs attribute; null when it is missing or unreadable.</summary>
-    public string? TryReadAttribute(string path)
-    {
-        try
-        {
-            return ReadAttribute(path).ToString();
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
-
     private ReadOnlySpan<char> Decode(int byteCount)
     {
         if (_chars.Length < byteCount)
@@ -82,7 +68,4 @@ internal sealed class TextFileReader
         var chars = Encoding.Latin1.GetChars(_bytes.AsSpan(0, byteCount), _chars);
         return _chars.AsSpan(0, chars);
     }
-
-    /// <summary>Opens a handle without reading, for callers that stream large files.</summary>
-    internal static SafeFileHandle Open(string path) => File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
 }

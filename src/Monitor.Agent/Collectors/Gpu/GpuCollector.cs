@@ -185,9 +185,6 @@ internal sealed partial class GpuCollector : ICollector
     private static int Simulated(CollectorContext context) =>
         int.TryParse(context.Settings["simulate"], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
 
-    /// <summary>Calls the collector has stopped making because the device said NOT_SUPPORTED.</summary>
-    internal IReadOnlyCollection<(int Device, Call Call)> Unsupported => _unsupported;
-
     public void Update(CancellationToken cancellationToken)
     {
         if (_devices is null && !TryStart())

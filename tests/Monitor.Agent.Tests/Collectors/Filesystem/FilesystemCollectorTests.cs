@@ -129,7 +129,7 @@ public sealed class FilesystemCollectorTests : IDisposable
 
         var text = Harness().Scrape();
 
-        Assert.Single(PromHeaders.SeriesKeys(text, "node_filesystem_size_bytes"), k => k.Contains("/home", StringComparison.Ordinal));
+        Assert.Single(PromSamples.SeriesKeys(text, "node_filesystem_size_bytes"), k => k.Contains("/home", StringComparison.Ordinal));
         Assert.Equal(1, _statFs.Calls("/home"));
     }
 

@@ -18,7 +18,7 @@ public sealed class FilesystemGoldenTests
 
     [Fact]
     public void Scrape_FixtureTree_SizeFamiliesHaveNodeExporterLabelSets() =>
-        Assert.Equal(PromHeaders.SeriesKeys(_golden, SizeFamilies), PromHeaders.SeriesKeys(_actual, SizeFamilies));
+        Assert.Equal(PromSamples.SeriesKeys(_golden, SizeFamilies), PromSamples.SeriesKeys(_actual, SizeFamilies));
 
     [Fact]
     public void Scrape_FixtureTree_ReadonlyAndDeviceErrorMatchNodeExporter() =>
@@ -28,5 +28,5 @@ public sealed class FilesystemGoldenTests
 
     [Fact]
     public void Scrape_FixtureTree_HelpAndTypeMatchNodeExporter() =>
-        Assert.Equal(PromHeaders.Parse(_golden), PromHeaders.Parse(_actual));
+        PromMetadata.AssertSame(_golden, _actual);
 }
