@@ -296,6 +296,52 @@ public sealed class GpuCollectorTests
             return Result(device, NvmlReturn.Success);
         }
 
+        public NvmlReturn Shutdown() => NvmlReturn.Success;
+
+        public NvmlReturn DriverVersion(out string version) => Unsupported(out version);
+
+        public NvmlReturn Serial(nint device, out string serial) => Unsupported(out serial);
+
+        public NvmlReturn PciBusId(nint device, out string busId) => Unsupported(out busId);
+
+        public NvmlReturn VbiosVersion(nint device, out string version) => Unsupported(out version);
+
+        public NvmlReturn ComputeCapability(nint device, out int major, out int minor)
+        {
+            (major, minor) = (0, 0);
+            return NvmlReturn.NotSupported;
+        }
+
+        public NvmlReturn PowerLimit(nint device, out uint milliwatts) => Unsupported(out milliwatts);
+
+        public NvmlReturn MaxPcieLink(nint device, out uint generation, out uint width)
+        {
+            width = 0;
+            return Unsupported(out generation);
+        }
+
+        public NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond) => Unsupported(out kilobytesPerSecond);
+
+        public NvmlReturn RetiredPages(nint device, int cause, out uint count1) => Unsupported(out count1);
+
+        public NvmlReturn RetiredPagesPending(nint device, out bool pending) => Unsupported(out pending);
+
+        public NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values) => NvmlReturn.NotSupported;
+
+        public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into) => NvmlReturn.NotSupported;
+
+        public NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into) => NvmlReturn.NotSupported;
+
+        public NvmlReturn MigMode(nint device, out uint current) => Unsupported(out current);
+
+        public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into) => NvmlReturn.NotSupported;
+
+        private static NvmlReturn Unsupported<T>(out T value)
+        {
+            value = default!;
+            return NvmlReturn.NotSupported;
+        }
+
         public string ErrorString(NvmlReturn result) => result.ToString();
 
         private NvmlReturn Result(nint device, NvmlReturn result) => device - 1 == LostDevice ? NvmlReturn.GpuIsLost : result;

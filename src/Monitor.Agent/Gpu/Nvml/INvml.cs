@@ -80,4 +80,61 @@ internal interface INvml
 
     /// <summary><c>nvmlErrorString</c>.</summary>
     string ErrorString(NvmlReturn result);
+
+    /// <summary><c>nvmlShutdown</c>, before a re-initialization.</summary>
+    NvmlReturn Shutdown();
+
+    /// <summary><c>nvmlSystemGetDriverVersion</c>.</summary>
+    NvmlReturn DriverVersion(out string version);
+
+    /// <summary><c>nvmlDeviceGetSerial</c>; NOT_SUPPORTED without an inforom.</summary>
+    NvmlReturn Serial(nint device, out string serial);
+
+    /// <summary><c>nvmlDeviceGetPciInfo_v3</c> bus id, "00000000:17:00.0".</summary>
+    NvmlReturn PciBusId(nint device, out string busId);
+
+    /// <summary><c>nvmlDeviceGetVbiosVersion</c>.</summary>
+    NvmlReturn VbiosVersion(nint device, out string version);
+
+    /// <summary><c>nvmlDeviceGetCudaComputeCapability</c>.</summary>
+    NvmlReturn ComputeCapability(nint device, out int major, out int minor);
+
+    /// <summary><c>nvmlDeviceGetEnforcedPowerLimit</c>, mW.</summary>
+    NvmlReturn PowerLimit(nint device, out uint milliwatts);
+
+    /// <summary><c>nvmlDeviceGetMaxPcieLinkGeneration</c> and <c>…Width</c>.</summary>
+    NvmlReturn MaxPcieLink(nint device, out uint generation, out uint width);
+
+    /// <summary><c>nvmlDeviceGetPcieThroughput</c>, KB/s over 20 ms (blocks that long); counter 0 TX, 1 RX.</summary>
+    NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond);
+
+    /// <summary><c>nvmlDeviceGetRetiredPages</c> count only; cause 0 multiple single-bit, 1 double-bit. NOT_SUPPORTED on Ampere+.</summary>
+    NvmlReturn RetiredPages(nint device, int cause, out uint count);
+
+    /// <summary><c>nvmlDeviceGetRetiredPagesPendingStatus</c>.</summary>
+    NvmlReturn RetiredPagesPending(nint device, out bool pending);
+
+    /// <summary>
+    /// <c>nvmlDeviceGetFieldValues</c>. The caller sets <c>FieldId</c> and <c>ScopeId</c>; every entry's result and
+    /// timestamp are pre-set to 999 and 0 first, so an entry NVML leaves unwritten reads as "no data" (580 quirk).
+    /// </summary>
+    NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values);
+
+    /// <summary>
+    /// <c>nvmlDeviceGetComputeRunningProcesses_v3</c> into <paramref name="into"/> (cleared first), retrying on
+    /// INSUFFICIENT_SIZE and reading 24- or 32-byte (R535.43–535.86) entries by the stride the driver wrote.
+    /// </summary>
+    NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into);
+
+    /// <summary><c>nvmlDeviceGetProcessUtilization</c>: samples newer than <paramref name="lastSeen"/> (CPU µs) into <paramref name="into"/>.</summary>
+    NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into);
+
+    /// <summary><c>nvmlDeviceGetMigMode</c> current mode: 0 disabled, 1 enabled.</summary>
+    NvmlReturn MigMode(nint device, out uint current);
+
+    /// <summary>The MIG devices (compute instances) of a MIG-enabled GPU into <paramref name="into"/> (cleared first).</summary>
+    NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into);
 }
+
+/// <summary>A MIG device: its handle, GPU and compute instance ids, and its own UUID ("MIG-…").</summary>
+internal readonly record struct NvmlMigDevice(nint Handle, uint GpuInstanceId, uint ComputeInstanceId, string Uuid);

@@ -12,6 +12,13 @@ internal sealed unsafe class NativeNvml : INvml
     private bool _hasMemoryV2;
     private bool _hasClocksEventReasons;
 
+    // Per thread: each GPU is sampled on its own thread.
+    [ThreadStatic]
+    private static byte[]? _processBuffer;
+
+    [ThreadStatic]
+    private static NvmlProcessUtilizationSample[]? _utilizationBuffer;
+
     public bool TryInitialize(string path, out string? problem)
     {
         if (!NvmlLibrary.TryLoad(path, out problem))
@@ -128,11 +135,167 @@ internal sealed unsafe class NativeNvml : INvml
 
     public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
 
+    public NvmlReturn Shutdown() => NvmlNative.Shutdown();
+
+    public NvmlReturn DriverVersion(out string version)
+    {
+        var buffer = stackalloc byte[80];
+        var result = NvmlNative.SystemGetDriverVersion(buffer, 80);
+        version = result == NvmlReturn.Success ? Decode(buffer, 80) : string.Empty;
+        return result;
+    }
+
+    public NvmlReturn Serial(nint device, out string serial) => ReadString(device, &NvmlNative.DeviceGetSerial, out serial);
+
+    public NvmlReturn PciBusId(nint device, out string busId)
+    {
+        var result = NvmlNative.DeviceGetPciInfo(device, out var pci);
+        busId = result == NvmlReturn.Success ? Decode(pci.BusId, 32) : string.Empty;
+        return result;
+    }
+
+    public NvmlReturn VbiosVersion(nint device, out string version) => ReadString(device, &NvmlNative.DeviceGetVbiosVersion, out version);
+
+    public NvmlReturn ComputeCapability(nint device, out int major, out int minor) => NvmlNative.DeviceGetCudaComputeCapability(device, out major, out minor);
+
+    public NvmlReturn PowerLimit(nint device, out uint milliwatts) => NvmlNative.DeviceGetEnforcedPowerLimit(device, out milliwatts);
+
+    public NvmlReturn MaxPcieLink(nint device, out uint generation, out uint width)
+    {
+        var result = NvmlNative.DeviceGetMaxPcieLinkGeneration(device, out generation);
+        width = 0;
+        return result == NvmlReturn.Success ? NvmlNative.DeviceGetMaxPcieLinkWidth(device, out width) : result;
+    }
+
+    public NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond) =>
+        NvmlNative.DeviceGetPcieThroughput(device, counter, out kilobytesPerSecond);
+
+    public NvmlReturn RetiredPages(nint device, int cause, out uint count)
+    {
+        count = 0;
+        var result = NvmlNative.DeviceGetRetiredPages(device, cause, ref count, null);
+
+        // A size query with pages present answers INSUFFICIENT_SIZE with the count set: that is the answer.
+        return result == NvmlReturn.InsufficientSize ? NvmlReturn.Success : result;
+    }
+
+    public NvmlReturn RetiredPagesPending(nint device, out bool pending)
+    {
+        var result = NvmlNative.DeviceGetRetiredPagesPendingStatus(device, out var value);
+        pending = value != 0;
+        return result;
+    }
+
+    public NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            values[i].NvmlReturn = (int)NvmlReturn.Unknown;
+            values[i].Timestamp = 0;
+        }
+
+        fixed (NvmlFieldValue* pointer = values)
+        {
+            return NvmlNative.DeviceGetFieldValues(device, values.Length, pointer);
+        }
+    }
+
+    public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into)
+    {
+        into.Clear();
+        _processBuffer ??= new byte[16 * NvmlProcessList.MaxStride];
+        var result = NvmlReturn.InsufficientSize;
+
+        // Processes can start between the calls; three tries with headroom, then report the size error.
+        for (var attempt = 0; attempt < 3 && result == NvmlReturn.InsufficientSize; attempt++)
+        {
+            var capacity = (uint)(_processBuffer.Length / NvmlProcessList.MaxStride);
+            var count = capacity;
+            _processBuffer.AsSpan().Fill(NvmlProcessList.Sentinel);
+            fixed (byte* buffer = _processBuffer)
+            {
+                result = NvmlNative.DeviceGetComputeRunningProcesses(device, ref count, buffer);
+            }
+
+            if (result == NvmlReturn.Success)
+            {
+                NvmlProcessList.Parse(_processBuffer, count, into);
+            }
+            else if (result == NvmlReturn.InsufficientSize)
+            {
+                _processBuffer = new byte[(int)Math.Max(count * 2, capacity * 2) * NvmlProcessList.MaxStride];
+            }
+        }
+
+        return result;
+    }
+
+    public NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into)
+    {
+        into.Clear();
+        _utilizationBuffer ??= new NvmlProcessUtilizationSample[8];
+        var count = (uint)_utilizationBuffer.Length;
+        NvmlReturn result;
+        fixed (NvmlProcessUtilizationSample* buffer = _utilizationBuffer)
+        {
+            result = NvmlNative.DeviceGetProcessUtilization(device, buffer, ref count, lastSeen);
+        }
+
+        if (result == NvmlReturn.InsufficientSize)
+        {
+            // The driver answers with its sample-buffer size (72 on the H100): allocate that once and ask again.
+            _utilizationBuffer = new NvmlProcessUtilizationSample[Math.Max(count, (uint)_utilizationBuffer.Length * 2)];
+            count = (uint)_utilizationBuffer.Length;
+            fixed (NvmlProcessUtilizationSample* buffer = _utilizationBuffer)
+            {
+                result = NvmlNative.DeviceGetProcessUtilization(device, buffer, ref count, lastSeen);
+            }
+        }
+
+        if (result == NvmlReturn.Success)
+        {
+            into.AddRange(_utilizationBuffer.AsSpan(0, (int)Math.Min(count, (uint)_utilizationBuffer.Length)));
+        }
+
+        return result;
+    }
+
+    public NvmlReturn MigMode(nint device, out uint current) => NvmlNative.DeviceGetMigMode(device, out current, out _);
+
+    public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into)
+    {
+        into.Clear();
+        var result = NvmlNative.DeviceGetMaxMigDeviceCount(device, out var max);
+        if (result != NvmlReturn.Success)
+        {
+            return result;
+        }
+
+        for (var i = 0u; i < max; i++)
+        {
+            // NOT_FOUND: an empty slot.
+            if (NvmlNative.DeviceGetMigDeviceHandleByIndex(device, i, out var mig) != NvmlReturn.Success)
+            {
+                continue;
+            }
+
+            var gi = NvmlNative.DeviceGetGpuInstanceId(mig, out var g) == NvmlReturn.Success ? g : uint.MaxValue;
+            var ci = NvmlNative.DeviceGetComputeInstanceId(mig, out var c) == NvmlReturn.Success ? c : uint.MaxValue;
+            _ = Uuid(mig, out var uuid);
+            into.Add(new NvmlMigDevice(mig, gi, ci, uuid));
+        }
+
+        return NvmlReturn.Success;
+    }
+
+    private static string Decode(byte* buffer, int length) =>
+        Encoding.ASCII.GetString(buffer, new ReadOnlySpan<byte>(buffer, length).IndexOf((byte)0) is var n and >= 0 ? n : length);
+
     private static NvmlReturn ReadString(nint device, delegate*<nint, byte*, uint, NvmlReturn> call, out string value)
     {
         var buffer = stackalloc byte[StringBuffer];
         var result = call(device, buffer, StringBuffer);
-        value = result == NvmlReturn.Success ? Encoding.ASCII.GetString(buffer, new ReadOnlySpan<byte>(buffer, StringBuffer).IndexOf((byte)0) is var n and >= 0 ? n : StringBuffer) : string.Empty;
+        value = result == NvmlReturn.Success ? Decode(buffer, StringBuffer) : string.Empty;
         return result;
     }
 }

@@ -131,4 +131,50 @@ internal static unsafe partial class NvmlNative
 
     [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlEventSetFree")]
     public static partial NvmlReturn EventSetFree(nint set);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetVbiosVersion")]
+    public static partial NvmlReturn DeviceGetVbiosVersion(nint device, byte* version, uint length);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetCudaComputeCapability")]
+    public static partial NvmlReturn DeviceGetCudaComputeCapability(nint device, out int major, out int minor);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetMaxPcieLinkGeneration")]
+    public static partial NvmlReturn DeviceGetMaxPcieLinkGeneration(nint device, out uint generation);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetMaxPcieLinkWidth")]
+    public static partial NvmlReturn DeviceGetMaxPcieLinkWidth(nint device, out uint width);
+
+    /// <summary>KB/s over a 20 ms window; the call blocks about 20 ms (reference nvml.md §9). Counter 0 TX, 1 RX.</summary>
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetPcieThroughput")]
+    public static partial NvmlReturn DeviceGetPcieThroughput(nint device, int counter, out uint kilobytesPerSecond);
+
+    /// <summary>Pass <paramref name="count"/> = 0 and a null buffer to query the number of pages (cause 0 multiple single-bit, 1 double-bit).</summary>
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetRetiredPages")]
+    public static partial NvmlReturn DeviceGetRetiredPages(nint device, int cause, ref uint count, ulong* addresses);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetRetiredPagesPendingStatus")]
+    public static partial NvmlReturn DeviceGetRetiredPagesPendingStatus(nint device, out int isPending);
+
+    /// <summary>
+    /// Samples newer than <paramref name="lastSeenTimeStamp"/> (CPU µs). A null buffer returns INSUFFICIENT_SIZE with the
+    /// driver's sample-buffer size in <paramref name="count"/> (72 on the H100), which is the size to allocate.
+    /// </summary>
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetProcessUtilization")]
+    public static partial NvmlReturn DeviceGetProcessUtilization(nint device, NvmlProcessUtilizationSample* samples, ref uint count, ulong lastSeenTimeStamp);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetMigMode")]
+    public static partial NvmlReturn DeviceGetMigMode(nint device, out uint current, out uint pending);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetMaxMigDeviceCount")]
+    public static partial NvmlReturn DeviceGetMaxMigDeviceCount(nint device, out uint count);
+
+    /// <summary>NOT_FOUND for an empty slot.</summary>
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetMigDeviceHandleByIndex")]
+    public static partial NvmlReturn DeviceGetMigDeviceHandleByIndex(nint device, uint index, out nint migDevice);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetGpuInstanceId")]
+    public static partial NvmlReturn DeviceGetGpuInstanceId(nint migDevice, out uint id);
+
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetComputeInstanceId")]
+    public static partial NvmlReturn DeviceGetComputeInstanceId(nint migDevice, out uint id);
 }

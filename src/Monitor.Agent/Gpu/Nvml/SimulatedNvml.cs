@@ -169,6 +169,131 @@ internal sealed class SimulatedNvml(int count, TimeProvider time) : INvml
         return NvmlReturn.NotSupported;
     }
 
+    public NvmlReturn Shutdown() => NvmlReturn.Success;
+
+    public NvmlReturn DriverVersion(out string version)
+    {
+        version = "580.159.04";
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn Serial(nint device, out string serial)
+    {
+        serial = $"165432{device - 1:D7}";
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PciBusId(nint device, out string busId)
+    {
+        busId = $"00000000:{0x18 + (int)device:X2}:00.0";
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn VbiosVersion(nint device, out string version)
+    {
+        version = "96.00.74.00.01";
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn ComputeCapability(nint device, out int major, out int minor)
+    {
+        (major, minor) = (9, 0);
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PowerLimit(nint device, out uint milliwatts)
+    {
+        milliwatts = 700_000;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn MaxPcieLink(nint device, out uint generation, out uint width)
+    {
+        (generation, width) = (5, 16);
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond)
+    {
+        kilobytesPerSecond = (uint)Math.Round(Load(device) * (counter == 0 ? 2_000_000 : 8_000_000));
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn RetiredPages(nint device, int cause, out uint count1)
+    {
+        // Like an H100: row remapping replaces page retirement.
+        count1 = 0;
+        return NvmlReturn.NotSupported;
+    }
+
+    public NvmlReturn RetiredPagesPending(nint device, out bool pending)
+    {
+        pending = false;
+        return NvmlReturn.NotSupported;
+    }
+
+    public NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values)
+    {
+        var load = Load(device);
+        for (var i = 0; i < values.Length; i++)
+        {
+            ref var field = ref values[i];
+            field.Timestamp = time.GetUtcNow().ToUnixTimeMilliseconds() * 1000;
+            field.NvmlReturn = (int)NvmlReturn.Success;
+            field.ValueType = 1;
+            switch (field.FieldId)
+            {
+                case NvmlFields.MemoryTemperature:
+                    field.Value.UInt = (uint)Math.Round(40 + (load * 30));
+                    break;
+                case NvmlFields.RecoveryAction:
+                    field.Value.UInt = 0;
+                    break;
+                default:
+                    // Like a PCIe H100: no NVLink.
+                    field.NvmlReturn = (int)NvmlReturn.NotSupported;
+                    break;
+            }
+        }
+
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into)
+    {
+        // One training process per GPU holding the memory the GPU reports as used.
+        into.Clear();
+        _ = Memory(device, out _, out var used, out _, out _);
+        into.Add(new NvmlProcessInfo { Pid = 40000 + (uint)device, UsedGpuMemory = used, GpuInstanceId = uint.MaxValue, ComputeInstanceId = uint.MaxValue });
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into)
+    {
+        into.Clear();
+        var load = Load(device);
+        into.Add(new NvmlProcessUtilizationSample
+        {
+            Pid = 40000 + (uint)device,
+            TimeStamp = (ulong)time.GetUtcNow().ToUnixTimeMilliseconds() * 1000,
+            SmUtil = (uint)Math.Round(load * 100),
+            MemUtil = (uint)Math.Round(load * 60),
+        });
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn MigMode(nint device, out uint current)
+    {
+        current = 0;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into)
+    {
+        into.Clear();
+        return NvmlReturn.Success;
+    }
+
     public string ErrorString(NvmlReturn result) => result.ToString();
 
     /// <summary>0–1: a ten-minute wave, shifted per GPU so the fleet is not in lockstep.</summary>
