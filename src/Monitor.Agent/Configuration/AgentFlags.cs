@@ -54,6 +54,8 @@ internal static class AgentFlags
         new("path.rootfs", Keys.Rootfs, "/", "rootfs mountpoint (the host's / when the agent runs in a container).", FlagKind.String),
         new("log.level", Keys.LogLevel, "info", "Only log messages with the given severity or above.", FlagKind.Choice, ["debug", "info", "warn", "error"]),
         new("log.format", Keys.LogFormat, "text", "Output format of log messages: text for terminals, json for ECS documents.", FlagKind.Choice, ["text", "json"]),
+        new("nvml.library", "Collectors:gpu:nvml-library", "libnvidia-ml.so.1", "NVML library the gpu collector loads: a soname or a path (e.g. /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1).", FlagKind.String),
+        new("compat.dcgm", "Collectors:gpu:compat-dcgm", "false", "Also export dcgm-exporter's default metric set (DCGM_FI_* names, units and labels) so dashboards and alerts written for dcgm-exporter keep working.", FlagKind.Bool),
         new("gpu.simulate", "Collectors:gpu:simulate", "0", "Simulate this many GPUs instead of reading NVML (demos, dashboards, alert development).", FlagKind.Int),
         new("collector.disable-defaults", Keys.DisableDefaults, "false", "Set all collectors to disabled by default; enable them one by one with --collector.<name>.", FlagKind.Bool),
     ];

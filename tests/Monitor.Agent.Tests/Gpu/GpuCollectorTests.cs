@@ -15,7 +15,19 @@ public sealed class GpuCollectorTests
         var samples = PromSamples.Parse(Harness(nvml).Scrape());
 
         Assert.Equal(1, samples["gpu_nvml_up"]);
-        Assert.Equal(1, samples["gpu_info{gpu=\"1\",name=\"Test GPU\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, samples["gpu_info{compute_capability=\"9.0\",driver_version=\"580.1\",gpu=\"1\",name=\"Test GPU\",pci_bus_id=\"00000000:01:00.0\",serial=\"S1\",uuid=\"GPU-1\",vbios_version=\"96.0\"}"]);
+        Assert.Equal(61, samples["gpu_memory_temperature_celsius{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, samples["gpu_recovery_action{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(700.002, samples["gpu_power_limit_watts{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(5, samples["gpu_pcie_link_max_generation{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(16, samples["gpu_pcie_link_max_width{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(2 << 20, samples["gpu_process_memory_used_bytes{gpu=\"1\",pid=\"101\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(0.5, samples["gpu_process_utilization_ratio{gpu=\"1\",pid=\"101\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(0.25, samples["gpu_process_memory_utilization_ratio{gpu=\"1\",pid=\"101\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(0, samples["gpu_sampling_stalled{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_pcie_throughput_bytes_per_second", StringComparison.Ordinal));
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_nvlink", StringComparison.Ordinal));
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("DCGM_", StringComparison.Ordinal));
         Assert.Equal(0.2, samples["gpu_utilization_ratio{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(0.1, samples["gpu_memory_utilization_ratio{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(2.0 * (1 << 30), samples["gpu_memory_used_bytes{gpu=\"1\",uuid=\"GPU-1\"}"]);
@@ -133,6 +145,142 @@ public sealed class GpuCollectorTests
         Assert.Equal(1, nvml.InitCalls);
     }
 
+    [Fact]
+    public void Energy_BetweenSlowReads_AdvancesByThePowerIntegralAndNeverGoesBack()
+    {
+        // GPU 0 draws 100 W and its counter reads 1000.5 J; energy is read every 5 s, power every second.
+        var time = new ManualTime();
+        var nvml = new ManagedNvml(1);
+        var harness = new CollectorHarness(
+            GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, new Dictionary<string, string?> { ["slow-interval"] = "5s" }, time: time);
+        var exported = new List<double>();
+        for (var second = 0; second <= 7; second++)
+        {
+            if (second == 5)
+            {
+                // The real counter is 50 J behind the integral (1400.5 J at t = 4): the counter holds, then follows the real one.
+                nvml.EnergyMillijoules = 1_450_500;
+            }
+
+            exported.Add(PromSamples.Parse(harness.Scrape())["gpu_energy_joules_total{gpu=\"0\",uuid=\"GPU-0\"}"]);
+            time.Advance(TimeSpan.FromSeconds(1));
+        }
+
+        Assert.Equal([1000.5, 1100.5, 1200.5, 1300.5, 1400.5, 1450.5, 1550.5, 1650.5], exported);
+    }
+
+    [Fact]
+    public void Update_HungDevice_OnlyThatGpuStallsAndRecovers()
+    {
+        using var hang = new ManualResetEventSlim(false);
+        var nvml = new ManagedNvml(2) { HangDevice = 1, Hang = hang };
+        var harness = new CollectorHarness(
+            GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, new Dictionary<string, string?> { ["device-timeout"] = "200ms" });
+
+        var first = PromSamples.Parse(harness.Scrape());
+        var second = PromSamples.Parse(harness.Scrape());
+
+        Assert.Equal(1, first["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(100, first["gpu_power_watts{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(0, first["gpu_up{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, first["gpu_sampling_stalled{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.DoesNotContain("gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}", first.Keys);
+        Assert.Equal(1, second["gpu_sampling_stalled{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, second["gpu_nvml_up"]);
+
+        // GPU 1's stuck tick is not queued again: GPU 0 was asked twice, GPU 1 once.
+        Assert.Equal(3, nvml.UtilizationCalls);
+
+        hang.Set();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        Dictionary<string, double> after;
+        do
+        {
+            Thread.Sleep(20);
+            after = PromSamples.Parse(harness.Scrape());
+        }
+        while (after["gpu_up{gpu=\"1\",uuid=\"GPU-1\"}"] == 0 && DateTime.UtcNow < deadline);
+
+        Assert.Equal(0, after["gpu_sampling_stalled{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(101.5, after["gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}"]);
+    }
+
+    [Fact]
+    public void Update_SessionLost_ShutsDownAndReinitializesWithBackoff()
+    {
+        var time = new ManualTime();
+        var nvml = new ManagedNvml(2);
+        var harness = new CollectorHarness(GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, time: time);
+        Assert.Equal(1, PromSamples.Parse(harness.Scrape())["gpu_nvml_up"]);
+
+        nvml.SessionResult = NvmlReturn.LibRmVersionMismatch;
+        var lost = PromSamples.Parse(harness.Scrape());
+        harness.Update();
+
+        Assert.Equal(0, lost["gpu_nvml_up"]);
+        Assert.Equal(1, nvml.ShutdownCalls);
+        Assert.Equal(1, nvml.InitCalls);
+
+        // 1 s later: NVML initializes but counting devices still fails, so it shuts down again and waits 2 s.
+        time.Advance(TimeSpan.FromSeconds(1.1));
+        harness.Update();
+        Assert.Equal(2, nvml.InitCalls);
+        Assert.Equal(2, nvml.ShutdownCalls);
+
+        nvml.SessionResult = NvmlReturn.Success;
+        time.Advance(TimeSpan.FromSeconds(1.1));
+        harness.Update();
+        Assert.Equal(2, nvml.InitCalls);
+
+        time.Advance(TimeSpan.FromSeconds(1));
+        var back = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(3, nvml.InitCalls);
+        Assert.Equal(1, back["gpu_nvml_up"]);
+        Assert.Equal(101.5, back["gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}"]);
+    }
+
+    [Fact]
+    public void CompatDcgm_DefaultCountersInDcgmUnitsAndLabels()
+    {
+        var nvml = new ManagedNvml(2);
+        var harness = new CollectorHarness(
+            GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, new Dictionary<string, string?> { ["compat-dcgm"] = "true" });
+        var samples = PromSamples.Parse(harness.Scrape());
+        var labels = $"DCGM_FI_DRIVER_VERSION=\"580.1\",Hostname=\"{Environment.MachineName}\",UUID=\"GPU-1\",device=\"nvidia1\",gpu=\"1\",modelName=\"Test GPU\",pci_bus_id=\"00000000:01:00.0\"";
+
+        Assert.Equal(20, samples[$"DCGM_FI_DEV_GPU_UTIL{{{labels}}}"]);
+        Assert.Equal(10, samples[$"DCGM_FI_DEV_MEM_COPY_UTIL{{{labels}}}"]);
+        Assert.Equal(2048, samples[$"DCGM_FI_DEV_FB_USED{{{labels}}}"]);
+        Assert.Equal((80e9 - 500e6 - (2.0 * (1 << 30))) / (1 << 20), samples[$"DCGM_FI_DEV_FB_FREE{{{labels}}}"], 9);
+        Assert.Equal(500e6 / (1 << 20), samples[$"DCGM_FI_DEV_FB_RESERVED{{{labels}}}"], 9);
+        Assert.Equal(101.5, samples[$"DCGM_FI_DEV_POWER_USAGE{{{labels}}}"]);
+        Assert.Equal(2_000_500, samples[$"DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION{{{labels}}}"]);
+        Assert.Equal(102, samples[$"DCGM_FI_DEV_SM_CLOCK{{{labels}}}"]);
+        Assert.Equal(202, samples[$"DCGM_FI_DEV_MEM_CLOCK{{{labels}}}"]);
+        Assert.Equal(41, samples[$"DCGM_FI_DEV_GPU_TEMP{{{labels}}}"]);
+        Assert.Equal(61, samples[$"DCGM_FI_DEV_MEMORY_TEMP{{{labels}}}"]);
+        Assert.Equal(0, samples[$"DCGM_FI_DEV_XID_ERRORS{{{labels.Replace("device=\"nvidia1\",", "device=\"nvidia1\",err_code=\"0\",err_msg=\"No XID error\",", StringComparison.Ordinal)}}}"]);
+        Assert.Equal(2, samples.Keys.Count(k => k.StartsWith("DCGM_FI_DEV_GPU_TEMP{", StringComparison.Ordinal)));
+
+        // No NVML source: left out, not zero.
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", StringComparison.Ordinal));
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("DCGM_FI_DEV_VGPU_LICENSE_STATUS", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Update_NotSupportedField_IsDroppedFromLaterBatches()
+    {
+        var nvml = new ManagedNvml(1);
+        var harness = Harness(nvml);
+
+        harness.Update();
+        harness.Update();
+
+        // Memory temperature and recovery action stay in the batch; field 91 (NVLink count, not supported) was asked once.
+        Assert.Equal([NvmlFields.MemoryTemperature, NvmlFields.RecoveryAction], nvml.LastFieldBatch);
+        Assert.Equal(1, nvml.FieldRequests.Count(f => f == NvmlFields.NvLinkCount));
+    }
+
     private static CollectorHarness Harness(ManagedNvml nvml) =>
         new(GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default);
 
@@ -147,9 +295,29 @@ public sealed class GpuCollectorTests
 
         public int InitCalls { get; private set; }
 
-        public int TemperatureCalls { get; private set; }
+        private int _temperatureCalls;
+        private int _maxClockCalls;
+        private int _shutdownCalls;
+        private int _utilizationCalls;
 
-        public int MaxClockCalls { get; private set; }
+        public int TemperatureCalls => Volatile.Read(ref _temperatureCalls);
+
+        public int MaxClockCalls => Volatile.Read(ref _maxClockCalls);
+
+        public int ShutdownCalls => Volatile.Read(ref _shutdownCalls);
+
+        public int UtilizationCalls => Volatile.Read(ref _utilizationCalls);
+
+        /// <summary>Device index whose utilization call blocks until <see cref="Hang"/> is set.</summary>
+        public int HangDevice { get; init; } = -1;
+
+        public ManualResetEventSlim? Hang { get; init; }
+
+        /// <summary>Not Success: every device call and the device count answer this (driver reloaded, version mismatch).</summary>
+        public NvmlReturn SessionResult { get; set; } = NvmlReturn.Success;
+
+        /// <summary>Overrides GPU 0's energy counter, mJ.</summary>
+        public ulong? EnergyMillijoules { get; set; }
 
         public bool TryInitialize(string path, out string? problem)
         {
@@ -161,7 +329,7 @@ public sealed class GpuCollectorTests
         public NvmlReturn DeviceCount(out uint count1)
         {
             count1 = count;
-            return NvmlReturn.Success;
+            return SessionResult;
         }
 
         public NvmlReturn DeviceHandle(uint index, out nint device)
@@ -184,6 +352,12 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn Utilization(nint device, out NvmlUtilization utilization)
         {
+            Interlocked.Increment(ref _utilizationCalls);
+            if (device - 1 == HangDevice)
+            {
+                Hang!.Wait();
+            }
+
             utilization = new NvmlUtilization { Gpu = 10 * (uint)device, Memory = 5 * (uint)device };
             return Result(device, NvmlReturn.Success);
         }
@@ -197,7 +371,7 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn Temperature(nint device, out uint celsius)
         {
-            TemperatureCalls++;
+            Interlocked.Increment(ref _temperatureCalls);
             celsius = 39 + (uint)device;
             return Result(device, TemperatureResult);
         }
@@ -210,7 +384,7 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn Energy(nint device, out ulong millijoules)
         {
-            millijoules = (1_000_000UL * (ulong)device) + 500;
+            millijoules = device == 1 && EnergyMillijoules is { } e ? e : (1_000_000UL * (ulong)device) + 500;
             return Result(device, NvmlReturn.Success);
         }
 
@@ -222,7 +396,7 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn MaxClock(nint device, int clockType, out uint megahertz)
         {
-            MaxClockCalls++;
+            Interlocked.Increment(ref _maxClockCalls);
             megahertz = 2000 + (uint)clockType;
             return Result(device, NvmlReturn.Success);
         }
@@ -296,45 +470,99 @@ public sealed class GpuCollectorTests
             return Result(device, NvmlReturn.Success);
         }
 
-        public NvmlReturn Shutdown() => NvmlReturn.Success;
+        public NvmlReturn Shutdown()
+        {
+            Interlocked.Increment(ref _shutdownCalls);
+            return NvmlReturn.Success;
+        }
 
-        public NvmlReturn DriverVersion(out string version) => Unsupported(out version);
+        public NvmlReturn DriverVersion(out string version) => Answer("580.1", out version);
 
-        public NvmlReturn Serial(nint device, out string serial) => Unsupported(out serial);
+        public NvmlReturn Serial(nint device, out string serial) => Answer($"S{device - 1}", out serial);
 
-        public NvmlReturn PciBusId(nint device, out string busId) => Unsupported(out busId);
+        public NvmlReturn PciBusId(nint device, out string busId) => Answer($"00000000:0{device - 1}:00.0", out busId);
 
-        public NvmlReturn VbiosVersion(nint device, out string version) => Unsupported(out version);
+        public NvmlReturn VbiosVersion(nint device, out string version) => Answer("96.0", out version);
 
         public NvmlReturn ComputeCapability(nint device, out int major, out int minor)
         {
-            (major, minor) = (0, 0);
-            return NvmlReturn.NotSupported;
+            (major, minor) = (9, 0);
+            return NvmlReturn.Success;
         }
 
-        public NvmlReturn PowerLimit(nint device, out uint milliwatts) => Unsupported(out milliwatts);
+        public NvmlReturn PowerLimit(nint device, out uint milliwatts) => Answer(700_000u + (uint)device, out milliwatts);
 
         public NvmlReturn MaxPcieLink(nint device, out uint generation, out uint width)
         {
-            width = 0;
-            return Unsupported(out generation);
+            width = 16;
+            return Answer(5u, out generation);
         }
 
-        public NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond) => Unsupported(out kilobytesPerSecond);
+        public NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond) => Answer(counter == 0 ? 100u : 200u, out kilobytesPerSecond);
 
         public NvmlReturn RetiredPages(nint device, int cause, out uint count1) => Unsupported(out count1);
 
         public NvmlReturn RetiredPagesPending(nint device, out bool pending) => Unsupported(out pending);
 
-        public NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values) => NvmlReturn.NotSupported;
+        public System.Collections.Concurrent.ConcurrentQueue<uint> FieldRequests { get; } = new();
 
-        public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into) => NvmlReturn.NotSupported;
+        public uint[] LastFieldBatch { get; private set; } = [];
 
-        public NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into) => NvmlReturn.NotSupported;
+        /// <summary>Memory temperature 60 + i, recovery action i; no NVLink.</summary>
+        public NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values)
+        {
+            var batch = new uint[values.Length];
+            for (var i = 0; i < values.Length; i++)
+            {
+                batch[i] = values[i].FieldId;
+                FieldRequests.Enqueue(values[i].FieldId);
+            }
+
+            LastFieldBatch = batch;
+            foreach (ref var field in values)
+            {
+                (field.NvmlReturn, field.ValueType, field.Timestamp) = ((int)NvmlReturn.Success, 1, 1);
+                switch (field.FieldId)
+                {
+                    case NvmlFields.MemoryTemperature:
+                        field.Value.UInt = 60 + (uint)device - 1;
+                        break;
+                    case NvmlFields.RecoveryAction:
+                        field.Value.UInt = (uint)device - 1;
+                        break;
+                    default:
+                        field.NvmlReturn = (int)NvmlReturn.NotSupported;
+                        break;
+                }
+            }
+
+            return NvmlReturn.Success;
+        }
+
+        /// <summary>One process per GPU: pid 100 + i with (i + 1) MiB, at 50 % SM and 25 % memory.</summary>
+        public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into)
+        {
+            into.Clear();
+            into.Add(new NvmlProcessInfo { Pid = 100 + (uint)device - 1, UsedGpuMemory = (ulong)device << 20, GpuInstanceId = uint.MaxValue, ComputeInstanceId = uint.MaxValue });
+            return NvmlReturn.Success;
+        }
+
+        public NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into)
+        {
+            into.Clear();
+            into.Add(new NvmlProcessUtilizationSample { Pid = 100 + (uint)device - 1, TimeStamp = lastSeen + 1, SmUtil = 50, MemUtil = 25 });
+            return NvmlReturn.Success;
+        }
 
         public NvmlReturn MigMode(nint device, out uint current) => Unsupported(out current);
 
         public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into) => NvmlReturn.NotSupported;
+
+        private static NvmlReturn Answer<T>(T answer, out T value)
+        {
+            value = answer;
+            return NvmlReturn.Success;
+        }
 
         private static NvmlReturn Unsupported<T>(out T value)
         {
@@ -344,6 +572,21 @@ public sealed class GpuCollectorTests
 
         public string ErrorString(NvmlReturn result) => result.ToString();
 
-        private NvmlReturn Result(nint device, NvmlReturn result) => device - 1 == LostDevice ? NvmlReturn.GpuIsLost : result;
+        private NvmlReturn Result(nint device, NvmlReturn result) =>
+            SessionResult != NvmlReturn.Success ? SessionResult : device - 1 == LostDevice ? NvmlReturn.GpuIsLost : result;
     }
+}
+
+/// <summary>A clock that moves only when told to.</summary>
+internal sealed class ManualTime : TimeProvider
+{
+    private long _ticks = TimeSpan.TicksPerDay;
+
+    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
+
+    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
+
+    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 11, 29, 0, 0, 0, TimeSpan.Zero).AddTicks(Interlocked.Read(ref _ticks));
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }

@@ -11,7 +11,7 @@ public sealed class NvmlLibraryTests
         Assert.False(NvmlLibrary.TryLoad("/nonexistent/libnvidia-ml.so.1", out var problem));
 
         Assert.Contains("cannot load /nonexistent/libnvidia-ml.so.1", problem, StringComparison.Ordinal);
-        Assert.Contains("--collector.gpu.nvml-library", problem, StringComparison.Ordinal);
+        Assert.Contains("--nvml.library", problem, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -2,13 +2,13 @@ using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Gpu;
 
-/// <summary>The real agent executable loading the C fake as its NVML (<c>--collector.gpu.nvml-library</c>).</summary>
+/// <summary>The real agent executable loading the C fake as its NVML (<c>--nvml.library</c>).</summary>
 public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>
 {
     [Fact]
     public async Task Agent_WithFakeNvml_ExportsGpuMetricsInBaseUnits()
     {
-        await using var agent = await AgentProcess.StartAsync($"--collector.gpu.nvml-library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        await using var agent = await AgentProcess.StartAsync($"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
         using var client = new HttpClient();
 
         var body = await ScrapeUntilAsync(agent, client, "gpu_power_watts");
@@ -59,7 +59,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     public async Task Agent_XidEvent_CountedFromZeroAndLoggedWithResolution()
     {
         var environment = new Dictionary<string, string> { ["FAKE_NVML_XID"] = "79", ["FAKE_NVML_XID_GPU"] = "1" };
-        await using var agent = await AgentProcess.StartAsync(environment, $"--collector.gpu.nvml-library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        await using var agent = await AgentProcess.StartAsync(environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
         using var client = new HttpClient();
         const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
 
@@ -93,7 +93,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     [Fact]
     public async Task Agent_WithoutDriver_ServesEverythingElse()
     {
-        await using var agent = await AgentProcess.StartAsync("--collector.gpu.nvml-library=/nonexistent/libnvidia-ml.so.1");
+        await using var agent = await AgentProcess.StartAsync("--nvml.library=/nonexistent/libnvidia-ml.so.1");
         using var client = new HttpClient();
 
         var samples = PromSamples.Parse(await ScrapeUntilAsync(agent, client, "gpu_nvml_up"));

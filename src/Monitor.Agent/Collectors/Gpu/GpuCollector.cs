@@ -1,6 +1,8 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Gpu.Nvml;
+using Monitor.Agent.Gpu.Xid;
 using Monitor.Core.Exposition;
 
 namespace Monitor.Agent.Collectors.Gpu;
@@ -8,17 +10,19 @@ namespace Monitor.Agent.Collectors.Gpu;
 /// <summary>
 /// GPU metrics from NVML, sampled in the background once a second, so a scrape never calls NVML. Native names in
 /// base units with <c>gpu</c> and <c>uuid</c> labels, identity in one <c>gpu_info</c> series (architecture, metric
-/// conventions). Without a driver it exports <c>gpu_nvml_up 0</c>, logs the reason once, retries every minute, and
-/// the rest of the agent is unaffected. A call that returns NOT_SUPPORTED is remembered per device and never asked
-/// again; GPU_IS_LOST marks only that device (<c>gpu_up 0</c>).
+/// conventions); with <c>--compat.dcgm</c> also dcgm-exporter's default set (<see cref="DcgmCompat"/>).
 /// </summary>
 /// <remarks>
-/// Issue 3 in progress: this covers utilization, memory, temperature, power and energy. The rest of the metric set
-/// (clocks, throttle reasons, ECC, remapping, PCIe, processes, XID events, dcgm compatibility) builds on it.
+/// Each GPU is sampled by its own <see cref="GpuDeviceSampler"/> on the thread pool; an update starts them all,
+/// waits up to <c>--collector.gpu.device-timeout</c>, and publishes what finished. A device whose NVML call hangs is
+/// reported as stalled (<c>gpu_up 0</c>) and is not waited for again until that call returns. Without a driver the
+/// collector exports <c>gpu_nvml_up 0</c>, logs the reason once and retries with backoff (1 s doubling to 60 s);
+/// the same backoff re-initializes NVML after the driver is reloaded or the library no longer matches it.
 /// </remarks>
 internal sealed partial class GpuCollector : ICollector
 {
-    private static readonly TimeSpan RetryInterval = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan FirstRetry = TimeSpan.FromSeconds(1);
+    private static readonly TimeSpan MaxRetry = TimeSpan.FromSeconds(60);
     private static readonly string[] GpuLabels = ["gpu", "uuid"];
 
     /// <summary>NVML clock types in enum order (GRAPHICS=0, SM=1, MEM=2, VIDEO=3) and their label values.</summary>
@@ -28,54 +32,85 @@ internal sealed partial class GpuCollector : ICollector
     private static readonly string[] ReasonNames =
         ["gpu_idle", "applications_clocks_setting", "sw_power_cap", "hw_slowdown", "sync_boost", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown", "display_clock_setting"];
 
-    /// <summary>Max clocks and temperature thresholds are static; they are re-read at this slower cadence.</summary>
-    private static readonly TimeSpan SlowInterval = TimeSpan.FromSeconds(30);
+    private static readonly string[] NvLinkErrorNames = ["crc_flit", "crc_data", "replay", "recovery"];
+
+    /// <summary>The plain gauges and counters: one series per GPU from one value, times a scale.</summary>
+    private static readonly (GpuValue Value, string Name, string Help, bool Counter, double Scale)[] Scalars =
+    [
+        (GpuValue.Utilization, "gpu_utilization_ratio", "Fraction of the last sample period the GPU was busy (NVML utilization.gpu / 100).", false, 1),
+        (GpuValue.MemoryUtilization, "gpu_memory_utilization_ratio", "Fraction of the last sample period the memory controller was busy.", false, 1),
+        (GpuValue.MemoryTotal, "gpu_memory_total_bytes", "Total GPU memory.", false, 1),
+        (GpuValue.MemoryUsed, "gpu_memory_used_bytes", "GPU memory used by processes (NVML memory v2 used, as nvidia-smi reports).", false, 1),
+        (GpuValue.MemoryFree, "gpu_memory_free_bytes", "Free GPU memory.", false, 1),
+        (GpuValue.MemoryReserved, "gpu_memory_reserved_bytes", "GPU memory reserved by the driver.", false, 1),
+        (GpuValue.Temperature, "gpu_temperature_celsius", "GPU temperature.", false, 1),
+        (GpuValue.MemoryTemperature, "gpu_memory_temperature_celsius", "GPU memory (HBM) temperature.", false, 1),
+        (GpuValue.SlowdownThreshold, "gpu_temperature_slowdown_threshold_celsius", "Temperature at which the GPU starts to slow down.", false, 1),
+        (GpuValue.ShutdownThreshold, "gpu_temperature_shutdown_threshold_celsius", "Temperature at which the GPU shuts down.", false, 1),
+        (GpuValue.Power, "gpu_power_watts", "Power draw (NVML power usage; a 1 s average on Ampere and later, except GA100).", false, 1),
+        (GpuValue.PowerLimit, "gpu_power_limit_watts", "Enforced power limit.", false, 1),
+        (GpuValue.Energy, "gpu_energy_joules_total", "Energy consumed since the driver was loaded: NVML's counter, read at the slow cadence, advanced by the power integral in between.", true, 1),
+        (GpuValue.PerformanceState, "gpu_performance_state", "Performance state: 0 (maximum) to 15 (minimum).", false, 1),
+        (GpuValue.RetiredPagesPending, "gpu_retired_pages_pending", "Whether a page retirement waits for the next GPU reset (1) or not (0); pre-Ampere ECC GPUs.", false, 1),
+        (GpuValue.RemapPending, "gpu_remapped_rows_pending", "Whether a row remap waits for the next GPU reset (1) or not (0).", false, 1),
+        (GpuValue.RemapFailure, "gpu_remapped_rows_failure", "Whether a row remap has failed (1): NVIDIA's RMA criterion.", false, 1),
+        (GpuValue.PcieGeneration, "gpu_pcie_link_generation", "Current PCIe link generation.", false, 1),
+        (GpuValue.PcieWidth, "gpu_pcie_link_width", "Current PCIe link width (lanes).", false, 1),
+        (GpuValue.PcieMaxGeneration, "gpu_pcie_link_max_generation", "Maximum PCIe link generation of the GPU and system.", false, 1),
+        (GpuValue.PcieMaxWidth, "gpu_pcie_link_max_width", "Maximum PCIe link width (lanes).", false, 1),
+        (GpuValue.PcieReplays, "gpu_pcie_replay_errors_total", "PCIe replay events.", true, 1),
+        (GpuValue.Encoder, "gpu_encoder_utilization_ratio", "Fraction of the sample period the video encoder was busy.", false, 1),
+        (GpuValue.Decoder, "gpu_decoder_utilization_ratio", "Fraction of the sample period the video decoder was busy.", false, 1),
+        (GpuValue.Fan, "gpu_fan_speed_ratio", "Fan speed as a fraction of its maximum (can exceed 1); absent on boards without fans.", false, 1),
+        (GpuValue.RecoveryAction, "gpu_recovery_action", "The driver's recommended recovery action (NVML field 230): 0 none, 1 GPU reset, 2 node reboot, 3 drain peer-to-peer, 4 drain and reset.", false, 1),
+        (GpuValue.MigMode, "gpu_mig_mode", "Whether MIG mode is enabled (1) or not (0).", false, 1),
+        (GpuValue.NvLinkCount, "gpu_nvlink_links", "NVLink links on the GPU.", false, 1),
+        (GpuValue.NvLinkTransmit, "gpu_nvlink_transmit_bytes_total", "Data transmitted over all NVLink links.", true, 1),
+        (GpuValue.NvLinkReceive, "gpu_nvlink_receive_bytes_total", "Data received over all NVLink links.", true, 1),
+    ];
 
     private readonly INvml _nvml;
     private readonly string _libraryPath;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly GpuSamplerOptions _options;
+    private readonly TimeSpan _deviceTimeout;
+    private readonly DcgmCompat? _dcgm;
+    private readonly MetricFamily[] _scalars;
     private readonly MetricFamily _nvmlUp;
     private readonly MetricFamily _info;
     private readonly MetricFamily _up;
-    private readonly MetricFamily _utilization;
-    private readonly MetricFamily _memoryUtilization;
-    private readonly MetricFamily _memoryTotal;
-    private readonly MetricFamily _memoryUsed;
-    private readonly MetricFamily _memoryFree;
-    private readonly MetricFamily _memoryReserved;
-    private readonly MetricFamily _temperature;
-    private readonly MetricFamily _power;
-    private readonly MetricFamily _energy;
+    private readonly MetricFamily _stalled;
     private readonly MetricFamily _clock;
     private readonly MetricFamily _maxClock;
-    private readonly MetricFamily _pstate;
     private readonly MetricFamily _reason;
-    private readonly MetricFamily _slowdown;
-    private readonly MetricFamily _shutdown;
     private readonly MetricFamily _ecc;
+    private readonly MetricFamily _retired;
     private readonly MetricFamily _remapped;
-    private readonly MetricFamily _remapPending;
-    private readonly MetricFamily _remapFailure;
-    private readonly MetricFamily _pcieGeneration;
-    private readonly MetricFamily _pcieWidth;
-    private readonly MetricFamily _pcieReplays;
-    private readonly MetricFamily _encoder;
-    private readonly MetricFamily _decoder;
-    private readonly MetricFamily _fan;
+    private readonly MetricFamily _pcieThroughput;
+    private readonly MetricFamily _nvlinkUp;
+    private readonly MetricFamily _nvlinkErrors;
+    private readonly MetricFamily _processMemory;
+    private readonly MetricFamily _processUtilization;
+    private readonly MetricFamily _processMemoryUtilization;
+    private readonly MetricFamily _migMemoryTotal;
+    private readonly MetricFamily _migMemoryUsed;
+    private readonly MetricFamily _migMemoryFree;
+    private readonly MetricFamily _migUtilization;
     private readonly MetricFamily _xids;
     private readonly MetricFamily _lastXid;
     private readonly Lock _xidLock = new();
-    private readonly Dictionary<(int Device, ulong Xid), long> _xidCounts = [];
-    private readonly Dictionary<int, double> _lastXidTime = [];
-    private long _nextSlow = long.MinValue;
-    private readonly HashSet<(int Device, Call Call)> _unsupported = [];
-    private List<Device>? _devices;
+    private readonly Dictionary<(string Uuid, ulong Xid), long> _xidCounts = [];
+    private readonly Dictionary<string, (double Time, ulong Xid)> _lastXidSeen = [];
+    private readonly GpuSample _sample = new();
+    private List<GpuDeviceSampler>? _devices;
+    private int _generation;
     private long _nextAttempt = long.MinValue;
+    private TimeSpan _retry = FirstRetry;
     private string? _lastProblem;
 
     public GpuCollector(CollectorContext context)
-        : this(context, Simulated(context) is > 0 and var n ? new SimulatedNvml(n, context.Time) : new NativeNvml())
+        : this(context, Setting(context, "simulate", 0) is > 0 and var n ? new SimulatedNvml(n, context.Time) : new NativeNvml())
     {
     }
 
@@ -85,105 +120,58 @@ internal sealed partial class GpuCollector : ICollector
         _libraryPath = context.Settings["nvml-library"] is { Length: > 0 } path ? path : NvmlLibrary.DefaultPath;
         _logger = context.Logger;
         _time = context.Time;
+        _options = new GpuSamplerOptions(
+            Duration(context, "slow-interval", DefaultSlowInterval),
+            bool.TryParse(context.Settings["pcie-throughput"], out var pcie) && pcie,
+            !bool.TryParse(context.Settings["processes"], out var processes) || processes);
+        _deviceTimeout = Duration(context, "device-timeout", DefaultDeviceTimeout);
         var g = context.Group;
         _nvmlUp = g.Gauge("gpu_nvml_up", "Whether NVML is loaded and initialized (1) or not (0: no driver, or it failed; see the log).");
-        _info = g.Gauge("gpu_info", "GPU identity; always 1.", "gpu", "uuid", "name");
-        _up = g.Gauge("gpu_up", "Whether the GPU answers NVML (0 after GPU_IS_LOST or another device error).", GpuLabels);
-        _utilization = g.Gauge("gpu_utilization_ratio", "Fraction of the last sample period the GPU was busy (NVML utilization.gpu / 100).", GpuLabels);
-        _memoryUtilization = g.Gauge("gpu_memory_utilization_ratio", "Fraction of the last sample period the memory controller was busy.", GpuLabels);
-        _memoryTotal = g.Gauge("gpu_memory_total_bytes", "Total GPU memory.", GpuLabels);
-        _memoryUsed = g.Gauge("gpu_memory_used_bytes", "GPU memory used by processes (NVML memory v2 used, as nvidia-smi reports).", GpuLabels);
-        _memoryFree = g.Gauge("gpu_memory_free_bytes", "Free GPU memory.", GpuLabels);
-        _memoryReserved = g.Gauge("gpu_memory_reserved_bytes", "GPU memory reserved by the driver.", GpuLabels);
-        _temperature = g.Gauge("gpu_temperature_celsius", "GPU temperature.", GpuLabels);
-        _power = g.Gauge("gpu_power_watts", "Power draw (NVML power usage; a 1 s average on Ampere and later, except GA100).", GpuLabels);
-        _energy = g.Counter("gpu_energy_joules_total", "Energy consumed since the driver was loaded.", GpuLabels);
+        _info = g.Gauge("gpu_info", "GPU identity; always 1.", "gpu", "uuid", "name", "pci_bus_id", "serial", "driver_version", "vbios_version", "compute_capability");
+        _up = g.Gauge("gpu_up", "Whether the GPU answers NVML (0 after GPU_IS_LOST, or while its sampling is stalled).", GpuLabels);
+        _stalled = g.Gauge("gpu_sampling_stalled", "Whether an NVML call for this GPU has not returned within --collector.gpu.device-timeout (1) or not (0).", GpuLabels);
+        _scalars = [.. Scalars.Select(s => s.Counter ? g.Counter(s.Name, s.Help, GpuLabels) : g.Gauge(s.Name, s.Help, GpuLabels))];
         _clock = g.Gauge("gpu_clock_hertz", "Current clock frequency.", "gpu", "uuid", "clock");
         _maxClock = g.Gauge("gpu_clock_max_hertz", "Maximum clock frequency.", "gpu", "uuid", "clock");
-        _pstate = g.Gauge("gpu_performance_state", "Performance state: 0 (maximum) to 15 (minimum).", GpuLabels);
         _reason = g.Gauge("gpu_clock_event_reason", "Whether the reason currently holds the clocks down (1) or not (0); sw_power_cap at the power limit is normal under load.", "gpu", "uuid", "reason");
-        _slowdown = g.Gauge("gpu_temperature_slowdown_threshold_celsius", "Temperature at which the GPU starts to slow down.", GpuLabels);
-        _shutdown = g.Gauge("gpu_temperature_shutdown_threshold_celsius", "Temperature at which the GPU shuts down.", GpuLabels);
         _ecc = g.Counter("gpu_ecc_errors_total", "ECC errors; counter=volatile resets when the driver loads, counter=aggregate is the board's lifetime count.", "gpu", "uuid", "error", "counter");
+        _retired = g.Gauge("gpu_retired_pages", "Memory pages retired, by cause (pre-Ampere ECC GPUs; Ampere and later remap rows instead).", "gpu", "uuid", "cause");
         _remapped = g.Gauge("gpu_remapped_rows", "Memory rows remapped, by the error that caused it.", "gpu", "uuid", "error");
-        _remapPending = g.Gauge("gpu_remapped_rows_pending", "Whether a row remap waits for the next GPU reset (1) or not (0).", GpuLabels);
-        _remapFailure = g.Gauge("gpu_remapped_rows_failure", "Whether a row remap has failed (1): NVIDIA's RMA criterion.", GpuLabels);
-        _pcieGeneration = g.Gauge("gpu_pcie_link_generation", "Current PCIe link generation.", GpuLabels);
-        _pcieWidth = g.Gauge("gpu_pcie_link_width", "Current PCIe link width (lanes).", GpuLabels);
-        _pcieReplays = g.Counter("gpu_pcie_replay_errors_total", "PCIe replay events.", GpuLabels);
-        _encoder = g.Gauge("gpu_encoder_utilization_ratio", "Fraction of the sample period the video encoder was busy.", GpuLabels);
-        _decoder = g.Gauge("gpu_decoder_utilization_ratio", "Fraction of the sample period the video decoder was busy.", GpuLabels);
-        _fan = g.Gauge("gpu_fan_speed_ratio", "Fan speed as a fraction of its maximum (can exceed 1); absent on boards without fans.", GpuLabels);
+        _pcieThroughput = g.Gauge("gpu_pcie_throughput_bytes_per_second", "PCIe throughput over a 20 ms window at the slow cadence (--collector.gpu.pcie-throughput).", "gpu", "uuid", "direction");
+        _nvlinkUp = g.Gauge("gpu_nvlink_link_up", "Whether the NVLink link is active (1) or not (0).", "gpu", "uuid", "link");
+        _nvlinkErrors = g.Counter("gpu_nvlink_errors_total", "NVLink errors summed over links, by kind.", "gpu", "uuid", "error");
+        _processMemory = g.Gauge("gpu_process_memory_used_bytes", "GPU memory used by a compute process.", "gpu", "uuid", "pid");
+        _processUtilization = g.Gauge("gpu_process_utilization_ratio", "Fraction of the last second the process kept the GPU's SMs busy.", "gpu", "uuid", "pid");
+        _processMemoryUtilization = g.Gauge("gpu_process_memory_utilization_ratio", "Fraction of the last second the process kept the memory controller busy.", "gpu", "uuid", "pid");
+        string[] migLabels = ["gpu", "uuid", "gpu_instance", "compute_instance", "mig_uuid"];
+        _migMemoryTotal = g.Gauge("gpu_mig_memory_total_bytes", "Memory of a MIG device.", migLabels);
+        _migMemoryUsed = g.Gauge("gpu_mig_memory_used_bytes", "Memory used on a MIG device.", migLabels);
+        _migMemoryFree = g.Gauge("gpu_mig_memory_free_bytes", "Memory free on a MIG device.", migLabels);
+        _migUtilization = g.Gauge("gpu_mig_utilization_ratio", "Fraction of time the MIG device was busy, where the driver reports it.", migLabels);
         _xids = g.Counter("gpu_xid_errors_total", "XID errors reported by the driver through NVML events; every catalogued code starts at 0.", "gpu", "uuid", "xid");
         _lastXid = g.Gauge("gpu_last_xid_timestamp_seconds", "Unix time of the GPU's last XID error.", GpuLabels);
+        if (bool.TryParse(context.Settings["compat-dcgm"], out var dcgm) && dcgm)
+        {
+            _dcgm = new DcgmCompat(g, Environment.MachineName);
+        }
     }
 
-    /// <summary>NVML calls that can be remembered as unsupported.</summary>
-    internal enum Call
-    {
-        /// <summary>Utilization rates.</summary>
-        Utilization,
+    /// <summary>Default of <c>--collector.gpu.slow-interval</c>.</summary>
+    internal const string DefaultSlowInterval = "15s";
 
-        /// <summary>Memory info.</summary>
-        Memory,
-
-        /// <summary>GPU temperature.</summary>
-        Temperature,
-
-        /// <summary>Power usage.</summary>
-        Power,
-
-        /// <summary>Total energy.</summary>
-        Energy,
-
-        /// <summary>Current clocks (per type: <see cref="Clock"/> + type).</summary>
-        Clock,
-
-        /// <summary>Max clocks (per type).</summary>
-        MaxClock = Clock + 4,
-
-        /// <summary>Performance state.</summary>
-        PerformanceState = MaxClock + 4,
-
-        /// <summary>Clock event reasons.</summary>
-        ClockEventReasons,
-
-        /// <summary>Slowdown threshold.</summary>
-        SlowdownThreshold,
-
-        /// <summary>Shutdown threshold.</summary>
-        ShutdownThreshold,
-
-        /// <summary>ECC counters (per error and counter type: <see cref="Ecc"/> + errorType * 2 + counterType).</summary>
-        Ecc,
-
-        /// <summary>Remapped rows.</summary>
-        RemappedRows = Ecc + 4,
-
-        /// <summary>PCIe link generation and width.</summary>
-        PcieLink,
-
-        /// <summary>PCIe replay counter.</summary>
-        PcieReplays,
-
-        /// <summary>Encoder utilization.</summary>
-        Encoder,
-
-        /// <summary>Decoder utilization.</summary>
-        Decoder,
-
-        /// <summary>Fan speed.</summary>
-        Fan,
-    }
+    /// <summary>Default of <c>--collector.gpu.device-timeout</c>.</summary>
+    internal const string DefaultDeviceTimeout = "2s";
 
     /// <summary>Registration: on by default, background at 1 s.</summary>
     public static CollectorDescriptor Descriptor { get; } = new(
         "gpu", "NVIDIA GPU metrics through NVML (no DCGM, no nvidia-smi).", true, Cadence.Background, TimeSpan.FromSeconds(1),
         c => new GpuCollector(c),
-        [new CollectorFlag("nvml-library", NvmlLibrary.DefaultPath, "NVML library to load: a soname or a path (e.g. /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1).")]);
-
-    private static int Simulated(CollectorContext context) =>
-        int.TryParse(context.Settings["simulate"], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : 0;
+        [
+            new CollectorFlag("slow-interval", DefaultSlowInterval, "How often static and expensive GPU values are read: max clocks, thresholds, PCIe link and replays, retired pages, MIG layout, NVLink count, the energy counter.", FlagKind.Duration),
+            new CollectorFlag("device-timeout", DefaultDeviceTimeout, "How long an update waits for one GPU's NVML calls before it reports that GPU as stalled and serves the others.", FlagKind.Duration),
+            new CollectorFlag("processes", "true", "Export per-process GPU memory and utilization (gpu_process_*).", FlagKind.Bool),
+            new CollectorFlag("pcie-throughput", "false", "Read PCIe throughput at the slow cadence (each direction blocks NVML for 20 ms).", FlagKind.Bool),
+        ]);
 
     public void Update(CancellationToken cancellationToken)
     {
@@ -193,20 +181,57 @@ internal sealed partial class GpuCollector : ICollector
             return;
         }
 
-        _nvmlUp.Get().Set(1);
-        var now = _time.GetTimestamp();
-        var slow = now >= _nextSlow;
-        if (slow)
+        var devices = _devices!;
+        foreach (var device in devices)
         {
-            _nextSlow = now + (long)(SlowInterval.TotalSeconds * _time.TimestampFrequency);
+            if (!device.Busy)
+            {
+                device.Start();
+            }
         }
 
-        Span<char> index = stackalloc char[11];
-        foreach (var device in _devices!)
+        var deadline = _time.GetTimestamp() + (long)(_deviceTimeout.TotalSeconds * _time.TimestampFrequency);
+        NvmlReturn? sessionError = null;
+        foreach (var device in devices)
         {
-            device.Index.TryFormat(index, out var n, default, CultureInfo.InvariantCulture);
-            Sample(device, index[..n], slow);
+            var finished = device.Wait(_time.GetElapsedTime(_time.GetTimestamp(), deadline));
+            if (finished == device.Stalled)
+            {
+                device.Stalled = !finished;
+                if (finished)
+                {
+                    LogRecovered(_logger, device.Index, device.Uuid);
+                }
+                else
+                {
+                    LogStalled(_logger, device.Index, device.Uuid, _deviceTimeout.TotalSeconds);
+                }
+            }
+
+            sessionError ??= device.SessionError;
+            Publish(device);
         }
+
+        if (sessionError is { } error)
+        {
+            Stop(error);
+            _nvmlUp.Get().Set(0);
+            return;
+        }
+
+        _nvmlUp.Get().Set(1);
+    }
+
+    private static int Setting(CollectorContext context, string key, int fallback) =>
+        int.TryParse(context.Settings[key], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : fallback;
+
+    private static TimeSpan Duration(CollectorContext context, string key, string fallback)
+    {
+        var text = context.Settings[key] is { Length: > 0 } value ? value : fallback;
+        var parsed = DurationParser.Parse(text);
+        return parsed.Success && parsed.Value > TimeSpan.Zero
+            ? parsed.Value
+            : throw new ArgumentException($"Collectors:gpu:{key}: '{text}' is not a positive duration such as 500ms or 15s", nameof(context));
     }
 
     private bool TryStart()
@@ -217,26 +242,42 @@ internal sealed partial class GpuCollector : ICollector
             return false;
         }
 
-        _nextAttempt = now + (long)(RetryInterval.TotalSeconds * _time.TimestampFrequency);
-        if (!_nvml.TryInitialize(_libraryPath, out var problem))
+        if (!TryOpenSession(out var problem))
         {
+            _nextAttempt = now + (long)(_retry.TotalSeconds * _time.TimestampFrequency);
             if (problem != _lastProblem)
             {
-                LogUnavailable(_logger, problem ?? "unknown", RetryInterval.TotalSeconds);
+                LogUnavailable(_logger, problem, MaxRetry.TotalSeconds);
                 _lastProblem = problem;
             }
 
+            _retry = TimeSpan.FromTicks(Math.Min(_retry.Ticks * 2, MaxRetry.Ticks));
+            return false;
+        }
+
+        _retry = FirstRetry;
+        _lastProblem = null;
+        return true;
+    }
+
+    private bool TryOpenSession(out string problem)
+    {
+        if (!_nvml.TryInitialize(_libraryPath, out var initProblem))
+        {
+            problem = initProblem ?? "unknown";
             return false;
         }
 
         var result = _nvml.DeviceCount(out var count);
         if (result != NvmlReturn.Success)
         {
-            LogUnavailable(_logger, $"nvmlDeviceGetCount_v2: {_nvml.ErrorString(result)}", RetryInterval.TotalSeconds);
+            problem = $"nvmlDeviceGetCount_v2: {_nvml.ErrorString(result)} ({(int)result})";
+            _ = _nvml.Shutdown();
             return false;
         }
 
-        var devices = new List<Device>((int)count);
+        var driver = _nvml.DriverVersion(out var d) == NvmlReturn.Success ? d : string.Empty;
+        var devices = new List<GpuDeviceSampler>((int)count);
         for (var i = 0u; i < count; i++)
         {
             // A device this process may not open (cgroups, permissions) is counted but left out, as NVML documents.
@@ -247,20 +288,45 @@ internal sealed partial class GpuCollector : ICollector
 
             var uuid = _nvml.Uuid(handle, out var u) == NvmlReturn.Success ? u : string.Empty;
             var name = _nvml.Name(handle, out var m) == NvmlReturn.Success ? m : string.Empty;
-            devices.Add(new Device((int)i, handle, uuid, name));
+            devices.Add(new GpuDeviceSampler(_nvml, _time, _options, (int)i, handle, uuid, name) { Identity = Identify(handle, driver) });
         }
 
         _devices = devices;
-        LogStarted(_logger, devices.Count, string.Join(", ", devices.Select(d => d.Name).Distinct()));
-        StartXidListener(devices);
+        _generation++;
+        LogStarted(_logger, devices.Count, driver, string.Join(", ", devices.Select(d => d.Name).Distinct()));
+        StartXidListener(devices, _generation);
+        problem = string.Empty;
         return true;
+    }
+
+    private GpuIdentity Identify(nint handle, string driver)
+    {
+        var bus = _nvml.PciBusId(handle, out var b) == NvmlReturn.Success ? b : string.Empty;
+        var serial = _nvml.Serial(handle, out var s) == NvmlReturn.Success ? s : string.Empty;
+        var vbios = _nvml.VbiosVersion(handle, out var v) == NvmlReturn.Success ? v : string.Empty;
+        var capability = _nvml.ComputeCapability(handle, out var major, out var minor) == NvmlReturn.Success
+            ? string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}")
+            : string.Empty;
+        return new GpuIdentity(bus, serial, driver, vbios, capability);
+    }
+
+    /// <summary>The session is gone (driver reloaded, version mismatch): drop the devices, shut NVML down, retry with backoff.</summary>
+    private void Stop(NvmlReturn error)
+    {
+        LogSessionLost(_logger, _nvml.ErrorString(error), (int)error);
+        _devices = null;
+        _generation++;
+        _ = _nvml.Shutdown();
+        _lastProblem = null;
+        _nextAttempt = _time.GetTimestamp() + (long)(FirstRetry.TotalSeconds * _time.TimestampFrequency);
+        _retry = FirstRetry * 2;
     }
 
     /// <summary>
     /// XIDs arrive through an NVML event set, waited on by a dedicated thread (a wait blocks up to its timeout, so it
     /// must not hold a pool thread). The thread only counts; the 1 s update writes the counts into the series.
     /// </summary>
-    private void StartXidListener(List<Device> devices)
+    private void StartXidListener(List<GpuDeviceSampler> devices, int generation)
     {
         var set = _nvml.CreateXidEventSet([.. devices.Select(d => d.Handle)]);
         if (set == 0)
@@ -269,13 +335,13 @@ internal sealed partial class GpuCollector : ICollector
         }
 
         var byHandle = devices.ToDictionary(d => d.Handle);
-        var thread = new Thread(() => ListenForXids(set, byHandle), 256 * 1024) { IsBackground = true, Name = "nvml-xid" };
+        var thread = new Thread(() => ListenForXids(set, byHandle, generation), 256 * 1024) { IsBackground = true, Name = "nvml-xid" };
         thread.Start();
     }
 
-    private void ListenForXids(nint set, Dictionary<nint, Device> devices)
+    private void ListenForXids(nint set, Dictionary<nint, GpuDeviceSampler> devices, int generation)
     {
-        while (true)
+        while (Volatile.Read(ref _generation) == generation)
         {
             var result = _nvml.WaitEvent(set, 1000, out var data);
             if (result == NvmlReturn.Timeout)
@@ -285,7 +351,7 @@ internal sealed partial class GpuCollector : ICollector
 
             if (result != NvmlReturn.Success)
             {
-                // Uninitialized after shutdown, or a broken set: stop listening; the next re-init starts a new one.
+                // Uninitialized after shutdown, or a broken set: stop listening; the next session starts a new one.
                 LogXidListenerStopped(_logger, _nvml.ErrorString(result));
                 return;
             }
@@ -298,21 +364,132 @@ internal sealed partial class GpuCollector : ICollector
             var xid = data.EventData;
             lock (_xidLock)
             {
-                _xidCounts[(device.Index, xid)] = _xidCounts.GetValueOrDefault((device.Index, xid)) + 1;
-                _lastXidTime[device.Index] = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
+                _xidCounts[(device.Uuid, xid)] = _xidCounts.GetValueOrDefault((device.Uuid, xid)) + 1;
+                _lastXidSeen[device.Uuid] = (_time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0, xid);
             }
 
-            var resolution = Monitor.Agent.Gpu.Xid.XidCatalog.Resolve((uint)Math.Min(xid, uint.MaxValue));
-            LogXid(_logger, device.Index, device.Uuid, xid, Monitor.Agent.Gpu.Xid.XidCatalog.Describe((uint)Math.Min(xid, uint.MaxValue)),
-                Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution), Monitor.Agent.Gpu.Xid.XidCatalog.Action(resolution));
+            var code = (uint)Math.Min(xid, uint.MaxValue);
+            var resolution = XidCatalog.Resolve(code);
+            LogXid(_logger, device.Index, device.Uuid, xid, XidCatalog.Describe(code), XidCatalog.Code(resolution), XidCatalog.Action(resolution));
         }
     }
 
-    private void WriteXids(Device device, ReadOnlySpan<char> gpu)
+    private void Publish(GpuDeviceSampler device)
+    {
+        var gpu = device.IndexLabel;
+        var uuid = device.Uuid;
+        var id = device.Identity;
+        _info.Get([gpu, uuid, device.Name, id.PciBusId, id.Serial, id.DriverVersion, id.VbiosVersion, id.ComputeCapability]).Set(1);
+        _stalled.Get(gpu, uuid).Set(device.Stalled ? 1 : 0);
+        var last = WriteXids(device, gpu);
+        device.CopyPublished(_sample);
+        var sample = _sample;
+        var healthy = !device.Stalled && !sample.Lost && sample.Timestamp != 0;
+        _up.Get(gpu, uuid).Set(healthy ? 1 : 0);
+        if (sample.Lost != device.ReportedLost)
+        {
+            device.ReportedLost = sample.Lost;
+            if (sample.Lost)
+            {
+                LogLost(_logger, device.Index, uuid);
+            }
+        }
+
+        if (!healthy)
+        {
+            return;
+        }
+
+        var v = sample.Values;
+        for (var i = 0; i < Scalars.Length; i++)
+        {
+            if (v[(int)Scalars[i].Value] is var value && !double.IsNaN(value))
+            {
+                _scalars[i].Get(gpu, uuid).Set(value * Scalars[i].Scale);
+            }
+        }
+
+        for (var type = 0; type < ClockNames.Length; type++)
+        {
+            SetIf(_clock, gpu, uuid, ClockNames[type], v[(int)GpuValue.Clock + type] * 1e6);
+            SetIf(_maxClock, gpu, uuid, ClockNames[type], v[(int)GpuValue.MaxClock + type] * 1e6);
+        }
+
+        if (!double.IsNaN(v[(int)GpuValue.ClockEventReasons]))
+        {
+            var reasons = (ulong)v[(int)GpuValue.ClockEventReasons];
+            for (var bit = 0; bit < ReasonNames.Length; bit++)
+            {
+                _reason.Get(gpu, uuid, ReasonNames[bit]).Set((reasons >> bit) & 1);
+            }
+        }
+
+        for (var i = 0; i < 4; i++)
+        {
+            if (!double.IsNaN(v[(int)GpuValue.Ecc + i]))
+            {
+                _ecc.Get([gpu, uuid, i / 2 == 0 ? "corrected" : "uncorrected", i % 2 == 0 ? "volatile" : "aggregate"]).Set(v[(int)GpuValue.Ecc + i]);
+            }
+
+            SetIf(_nvlinkErrors, gpu, uuid, NvLinkErrorNames[i], v[(int)GpuValue.NvLinkErrors + i]);
+        }
+
+        SetIf(_retired, gpu, uuid, "multiple_single_bit_ecc", v[(int)GpuValue.RetiredPages]);
+        SetIf(_retired, gpu, uuid, "double_bit_ecc", v[(int)GpuValue.RetiredPages + 1]);
+        SetIf(_remapped, gpu, uuid, "correctable", v[(int)GpuValue.RemappedCorrectable]);
+        SetIf(_remapped, gpu, uuid, "uncorrectable", v[(int)GpuValue.RemappedUncorrectable]);
+        SetIf(_pcieThroughput, gpu, uuid, "tx", v[(int)GpuValue.PcieTransmit]);
+        SetIf(_pcieThroughput, gpu, uuid, "rx", v[(int)GpuValue.PcieReceive]);
+
+        Span<char> number = stackalloc char[11];
+        for (var link = 0; link < sample.NvLinkUp.Count; link++)
+        {
+            link.TryFormat(number, out var n, default, CultureInfo.InvariantCulture);
+            SetIf(_nvlinkUp, gpu, uuid, number[..n], sample.NvLinkUp[link]);
+        }
+
+        foreach (var process in sample.Processes)
+        {
+            process.Pid.TryFormat(number, out var n, default, CultureInfo.InvariantCulture);
+            SetIf(_processMemory, gpu, uuid, number[..n], process.MemoryBytes);
+            SetIf(_processUtilization, gpu, uuid, number[..n], process.Utilization);
+            SetIf(_processMemoryUtilization, gpu, uuid, number[..n], process.MemoryUtilization);
+        }
+
+        foreach (var mig in sample.Mig)
+        {
+            string[] labels = [gpu, uuid, mig.GpuInstanceId.ToString(CultureInfo.InvariantCulture), mig.ComputeInstanceId.ToString(CultureInfo.InvariantCulture), mig.Uuid];
+            SetIf(_migMemoryTotal, labels, mig.MemoryTotal);
+            SetIf(_migMemoryUsed, labels, mig.MemoryUsed);
+            SetIf(_migMemoryFree, labels, mig.MemoryFree);
+            SetIf(_migUtilization, labels, mig.Utilization);
+        }
+
+        _dcgm?.Publish(device, sample, last);
+    }
+
+    private static void SetIf(MetricFamily family, ReadOnlySpan<char> gpu, ReadOnlySpan<char> uuid, ReadOnlySpan<char> label, double value)
+    {
+        if (!double.IsNaN(value))
+        {
+            family.Get(gpu, uuid, label).Set(value);
+        }
+    }
+
+    private static void SetIf(MetricFamily family, string[] labels, double value)
+    {
+        if (!double.IsNaN(value))
+        {
+            family.Get(labels).Set(value);
+        }
+    }
+
+    /// <summary>Writes the XID counters (every catalogued code from 0) and returns the last XID seen, if any.</summary>
+    private (double Time, ulong Xid)? WriteXids(GpuDeviceSampler device, ReadOnlySpan<char> gpu)
     {
         // Every catalogued code starts at 0 so increase() sees the first occurrence (alerting.md, pitfalls).
         Span<char> code = stackalloc char[20];
-        var codes = Monitor.Agent.Gpu.Xid.XidCatalog.KnownCodes;
+        var codes = XidCatalog.KnownCodes;
         for (var k = 0; k < codes.Count; k++)
         {
             // Indexed, not foreach: enumerating an IReadOnlyList boxes its enumerator on every GPU and tick.
@@ -322,215 +499,34 @@ internal sealed partial class GpuCollector : ICollector
 
         lock (_xidLock)
         {
-            foreach (var ((index, xid), count) in _xidCounts)
+            foreach (var ((uuid, xid), count) in _xidCounts)
             {
-                if (index == device.Index)
+                if (uuid == device.Uuid)
                 {
                     xid.TryFormat(code, out var n, default, CultureInfo.InvariantCulture);
                     _xids.Get(gpu, device.Uuid, code[..n]).Set(count);
                 }
             }
 
-            if (_lastXidTime.TryGetValue(device.Index, out var last))
+            if (_lastXidSeen.TryGetValue(device.Uuid, out var last))
             {
-                _lastXid.Get(gpu, device.Uuid).Set(last);
-            }
-        }
-    }
-
-    private void Sample(Device device, ReadOnlySpan<char> gpu, bool slow)
-    {
-        WriteXids(device, gpu);
-        _info.Get(gpu, device.Uuid, device.Name).Set(1);
-        var lost = false;
-
-        if (Supported(device, Call.Utilization) && Ask(device, Call.Utilization, _nvml.Utilization(device.Handle, out var utilization), ref lost))
-        {
-            _utilization.Get(gpu, device.Uuid).Set(utilization.Gpu / 100.0);
-            _memoryUtilization.Get(gpu, device.Uuid).Set(utilization.Memory / 100.0);
-        }
-
-        if (!lost && Supported(device, Call.Memory) && Ask(device, Call.Memory, _nvml.Memory(device.Handle, out var total, out var used, out var free, out var reserved), ref lost))
-        {
-            _memoryTotal.Get(gpu, device.Uuid).Set(total);
-            _memoryUsed.Get(gpu, device.Uuid).Set(used);
-            _memoryFree.Get(gpu, device.Uuid).Set(free);
-            if (reserved is { } r)
-            {
-                _memoryReserved.Get(gpu, device.Uuid).Set(r);
+                _lastXid.Get(gpu, device.Uuid).Set(last.Time);
+                return last;
             }
         }
 
-        if (!lost && Supported(device, Call.Temperature) && Ask(device, Call.Temperature, _nvml.Temperature(device.Handle, out var celsius), ref lost))
-        {
-            _temperature.Get(gpu, device.Uuid).Set(celsius);
-        }
-
-        if (!lost && Supported(device, Call.Power) && Ask(device, Call.Power, _nvml.PowerUsage(device.Handle, out var milliwatts), ref lost))
-        {
-            _power.Get(gpu, device.Uuid).Set(milliwatts / 1000.0);
-        }
-
-        if (!lost && Supported(device, Call.Energy) && Ask(device, Call.Energy, _nvml.Energy(device.Handle, out var millijoules), ref lost))
-        {
-            _energy.Get(gpu, device.Uuid).Set(millijoules / 1000.0);
-        }
-
-        for (var type = 0; type < ClockNames.Length && !lost; type++)
-        {
-            if (Supported(device, Call.Clock + type) && Ask(device, Call.Clock + type, _nvml.Clock(device.Handle, type, out var mhz), ref lost))
-            {
-                _clock.Get(gpu, device.Uuid, ClockNames[type]).Set(mhz * 1e6);
-            }
-        }
-
-        if (!lost && Supported(device, Call.PerformanceState) && Ask(device, Call.PerformanceState, _nvml.PerformanceState(device.Handle, out var pstate), ref lost) && pstate is >= 0 and <= 15)
-        {
-            _pstate.Get(gpu, device.Uuid).Set(pstate);
-        }
-
-        if (!lost && Supported(device, Call.ClockEventReasons) && Ask(device, Call.ClockEventReasons, _nvml.ClockEventReasons(device.Handle, out var reasons), ref lost))
-        {
-            for (var bit = 0; bit < ReasonNames.Length; bit++)
-            {
-                _reason.Get(gpu, device.Uuid, ReasonNames[bit]).Set((reasons >> bit) & 1);
-            }
-        }
-
-        if (!lost && Supported(device, Call.Encoder) && Ask(device, Call.Encoder, _nvml.CodecUtilization(device.Handle, decoder: false, out var encoder), ref lost))
-        {
-            _encoder.Get(gpu, device.Uuid).Set(encoder / 100.0);
-        }
-
-        if (!lost && Supported(device, Call.Decoder) && Ask(device, Call.Decoder, _nvml.CodecUtilization(device.Handle, decoder: true, out var decoder), ref lost))
-        {
-            _decoder.Get(gpu, device.Uuid).Set(decoder / 100.0);
-        }
-
-        if (!lost && Supported(device, Call.Fan) && Ask(device, Call.Fan, _nvml.FanSpeed(device.Handle, out var fan), ref lost))
-        {
-            _fan.Get(gpu, device.Uuid).Set(fan / 100.0);
-        }
-
-        if (!lost && Supported(device, Call.PcieReplays) && Ask(device, Call.PcieReplays, _nvml.PcieReplays(device.Handle, out var replays), ref lost))
-        {
-            _pcieReplays.Get(gpu, device.Uuid).Set(replays);
-        }
-
-        if (!lost)
-        {
-            SampleStatic(device, gpu, slow, ref lost);
-        }
-
-        _up.Get(gpu, device.Uuid).Set(lost ? 0 : 1);
-        if (lost != device.Lost)
-        {
-            device.Lost = lost;
-            if (lost)
-            {
-                LogLost(_logger, device.Index, device.Uuid);
-            }
-        }
-    }
-
-    /// <summary>
-    /// Max clocks, thresholds, ECC counters, remapped rows and the PCIe link: read at the slow cadence, and kept in between (the runner drops series an update
-    /// does not set, so the last values are set again from the cache).
-    /// </summary>
-    private void SampleStatic(Device device, ReadOnlySpan<char> gpu, bool slow, ref bool lost)
-    {
-        if (slow)
-        {
-            for (var type = 0; type < ClockNames.Length && !lost; type++)
-            {
-                device.MaxClocks[type] = Supported(device, Call.MaxClock + type) && Ask(device, Call.MaxClock + type, _nvml.MaxClock(device.Handle, type, out var mhz), ref lost) ? mhz : null;
-            }
-
-            device.Slowdown = !lost && Supported(device, Call.SlowdownThreshold) && Ask(device, Call.SlowdownThreshold, _nvml.TemperatureThreshold(device.Handle, 1, out var slowdown), ref lost) ? slowdown : null;
-            device.Shutdown = !lost && Supported(device, Call.ShutdownThreshold) && Ask(device, Call.ShutdownThreshold, _nvml.TemperatureThreshold(device.Handle, 0, out var shutdown), ref lost) ? shutdown : null;
-            for (var i = 0; i < 4 && !lost; i++)
-            {
-                device.Ecc[i] = Supported(device, Call.Ecc + i) && Ask(device, Call.Ecc + i, _nvml.EccErrors(device.Handle, i / 2, i % 2, out var count), ref lost) ? count : null;
-            }
-
-            device.Remap = !lost && Supported(device, Call.RemappedRows) && Ask(device, Call.RemappedRows, _nvml.RemappedRows(device.Handle, out var corr, out var unc, out var pending, out var failure), ref lost)
-                ? (corr, unc, pending, failure)
-                : null;
-            device.Pcie = !lost && Supported(device, Call.PcieLink) && Ask(device, Call.PcieLink, _nvml.PcieLink(device.Handle, out var generation, out var width), ref lost)
-                ? (generation, width)
-                : null;
-        }
-
-        for (var i = 0; i < 4; i++)
-        {
-            if (device.Ecc[i] is { } count)
-            {
-                _ecc.Get(device.IndexLabel, device.Uuid, i / 2 == 0 ? "corrected" : "uncorrected", i % 2 == 0 ? "volatile" : "aggregate").Set(count);
-            }
-        }
-
-        if (device.Remap is { } remap)
-        {
-            _remapped.Get(gpu, device.Uuid, "correctable").Set(remap.Correctable);
-            _remapped.Get(gpu, device.Uuid, "uncorrectable").Set(remap.Uncorrectable);
-            _remapPending.Get(gpu, device.Uuid).Set(remap.Pending != 0 ? 1 : 0);
-            _remapFailure.Get(gpu, device.Uuid).Set(remap.Failure != 0 ? 1 : 0);
-        }
-
-        if (device.Pcie is { } pcie)
-        {
-            _pcieGeneration.Get(gpu, device.Uuid).Set(pcie.Generation);
-            _pcieWidth.Get(gpu, device.Uuid).Set(pcie.Width);
-        }
-
-        for (var type = 0; type < ClockNames.Length; type++)
-        {
-            if (device.MaxClocks[type] is { } mhz)
-            {
-                _maxClock.Get(gpu, device.Uuid, ClockNames[type]).Set(mhz * 1e6);
-            }
-        }
-
-        if (device.Slowdown is { } slowdownCelsius)
-        {
-            _slowdown.Get(gpu, device.Uuid).Set(slowdownCelsius);
-        }
-
-        if (device.Shutdown is { } shutdownCelsius)
-        {
-            _shutdown.Get(gpu, device.Uuid).Set(shutdownCelsius);
-        }
-    }
-
-    private bool Supported(Device device, Call call) => !_unsupported.Contains((device.Index, call));
-
-    /// <summary>
-    /// True when the value may be used. The first NOT_SUPPORTED is remembered (NVML costs ~130 µs to say no) and
-    /// the call is never made again for that device; GPU_IS_LOST stops this device's sample.
-    /// </summary>
-    private bool Ask(Device device, Call call, NvmlReturn result, ref bool lost)
-    {
-        switch (result)
-        {
-            case NvmlReturn.Success:
-                return true;
-            case NvmlReturn.NotSupported:
-                _unsupported.Add((device.Index, call));
-                return false;
-            case NvmlReturn.GpuIsLost:
-                lost = true;
-                return false;
-            default:
-                return false;
-        }
+        return null;
     }
 
     [LoggerMessage(EventId = 3000, EventName = "nvml_unavailable", Level = LogLevel.Information,
-        Message = "NVML not available, GPU metrics off (gpu_nvml_up 0); retrying every {RetrySeconds} s: {Reason}")]
+        Message = "NVML not available, GPU metrics off (gpu_nvml_up 0); retrying with backoff up to every {RetrySeconds} s: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string reason, double retrySeconds);
 
-    [LoggerMessage(EventId = 3001, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs ({Models})")]
-    private static partial void LogStarted(ILogger logger, int count, string models);
+    [LoggerMessage(EventId = 3001, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs, driver {Driver} ({Models})")]
+    private static partial void LogStarted(ILogger logger, int count, string driver, string models);
+
+    [LoggerMessage(EventId = 3002, EventName = "gpu_lost", Level = LogLevel.Error, Message = "GPU {Gpu} ({Uuid}) is lost (GPU_IS_LOST); the other GPUs keep reporting")]
+    private static partial void LogLost(ILogger logger, int gpu, string uuid);
 
     [LoggerMessage(EventId = 3003, EventName = "gpu_xid", Level = LogLevel.Error,
         Message = "XID {Xid} on GPU {Gpu} ({Uuid}): {Description}; resolution {Resolution}: {Action}")]
@@ -539,34 +535,14 @@ internal sealed partial class GpuCollector : ICollector
     [LoggerMessage(EventId = 3004, EventName = "xid_listener_stopped", Level = LogLevel.Warning, Message = "XID listener stopped: {Reason}")]
     private static partial void LogXidListenerStopped(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 3002, EventName = "gpu_lost", Level = LogLevel.Error, Message = "GPU {Gpu} ({Uuid}) is lost (GPU_IS_LOST); the other GPUs keep reporting")]
-    private static partial void LogLost(ILogger logger, int gpu, string uuid);
+    [LoggerMessage(EventId = 3005, EventName = "gpu_sampling_stalled", Level = LogLevel.Error,
+        Message = "GPU {Gpu} ({Uuid}): an NVML call has not returned within {TimeoutSeconds} s; reporting it as stalled (gpu_up 0) while the other GPUs keep reporting")]
+    private static partial void LogStalled(ILogger logger, int gpu, string uuid, double timeoutSeconds);
 
-    private sealed class Device(int index, nint handle, string uuid, string name)
-    {
-        public int Index { get; } = index;
+    [LoggerMessage(EventId = 3006, EventName = "gpu_sampling_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}): sampling completes again")]
+    private static partial void LogRecovered(ILogger logger, int gpu, string uuid);
 
-        /// <summary>The index as a label value, for the four-label families whose lookup takes strings.</summary>
-        public string IndexLabel { get; } = index.ToString(CultureInfo.InvariantCulture);
-
-        public nint Handle { get; } = handle;
-
-        public string Uuid { get; } = uuid;
-
-        public string Name { get; } = name;
-
-        public bool Lost { get; set; }
-
-        public uint?[] MaxClocks { get; } = new uint?[4];
-
-        public uint? Slowdown { get; set; }
-
-        public uint? Shutdown { get; set; }
-
-        public ulong?[] Ecc { get; } = new ulong?[4];
-
-        public (uint Correctable, uint Uncorrectable, uint Pending, uint Failure)? Remap { get; set; }
-
-        public (uint Generation, uint Width)? Pcie { get; set; }
-    }
+    [LoggerMessage(EventId = 3007, EventName = "nvml_session_lost", Level = LogLevel.Warning,
+        Message = "NVML session lost ({Reason}, {Code}): the driver was reloaded or no longer matches the library; re-initializing with backoff")]
+    private static partial void LogSessionLost(ILogger logger, string reason, int code);
 }

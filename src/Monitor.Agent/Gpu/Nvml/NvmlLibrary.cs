@@ -71,7 +71,7 @@ internal static class NvmlLibrary
     {
         if (!NativeLibrary.TryLoad(path, out handle))
         {
-            problem = $"cannot load {path}: the NVIDIA driver is not installed or its library is not on the loader path (set --collector.gpu.nvml-library)";
+            problem = $"cannot load {path}: the NVIDIA driver is not installed or its library is not on the loader path (set --nvml.library)";
             return false;
         }
 
