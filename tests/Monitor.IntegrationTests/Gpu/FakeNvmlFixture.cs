@@ -4,7 +4,8 @@ namespace Monitor.IntegrationTests.Gpu;
 
 /// <summary>
 /// Builds tests/native/fake_nvml.c with gcc into a temporary folder, twice: the current driver, and an older one
-/// without <c>nvmlDeviceGetMemoryInfo_v2</c>.
+/// without <c>nvmlDeviceGetMemoryInfo_v2</c>. With <c>-pthread</c>: the fake guards its state with a mutex, because
+/// the agent calls it from one sampling thread per GPU and an event thread at once.
 /// </summary>
 public sealed class FakeNvmlFixture : IAsyncLifetime
 {
@@ -23,7 +24,7 @@ public sealed class FakeNvmlFixture : IAsyncLifetime
         var source = Path.Join(Fixtures.RepositoryRoot, "tests", "native", "fake_nvml.c");
         foreach (var (output, extra) in new[] { (Current, Array.Empty<string>()), (WithoutMemoryV2, ["-DNO_MEMORY_V2"]) })
         {
-            var (code, stdout, stderr) = await ExternalTool.RunAsync(gcc, ["-shared", "-fPIC", "-O2", "-Wall", "-Wextra", "-Werror", .. extra, "-o", output, source]);
+            var (code, stdout, stderr) = await ExternalTool.RunAsync(gcc, ["-shared", "-fPIC", "-O2", "-pthread", "-Wall", "-Wextra", "-Werror", .. extra, "-o", output, source]);
             if (code != 0)
             {
                 throw new InvalidOperationException($"gcc failed ({code}):\n{stdout}{stderr}");
