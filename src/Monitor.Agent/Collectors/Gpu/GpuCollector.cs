@@ -286,28 +286,15 @@ internal sealed partial class GpuCollector : ICollector
                 continue;
             }
 
-            var uuid = _nvml.Uuid(handle, out var u) == NvmlReturn.Success ? u : string.Empty;
-            var name = _nvml.Name(handle, out var m) == NvmlReturn.Success ? m : string.Empty;
-            devices.Add(new GpuDeviceSampler(_nvml, _time, _options, (int)i, handle, uuid, name) { Identity = Identify(handle, driver) });
+            devices.Add(new GpuDeviceSampler(_nvml, _time, _options, (int)i, handle, driver));
         }
 
         _devices = devices;
         _generation++;
-        LogStarted(_logger, devices.Count, driver, string.Join(", ", devices.Select(d => d.Name).Distinct()));
+        LogStarted(_logger, devices.Count, driver);
         StartXidListener(devices, _generation);
         problem = string.Empty;
         return true;
-    }
-
-    private GpuIdentity Identify(nint handle, string driver)
-    {
-        var bus = _nvml.PciBusId(handle, out var b) == NvmlReturn.Success ? b : string.Empty;
-        var serial = _nvml.Serial(handle, out var s) == NvmlReturn.Success ? s : string.Empty;
-        var vbios = _nvml.VbiosVersion(handle, out var v) == NvmlReturn.Success ? v : string.Empty;
-        var capability = _nvml.ComputeCapability(handle, out var major, out var minor) == NvmlReturn.Success
-            ? string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}")
-            : string.Empty;
-        return new GpuIdentity(bus, serial, driver, vbios, capability);
     }
 
     /// <summary>The session is gone (driver reloaded, version mismatch): drop the devices, shut NVML down, retry with backoff.</summary>
@@ -378,9 +365,16 @@ internal sealed partial class GpuCollector : ICollector
     {
         var gpu = device.IndexLabel;
         var uuid = device.Uuid;
+        _stalled.Get(gpu, uuid).Set(device.Stalled ? 1 : 0);
+        if (uuid.Length == 0)
+        {
+            // Not identified yet (its first tick is stalled or failed): only its index is known.
+            _up.Get(gpu, uuid).Set(0);
+            return;
+        }
+
         var id = device.Identity;
         _info.Get([gpu, uuid, device.Name, id.PciBusId, id.Serial, id.DriverVersion, id.VbiosVersion, id.ComputeCapability]).Set(1);
-        _stalled.Get(gpu, uuid).Set(device.Stalled ? 1 : 0);
         var last = WriteXids(device, gpu);
         device.CopyPublished(_sample);
         var sample = _sample;
@@ -522,8 +516,8 @@ internal sealed partial class GpuCollector : ICollector
         Message = "NVML not available, GPU metrics off (gpu_nvml_up 0); retrying with backoff up to every {RetrySeconds} s: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string reason, double retrySeconds);
 
-    [LoggerMessage(EventId = 3001, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs, driver {Driver} ({Models})")]
-    private static partial void LogStarted(ILogger logger, int count, string driver, string models);
+    [LoggerMessage(EventId = 3001, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs, driver {Driver}")]
+    private static partial void LogStarted(ILogger logger, int count, string driver);
 
     [LoggerMessage(EventId = 3002, EventName = "gpu_lost", Level = LogLevel.Error, Message = "GPU {Gpu} ({Uuid}) is lost (GPU_IS_LOST); the other GPUs keep reporting")]
     private static partial void LogLost(ILogger logger, int gpu, string uuid);

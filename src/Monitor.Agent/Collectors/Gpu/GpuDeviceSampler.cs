@@ -50,19 +50,20 @@ internal sealed class GpuDeviceSampler
     private double _energyExported = double.NaN;
     private double _lastPower = double.NaN;
     private long _lastPowerTime;
+    private readonly string _driverVersion;
+    private bool _identified;
     private bool _lost;
     private int _sessionError;
 
-    public GpuDeviceSampler(INvml nvml, TimeProvider time, GpuSamplerOptions options, int index, nint handle, string uuid, string name)
+    public GpuDeviceSampler(INvml nvml, TimeProvider time, GpuSamplerOptions options, int index, nint handle, string driverVersion)
     {
         _nvml = nvml;
         _time = time;
         _options = options;
+        _driverVersion = driverVersion;
         Index = index;
         IndexLabel = index.ToString(CultureInfo.InvariantCulture);
         Handle = handle;
-        Uuid = uuid;
-        Name = name;
     }
 
     /// <summary>Calls that are not a <see cref="GpuValue"/> of their own.</summary>
@@ -94,12 +95,14 @@ internal sealed class GpuDeviceSampler
 
     public nint Handle { get; }
 
-    public string Uuid { get; }
+    /// <summary>Read by the first tick (empty until then), so a GPU that hangs from the start cannot hold up the others.</summary>
+    public string Uuid { get; private set; } = string.Empty;
 
-    public string Name { get; }
+    /// <summary>The product name, read by the first tick.</summary>
+    public string Name { get; private set; } = string.Empty;
 
-    /// <summary>Identity for <c>gpu_info</c>, read once at start.</summary>
-    public GpuIdentity Identity { get; set; } = GpuIdentity.Empty;
+    /// <summary>Identity for <c>gpu_info</c>, read by the first tick.</summary>
+    public GpuIdentity Identity { get; private set; } = GpuIdentity.Empty;
 
     /// <summary>True while a tick is running (or hung).</summary>
     public bool Busy => !_done.IsSet;
@@ -198,6 +201,11 @@ internal sealed class GpuDeviceSampler
 
         _lost = false;
         _work.Timestamp = now;
+        if (!_identified)
+        {
+            Identify();
+        }
+
         SampleFast(v, now);
         if (slow && Continue)
         {
@@ -225,6 +233,23 @@ internal sealed class GpuDeviceSampler
 
         UpdateEnergy(v);
         _work.Lost = _lost;
+    }
+
+    private void Identify()
+    {
+        Name = _nvml.Name(Handle, out var name) == NvmlReturn.Success ? name : string.Empty;
+        var bus = _nvml.PciBusId(Handle, out var b) == NvmlReturn.Success ? b : string.Empty;
+        var serial = _nvml.Serial(Handle, out var s) == NvmlReturn.Success ? s : string.Empty;
+        var vbios = _nvml.VbiosVersion(Handle, out var v) == NvmlReturn.Success ? v : string.Empty;
+        var capability = _nvml.ComputeCapability(Handle, out var major, out var minor) == NvmlReturn.Success
+            ? string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}")
+            : string.Empty;
+        Identity = new GpuIdentity(bus, serial, _driverVersion, vbios, capability);
+
+        // The UUID last: it names the series, so it appears together with the rest of the identity.
+        var result = _nvml.Uuid(Handle, out var uuid);
+        Uuid = result == NvmlReturn.Success ? uuid : string.Empty;
+        _identified = result == NvmlReturn.Success;
     }
 
     private bool Continue => !_lost && _sessionError == 0;

@@ -26,6 +26,7 @@ internal static class NvmlLibrary
 
     private static readonly Lock Gate = new();
     private static nint _handle;
+    private static string? _path;
     private static bool _resolverSet;
 
     /// <summary>
@@ -39,8 +40,14 @@ internal static class NvmlLibrary
         {
             if (_handle != 0)
             {
-                problem = null;
-                return true;
+                if (string.Equals(path, _path, StringComparison.Ordinal))
+                {
+                    problem = null;
+                    return true;
+                }
+
+                problem = $"NVML is already loaded from {_path}; cannot also load {path} (the import resolver is process-wide)";
+                return false;
             }
 
             if (!TryOpen(path, out var handle, out problem))
@@ -55,6 +62,7 @@ internal static class NvmlLibrary
             }
 
             _handle = handle;
+            _path = path;
             problem = null;
             return true;
         }
