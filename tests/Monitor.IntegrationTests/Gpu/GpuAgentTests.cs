@@ -19,7 +19,53 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         {
             var labels = $"{{gpu=\"{i}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}";
             var used = (i + 1.0) * (1 << 30);
-            Assert.Equal(1, samples[$"gpu_info{{gpu=\"{i}\",name=\"NVIDIA H100 80GB HBM3\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}"]);
+            var uuid = $"GPU-00000000-0000-0000-0000-{i:D12}";
+            Assert.Equal(1, samples[
+                $"gpu_info{{compute_capability=\"9.0\",driver_version=\"580.159.04\",gpu=\"{i}\",name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=\"00000000:{0x17 + i:X2}:00.0\",serial=\"1654322{i:D6}\",uuid=\"{uuid}\",vbios_version=\"96.00.74.00.01\"}}"]);
+            Assert.Equal(50 + i, samples["gpu_memory_temperature_celsius" + labels]);
+            Assert.Equal(700, samples["gpu_power_limit_watts" + labels]);
+            Assert.Equal(5, samples["gpu_pcie_link_max_generation" + labels]);
+            Assert.Equal(16, samples["gpu_pcie_link_max_width" + labels]);
+            Assert.Equal(0, samples["gpu_recovery_action" + labels]);
+            Assert.Equal(0, samples["gpu_mig_mode" + labels]);
+            Assert.Equal(0, samples["gpu_sampling_stalled" + labels]);
+
+            // NVLink through field values: 4 links, link 3 of GPU 1 down; KiB counters exported in bytes.
+            Assert.Equal(4, samples["gpu_nvlink_links" + labels]);
+            for (var link = 0; link < 4; link++)
+            {
+                Assert.Equal(i == 1 && link == 3 ? 0 : 1, samples[$"gpu_nvlink_link_up{{gpu=\"{i}\",link=\"{link}\",uuid=\"{uuid}\"}}"]);
+            }
+
+            Assert.Equal(1000.0 * (i + 1) * 1024, samples["gpu_nvlink_transmit_bytes_total" + labels]);
+            Assert.Equal(2000.0 * (i + 1) * 1024, samples["gpu_nvlink_receive_bytes_total" + labels]);
+            Assert.Equal(i, samples[$"gpu_nvlink_errors_total{{error=\"crc_flit\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+            Assert.Equal(2 * i, samples[$"gpu_nvlink_errors_total{{error=\"replay\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+            Assert.Equal(0, samples[$"gpu_nvlink_errors_total{{error=\"recovery\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
+
+            // GPU i runs i + 1 processes: pid 1000(i+1)+k with (k+1)·256 MiB at 10(k+1) % SM and 5(k+1) % memory.
+            Assert.Equal(i + 1, samples.Keys.Count(k => k.StartsWith($"gpu_process_memory_used_bytes{{gpu=\"{i}\"", StringComparison.Ordinal)));
+            for (var k = 0; k < i + 1; k++)
+            {
+                var process = $"{{gpu=\"{i}\",pid=\"{(1000 * (i + 1)) + k}\",uuid=\"{uuid}\"}}";
+                Assert.Equal((k + 1) * 256.0 * 1024 * 1024, samples["gpu_process_memory_used_bytes" + process]);
+                Assert.Equal(0.1 * (k + 1), samples["gpu_process_utilization_ratio" + process], 12);
+                Assert.Equal(0.05 * (k + 1), samples["gpu_process_memory_utilization_ratio" + process], 12);
+            }
+
+            // Retired pages: NOT_SUPPORTED on GPU 0 (as on an H100), one single-bit page and a pending retirement on GPU 1.
+            if (i == 0)
+            {
+                Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_retired_pages{cause=\"double_bit_ecc\",gpu=\"0\"", StringComparison.Ordinal));
+                Assert.DoesNotContain("gpu_retired_pages_pending" + labels, samples.Keys);
+            }
+            else
+            {
+                Assert.Equal(1, samples[$"gpu_retired_pages{{cause=\"multiple_single_bit_ecc\",gpu=\"1\",uuid=\"{uuid}\"}}"]);
+                Assert.Equal(0, samples[$"gpu_retired_pages{{cause=\"double_bit_ecc\",gpu=\"1\",uuid=\"{uuid}\"}}"]);
+                Assert.Equal(1, samples["gpu_retired_pages_pending" + labels]);
+            }
+
             Assert.Equal(0.1 * (i + 1), samples["gpu_utilization_ratio" + labels], 12);
             Assert.Equal(0.05 * (i + 1), samples["gpu_memory_utilization_ratio" + labels], 12);
             Assert.Equal(85520809984, samples["gpu_memory_total_bytes" + labels]);
@@ -36,7 +82,6 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             Assert.Equal(0, samples["gpu_performance_state" + labels]);
             Assert.Equal(89, samples["gpu_temperature_slowdown_threshold_celsius" + labels]);
             Assert.Equal(95, samples["gpu_temperature_shutdown_threshold_celsius" + labels]);
-            var uuid = $"GPU-00000000-0000-0000-0000-{i:D12}";
             Assert.Equal(i, samples[$"gpu_ecc_errors_total{{counter=\"volatile\",error=\"corrected\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
             Assert.Equal(10 + i, samples[$"gpu_ecc_errors_total{{counter=\"aggregate\",error=\"corrected\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
             Assert.Equal(0, samples[$"gpu_ecc_errors_total{{counter=\"volatile\",error=\"uncorrected\",gpu=\"{i}\",uuid=\"{uuid}\"}}"]);
@@ -52,7 +97,100 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             Assert.Equal(1, samples[$"gpu_clock_event_reason{{gpu=\"{i}\",reason=\"{reason}\",uuid=\"GPU-00000000-0000-0000-0000-{i:D12}\"}}"]);
         }
 
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_pcie_throughput_bytes_per_second", StringComparison.Ordinal));
         await Promtool.AssertCleanAsync(body);
+    }
+
+    [Fact]
+    public async Task Agent_LargeProcessListR535EntriesMigAndPcieThroughput()
+    {
+        // 40 processes on GPU 0 (more than the binding's first buffer: INSUFFICIENT_SIZE, then a retry) in R535's
+        // 32-byte entries; GPU 1 in MIG mode with two instances; PCIe throughput switched on.
+        using var control = new ControlFile("processes=40\nprocess_stride=32\nmig=1\n");
+        await using var agent = await AgentProcess.StartAsync(
+            control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu", "--collector.gpu.pcie-throughput");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+        const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+
+        const string Mig2 = "gpu_mig_memory_used_bytes{compute_instance=\"0\",gpu=\"1\",gpu_instance=\"2\",mig_uuid=\"MIG-00000000-0000-0000-0000-000000000002\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"}";
+        var samples = await WaitForAsync(agent, client, s => s.ContainsKey(Mig2) && s.ContainsKey($"gpu_pcie_throughput_bytes_per_second{{direction=\"rx\",{Gpu1}}}"));
+
+        Assert.Equal(40, samples.Keys.Count(k => k.StartsWith("gpu_process_memory_used_bytes{gpu=\"0\"", StringComparison.Ordinal)));
+        for (var k = 0; k < 40; k += 13)
+        {
+            Assert.Equal((k + 1) * 256.0 * 1024 * 1024, samples[$"gpu_process_memory_used_bytes{{gpu=\"0\",pid=\"{1000 + k}\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"}}"]);
+        }
+
+        Assert.Equal(0, samples[$"gpu_mig_mode{{{Gpu0}}}"]);
+        Assert.Equal(1, samples[$"gpu_mig_mode{{{Gpu1}}}"]);
+        for (var gi = 1; gi <= 2; gi++)
+        {
+            var mig = $"{{compute_instance=\"0\",gpu=\"1\",gpu_instance=\"{gi}\",mig_uuid=\"MIG-00000000-0000-0000-0000-{gi:D12}\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"}}";
+            Assert.Equal(gi * 1024.0 * 1024 * 1024, samples["gpu_mig_memory_used_bytes" + mig]);
+            Assert.Equal(gi * 10.0 * 1024 * 1024 * 1024, samples["gpu_mig_memory_total_bytes" + mig]);
+            Assert.Equal(gi * 9.0 * 1024 * 1024 * 1024, samples["gpu_mig_memory_free_bytes" + mig]);
+        }
+
+        // NVML offers no utilization on a MIG-enabled GPU or its instances: absent, not zero.
+        Assert.DoesNotContain($"gpu_utilization_ratio{{{Gpu1}}}", samples.Keys);
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_mig_utilization_ratio", StringComparison.Ordinal));
+        Assert.Equal(0.1, samples[$"gpu_utilization_ratio{{{Gpu0}}}"], 12);
+
+        // KB/s to bytes/s.
+        Assert.Equal(1e6, samples[$"gpu_pcie_throughput_bytes_per_second{{direction=\"tx\",{Gpu0}}}"]);
+        Assert.Equal(4e6, samples[$"gpu_pcie_throughput_bytes_per_second{{direction=\"rx\",{Gpu1}}}"]);
+    }
+
+    [Fact]
+    public async Task Agent_HungGpu_OthersKeepReportingThenItRecovers()
+    {
+        using var control = new ControlFile("hang=1\n");
+        await using var agent = await AgentProcess.StartAsync(
+            control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu", "--collector.gpu.device-timeout=300ms");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+        const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+
+        // GPU 1 hangs from its very first call, before its UUID is known.
+        var hung = await WaitForAsync(agent, client, s => s.GetValueOrDefault("gpu_sampling_stalled{gpu=\"1\",uuid=\"\"}") == 1 && s.ContainsKey($"gpu_power_watts{{{Gpu0}}}"));
+        Assert.Equal(0, hung["gpu_up{gpu=\"1\",uuid=\"\"}"]);
+        Assert.Equal(1, hung[$"gpu_up{{{Gpu0}}}"]);
+        Assert.Equal(100, hung[$"gpu_power_watts{{{Gpu0}}}"]);
+        Assert.Equal(1, hung["gpu_nvml_up"]);
+
+        control.Write("hang=-1\n");
+        var recovered = await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_up{{{Gpu1}}}") == 1);
+        Assert.Equal(101, recovered[$"gpu_power_watts{{{Gpu1}}}"]);
+        Assert.Equal(0, recovered[$"gpu_sampling_stalled{{{Gpu1}}}"]);
+        Assert.DoesNotContain("gpu_up{gpu=\"1\",uuid=\"\"}", recovered.Keys);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("has not returned within", StringComparison.Ordinal));
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("sampling completes again", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_DriverMismatch_ReinitializesAndKeepsCountingXids()
+    {
+        using var control = new ControlFile("mismatch=0\n");
+        await using var agent = await AgentProcess.StartAsync(control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+        await WaitForAsync(agent, client, s => s.GetValueOrDefault("gpu_nvml_up") == 1 && s.ContainsKey($"gpu_power_watts{{{Gpu0}}}"));
+
+        control.Write("mismatch=1\n");
+        var down = await WaitForAsync(agent, client, s => s.GetValueOrDefault("gpu_nvml_up", 1) == 0);
+        Assert.DoesNotContain($"gpu_power_watts{{{Gpu0}}}", down.Keys);
+        Assert.Equal(1, down["monitor_agent_collector_success{collector=\"gpu\"}"]);
+
+        control.Write("mismatch=0\n");
+        await WaitForAsync(agent, client, s => s.GetValueOrDefault("gpu_nvml_up") == 1 && s.ContainsKey($"gpu_power_watts{{{Gpu0}}}"));
+
+        // The new session has its own XID listener.
+        control.Write("mismatch=0\nxid=48\nxid_gpu=0\n");
+        var xid = await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_xid_errors_total{{{Gpu0},xid=\"48\"}}") >= 1);
+        Assert.Equal(1, xid[$"gpu_xid_errors_total{{{Gpu0},xid=\"48\"}}"]);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("NVML session lost", StringComparison.Ordinal));
+        Assert.Equal(2, agent.Log.Split('\n').Count(l => l.Contains("NVML initialized", StringComparison.Ordinal)));
     }
 
     [Fact]
@@ -104,6 +242,28 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         Assert.Single(agent.Log.Split('\n'), l => l.Contains("NVML not available", StringComparison.Ordinal));
     }
 
+    /// <summary>Scrapes until <paramref name="condition"/> holds on a complete update (30 s at most).</summary>
+    private static async Task<Dictionary<string, double>> WaitForAsync(AgentProcess agent, HttpClient client, Func<Dictionary<string, double>, bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (true)
+        {
+            var body = await agent.ScrapeAsync(client);
+            var samples = PromSamples.Parse(body);
+            if (samples.ContainsKey("monitor_agent_collector_duration_seconds{collector=\"gpu\"}") && condition(samples))
+            {
+                return samples;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"condition not met within 30 s; last scrape:\n{body}\nlog:\n{agent.Log}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
     private static async Task<string> ScrapeUntilAsync(AgentProcess agent, HttpClient client, string family)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);
@@ -120,4 +280,25 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             await Task.Delay(100);
         }
     }
+}
+
+/// <summary>The fake NVML's control file (FAKE_NVML_CONTROL), replaced atomically so the fake never reads half a write.</summary>
+internal sealed class ControlFile : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("monitor-fake-nvml-control-").FullName;
+
+    public ControlFile(string content) => Write(content);
+
+    public string Path => System.IO.Path.Join(_directory, "control");
+
+    public Dictionary<string, string> Environment => new() { ["FAKE_NVML_CONTROL"] = Path };
+
+    public void Write(string content)
+    {
+        var temporary = Path + ".tmp";
+        File.WriteAllText(temporary, content);
+        File.Move(temporary, Path, overwrite: true);
+    }
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
 }

@@ -311,9 +311,16 @@ internal sealed partial class GpuCollector : ICollector
 
     /// <summary>
     /// XIDs arrive through an NVML event set, waited on by a dedicated thread (a wait blocks up to its timeout, so it
-    /// must not hold a pool thread). The thread only counts; the 1 s update writes the counts into the series.
+    /// must not hold a pool thread). The thread also registers the devices, since registration calls every device and
+    /// one may hang. It only counts; the 1 s update writes the counts into the series.
     /// </summary>
     private void StartXidListener(List<GpuDeviceSampler> devices, int generation)
+    {
+        var thread = new Thread(() => ListenForXids(devices, generation), 256 * 1024) { IsBackground = true, Name = "nvml-xid" };
+        thread.Start();
+    }
+
+    private void ListenForXids(List<GpuDeviceSampler> devices, int generation)
     {
         var set = _nvml.CreateXidEventSet([.. devices.Select(d => d.Handle)]);
         if (set == 0)
@@ -321,13 +328,8 @@ internal sealed partial class GpuCollector : ICollector
             return;
         }
 
-        var byHandle = devices.ToDictionary(d => d.Handle);
-        var thread = new Thread(() => ListenForXids(set, byHandle, generation), 256 * 1024) { IsBackground = true, Name = "nvml-xid" };
-        thread.Start();
-    }
-
-    private void ListenForXids(nint set, Dictionary<nint, GpuDeviceSampler> devices, int generation)
-    {
+        // Handle to index and UUID; the UUID is asked here, as the device's sampler may not have identified it yet.
+        var byHandle = new Dictionary<nint, (int Index, string Uuid)>();
         while (Volatile.Read(ref _generation) == generation)
         {
             var result = _nvml.WaitEvent(set, 1000, out var data);
@@ -343,9 +345,15 @@ internal sealed partial class GpuCollector : ICollector
                 return;
             }
 
-            if ((data.EventType & 0x8) == 0 || !devices.TryGetValue(data.Device, out var device))
+            if ((data.EventType & 0x8) == 0 || devices.Find(d => d.Handle == data.Device) is not { } sampler)
             {
                 continue;
+            }
+
+            if (!byHandle.TryGetValue(data.Device, out var device))
+            {
+                device = (sampler.Index, _nvml.Uuid(data.Device, out var uuid) == NvmlReturn.Success ? uuid : sampler.Uuid);
+                byHandle[data.Device] = device;
             }
 
             var xid = data.EventData;
