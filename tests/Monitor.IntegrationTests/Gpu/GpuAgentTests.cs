@@ -211,10 +211,12 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         Assert.Single(agent.Log.Split('\n'), l => l.Contains("XID 79 on GPU 1", StringComparison.Ordinal) && l.Contains("RESTART_BM", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Agent_Simulate8_EightPlausibleGpusAndPromtoolClean()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Agent_Simulate8_EightPlausibleGpusAndPromtoolClean(bool compat)
     {
-        await using var agent = await AgentProcess.StartAsync("--gpu.simulate=8");
+        await using var agent = await AgentProcess.StartAsync(compat ? ["--gpu.simulate=8", "--compat.dcgm"] : ["--gpu.simulate=8"]);
         using var client = new HttpClient();
 
         var body = await ScrapeUntilAsync(agent, client, "gpu_energy_joules_total");
@@ -225,6 +227,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         Assert.All(samples.Where(s => s.Key.StartsWith("gpu_power_watts{", StringComparison.Ordinal)), s => Assert.InRange(s.Value, 70, 700));
         Assert.All(samples.Where(s => s.Key.StartsWith("gpu_memory_used_bytes{", StringComparison.Ordinal)), s => Assert.InRange(s.Value, 0, 85520809984 - 503316480));
         Assert.Equal(8 * 32, samples.Keys.Count(k => k.StartsWith("gpu_xid_errors_total{", StringComparison.Ordinal)));
+        Assert.Equal(compat ? 8 : 0, samples.Keys.Count(k => k.StartsWith("DCGM_FI_DEV_GPU_UTIL{", StringComparison.Ordinal)));
         await Promtool.AssertCleanAsync(body);
     }
 
