@@ -20,7 +20,7 @@
  *   power 100000+1000*i mW, enforced power limit 700000 mW, energy 1000000*(i+1) mJ, fan NOT_SUPPORTED (3)
  *   clocks (MHz) current graphics/SM 1755+i, memory 2619, video 1500; max 1980/1980/2619/1710; types > 3 → 2
  *   P-state 0; clock event reasons 0x4 (SW power cap) on GPU 0, 0x1 (idle) on the others
- *   ECC corrected volatile i, corrected aggregate 10+i, uncorrected 0; remapped rows correctable i, others 0
+ *   ECC corrected volatile i, corrected aggregate 10+i, uncorrected 0; remapped rows correctable i, others 0; ECC mode enabled (current and pending)
  *   PCIe current gen 5 width 16, max gen 5 width 16, replays 3*i;
  *   PCIe throughput (blocks 20 ms like the real call): counter 0 (TX) 1000*(i+1) KB/s, 1 (RX) 2000*(i+1), other → 2
  *   retired pages: GPU 0 → NOT_SUPPORTED (3) for nvmlDeviceGetRetiredPages and ...PendingStatus (like an H100);
@@ -567,6 +567,14 @@ nvmlReturn_t nvmlDeviceGetTotalEccErrors(nvmlDevice_t d, int errorType, int coun
   CHECK(d, c);
   if (errorType < 0 || errorType > 1 || counterType < 0 || counterType > 1) return 2;
   *count = errorType == 1 ? 0 : (counterType == 0 ? d->index : 10ULL + d->index);
+  return 0;
+}
+
+/* ECC mode: enabled now and after the next reboot on every GPU, as on an H100. */
+nvmlReturn_t nvmlDeviceGetEccMode(nvmlDevice_t d, int *current, int *pending) {
+  CHECK(d, c);
+  *current = 1;
+  *pending = 1;
   return 0;
 }
 

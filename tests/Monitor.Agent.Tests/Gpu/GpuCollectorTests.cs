@@ -17,6 +17,9 @@ public sealed class GpuCollectorTests
         Assert.Equal(1, samples["gpu_nvml_up"]);
         Assert.Equal(1, samples["gpu_info{compute_capability=\"9.0\",driver_version=\"580.1\",gpu=\"1\",name=\"Test GPU\",pci_bus_id=\"00000000:01:00.0\",serial=\"S1\",uuid=\"GPU-1\",vbios_version=\"96.0\"}"]);
         Assert.Equal(61, samples["gpu_memory_temperature_celsius{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, samples["gpu_ecc_mode_enabled{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(0, samples["gpu_ecc_mode_enabled{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.Equal(1, samples["gpu_ecc_mode_pending_enabled{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(1, samples["gpu_recovery_action{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(700.002, samples["gpu_power_limit_watts{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(5, samples["gpu_pcie_link_max_generation{gpu=\"0\",uuid=\"GPU-0\"}"]);
@@ -503,6 +506,13 @@ public sealed class GpuCollectorTests
         public NvmlReturn RetiredPages(nint device, int cause, out uint count1) => Unsupported(out count1);
 
         public NvmlReturn RetiredPagesPending(nint device, out bool pending) => Unsupported(out pending);
+
+        /// <summary>ECC on for GPU 0; GPU 1 has it off now and on after the next reboot.</summary>
+        public NvmlReturn EccMode(nint device, out bool current, out bool pending)
+        {
+            (current, pending) = (device == 1, true);
+            return NvmlReturn.Success;
+        }
 
         public System.Collections.Concurrent.ConcurrentQueue<uint> FieldRequests { get; } = new();
 

@@ -28,6 +28,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             Assert.Equal(16, samples["gpu_pcie_link_max_width" + labels]);
             Assert.Equal(0, samples["gpu_recovery_action" + labels]);
             Assert.Equal(0, samples["gpu_mig_mode" + labels]);
+            Assert.Equal(1, samples["gpu_ecc_mode_enabled" + labels]);
             Assert.Equal(0, samples["gpu_sampling_stalled" + labels]);
 
             // NVLink through field values: 4 links, link 3 of GPU 1 down; KiB counters exported in bytes.

@@ -51,6 +51,8 @@ internal sealed partial class GpuCollector : ICollector
         (GpuValue.PowerLimit, "gpu_power_limit_watts", "Enforced power limit.", false, 1),
         (GpuValue.Energy, "gpu_energy_joules_total", "Energy consumed since the driver was loaded: NVML's counter, read at the slow cadence, advanced by the power integral in between.", true, 1),
         (GpuValue.PerformanceState, "gpu_performance_state", "Performance state: 0 (maximum) to 15 (minimum).", false, 1),
+        (GpuValue.EccMode, "gpu_ecc_mode_enabled", "Whether ECC is enabled (1) or not (0).", false, 1),
+        (GpuValue.EccMode + 1, "gpu_ecc_mode_pending_enabled", "Whether ECC will be enabled (1) or not (0) after the next reboot.", false, 1),
         (GpuValue.RetiredPagesPending, "gpu_retired_pages_pending", "Whether a page retirement waits for the next GPU reset (1) or not (0); pre-Ampere ECC GPUs.", false, 1),
         (GpuValue.RemapPending, "gpu_remapped_rows_pending", "Whether a row remap waits for the next GPU reset (1) or not (0).", false, 1),
         (GpuValue.RemapFailure, "gpu_remapped_rows_failure", "Whether a row remap has failed (1): NVIDIA's RMA criterion.", false, 1),

@@ -371,6 +371,12 @@ internal sealed class GpuDeviceSampler
             }
         }
 
+        if (Can(GpuValue.EccMode) && Ok(GpuValue.EccMode, _nvml.EccMode(Handle, out var eccCurrent, out var eccPending)))
+        {
+            v[(int)GpuValue.EccMode] = eccCurrent ? 1 : 0;
+            v[(int)GpuValue.EccMode + 1] = eccPending ? 1 : 0;
+        }
+
         if (Can(GpuValue.RetiredPagesPending) && Ok(GpuValue.RetiredPagesPending, _nvml.RetiredPagesPending(Handle, out var retirePending)))
         {
             v[(int)GpuValue.RetiredPagesPending] = retirePending ? 1 : 0;
@@ -703,7 +709,7 @@ internal sealed class GpuDeviceSampler
         GpuValue[] values =
         [
             GpuValue.MaxClock, GpuValue.MaxClock + 1, GpuValue.MaxClock + 2, GpuValue.MaxClock + 3, GpuValue.SlowdownThreshold, GpuValue.ShutdownThreshold,
-            GpuValue.RetiredPages, GpuValue.RetiredPages + 1, GpuValue.RetiredPagesPending, GpuValue.PcieGeneration, GpuValue.PcieWidth,
+            GpuValue.EccMode, GpuValue.EccMode + 1, GpuValue.RetiredPages, GpuValue.RetiredPages + 1, GpuValue.RetiredPagesPending, GpuValue.PcieGeneration, GpuValue.PcieWidth,
             GpuValue.PcieMaxGeneration, GpuValue.PcieMaxWidth, GpuValue.PcieReplays, GpuValue.PcieTransmit, GpuValue.PcieReceive, GpuValue.MigMode,
             GpuValue.NvLinkCount, GpuValue.Energy,
         ];

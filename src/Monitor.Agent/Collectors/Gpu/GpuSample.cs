@@ -61,8 +61,11 @@ internal enum GpuValue
     /// <summary>ECC counts: corrected volatile, corrected aggregate, uncorrected volatile, uncorrected aggregate (+0…+3).</summary>
     Ecc,
 
+    /// <summary>ECC mode: current, then pending (+0, +1); 1 enabled.</summary>
+    EccMode = Ecc + 4,
+
     /// <summary>Retired pages: multiple single-bit, double-bit (+0, +1).</summary>
-    RetiredPages = Ecc + 4,
+    RetiredPages = EccMode + 2,
 
     /// <summary>1 while a page retirement waits for a reset.</summary>
     RetiredPagesPending = RetiredPages + 2,

@@ -111,6 +111,9 @@ internal interface INvml
     /// <summary><c>nvmlDeviceGetRetiredPages</c> count only; cause 0 multiple single-bit, 1 double-bit. NOT_SUPPORTED on Ampere+.</summary>
     NvmlReturn RetiredPages(nint device, int cause, out uint count);
 
+    /// <summary><c>nvmlDeviceGetEccMode</c>: current and pending mode, 0 disabled, 1 enabled; NOT_SUPPORTED on non-ECC products.</summary>
+    NvmlReturn EccMode(nint device, out bool current, out bool pending);
+
     /// <summary><c>nvmlDeviceGetRetiredPagesPendingStatus</c>.</summary>
     NvmlReturn RetiredPagesPending(nint device, out bool pending);
 

@@ -179,6 +179,13 @@ internal sealed unsafe class NativeNvml : INvml
         return result == NvmlReturn.InsufficientSize ? NvmlReturn.Success : result;
     }
 
+    public NvmlReturn EccMode(nint device, out bool current, out bool pending)
+    {
+        var result = NvmlNative.DeviceGetEccMode(device, out var c, out var p);
+        (current, pending) = (c != 0, p != 0);
+        return result;
+    }
+
     public NvmlReturn RetiredPagesPending(nint device, out bool pending)
     {
         var result = NvmlNative.DeviceGetRetiredPagesPendingStatus(device, out var value);

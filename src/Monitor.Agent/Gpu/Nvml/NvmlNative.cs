@@ -152,6 +152,10 @@ internal static unsafe partial class NvmlNative
     [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetRetiredPages")]
     public static partial NvmlReturn DeviceGetRetiredPages(nint device, int cause, ref uint count, ulong* addresses);
 
+    /// <summary>Current and pending (after the next reboot) ECC mode: 0 disabled, 1 enabled.</summary>
+    [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetEccMode")]
+    public static partial NvmlReturn DeviceGetEccMode(nint device, out int current, out int pending);
+
     [LibraryImport(NvmlLibrary.ImportName, EntryPoint = "nvmlDeviceGetRetiredPagesPendingStatus")]
     public static partial NvmlReturn DeviceGetRetiredPagesPendingStatus(nint device, out int isPending);
 

@@ -226,6 +226,12 @@ internal sealed class SimulatedNvml(int count, TimeProvider time) : INvml
         return NvmlReturn.NotSupported;
     }
 
+    public NvmlReturn EccMode(nint device, out bool current, out bool pending)
+    {
+        (current, pending) = (true, true);
+        return NvmlReturn.Success;
+    }
+
     public NvmlReturn RetiredPagesPending(nint device, out bool pending)
     {
         pending = false;
