@@ -21,6 +21,7 @@ public class GpuTickBenchmarks
 {
     private (MetricGroup Group, ICollector Collector) _native;
     private (MetricGroup Group, ICollector Collector) _simulated;
+    private GpuDeviceSampler? _sampler;
 
     [GlobalSetup]
     public void Setup()
@@ -35,11 +36,23 @@ public class GpuTickBenchmarks
         _simulated = Create(new SimulatedNvml(8, TimeProvider.System), []);
         NativeTick();
         SimulatedTick();
+
+        // One GPU's sampler on the calling thread: the NVML calls and the agent's work for one GPU, without the
+        // hand-off to the device thread that a tick adds.
+        _ = NvmlNative.DeviceGetHandleByIndex(0, out var handle);
+        var nvml = new NativeNvml();
+        _ = nvml.TryInitialize(library, out _);
+        _sampler = new GpuDeviceSampler(nvml, TimeProvider.System, new GpuSamplerOptions(TimeSpan.FromSeconds(15), false, true), 0, handle, "580.159.04");
+        NativeSampleOneGpu();
     }
 
     /// <summary>8 GPUs through the real P/Invoke path (the fake defaults to 2 GPUs; set FAKE_NVML_GPUS=8 for the run).</summary>
     [Benchmark]
     public void NativeTick() => Tick(_native);
+
+    /// <summary>One GPU sampled directly through the real P/Invoke path, no thread hand-off.</summary>
+    [Benchmark]
+    public void NativeSampleOneGpu() => _sampler!.Execute();
 
     /// <summary>8 simulated GPUs: the collector's managed overhead alone.</summary>
     [Benchmark]

@@ -271,6 +271,24 @@ public sealed class GpuCollectorTests
     }
 
     [Fact]
+    public void Update_CallThatThrows_OnlyThatGpuDownLoggedOnce()
+    {
+        // A binding bug or a symbol missing from an old driver must not end the process from a sampler thread.
+        using var logs = new Monitor.Agent.Tests.Support.CollectingLoggerFactory();
+        var nvml = new ManagedNvml(2) { ThrowOnDevice = 1 };
+        var harness = new CollectorHarness(GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, logger: logs.CreateLogger("gpu"));
+
+        harness.Update();
+        var samples = PromSamples.Parse(harness.Scrape());
+
+        Assert.Equal(0, samples["gpu_up{gpu=\"1\",uuid=\"GPU-1\"}"]);
+        Assert.DoesNotContain("gpu_power_watts{gpu=\"1\",uuid=\"GPU-1\"}", samples.Keys);
+        Assert.Equal(1, samples["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
+        Assert.Equal(1, samples["gpu_nvml_up"]);
+        Assert.Single(logs.Entries, e => e.Id.Id == 3008);
+    }
+
+    [Fact]
     public void Update_NotSupportedField_IsDroppedFromLaterBatches()
     {
         var nvml = new ManagedNvml(1);
@@ -319,6 +337,9 @@ public sealed class GpuCollectorTests
         /// <summary>Not Success: every device call and the device count answer this (driver reloaded, version mismatch).</summary>
         public NvmlReturn SessionResult { get; set; } = NvmlReturn.Success;
 
+        /// <summary>Device index whose utilization call throws, as a missing entry point would.</summary>
+        public int ThrowOnDevice { get; init; } = -1;
+
         /// <summary>Overrides GPU 0's energy counter, mJ.</summary>
         public ulong? EnergyMillijoules { get; set; }
 
@@ -359,6 +380,11 @@ public sealed class GpuCollectorTests
             if (device - 1 == HangDevice)
             {
                 Hang!.Wait();
+            }
+
+            if (device - 1 == ThrowOnDevice)
+            {
+                throw new EntryPointNotFoundException("Unable to find an entry point named 'nvmlDeviceGetUtilizationRates'");
             }
 
             utilization = new NvmlUtilization { Gpu = 10 * (uint)device, Memory = 5 * (uint)device };

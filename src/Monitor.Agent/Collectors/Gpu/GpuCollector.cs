@@ -388,7 +388,17 @@ internal sealed partial class GpuCollector : ICollector
         var last = WriteXids(device, gpu);
         device.CopyPublished(_sample);
         var sample = _sample;
-        var healthy = !device.Stalled && !sample.Lost && sample.Timestamp != 0;
+        var error = device.Error;
+        if ((error is not null) != device.ReportedError)
+        {
+            device.ReportedError = error is not null;
+            if (error is not null)
+            {
+                LogSamplingFailed(_logger, error, device.Index, uuid);
+            }
+        }
+
+        var healthy = !device.Stalled && !sample.Lost && sample.Timestamp != 0 && error is null;
         _up.Get(gpu, uuid).Set(healthy ? 1 : 0);
         if (sample.Lost != device.ReportedLost)
         {
@@ -545,6 +555,10 @@ internal sealed partial class GpuCollector : ICollector
 
     [LoggerMessage(EventId = 3006, EventName = "gpu_sampling_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}): sampling completes again")]
     private static partial void LogRecovered(ILogger logger, int gpu, string uuid);
+
+    [LoggerMessage(EventId = 3008, EventName = "gpu_sampling_failed", Level = LogLevel.Error,
+        Message = "GPU {Gpu} ({Uuid}): sampling failed (gpu_up 0 until it succeeds again); the other GPUs keep reporting")]
+    private static partial void LogSamplingFailed(ILogger logger, Exception exception, int gpu, string uuid);
 
     [LoggerMessage(EventId = 3007, EventName = "nvml_session_lost", Level = LogLevel.Warning,
         Message = "NVML session lost ({Reason}, {Code}): the driver was reloaded or no longer matches the library; re-initializing with backoff")]

@@ -54,6 +54,7 @@ internal sealed class GpuDeviceSampler
     private bool _identified;
     private bool _lost;
     private int _sessionError;
+    private Exception? _error;
 
     public GpuDeviceSampler(INvml nvml, TimeProvider time, GpuSamplerOptions options, int index, nint handle, string driverVersion)
     {
@@ -174,12 +175,25 @@ internal sealed class GpuDeviceSampler
             {
                 _work.CopyTo(_published);
             }
+
+            Volatile.Write(ref _error, null);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            // This thread must not die with an unhandled exception (that ends the process): the collector reports it.
+            Volatile.Write(ref _error, e);
         }
         finally
         {
             _done.Set();
         }
     }
+
+    /// <summary>The exception the last tick failed with, or null.</summary>
+    public Exception? Error => Volatile.Read(ref _error);
+
+    /// <summary>Whether the collector has logged the current failure streak.</summary>
+    public bool ReportedError { get; set; }
 
     private void Sample()
     {
@@ -689,7 +703,8 @@ internal sealed class GpuDeviceSampler
         {
             case NvmlReturn.Success:
                 return true;
-            case NvmlReturn.NotSupported:
+            case NvmlReturn.NotSupported or NvmlReturn.FunctionNotFound:
+                // FUNCTION_NOT_FOUND: the driver predates the entry point; as final as NOT_SUPPORTED.
                 _unsupported[(int)call] = true;
                 return false;
             case NvmlReturn.GpuIsLost:

@@ -11,6 +11,8 @@ internal sealed unsafe class NativeNvml : INvml
     private const ulong XidCriticalError = 0x8;
     private bool _hasMemoryV2;
     private bool _hasClocksEventReasons;
+    private bool _hasThrottleReasons;
+    private bool _hasProcessesV3;
 
     // Per thread: each GPU is sampled on its own thread.
     [ThreadStatic]
@@ -35,6 +37,8 @@ internal sealed unsafe class NativeNvml : INvml
 
         _hasMemoryV2 = NvmlLibrary.HasExport("nvmlDeviceGetMemoryInfo_v2");
         _hasClocksEventReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksEventReasons");
+        _hasThrottleReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksThrottleReasons");
+        _hasProcessesV3 = NvmlLibrary.HasExport("nvmlDeviceGetComputeRunningProcesses_v3");
         return true;
     }
 
@@ -76,10 +80,16 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn PerformanceState(nint device, out int state) => NvmlNative.DeviceGetPerformanceState(device, out state);
 
-    public NvmlReturn ClockEventReasons(nint device, out ulong reasons) =>
-        _hasClocksEventReasons
-            ? NvmlNative.DeviceGetCurrentClocksEventReasons(device, out reasons)
-            : NvmlNative.DeviceGetCurrentClocksThrottleReasons(device, out reasons);
+    public NvmlReturn ClockEventReasons(nint device, out ulong reasons)
+    {
+        if (_hasClocksEventReasons)
+        {
+            return NvmlNative.DeviceGetCurrentClocksEventReasons(device, out reasons);
+        }
+
+        reasons = 0;
+        return _hasThrottleReasons ? NvmlNative.DeviceGetCurrentClocksThrottleReasons(device, out reasons) : NvmlReturn.FunctionNotFound;
+    }
 
     public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius) =>
         NvmlNative.DeviceGetTemperatureThreshold(device, threshold, out celsius);
@@ -210,6 +220,12 @@ internal sealed unsafe class NativeNvml : INvml
     public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into)
     {
         into.Clear();
+        if (!_hasProcessesV3)
+        {
+            // Pre-R510 drivers: the _v3 entry point (and its struct) does not exist.
+            return NvmlReturn.FunctionNotFound;
+        }
+
         _processBuffer ??= new byte[16 * NvmlProcessList.MaxStride];
         var result = NvmlReturn.InsufficientSize;
 
