@@ -8,7 +8,9 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     [Fact]
     public async Task Agent_WithFakeNvml_ExportsGpuMetricsInBaseUnits()
     {
-        await using var agent = await AgentProcess.StartAsync($"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        // The fake's energy counter stands still; reading it every tick keeps the power integral from moving it on,
+        // so its value is exact whichever tick the scrape sees.
+        await using var agent = await AgentProcess.StartAsync($"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu", "--collector.gpu.slow-interval=1s");
         using var client = new HttpClient();
 
         var body = await ScrapeUntilAsync(agent, client, "gpu_power_watts");
