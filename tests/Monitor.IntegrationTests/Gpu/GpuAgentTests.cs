@@ -102,6 +102,13 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
 
         Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_pcie_throughput_bytes_per_second", StringComparison.Ordinal));
         await Promtool.AssertCleanAsync(body);
+
+        // Every GPU series the shipped alert rules query exists under that name.
+        var expressions = (await File.ReadAllLinesAsync(Path.Join(Fixtures.RepositoryRoot, "alerts", "gpu.rules.yml")))
+            .Where(l => l.TrimStart().StartsWith("expr:", StringComparison.Ordinal));
+        var queried = expressions.SelectMany(e => System.Text.RegularExpressions.Regex.Matches(e, @"\bgpu_[a-z_]+\b").Select(m => m.Value)).Distinct().ToList();
+        Assert.True(queried.Count > 10, string.Join(", ", queried));
+        Assert.All(queried, name => Assert.Contains(samples.Keys, k => k.StartsWith(name + "{", StringComparison.Ordinal) || k == name));
     }
 
     [Fact]
