@@ -15,7 +15,7 @@ internal static class SettingValidator
         {
             FlagKind.Bool => bool.TryParse(value, out _),
             FlagKind.Int => int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _),
-            FlagKind.Duration => DurationParser.Parse(value) is { Success: true, Value: var duration } && duration >= TimeSpan.Zero,
+            FlagKind.Duration => DurationParser.Parse(value) is { Success: true, Value: var duration } && duration > TimeSpan.Zero,
             FlagKind.Regex => IsRegex(value),
             FlagKind.Choice => flag.Allowed?.Contains(value, StringComparer.OrdinalIgnoreCase) ?? true,
             _ => true,
