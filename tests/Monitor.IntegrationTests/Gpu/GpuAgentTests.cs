@@ -179,6 +179,42 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     }
 
     [Fact]
+    public async Task Agent_GpuLostMidRun_OnlyThatGpuDown()
+    {
+        using var control = new ControlFile("lost=-1\n");
+        await using var agent = await AgentProcess.StartAsync(control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+        const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+        await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_up{{{Gpu1}}}") == 1);
+
+        control.Write("lost=1\n");
+        var lost = await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_up{{{Gpu1}}}", 1) == 0);
+
+        Assert.DoesNotContain($"gpu_power_watts{{{Gpu1}}}", lost.Keys);
+        Assert.Equal(1, lost[$"gpu_info{{compute_capability=\"9.0\",driver_version=\"580.159.04\",gpu=\"1\",name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=\"00000000:18:00.0\",serial=\"1654322000001\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\",vbios_version=\"96.00.74.00.01\"}}"]);
+        Assert.Equal(1, lost[$"gpu_up{{{Gpu0}}}"]);
+        Assert.Equal(100, lost[$"gpu_power_watts{{{Gpu0}}}"]);
+        Assert.Equal(1, lost["gpu_nvml_up"]);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("GPU 1 (GPU-00000000-0000-0000-0000-000000000001) is lost", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_PreR510Driver_MissingMemoryV2_FallsBackToV1()
+    {
+        await using var agent = await AgentProcess.StartAsync($"--nvml.library={fake.WithoutMemoryV2}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+
+        var samples = await WaitForAsync(agent, client, s => s.ContainsKey($"gpu_memory_used_bytes{{{Gpu0}}}"));
+
+        // v1 "used" includes the driver's reservation, which v1 cannot separate: no reserved series.
+        Assert.Equal((1L << 30) + 503316480, samples[$"gpu_memory_used_bytes{{{Gpu0}}}"]);
+        Assert.DoesNotContain($"gpu_memory_reserved_bytes{{{Gpu0}}}", samples.Keys);
+        Assert.Equal(85520809984 - 503316480 - (1L << 30), samples[$"gpu_memory_free_bytes{{{Gpu0}}}"]);
+    }
+
+    [Fact]
     public async Task Agent_DriverMismatch_ReinitializesAndKeepsCountingXids()
     {
         using var control = new ControlFile("mismatch=0\n");
