@@ -594,6 +594,43 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into) => NvmlReturn.NotSupported;
 
+        /// <summary>GPU 0 supports GPM, GPU 1 does not (a pre-Hopper board).</summary>
+        public NvmlReturn GpmSupported(nint device, out bool supported)
+        {
+            supported = device == 1;
+            return NvmlReturn.Success;
+        }
+
+        public int GpmSamplesTaken => Volatile.Read(ref _gpmSamplesTaken);
+
+        private int _gpmSamplesTaken;
+        private long _gpmNext = 1000;
+
+        public NvmlReturn GpmSampleAlloc(out nint sample)
+        {
+            sample = (nint)Interlocked.Increment(ref _gpmNext);
+            return NvmlReturn.Success;
+        }
+
+        public NvmlReturn GpmSampleFree(nint sample) => NvmlReturn.Success;
+
+        public NvmlReturn GpmSample(nint device, uint? gpuInstanceId, nint sample)
+        {
+            Interlocked.Increment(ref _gpmSamplesTaken);
+            return NvmlReturn.Success;
+        }
+
+        /// <summary>Metric id m reads m × 5 % (MiB/s for the rates); SM occupancy (3) fails with its own code.</summary>
+        public NvmlReturn GpmMetrics(nint earlier, nint later, ReadOnlySpan<uint> ids, Span<(NvmlReturn Result, double Value)> results)
+        {
+            for (var i = 0; i < ids.Length; i++)
+            {
+                results[i] = ids[i] == NvmlGpm.SmOccupancy ? (NvmlReturn.NotSupported, 0) : (NvmlReturn.Success, ids[i] * 5.0);
+            }
+
+            return NvmlReturn.Success;
+        }
+
         private static NvmlReturn Answer<T>(T answer, out T value)
         {
             value = answer;

@@ -137,6 +137,24 @@ internal interface INvml
 
     /// <summary>The MIG devices (compute instances) of a MIG-enabled GPU into <paramref name="into"/> (cleared first).</summary>
     NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into);
+
+    /// <summary><c>nvmlGpmQueryDeviceSupport</c>; FUNCTION_NOT_FOUND when the driver has no GPM symbols.</summary>
+    NvmlReturn GpmSupported(nint device, out bool supported);
+
+    /// <summary><c>nvmlGpmSampleAlloc</c>.</summary>
+    NvmlReturn GpmSampleAlloc(out nint sample);
+
+    /// <summary><c>nvmlGpmSampleFree</c>.</summary>
+    NvmlReturn GpmSampleFree(nint sample);
+
+    /// <summary><c>nvmlGpmSampleGet</c>, or <c>nvmlGpmMigSampleGet</c> for one GPU instance when <paramref name="gpuInstanceId"/> is set.</summary>
+    NvmlReturn GpmSample(nint device, uint? gpuInstanceId, nint sample);
+
+    /// <summary>
+    /// <c>nvmlGpmMetricsGet</c> between <paramref name="earlier"/> and <paramref name="later"/> for the metric ids in
+    /// <paramref name="ids"/>; each metric's own result and value go to <paramref name="results"/> (same length).
+    /// </summary>
+    NvmlReturn GpmMetrics(nint earlier, nint later, ReadOnlySpan<uint> ids, Span<(NvmlReturn Result, double Value)> results);
 }
 
 /// <summary>A MIG device: its handle, GPU and compute instance ids, and its own UUID ("MIG-…").</summary>

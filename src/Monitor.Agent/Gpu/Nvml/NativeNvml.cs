@@ -13,6 +13,11 @@ internal sealed unsafe class NativeNvml : INvml
     private bool _hasClocksEventReasons;
     private bool _hasThrottleReasons;
     private bool _hasProcessesV3;
+    private bool _hasGpm;
+    private bool _hasGpmMig;
+
+    [ThreadStatic]
+    private static byte[]? _gpmBuffer;
 
     // Per thread: each GPU is sampled on its own thread.
     [ThreadStatic]
@@ -39,6 +44,9 @@ internal sealed unsafe class NativeNvml : INvml
         _hasClocksEventReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksEventReasons");
         _hasThrottleReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksThrottleReasons");
         _hasProcessesV3 = NvmlLibrary.HasExport("nvmlDeviceGetComputeRunningProcesses_v3");
+        _hasGpm = NvmlLibrary.HasExport("nvmlGpmQueryDeviceSupport") && NvmlLibrary.HasExport("nvmlGpmSampleAlloc") &&
+            NvmlLibrary.HasExport("nvmlGpmSampleGet") && NvmlLibrary.HasExport("nvmlGpmMetricsGet") && NvmlLibrary.HasExport("nvmlGpmSampleFree");
+        _hasGpmMig = _hasGpm && NvmlLibrary.HasExport("nvmlGpmMigSampleGet");
         return true;
     }
 
@@ -309,6 +317,71 @@ internal sealed unsafe class NativeNvml : INvml
         }
 
         return NvmlReturn.Success;
+    }
+
+    public NvmlReturn GpmSupported(nint device, out bool supported)
+    {
+        supported = false;
+        if (!_hasGpm)
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
+        var support = new NvmlGpmSupport { Version = 1 };
+        var result = NvmlNative.GpmQueryDeviceSupport(device, ref support);
+        supported = result == NvmlReturn.Success && support.IsSupportedDevice != 0;
+        return result;
+    }
+
+    public NvmlReturn GpmSampleAlloc(out nint sample)
+    {
+        sample = 0;
+        return _hasGpm ? NvmlNative.GpmSampleAlloc(out sample) : NvmlReturn.FunctionNotFound;
+    }
+
+    public NvmlReturn GpmSampleFree(nint sample) => _hasGpm ? NvmlNative.GpmSampleFree(sample) : NvmlReturn.FunctionNotFound;
+
+    public NvmlReturn GpmSample(nint device, uint? gpuInstanceId, nint sample) => gpuInstanceId switch
+    {
+        null => _hasGpm ? NvmlNative.GpmSampleGet(device, sample) : NvmlReturn.FunctionNotFound,
+        { } gi => _hasGpmMig ? NvmlNative.GpmMigSampleGet(device, gi, sample) : NvmlReturn.FunctionNotFound,
+    };
+
+    public NvmlReturn GpmMetrics(nint earlier, nint later, ReadOnlySpan<uint> ids, Span<(NvmlReturn Result, double Value)> results)
+    {
+        if (!_hasGpm)
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
+        if (ids.Length > NvmlGpm.MetricMax || results.Length < ids.Length)
+        {
+            return NvmlReturn.InvalidArgument;
+        }
+
+        // The whole 13.3-sized struct, zeroed: the header, then one 40-byte nvmlGpmMetric_t per requested id.
+        _gpmBuffer ??= new byte[NvmlGpm.MetricsGetSize];
+        Array.Clear(_gpmBuffer);
+        fixed (byte* buffer = _gpmBuffer)
+        {
+            *(NvmlGpmMetricsGetHeader*)buffer = new NvmlGpmMetricsGetHeader { Version = 1, NumMetrics = (uint)ids.Length, Sample1 = earlier, Sample2 = later };
+            var metrics = (NvmlGpmMetric*)(buffer + NvmlGpm.MetricsOffset);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                // A metric NVML leaves unwritten keeps UNKNOWN rather than reading as a successful 0.
+                metrics[i].MetricId = ids[i];
+                metrics[i].NvmlReturn = (int)NvmlReturn.Unknown;
+            }
+
+            var result = NvmlNative.GpmMetricsGet(buffer);
+            for (var i = 0; i < ids.Length; i++)
+            {
+                // Name pointers belong to NVML: read nothing from them, free nothing.
+                results[i] = result == NvmlReturn.Success ? ((NvmlReturn)metrics[i].NvmlReturn, metrics[i].Value) : (result, double.NaN);
+            }
+
+            return result;
+        }
     }
 
     private static string Decode(byte* buffer, int length) =>

@@ -193,3 +193,55 @@ internal struct NvmlEventData
     /// <summary>MIG compute instance (privileged callers only).</summary>
     public uint ComputeInstanceId;
 }
+
+/// <summary><c>nvmlGpmSupport_t</c>, 8 bytes.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlGpmSupport
+{
+    /// <summary>Set to 1 before the call.</summary>
+    public uint Version;
+
+    /// <summary>1 on Hopper and newer.</summary>
+    public uint IsSupportedDevice;
+}
+
+/// <summary><c>nvmlGpmMetric_t</c>, 40 bytes: one entry of <c>nvmlGpmMetricsGet_t.metrics</c>.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlGpmMetric
+{
+    /// <summary>NVML_GPM_METRIC_* id, set by the caller.</summary>
+    public uint MetricId;
+
+    /// <summary>This metric's own result: check it before <see cref="Value"/>.</summary>
+    public int NvmlReturn;
+
+    /// <summary>The value (% for utilizations, MiB/s for rates).</summary>
+    public double Value;
+
+    /// <summary>Points into NVML's memory (or is null): never freed.</summary>
+    public nint ShortName;
+
+    /// <summary>Points into NVML's memory (or is null): never freed.</summary>
+    public nint LongName;
+
+    /// <summary>Points into NVML's memory (or is null): never freed.</summary>
+    public nint Unit;
+}
+
+/// <summary>The fixed head of <c>nvmlGpmMetricsGet_t</c>, 24 bytes; the metric array follows at offset 24.</summary>
+[StructLayout(LayoutKind.Sequential)]
+internal struct NvmlGpmMetricsGetHeader
+{
+    /// <summary>1.</summary>
+    public uint Version;
+
+    /// <summary>How many entries of the metric array the caller filled.</summary>
+    public uint NumMetrics;
+
+    /// <summary>The earlier sample.</summary>
+    public nint Sample1;
+
+    /// <summary>The later sample.</summary>
+    public nint Sample2;
+}
+

@@ -13,6 +13,8 @@ internal sealed class SimulatedNvml(int count, TimeProvider time) : INvml
     private readonly Lock _energyLock = new();
     private readonly double[] _energyMillijoules = new double[count];
     private readonly long[] _lastEnergyRead = new long[count];
+    private readonly Dictionary<nint, nint> _gpmSampleDevice = [];
+    private long _gpmSamples;
 
     public bool TryInitialize(string path, out string? problem)
     {
@@ -297,6 +299,65 @@ internal sealed class SimulatedNvml(int count, TimeProvider time) : INvml
     public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into)
     {
         into.Clear();
+        return NvmlReturn.Success;
+    }
+
+    /// <summary>Every simulated GPU is an H100: GPM supported.</summary>
+    public NvmlReturn GpmSupported(nint device, out bool supported)
+    {
+        supported = true;
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn GpmSampleAlloc(out nint sample)
+    {
+        sample = (nint)Interlocked.Increment(ref _gpmSamples);
+        return NvmlReturn.Success;
+    }
+
+    public NvmlReturn GpmSampleFree(nint sample) => NvmlReturn.Success;
+
+    public NvmlReturn GpmSample(nint device, uint? gpuInstanceId, nint sample)
+    {
+        lock (_energyLock)
+        {
+            _gpmSampleDevice[sample] = device;
+        }
+
+        return NvmlReturn.Success;
+    }
+
+    /// <summary>
+    /// Plausible profiling values for a bf16 training load scaled by the GPU's current load (the H100 measurement
+    /// in reference nvml.md: graphics 100, SM 96.6, occupancy 14.3, tensor 93.8, DRAM 24.1 % at full load).
+    /// </summary>
+    public NvmlReturn GpmMetrics(nint earlier, nint later, ReadOnlySpan<uint> ids, Span<(NvmlReturn Result, double Value)> results)
+    {
+        nint device;
+        lock (_energyLock)
+        {
+            device = _gpmSampleDevice.GetValueOrDefault(later, 1);
+        }
+
+        var load = Load(device);
+        for (var i = 0; i < ids.Length; i++)
+        {
+            double? value = ids[i] switch
+            {
+                NvmlGpm.GraphicsUtil => load * 100,
+                NvmlGpm.SmUtil => load * 96.6,
+                NvmlGpm.SmOccupancy => load * 14.3,
+                NvmlGpm.AnyTensorUtil => load * 93.8,
+                NvmlGpm.DramBandwidthUtil => load * 24.1,
+                NvmlGpm.Fp32Util => load * 2.0,
+                NvmlGpm.Fp16Util or NvmlGpm.Fp64Util or NvmlGpm.IntegerUtil => 0,
+                NvmlGpm.PcieTransmit => load * 5.5,
+                NvmlGpm.PcieReceive => load * 16.2,
+                _ => null,
+            };
+            results[i] = value is { } v ? (NvmlReturn.Success, v) : (NvmlReturn.NotSupported, double.NaN);
+        }
+
         return NvmlReturn.Success;
     }
 
