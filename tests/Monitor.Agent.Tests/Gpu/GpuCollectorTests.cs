@@ -15,7 +15,7 @@ public sealed class GpuCollectorTests
         var samples = PromSamples.Parse(Harness(nvml).Scrape());
 
         Assert.Equal(1, samples["gpu_nvml_up"]);
-        Assert.Equal(1, samples["gpu_info{compute_capability=\"9.0\",driver_version=\"580.1\",gpu=\"1\",name=\"Test GPU\",pci_bus_id=\"00000000:01:00.0\",serial=\"S1\",uuid=\"GPU-1\",vbios_version=\"96.0\"}"]);
+        Assert.Equal(1, samples["gpu_info{compute_capability=\"9.0\",driver_version=\"580.1\",gpm=\"unsupported\",gpu=\"1\",name=\"Test GPU\",pci_bus_id=\"00000000:01:00.0\",serial=\"S1\",uuid=\"GPU-1\",vbios_version=\"96.0\"}"]);
         Assert.Equal(61, samples["gpu_memory_temperature_celsius{gpu=\"1\",uuid=\"GPU-1\"}"]);
         Assert.Equal(1, samples["gpu_ecc_mode_enabled{gpu=\"0\",uuid=\"GPU-0\"}"]);
         Assert.Equal(0, samples["gpu_ecc_mode_enabled{gpu=\"1\",uuid=\"GPU-1\"}"]);
@@ -286,6 +286,60 @@ public sealed class GpuCollectorTests
         Assert.Equal(1, samples["gpu_up{gpu=\"0\",uuid=\"GPU-0\"}"]);
         Assert.Equal(1, samples["gpu_nvml_up"]);
         Assert.Single(logs.Entries, e => e.Id.Id == 3008);
+    }
+
+    [Fact]
+    public void Gpm_FirstIntervalNeedsTwoSamplesThenValuesHoldUntilTheNext()
+    {
+        // GPU 0 has GPM (metric id m reads m × 5 %, SM occupancy fails on its own); GPU 1 is pre-Hopper.
+        var time = new ManualTime();
+        var nvml = new ManagedNvml(2);
+        var harness = new CollectorHarness(
+            GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default,
+            new Dictionary<string, string?> { ["gpm-interval"] = "10s", ["compat-dcgm"] = "true" }, time: time);
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-0\"";
+
+        var first = PromSamples.Parse(harness.Scrape());
+        time.Advance(TimeSpan.FromSeconds(5));
+        var between = PromSamples.Parse(harness.Scrape());
+        time.Advance(TimeSpan.FromSeconds(5));
+        var second = PromSamples.Parse(harness.Scrape());
+        time.Advance(TimeSpan.FromSeconds(1));
+        var held = PromSamples.Parse(harness.Scrape());
+
+        Assert.DoesNotContain(first.Keys, k => k.StartsWith("gpu_tensor_active_ratio", StringComparison.Ordinal));
+        Assert.DoesNotContain(between.Keys, k => k.StartsWith("gpu_tensor_active_ratio", StringComparison.Ordinal));
+        Assert.Equal(2, nvml.GpmSamplesTaken);
+        foreach (var samples in new[] { second, held })
+        {
+            Assert.Equal(0.05, samples[$"gpu_graphics_engine_active_ratio{{{Gpu0}}}"], 12);
+            Assert.Equal(0.10, samples[$"gpu_sm_active_ratio{{{Gpu0}}}"], 12);
+            Assert.Equal(0.25, samples[$"gpu_tensor_active_ratio{{{Gpu0}}}"], 12);
+            Assert.Equal(0.50, samples[$"gpu_dram_active_ratio{{{Gpu0}}}"], 12);
+            Assert.Equal(0.55, samples[$"gpu_pipe_active_ratio{{gpu=\"0\",pipe=\"fp64\",uuid=\"GPU-0\"}}"], 12);
+            Assert.Equal(0.60, samples[$"gpu_pipe_active_ratio{{gpu=\"0\",pipe=\"fp32\",uuid=\"GPU-0\"}}"], 12);
+            Assert.Equal(0.65, samples[$"gpu_pipe_active_ratio{{gpu=\"0\",pipe=\"fp16\",uuid=\"GPU-0\"}}"], 12);
+            Assert.Equal(0.20, samples[$"gpu_pipe_active_ratio{{gpu=\"0\",pipe=\"int\",uuid=\"GPU-0\"}}"], 12);
+            Assert.Equal(100.0 * 1024 * 1024, samples[$"gpu_pcie_gpm_bytes_per_second{{direction=\"tx\",{Gpu0}}}"]);
+            Assert.Equal(105.0 * 1024 * 1024, samples[$"gpu_pcie_gpm_bytes_per_second{{direction=\"rx\",{Gpu0}}}"]);
+            Assert.Equal(305.0 * 1024 * 1024, samples[$"gpu_nvlink_gpm_bytes_per_second{{direction=\"tx\",{Gpu0}}}"]);
+            Assert.Equal(300.0 * 1024 * 1024, samples[$"gpu_nvlink_gpm_bytes_per_second{{direction=\"rx\",{Gpu0}}}"]);
+
+            // Its own return code failed: left out, not 0.
+            Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_sm_occupancy_ratio", StringComparison.Ordinal));
+
+            // The pre-Hopper GPU says so and has no GPM series.
+            Assert.Contains(samples.Keys, k => k.StartsWith("gpu_info{", StringComparison.Ordinal) && k.Contains("gpm=\"unsupported\",gpu=\"1\"", StringComparison.Ordinal));
+            Assert.Contains(samples.Keys, k => k.StartsWith("gpu_info{", StringComparison.Ordinal) && k.Contains("gpm=\"supported\",gpu=\"0\"", StringComparison.Ordinal));
+            Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_tensor_active_ratio{gpu=\"1\"", StringComparison.Ordinal));
+
+            // dcgm-exporter's profiling fields, as 0–1 ratios and bytes/s.
+            Assert.Equal(0.25, samples.Single(s => s.Key.StartsWith("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{", StringComparison.Ordinal)).Value, 12);
+            Assert.Equal(0.05, samples.Single(s => s.Key.StartsWith("DCGM_FI_PROF_GR_ENGINE_ACTIVE{", StringComparison.Ordinal)).Value, 12);
+            Assert.Equal(100.0 * 1024 * 1024, samples.Single(s => s.Key.StartsWith("DCGM_FI_PROF_PCIE_TX_BYTES{", StringComparison.Ordinal)).Value);
+        }
+
+        Assert.Equal(2, nvml.GpmSamplesTaken);
     }
 
     [Fact]

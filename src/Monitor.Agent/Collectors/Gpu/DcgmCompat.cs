@@ -15,10 +15,10 @@ namespace Monitor.Agent.Collectors.Gpu;
 /// dcgm-exporter declares its energy, replay, remapped-row and NVLink rows as counters without a <c>_total</c>
 /// suffix. They are typed gauge here: OpenMetrics (which Prometheus negotiates) requires counter samples to end in
 /// <c>_total</c>, which would rename the very series dashboards query. PromQL's rate() works on them either way.
-/// Left out, because NVML has no source: <c>DCGM_FI_DEV_VGPU_LICENSE_STATUS</c> (vGPU guests only) and the
-/// profiling fields <c>DCGM_FI_PROF_GR_ENGINE_ACTIVE</c>, <c>…PIPE_TENSOR_ACTIVE</c>, <c>…DRAM_ACTIVE</c> (they
-/// need GPM, a later collector). <c>DCGM_FI_PROF_PCIE_TX/RX_BYTES</c> come from NVML's PCIe throughput when
-/// <c>--collector.gpu.pcie-throughput</c> is on.
+/// The profiling (DCP) fields come from NVML GPM on Hopper and newer, without DCGM or privileges; on other GPUs
+/// they are absent. <c>DCGM_FI_PROF_PCIE_TX/RX_BYTES</c> use GPM's PCIe rates, else NVML's PCIe throughput when
+/// <c>--collector.gpu.pcie-throughput</c> is on. Left out, because NVML has no source:
+/// <c>DCGM_FI_DEV_VGPU_LICENSE_STATUS</c> (vGPU guests only).
 /// </remarks>
 internal sealed class DcgmCompat
 {
@@ -44,6 +44,14 @@ internal sealed class DcgmCompat
         (GpuValue.RemappedUncorrectable, "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for uncorrectable errors", true, 1),
         (GpuValue.RemappedCorrectable, "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for correctable errors", true, 1),
         (GpuValue.RemapFailure, "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed", false, 1),
+        (GpuValue.Gpm, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.", false, 1),
+        (GpuValue.Gpm + 1, "DCGM_FI_PROF_SM_ACTIVE", "The ratio of cycles an SM has at least 1 warp assigned.", false, 1),
+        (GpuValue.Gpm + 2, "DCGM_FI_PROF_SM_OCCUPANCY", "The ratio of number of warps resident on an SM.", false, 1),
+        (GpuValue.Gpm + 3, "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.", false, 1),
+        (GpuValue.Gpm + 4, "DCGM_FI_PROF_DRAM_ACTIVE", "Ratio of cycles the device memory interface is active sending or receiving data.", false, 1),
+        (GpuValue.Gpm + 5, "DCGM_FI_PROF_PIPE_FP64_ACTIVE", "Ratio of cycles the fp64 pipes are active.", false, 1),
+        (GpuValue.Gpm + 6, "DCGM_FI_PROF_PIPE_FP32_ACTIVE", "Ratio of cycles the fp32 pipes are active.", false, 1),
+        (GpuValue.Gpm + 7, "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "Ratio of cycles the fp16 pipes are active.", false, 1),
         (GpuValue.PcieTransmit, "DCGM_FI_PROF_PCIE_TX_BYTES", "The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - in bytes per second.", false, 1),
         (GpuValue.PcieReceive, "DCGM_FI_PROF_PCIE_RX_BYTES", "The rate of data received over the PCIe bus - including both protocol headers and data payloads - in bytes per second.", false, 1),
     ];
@@ -71,7 +79,14 @@ internal sealed class DcgmCompat
         var v = sample.Values;
         for (var i = 0; i < Rows.Length; i++)
         {
-            if (v[(int)Rows[i].Value] is var value && !double.IsNaN(value))
+            // PCIe rates: GPM's when the GPU has it, else NVML's 20 ms throughput window (opt-in).
+            var key = Rows[i].Value switch
+            {
+                GpuValue.PcieTransmit when !double.IsNaN(v[(int)GpuValue.Gpm + 9]) => GpuValue.Gpm + 9,
+                GpuValue.PcieReceive when !double.IsNaN(v[(int)GpuValue.Gpm + 10]) => GpuValue.Gpm + 10,
+                var other => other,
+            };
+            if (v[(int)key] is var value && !double.IsNaN(value))
             {
                 _families[i].Get(labels).Set(value * Rows[i].Scale);
             }

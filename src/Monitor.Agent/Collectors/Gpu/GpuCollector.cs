@@ -71,6 +71,27 @@ internal sealed partial class GpuCollector : ICollector
         (GpuValue.NvLinkReceive, "gpu_nvlink_receive_bytes_total", "Data received over all NVLink links.", true, 1),
     ];
 
+    /// <summary>
+    /// GPM series in <see cref="GpuValue.Gpm"/> order: name after <c>gpu_</c> (or <c>gpu_mig_</c>), HELP, and the extra
+    /// label and value that distinguish members of one family. Families repeat for labelled members.
+    /// </summary>
+    private static readonly (string Name, string Help, string? Label, string? Value)[] Gpm =
+    [
+        ("graphics_engine_active_ratio", "Fraction of the GPM interval the graphics/compute engine was active (GPM GRAPHICS_UTIL).", null, null),
+        ("sm_active_ratio", "Fraction of the GPM interval the SMs were active (GPM SM_UTIL).", null, null),
+        ("sm_occupancy_ratio", "Resident warps relative to the SMs' maximum over the GPM interval (GPM SM_OCCUPANCY).", null, null),
+        ("tensor_active_ratio", "Fraction of the GPM interval any tensor pipe was active (GPM ANY_TENSOR_UTIL).", null, null),
+        ("dram_active_ratio", "Fraction of the GPM interval the memory interface was busy (GPM DRAM_BW_UTIL).", null, null),
+        ("pipe_active_ratio", "Fraction of the GPM interval the pipe was active (GPM FP64/FP32/FP16/INTEGER_UTIL).", "pipe", "fp64"),
+        ("pipe_active_ratio", string.Empty, "pipe", "fp32"),
+        ("pipe_active_ratio", string.Empty, "pipe", "fp16"),
+        ("pipe_active_ratio", string.Empty, "pipe", "int"),
+        ("pcie_gpm_bytes_per_second", "PCIe rate over the GPM interval (GPM PCIE_TX/RX_PER_SEC).", "direction", "tx"),
+        ("pcie_gpm_bytes_per_second", string.Empty, "direction", "rx"),
+        ("nvlink_gpm_bytes_per_second", "NVLink rate over all links over the GPM interval (GPM NVLINK_TOTAL_TX/RX_PER_SEC).", "direction", "tx"),
+        ("nvlink_gpm_bytes_per_second", string.Empty, "direction", "rx"),
+    ];
+
     private readonly INvml _nvml;
     private readonly string _libraryPath;
     private readonly ILogger _logger;
@@ -99,6 +120,8 @@ internal sealed partial class GpuCollector : ICollector
     private readonly MetricFamily _migMemoryUsed;
     private readonly MetricFamily _migMemoryFree;
     private readonly MetricFamily _migUtilization;
+    private readonly MetricFamily[] _gpm;
+    private readonly MetricFamily[] _gpmMig;
     private readonly MetricFamily _xids;
     private readonly MetricFamily _lastXid;
     private readonly Lock _xidLock = new();
@@ -125,11 +148,12 @@ internal sealed partial class GpuCollector : ICollector
         _options = new GpuSamplerOptions(
             Duration(context, "slow-interval", DefaultSlowInterval),
             bool.TryParse(context.Settings["pcie-throughput"], out var pcie) && pcie,
-            !bool.TryParse(context.Settings["processes"], out var processes) || processes);
+            !bool.TryParse(context.Settings["processes"], out var processes) || processes,
+            Duration(context, "gpm-interval", DefaultGpmInterval));
         _deviceTimeout = Duration(context, "device-timeout", DefaultDeviceTimeout);
         var g = context.Group;
         _nvmlUp = g.Gauge("gpu_nvml_up", "Whether NVML is loaded and initialized (1) or not (0: no driver, or it failed; see the log).");
-        _info = g.Gauge("gpu_info", "GPU identity; always 1.", "gpu", "uuid", "name", "pci_bus_id", "serial", "driver_version", "vbios_version", "compute_capability");
+        _info = g.Gauge("gpu_info", "GPU identity; always 1. gpm=\"unsupported\" on GPUs without GPM profiling (pre-Hopper, or an older driver).", "gpu", "uuid", "name", "pci_bus_id", "serial", "driver_version", "vbios_version", "compute_capability", "gpm");
         _up = g.Gauge("gpu_up", "Whether the GPU answers NVML (0 after GPU_IS_LOST, or while its sampling is stalled).", GpuLabels);
         _stalled = g.Gauge("gpu_sampling_stalled", "Whether an NVML call for this GPU has not returned within --collector.gpu.device-timeout (1) or not (0).", GpuLabels);
         _scalars = [.. Scalars.Select(s => s.Counter ? g.Counter(s.Name, s.Help, GpuLabels) : g.Gauge(s.Name, s.Help, GpuLabels))];
@@ -150,6 +174,13 @@ internal sealed partial class GpuCollector : ICollector
         _migMemoryUsed = g.Gauge("gpu_mig_memory_used_bytes", "Memory used on a MIG device.", migLabels);
         _migMemoryFree = g.Gauge("gpu_mig_memory_free_bytes", "Memory free on a MIG device.", migLabels);
         _migUtilization = g.Gauge("gpu_mig_utilization_ratio", "Fraction of time the MIG device was busy, where the driver reports it.", migLabels);
+        // One family per name; labelled members (pipe, direction) share it.
+        var gpm = Gpm.DistinctBy(m => m.Name).ToDictionary(
+            m => m.Name, m => g.Gauge("gpu_" + m.Name, m.Help, m.Label is { } l ? ["gpu", "uuid", l] : GpuLabels));
+        var gpmMig = Gpm.DistinctBy(m => m.Name).ToDictionary(
+            m => m.Name, m => g.Gauge("gpu_mig_" + m.Name, m.Help + " Per MIG GPU instance.", m.Label is { } l ? ["gpu", "uuid", "gpu_instance", l] : ["gpu", "uuid", "gpu_instance"]));
+        _gpm = [.. Gpm.Select(m => gpm[m.Name])];
+        _gpmMig = [.. Gpm.Select(m => gpmMig[m.Name])];
         _xids = g.Counter("gpu_xid_errors_total", "XID errors reported by the driver through NVML events; every catalogued code starts at 0.", "gpu", "uuid", "xid");
         _lastXid = g.Gauge("gpu_last_xid_timestamp_seconds", "Unix time of the GPU's last XID error.", GpuLabels);
         if (bool.TryParse(context.Settings["compat-dcgm"], out var dcgm) && dcgm)
@@ -160,6 +191,9 @@ internal sealed partial class GpuCollector : ICollector
 
     /// <summary>Default of <c>--collector.gpu.slow-interval</c>.</summary>
     internal const string DefaultSlowInterval = "15s";
+
+    /// <summary>Default of <c>--collector.gpu.gpm-interval</c>.</summary>
+    internal const string DefaultGpmInterval = "10s";
 
     /// <summary>Default of <c>--collector.gpu.device-timeout</c>.</summary>
     internal const string DefaultDeviceTimeout = "2s";
@@ -172,6 +206,7 @@ internal sealed partial class GpuCollector : ICollector
             new CollectorFlag("slow-interval", DefaultSlowInterval, "How often static and expensive GPU values are read: max clocks, thresholds, PCIe link and replays, retired pages, MIG layout, NVLink count, the energy counter.", FlagKind.Duration),
             new CollectorFlag("device-timeout", DefaultDeviceTimeout, "How long an update waits for one GPU's NVML calls before it reports that GPU as stalled and serves the others.", FlagKind.Duration),
             new CollectorFlag("processes", "true", "Export per-process GPU memory and utilization (gpu_process_*).", FlagKind.Bool),
+            new CollectorFlag("gpm-interval", DefaultGpmInterval, "GPM profiling interval on Hopper and newer GPUs (SM, tensor, DRAM activity): one sample per interval, values derived between the last two.", FlagKind.Duration),
             new CollectorFlag("pcie-throughput", "false", "Read PCIe throughput at the slow cadence (each direction blocks NVML for 20 ms).", FlagKind.Bool),
         ]);
 
@@ -384,7 +419,7 @@ internal sealed partial class GpuCollector : ICollector
         }
 
         var id = device.Identity;
-        _info.Get([gpu, uuid, device.Name, id.PciBusId, id.Serial, id.DriverVersion, id.VbiosVersion, id.ComputeCapability]).Set(1);
+        _info.Get([gpu, uuid, device.Name, id.PciBusId, id.Serial, id.DriverVersion, id.VbiosVersion, id.ComputeCapability, id.Gpm]).Set(1);
         var last = WriteXids(device, gpu);
         device.CopyPublished(_sample);
         var sample = _sample;
@@ -479,7 +514,35 @@ internal sealed partial class GpuCollector : ICollector
             SetIf(_migUtilization, labels, mig.Utilization);
         }
 
+        PublishGpm(gpu, uuid, sample);
         _dcgm?.Publish(device, sample, last);
+    }
+
+    private void PublishGpm(string gpu, string uuid, GpuSample sample)
+    {
+        var v = sample.Values;
+        for (var i = 0; i < Gpm.Length; i++)
+        {
+            var value = v[(int)GpuValue.Gpm + i];
+            if (double.IsNaN(value))
+            {
+                continue;
+            }
+
+            (Gpm[i].Value is { } label ? _gpm[i].Get(gpu, uuid, label) : _gpm[i].Get(gpu, uuid)).Set(value);
+        }
+
+        foreach (var mig in sample.GpmMig)
+        {
+            var instance = mig.GpuInstanceId.ToString(CultureInfo.InvariantCulture);
+            for (var i = 0; i < Gpm.Length; i++)
+            {
+                if (!double.IsNaN(mig.Values[i]))
+                {
+                    (Gpm[i].Value is { } label ? _gpmMig[i].Get([gpu, uuid, instance, label]) : _gpmMig[i].Get(gpu, uuid, instance)).Set(mig.Values[i]);
+                }
+            }
+        }
     }
 
     private static void SetIf(MetricFamily family, ReadOnlySpan<char> gpu, ReadOnlySpan<char> uuid, ReadOnlySpan<char> label, double value)

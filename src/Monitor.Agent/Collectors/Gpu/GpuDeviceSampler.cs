@@ -51,6 +51,10 @@ internal sealed class GpuDeviceSampler
     private double _lastPower = double.NaN;
     private long _lastPowerTime;
     private readonly string _driverVersion;
+    private readonly Dictionary<uint, GpmPair> _gpmPairs = [];
+    private readonly (NvmlReturn Result, double Value)[] _gpmResults = new (NvmlReturn, double)[GpmMetrics.Ids.Length];
+    private bool _gpmSupported;
+    private long _nextGpm = long.MinValue;
     private bool _identified;
     private bool _lost;
     private int _sessionError;
@@ -85,8 +89,11 @@ internal sealed class GpuDeviceSampler
         /// <summary>Utilization on MIG devices.</summary>
         MigUtilization,
 
+        /// <summary>GPM sampling and derivation.</summary>
+        Gpm,
+
         /// <summary>End marker.</summary>
-        Count = MigUtilization - FieldValues + 1,
+        Count = Gpm - FieldValues + 1,
     }
 
     public int Index { get; }
@@ -205,8 +212,9 @@ internal sealed class GpuDeviceSampler
         }
 
         var v = _work.Values;
-        for (var i = 0; i < v.Length; i++)
+        for (var i = 0; i < (int)GpuValue.Gpm; i++)
         {
+            // GPM values (the tail of the array) keep their interval's values until the next interval completes.
             if (slow || !Slow[i])
             {
                 v[i] = double.NaN;
@@ -245,6 +253,12 @@ internal sealed class GpuDeviceSampler
             SampleMig(slow);
         }
 
+        if (Continue && _gpmSupported && Can((GpuValue)Extra.Gpm) && now >= _nextGpm)
+        {
+            _nextGpm = now + (long)(_options.Gpm.TotalSeconds * _time.TimestampFrequency);
+            SampleGpm(v);
+        }
+
         UpdateEnergy(v);
         _work.Lost = _lost;
     }
@@ -258,7 +272,8 @@ internal sealed class GpuDeviceSampler
         var capability = _nvml.ComputeCapability(Handle, out var major, out var minor) == NvmlReturn.Success
             ? string.Create(CultureInfo.InvariantCulture, $"{major}.{minor}")
             : string.Empty;
-        Identity = new GpuIdentity(bus, serial, _driverVersion, vbios, capability);
+        _gpmSupported = _nvml.GpmSupported(Handle, out var gpm) == NvmlReturn.Success && gpm;
+        Identity = new GpuIdentity(bus, serial, _driverVersion, vbios, capability, _gpmSupported ? "supported" : "unsupported");
 
         // The UUID last: it names the series, so it appears together with the rest of the identity.
         var result = _nvml.Uuid(Handle, out var uuid);
@@ -657,6 +672,72 @@ internal sealed class GpuDeviceSampler
         }
     }
 
+    /// <summary>
+    /// One GPM sample per interval (the whole GPU, or each MIG GPU instance), and the metrics between it and the
+    /// previous one; the two sample buffers then swap. Nothing is exported until two samples exist. A metric whose own
+    /// result is not SUCCESS is left out.
+    /// </summary>
+    private void SampleGpm(double[] v)
+    {
+        if (_work[GpuValue.MigMode] == 1)
+        {
+            v.AsSpan((int)GpuValue.Gpm, GpmMetrics.Ids.Length).Fill(double.NaN);
+            _work.GpmMig.Clear();
+            foreach (var gi in _migDevices.Select(m => m.GpuInstanceId).Distinct())
+            {
+                var values = new double[GpmMetrics.Ids.Length];
+                if (SampleGpmInterval(gi, values))
+                {
+                    _work.GpmMig.Add(new GpuGpmMigSample(gi, values));
+                }
+            }
+
+            return;
+        }
+
+        _work.GpmMig.Clear();
+        _ = SampleGpmInterval(null, v.AsSpan((int)GpuValue.Gpm, GpmMetrics.Ids.Length));
+    }
+
+    private bool SampleGpmInterval(uint? gpuInstance, Span<double> values)
+    {
+        values.Fill(double.NaN);
+        var key = gpuInstance ?? uint.MaxValue;
+        if (!_gpmPairs.TryGetValue(key, out var pair))
+        {
+            if (!Ok((GpuValue)Extra.Gpm, _nvml.GpmSampleAlloc(out var first)) || !Ok((GpuValue)Extra.Gpm, _nvml.GpmSampleAlloc(out var second)))
+            {
+                return false;
+            }
+
+            pair = new GpmPair(first, second);
+            _gpmPairs[key] = pair;
+        }
+
+        if (!Ok((GpuValue)Extra.Gpm, _nvml.GpmSample(Handle, gpuInstance, pair.Current)))
+        {
+            pair.HavePrevious = false;
+            return false;
+        }
+
+        var derived = pair.HavePrevious &&
+            Ok((GpuValue)Extra.Gpm, _nvml.GpmMetrics(pair.Previous, pair.Current, GpmMetrics.Ids, _gpmResults));
+        if (derived)
+        {
+            for (var i = 0; i < _gpmResults.Length; i++)
+            {
+                if (_gpmResults[i].Result == NvmlReturn.Success && double.IsFinite(_gpmResults[i].Value))
+                {
+                    values[i] = _gpmResults[i].Value * GpmMetrics.Scale(i);
+                }
+            }
+        }
+
+        pair.Swap();
+        pair.HavePrevious = true;
+        return derived;
+    }
+
     private void Integrate(double watts, long now)
     {
         if (!double.IsNaN(_lastPower))
@@ -741,11 +822,31 @@ internal sealed class GpuDeviceSampler
 /// <param name="SlowInterval">Cadence of the static and expensive values.</param>
 /// <param name="PcieThroughput">Read PCIe throughput (20 ms per direction) at the slow cadence.</param>
 /// <param name="Processes">Read compute processes and their utilization every tick.</param>
-internal sealed record GpuSamplerOptions(TimeSpan SlowInterval, bool PcieThroughput, bool Processes);
+/// <param name="GpmInterval">GPM profiling interval (Hopper+): one sample per interval, metrics derived between the last two.</param>
+internal sealed record GpuSamplerOptions(TimeSpan SlowInterval, bool PcieThroughput, bool Processes, TimeSpan? GpmInterval = null)
+{
+    /// <summary>The GPM interval, 10 s unless set.</summary>
+    public TimeSpan Gpm => GpmInterval ?? TimeSpan.FromSeconds(10);
+}
 
 /// <summary>What <c>gpu_info</c> carries besides index, uuid and name; empty strings where NVML has no answer.</summary>
-internal sealed record GpuIdentity(string PciBusId, string Serial, string DriverVersion, string VbiosVersion, string ComputeCapability)
+/// <param name="Gpm">"supported" or "unsupported" (pre-Hopper GPU, or a driver without the GPM calls).</param>
+internal sealed record GpuIdentity(string PciBusId, string Serial, string DriverVersion, string VbiosVersion, string ComputeCapability, string Gpm)
 {
     /// <summary>Nothing known.</summary>
-    public static GpuIdentity Empty { get; } = new(string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
+    public static GpuIdentity Empty { get; } = new(string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
+}
+
+/// <summary>The two GPM sample buffers of one interval: the previous sample and the one taken now.</summary>
+internal sealed class GpmPair(nint previous, nint current)
+{
+    public nint Previous { get; private set; } = previous;
+
+    public nint Current { get; private set; } = current;
+
+    /// <summary>Whether <see cref="Previous"/> holds a sample.</summary>
+    public bool HavePrevious { get; set; }
+
+    /// <summary>The sample just taken becomes the previous one; the old previous buffer is reused.</summary>
+    public void Swap() => (Previous, Current) = (Current, Previous);
 }

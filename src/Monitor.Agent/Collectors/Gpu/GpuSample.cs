@@ -130,9 +130,36 @@ internal enum GpuValue
     /// <summary>NVLink error totals: CRC flit, CRC data, replay, recovery (+0…+3).</summary>
     NvLinkErrors,
 
+    /// <summary>
+    /// GPM profiling values of the last complete interval (Hopper+), in <see cref="GpmMetrics"/> order: graphics
+    /// engine, SM active, SM occupancy, tensor, DRAM (ratios); pipes fp64, fp32, fp16, int (ratios); PCIe tx, rx and
+    /// NVLink tx, rx (bytes/s) (+0…+12).
+    /// </summary>
+    Gpm = NvLinkErrors + 4,
+
     /// <summary>The number of values.</summary>
-    Count = NvLinkErrors + 4,
+    Count = Gpm + 13,
 }
+
+/// <summary>The GPM metrics the agent derives, in <see cref="GpuValue.Gpm"/> order, with their scale to base units.</summary>
+internal static class GpmMetrics
+{
+    /// <summary>NVML_GPM_METRIC_* ids, in <see cref="GpuValue.Gpm"/> order.</summary>
+    public static readonly uint[] Ids =
+    [
+        Monitor.Agent.Gpu.Nvml.NvmlGpm.GraphicsUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.SmUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.SmOccupancy,
+        Monitor.Agent.Gpu.Nvml.NvmlGpm.AnyTensorUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.DramBandwidthUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.Fp64Util,
+        Monitor.Agent.Gpu.Nvml.NvmlGpm.Fp32Util, Monitor.Agent.Gpu.Nvml.NvmlGpm.Fp16Util, Monitor.Agent.Gpu.Nvml.NvmlGpm.IntegerUtil,
+        Monitor.Agent.Gpu.Nvml.NvmlGpm.PcieTransmit, Monitor.Agent.Gpu.Nvml.NvmlGpm.PcieReceive, Monitor.Agent.Gpu.Nvml.NvmlGpm.NvLinkTransmit,
+        Monitor.Agent.Gpu.Nvml.NvmlGpm.NvLinkReceive,
+    ];
+
+    /// <summary>% to a 0–1 ratio for the utilizations; MiB/s to bytes/s for the rates.</summary>
+    public static double Scale(int index) => index < 9 ? 0.01 : 1024 * 1024;
+}
+
+/// <summary>One MIG GPU instance's GPM values (in <see cref="GpuValue.Gpm"/> order; NaN absent).</summary>
+internal readonly record struct GpuGpmMigSample(uint GpuInstanceId, double[] Values);
 
 /// <summary>One process on a GPU: NaN where NVML gave no value.</summary>
 internal readonly record struct GpuProcessSample(uint Pid, double MemoryBytes, double Utilization, double MemoryUtilization, uint GpuInstanceId, uint ComputeInstanceId);
@@ -161,6 +188,9 @@ internal sealed class GpuSample
     /// <summary>MIG devices, when MIG is on.</summary>
     public List<GpuMigSample> Mig { get; } = [];
 
+    /// <summary>GPM values per MIG GPU instance, when MIG is on.</summary>
+    public List<GpuGpmMigSample> GpmMig { get; } = [];
+
     /// <summary>Per NVLink link: 1 active, 0 not, NaN unknown.</summary>
     public List<double> NvLinkUp { get; } = [];
 
@@ -183,6 +213,8 @@ internal sealed class GpuSample
         target.Mig.AddRange(Mig);
         target.NvLinkUp.Clear();
         target.NvLinkUp.AddRange(NvLinkUp);
+        target.GpmMig.Clear();
+        target.GpmMig.AddRange(GpmMig);
     }
 
     private static double[] CreateValues()
