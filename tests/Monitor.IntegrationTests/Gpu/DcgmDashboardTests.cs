@@ -5,7 +5,8 @@ namespace Monitor.IntegrationTests.Gpu;
 /// <summary>
 /// A real Prometheus scrapes the agent with <c>--gpu.simulate 4 --compat.dcgm</c>, and every panel expression of
 /// NVIDIA's dcgm-exporter dashboard 12239 (reference gpu-exporters.md §6) is run with its template variables expanded
-/// the way Grafana expands "All": a regex of every value of <c>label_values(DCGM_FI_DEV_GPU_TEMP, …)</c>.
+/// the way Grafana expands "All": a regex of every value of <c>label_values(DCGM_FI_DEV_GPU_TEMP, …)</c>. The Tensor
+/// Core panel's <c>DCGM_FI_PROF_PIPE_TENSOR_ACTIVE</c> comes from GPM (the simulated GPUs are H100s).
 /// </summary>
 public sealed class DcgmDashboardTests
 {
@@ -19,12 +20,14 @@ public sealed class DcgmDashboardTests
         { 2, "DCGM_FI_DEV_SM_CLOCK{instance=~\"$instance\", gpu=~\"$gpu\"} * 1000000", 4 },
         { 6, "DCGM_FI_DEV_GPU_UTIL{instance=~\"$instance\", gpu=~\"$gpu\"}", 4 },
         { 18, "DCGM_FI_DEV_FB_USED{instance=~\"$instance\", gpu=~\"$gpu\"}", 4 },
+        { 4, "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{instance=~\"$instance\", gpu=~\"$gpu\"}", 4 },
     };
 
     [Fact]
     public async Task Dashboard12239_EveryPanelReturnsDataInDcgmUnits()
     {
-        await using var agent = await AgentProcess.StartAsync("--gpu.simulate=4", "--compat.dcgm", "--collector.disable-defaults", "--collector.gpu");
+        // A 1 s GPM interval so the tensor panel has data after two samples instead of twenty seconds.
+        await using var agent = await AgentProcess.StartAsync("--gpu.simulate=4", "--compat.dcgm", "--collector.disable-defaults", "--collector.gpu", "--collector.gpu.gpm-interval=1s");
         await using var prometheus = await PrometheusServer.StartAsync(
             $$"""
               - job_name: gpu
@@ -32,7 +35,7 @@ public sealed class DcgmDashboardTests
 
             """);
         await prometheus.WaitUntilAsync(
-            async () => (await prometheus.QueryAsync("count(DCGM_FI_DEV_GPU_TEMP) == 4 and count(DCGM_FI_DEV_FB_USED) == 4")).Count == 1,
+            async () => (await prometheus.QueryAsync("count(DCGM_FI_DEV_GPU_TEMP) == 4 and count(DCGM_FI_DEV_FB_USED) == 4 and count(DCGM_FI_PROF_PIPE_TENSOR_ACTIVE) == 4")).Count == 1,
             TimeSpan.FromSeconds(60),
             "Prometheus did not get 4 GPUs of dcgm-exporter series within 60 s");
 
@@ -59,14 +62,12 @@ public sealed class DcgmDashboardTests
                 16 => (200.0, 3000.0),             // W for four
                 2 => (300e6, 2100e6),              // the panel turns MHz into Hz
                 6 => (0.0, 100.0),                 // %
+                4 => (0.0, 1.0),                   // ratio (percentunit)
                 _ => (0.0, 81559.0),               // MiB of an 80 GB H100
             };
             Assert.All(result, r => Assert.InRange(r.Value, low, high));
         }
 
-        // Panel 4 (Tensor Core Utilization, DCGM_FI_PROF_PIPE_TENSOR_ACTIVE) needs GPM profiling, which NVML's basic
-        // calls cannot source: left out, not faked, until the GPM collector (docs/metrics.md).
-        Assert.Empty(await prometheus.QueryAsync("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE"));
     }
 
     [Fact]
