@@ -3,7 +3,8 @@
  * It exports the real symbol names with the real signatures (NVML 13.3 header, reference nvml.md) and
  * simulates `gpus` GPUs (default 2) with values derived from the device index i, so tests can compute the
  * expected metrics independently. Built with: gcc -shared -fPIC -O2 -pthread -Wall -Wextra -Werror; also with
- * -DNO_MEMORY_V2 to play a pre-R510 driver without nvmlDeviceGetMemoryInfo_v2 (a missing optional symbol).
+ * -DNO_MEMORY_V2 to play a pre-R510 driver without nvmlDeviceGetMemoryInfo_v2 (a missing optional symbol), and
+ * with -DNO_GPM to play a driver without the GPM API (no nvmlGpm* symbol is exported).
  * Every call may come from several threads at once: the shared state is behind one mutex, and blocking calls
  * (PCIe throughput, hang, event wait) sleep without holding it.
  *
@@ -59,6 +60,30 @@
  *     encoder/decoder utilization, remapped rows and process utilization are NOT_SUPPORTED (3).
  *   events: every device supports 0x8 (XID), 0x1 and 0x2; waits poll in 10 ms steps up to the timeout. XID events
  *     are queued (up to 64) and delivered, oldest first, once 0x8 is registered, on device `xid_gpu` (default 0).
+ *   GPM (not in a -DNO_GPM build; layouts from the reference's GPM addendum, checked with _Static_assert):
+ *     nvmlGpmQueryDeviceSupport: version != 1 → ARGUMENT_VERSION_MISMATCH (25); isSupportedDevice 1, but 0 on GPU
+ *       `gpm_unsupported` (a pre-Hopper board). A MIG handle answers as its parent.
+ *     nvmlGpmSampleAlloc: a calloc'ed opaque sample (1 before nvmlInit_v2, 2 on NULL); nvmlGpmSampleFree frees it
+ *       (2 on NULL or on something that is not a live sample).
+ *     nvmlGpmSampleGet(gpu, sample): records the GPU index, gpu instance none, the GPU's next sample sequence number
+ *       (per GPU, shared with its MIG samples, strictly increasing) and the time. Device checks as every device call
+ *       (uninitialized 1, mismatch 18, hang, lost 15); a MIG handle or a bad sample → 2; GPU `gpm_unsupported` → 3.
+ *     nvmlGpmMigSampleGet(gpu, gi, sample): the same for gpu instance gi of the parent GPU handle; GPU
+ *       `gpm_unsupported` or a GPU not in MIG mode → 3; gi other than 1 or 2 (the two MIG instances) → 2.
+ *     nvmlGpmMetricsGet: NULL → 2; version != 1 → 25; numMetrics > 333 (NVML_GPM_METRIC_MAX) → 2; sample1/sample2
+ *       NULL, not live, never taken, of different GPUs or instances, or sample2 not taken after sample1 → 2; then
+ *       the device checks of the samples' GPU (1, 18, hang, 15). Otherwise SUCCESS, and for each of the numMetrics
+ *       entries: nvmlReturn, value, and shortName/longName/unit pointing at this library's static strings (never
+ *       free them). Value = base + k, with k = the GPU index i for whole-GPU samples or 10 * gi for MIG samples:
+ *         1 GRAPHICS_UTIL 50, 2 SM_UTIL 40, 3 SM_OCCUPANCY 10, 4 INTEGER_UTIL 1, 5 ANY_TENSOR_UTIL 30,
+ *         10 DRAM_BW_UTIL 20, 11 FP64_UTIL 2, 12 FP32_UTIL 3, 13 FP16_UTIL 4 (all %),
+ *         20 PCIE_TX_PER_SEC 100, 21 PCIE_RX_PER_SEC 200,
+ *         60 NVLINK_TOTAL_RX_PER_SEC 300, 61 NVLINK_TOTAL_TX_PER_SEC 400 (all MiB/s)
+ *       (so GPU 1's graphics is 51, gpu instance 2's is 70). Metric `gpm_bad_metric` → that entry's nvmlReturn
+ *       NOT_SUPPORTED (3), value 0 (names still set); any other id → entry nvmlReturn 2, value 0, names NULL. Values
+ *       do not depend on the interval between the samples.
+ *     fake_nvml_gpm_samples() (exported, also in -DNO_GPM builds) returns how many nvmlGpmSampleGet +
+ *       nvmlGpmMigSampleGet calls were made so far, whatever they returned (fake_nvml_reset does not clear it).
  *
  * Control keys (value = an int). Precedence: fake_nvml_set(key, value) > control file > FAKE_NVML_<KEY> env
  * (e.g. FAKE_NVML_GPUS, FAKE_NVML_LOST, FAKE_NVML_PROCESS_STRIDE) > default.
@@ -75,6 +100,8 @@
  *   mig (-1)               the GPU in MIG mode
  *   nvlinks (4)            NVLink links per GPU (0: NVLink fields NOT_SUPPORTED)
  *   recovery (0)           field 230's value on every GPU
+ *   gpm_unsupported (-1)   the GPU without GPM (isSupportedDevice 0, samples NOT_SUPPORTED)
+ *   gpm_bad_metric (-1)    a GPM metric id whose entry answers NOT_SUPPORTED (3) with value 0
  *   xid (-1), xid_gpu (0)  XID events: FAKE_NVML_XID=<code> queues one event at the first nvmlDeviceRegisterEvents
  *                          (delivered on the xid_gpu in force at delivery); fake_nvml_set("xid", code) or
  *                          fake_nvml_set_event("xid", code) queues one more (a negative code empties the queue);
@@ -90,6 +117,7 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,11 +184,15 @@ __attribute__((constructor)) static void fake_setup(void) {
 
 /* ---- control state ---- */
 
-enum key { K_GPUS, K_LOST, K_MISMATCH, K_HANG, K_PROCESSES, K_PROCESS_STRIDE, K_MIG, K_NVLINKS, K_RECOVERY, K_XID, K_XID_GPU, K_COUNT };
+enum key {
+  K_GPUS, K_LOST, K_MISMATCH, K_HANG, K_PROCESSES, K_PROCESS_STRIDE, K_MIG, K_NVLINKS, K_RECOVERY, K_XID, K_XID_GPU,
+  K_GPM_UNSUPPORTED, K_GPM_BAD_METRIC, K_COUNT
+};
 static const char *const key_names[K_COUNT] = {
   "gpus", "lost", "mismatch", "hang", "processes", "process_stride", "mig", "nvlinks", "recovery", "xid", "xid_gpu",
+  "gpm_unsupported", "gpm_bad_metric",
 };
-static const int key_defaults[K_COUNT] = { 2, -1, 0, -1, -1, 24, -1, 4, 0, -1, 0 };
+static const int key_defaults[K_COUNT] = { 2, -1, 0, -1, -1, 24, -1, 4, 0, -1, 0, -1, -1 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;
@@ -356,6 +388,8 @@ const char *nvmlErrorString(nvmlReturn_t r) {
     case 13: return "Function Not Found";
     case 15: return "GPU is lost";
     case 18: return "Driver/library version mismatch";
+    case 20: return "Insufficient Memory";
+    case 25: return "Argument version mismatch";
     default: return "Unknown Error";
   }
 }
@@ -893,3 +927,165 @@ nvmlReturn_t nvmlDeviceGetDecoderUtilization(nvmlDevice_t d, unsigned int *perce
   *period = 100000;
   return 0;
 }
+
+/* ---- GPM (GPU Performance Monitoring; reference nvml.md, GPM addendum) ---- */
+
+/* Every nvmlGpmSampleGet / nvmlGpmMigSampleGet call so far, whatever it returned (also in a -DNO_GPM build: 0). */
+static int gpm_sample_calls;
+
+int fake_nvml_gpm_samples(void) {
+  pthread_mutex_lock(&lock);
+  int n = gpm_sample_calls;
+  pthread_mutex_unlock(&lock);
+  return n;
+}
+
+#ifndef NO_GPM
+#define NVML_GPM_METRIC_MAX 333
+#define GPM_SAMPLE_MAGIC 0x47504D53u /* "GPMS" */
+#define GPM_NO_INSTANCE 0xFFFFFFFFu
+
+typedef struct { unsigned int version, isSupportedDevice; } nvmlGpmSupport_t;
+/* The opaque sample: which device and gpu instance, the device's sample sequence number and the time. */
+struct fake_gpm_sample { unsigned int magic, index, gi, taken; unsigned long long seq; long long time_us; };
+typedef struct fake_gpm_sample *nvmlGpmSample_t;
+/* The names are char * in the header; const here, same layout (they point at this library's static strings). */
+typedef struct {
+  unsigned int metricId;
+  int nvmlReturn;
+  double value;
+  const char *shortName, *longName, *unit;
+} nvmlGpmMetric_t;
+typedef struct {
+  unsigned int version, numMetrics;
+  nvmlGpmSample_t sample1, sample2;
+  nvmlGpmMetric_t metrics[NVML_GPM_METRIC_MAX];
+} nvmlGpmMetricsGet_t;
+
+_Static_assert(sizeof(nvmlGpmSupport_t) == 8, "nvmlGpmSupport_t");
+_Static_assert(sizeof(nvmlGpmMetric_t) == 40, "nvmlGpmMetric_t");
+_Static_assert(offsetof(nvmlGpmMetric_t, value) == 8 && offsetof(nvmlGpmMetric_t, unit) == 32, "nvmlGpmMetric_t offsets");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, sample1) == 8 && offsetof(nvmlGpmMetricsGet_t, sample2) == 16, "nvmlGpmMetricsGet_t samples");
+_Static_assert(offsetof(nvmlGpmMetricsGet_t, metrics) == 24, "nvmlGpmMetricsGet_t metrics");
+_Static_assert(sizeof(nvmlGpmMetricsGet_t) == 13344, "nvmlGpmMetricsGet_t");
+
+/* Per GPU: the sequence number of its last sample (whole GPU and MIG instances share it). */
+static unsigned long long gpm_seq[MAX_GPUS];
+
+/* The scripted metrics: value = base + k, k = the device index (whole GPU) or 10 * gpu instance id (MIG sample). */
+struct gpm_metric { unsigned int id; double base; const char *short_name, *long_name, *unit; };
+static const struct gpm_metric gpm_metrics[] = {
+  { 1, 50, "gr_util", "Graphics engine activity", "%" },
+  { 2, 40, "sm_util", "SM activity", "%" },
+  { 3, 10, "sm_occupancy", "SM occupancy", "%" },
+  { 4, 1, "int_util", "Integer pipe utilization", "%" },
+  { 5, 30, "any_tensor_util", "Tensor pipe utilization (any)", "%" },
+  { 10, 20, "dram_bw_util", "DRAM bandwidth utilization", "%" },
+  { 11, 2, "fp64_util", "FP64 pipe utilization", "%" },
+  { 12, 3, "fp32_util", "FP32 pipe utilization", "%" },
+  { 13, 4, "fp16_util", "FP16 pipe utilization", "%" },
+  { 20, 100, "pcie_tx", "PCIe transmit rate", "MiB/s" },
+  { 21, 200, "pcie_rx", "PCIe receive rate", "MiB/s" },
+  { 60, 300, "nvlink_rx", "NVLink total receive rate", "MiB/s" },
+  { 61, 400, "nvlink_tx", "NVLink total transmit rate", "MiB/s" },
+};
+
+static int gpm_supported(const struct ctl *c, nvmlDevice_t d) {
+  return c->v[K_GPM_UNSUPPORTED] < 0 || c->v[K_GPM_UNSUPPORTED] != (int)d->index;
+}
+
+static void count_gpm_sample(void) {
+  pthread_mutex_lock(&lock);
+  gpm_sample_calls++;
+  pthread_mutex_unlock(&lock);
+}
+
+static void take_sample(nvmlDevice_t d, unsigned int gi, nvmlGpmSample_t sample) {
+  pthread_mutex_lock(&lock);
+  sample->index = d->index;
+  sample->gi = gi;
+  sample->seq = ++gpm_seq[d->index];
+  sample->time_us = now_us();
+  sample->taken = 1;
+  pthread_mutex_unlock(&lock);
+}
+
+nvmlReturn_t nvmlGpmQueryDeviceSupport(nvmlDevice_t d, nvmlGpmSupport_t *support) {
+  CHECK(d, c);
+  if (!support) return 2;
+  if (support->version != 1) return 25;
+  support->isSupportedDevice = (unsigned int)gpm_supported(&c, d);
+  return 0;
+}
+
+nvmlReturn_t nvmlGpmSampleAlloc(nvmlGpmSample_t *sample) {
+  struct ctl c;
+  snapshot(&c);
+  if (!c.initialized) return 1;
+  if (!sample) return 2;
+  struct fake_gpm_sample *s = calloc(1, sizeof *s);
+  if (!s) return 20;
+  s->magic = GPM_SAMPLE_MAGIC;
+  s->gi = GPM_NO_INSTANCE;
+  *sample = s;
+  return 0;
+}
+
+nvmlReturn_t nvmlGpmSampleFree(nvmlGpmSample_t sample) {
+  if (!sample || sample->magic != GPM_SAMPLE_MAGIC) return 2;
+  sample->magic = 0;
+  free(sample);
+  return 0;
+}
+
+nvmlReturn_t nvmlGpmSampleGet(nvmlDevice_t d, nvmlGpmSample_t sample) {
+  count_gpm_sample();
+  CHECK(d, c);
+  if (d->mig || !sample || sample->magic != GPM_SAMPLE_MAGIC) return 2;
+  if (!gpm_supported(&c, d)) return 3;
+  take_sample(d, GPM_NO_INSTANCE, sample);
+  return 0;
+}
+
+nvmlReturn_t nvmlGpmMigSampleGet(nvmlDevice_t d, unsigned int gpuInstanceId, nvmlGpmSample_t sample) {
+  count_gpm_sample();
+  CHECK(d, c);
+  if (d->mig || !sample || sample->magic != GPM_SAMPLE_MAGIC) return 2;
+  if (!gpm_supported(&c, d) || !in_mig(&c, d)) return 3;
+  if (gpuInstanceId < 1 || gpuInstanceId > MIG_SLOTS) return 2;
+  take_sample(d, gpuInstanceId, sample);
+  return 0;
+}
+
+nvmlReturn_t nvmlGpmMetricsGet(nvmlGpmMetricsGet_t *m) {
+  if (!m) return 2;
+  if (m->version != 1) return 25;
+  if (m->numMetrics > NVML_GPM_METRIC_MAX) return 2;
+  nvmlGpmSample_t s1 = m->sample1, s2 = m->sample2;
+  if (!s1 || !s2 || s1->magic != GPM_SAMPLE_MAGIC || s2->magic != GPM_SAMPLE_MAGIC) return 2;
+  pthread_mutex_lock(&lock);
+  int taken = s1->taken && s2->taken;
+  unsigned int index = s1->index, gi = s1->gi;
+  int same = s1->index == s2->index && s1->gi == s2->gi, ordered = s2->seq > s1->seq;
+  pthread_mutex_unlock(&lock);
+  if (!taken || !same || !ordered) return 2;
+  CHECK(&devices[index], c); /* uninitialized, mismatch, hang and lost as for a call on the samples' GPU */
+  double k = gi == GPM_NO_INSTANCE ? (double)index : 10.0 * gi;
+  for (unsigned int n = 0; n < m->numMetrics; n++) {
+    nvmlGpmMetric_t *e = &m->metrics[n];
+    const struct gpm_metric *known = NULL;
+    for (size_t j = 0; j < sizeof gpm_metrics / sizeof gpm_metrics[0]; j++)
+      if (gpm_metrics[j].id == e->metricId) known = &gpm_metrics[j];
+    e->value = 0;
+    e->shortName = e->longName = e->unit = NULL;
+    if (!known) { e->nvmlReturn = 2; continue; }
+    e->shortName = known->short_name;
+    e->longName = known->long_name;
+    e->unit = known->unit;
+    if (c.v[K_GPM_BAD_METRIC] >= 0 && (unsigned int)c.v[K_GPM_BAD_METRIC] == e->metricId) { e->nvmlReturn = 3; continue; }
+    e->nvmlReturn = 0;
+    e->value = known->base + k;
+  }
+  return 0;
+}
+#endif

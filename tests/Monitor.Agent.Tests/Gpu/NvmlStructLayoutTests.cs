@@ -19,6 +19,12 @@ public sealed class NvmlStructLayoutTests
         Assert.Equal(8, Unsafe.SizeOf<NvmlValue>());
         Assert.Equal(40, Unsafe.SizeOf<NvmlFieldValue>());
         Assert.Equal(32, Unsafe.SizeOf<NvmlEventData>());
+        Assert.Equal(8, Unsafe.SizeOf<NvmlGpmSupport>());
+        Assert.Equal(40, Unsafe.SizeOf<NvmlGpmMetric>());
+        Assert.Equal(24, Unsafe.SizeOf<NvmlGpmMetricsGetHeader>());
+        Assert.Equal(8, Marshal.SizeOf<NvmlGpmSupport>());
+        Assert.Equal(40, Marshal.SizeOf<NvmlGpmMetric>());
+        Assert.Equal(24, Marshal.SizeOf<NvmlGpmMetricsGetHeader>());
     }
 
     [Theory]
@@ -43,8 +49,30 @@ public sealed class NvmlStructLayoutTests
     [InlineData(typeof(NvmlEventData), "EventData", 16)]
     [InlineData(typeof(NvmlEventData), "GpuInstanceId", 24)]
     [InlineData(typeof(NvmlEventData), "ComputeInstanceId", 28)]
+    [InlineData(typeof(NvmlGpmSupport), "Version", 0)]
+    [InlineData(typeof(NvmlGpmSupport), "IsSupportedDevice", 4)]
+    [InlineData(typeof(NvmlGpmMetric), "MetricId", 0)]
+    [InlineData(typeof(NvmlGpmMetric), "NvmlReturn", 4)]
+    [InlineData(typeof(NvmlGpmMetric), "Value", 8)]
+    [InlineData(typeof(NvmlGpmMetric), "ShortName", 16)]
+    [InlineData(typeof(NvmlGpmMetric), "LongName", 24)]
+    [InlineData(typeof(NvmlGpmMetric), "Unit", 32)]
+    [InlineData(typeof(NvmlGpmMetricsGetHeader), "Version", 0)]
+    [InlineData(typeof(NvmlGpmMetricsGetHeader), "NumMetrics", 4)]
+    [InlineData(typeof(NvmlGpmMetricsGetHeader), "Sample1", 8)]
+    [InlineData(typeof(NvmlGpmMetricsGetHeader), "Sample2", 16)]
     public void Offsets_MatchTheHeader(Type type, string field, int offset) =>
         Assert.Equal(offset, (int)Marshal.OffsetOf(type, field));
+
+    [Fact]
+    public void GpmMetricsGet_IsTheHeaderThen333Metrics()
+    {
+        // nvmlGpmMetricsGet_t of the 13.3 header: the 24-byte head, then NVML_GPM_METRIC_MAX (333) 40-byte entries.
+        Assert.Equal(333, NvmlGpm.MetricMax);
+        Assert.Equal(NvmlGpm.MetricsOffset, Unsafe.SizeOf<NvmlGpmMetricsGetHeader>());
+        Assert.Equal(13344, NvmlGpm.MetricsGetSize);
+        Assert.Equal(NvmlGpm.MetricsGetSize, NvmlGpm.MetricsOffset + (NvmlGpm.MetricMax * Unsafe.SizeOf<NvmlGpmMetric>()));
+    }
 
     [Fact]
     public void MemoryV2Version_IsSizeOrTwoShifted() => Assert.Equal(0x02000028u, NvmlMemoryV2.StructVersion);

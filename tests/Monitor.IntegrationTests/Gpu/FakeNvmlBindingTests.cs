@@ -7,8 +7,8 @@ namespace Monitor.IntegrationTests.Gpu;
 /// <summary>
 /// The NVML binding against the C fake, through the real loader and the real <c>[LibraryImport]</c> stubs: values,
 /// units, struct versions, a missing optional symbol and a lost GPU, and <see cref="NativeNvml"/> (the agent's
-/// <see cref="INvml"/>) for identity, retired pages, field values, process lists, process utilization, MIG and a
-/// driver/library mismatch. Expected values are the fake's documented formulas (tests/native/fake_nvml.c),
+/// <see cref="INvml"/>) for identity, retired pages, field values, process lists, process utilization, MIG, GPM
+/// profiling metrics and a driver/library mismatch. Expected values are the fake's documented formulas (tests/native/fake_nvml.c),
 /// computed here independently. Run-time settings go through the fake's <c>fake_nvml_set</c> export and are unset
 /// again when each test ends.
 /// </summary>
@@ -555,6 +555,332 @@ public sealed unsafe class FakeNvmlBindingTests(FakeNvmlFixture fake) : IClassFi
             Assert.True(hung.Join(5000));
             Assert.Equal((NvmlReturn.Success, 101000u), (result, milliwatts));
         }
+    }
+
+    [Fact]
+    public void Gpm_SupportedOnBothGpus_NotOnAPreHopperBoard()
+    {
+        var nvml = Initialize();
+        for (var i = 0u; i < 2; i++)
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSupported(Handle(nvml, i), out var supported));
+            Assert.True(supported, $"GPU {i}");
+        }
+
+        // The raw struct: version 1 only.
+        var support = new NvmlGpmSupport { Version = 2 };
+        Assert.Equal(NvmlReturn.ArgumentVersionMismatch, NvmlNative.GpmQueryDeviceSupport(Handle(nvml, 0), ref support));
+        support = new NvmlGpmSupport { Version = 1 };
+        Assert.Equal(NvmlReturn.Success, NvmlNative.GpmQueryDeviceSupport(Handle(nvml, 0), ref support));
+        Assert.Equal(1u, support.IsSupportedDevice);
+
+        using (Control(("gpm_unsupported", 1)))
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSupported(Handle(nvml, 0), out var gpu0));
+            Assert.True(gpu0);
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSupported(Handle(nvml, 1), out var gpu1));
+            Assert.False(gpu1);
+
+            // Sampling an unsupported board is NOT_SUPPORTED.
+            var sample = AllocSample(nvml);
+            try
+            {
+                Assert.Equal(NvmlReturn.NotSupported, nvml.GpmSample(Handle(nvml, 1), null, sample));
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(Handle(nvml, 0), null, sample));
+            }
+            finally
+            {
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(sample));
+            }
+        }
+    }
+
+    [Fact]
+    public void Gpm_MetricsBetweenTwoSamples_ExactValuesPerGpu()
+    {
+        var nvml = Initialize();
+        var (earlier, later) = (AllocSample(nvml), AllocSample(nvml));
+        try
+        {
+            for (var i = 0u; i < 2; i++)
+            {
+                var device = Handle(nvml, i);
+                var before = GpmSampleCalls();
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, earlier));
+                Thread.Sleep(5);
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, later));
+                Assert.Equal(before + 2, GpmSampleCalls());
+
+                var results = new (NvmlReturn Result, double Value)[GpmIds.Length];
+                Assert.Equal(NvmlReturn.Success, nvml.GpmMetrics(earlier, later, GpmIds, results));
+
+                Assert.Equal(GpmIds.Select(id => (NvmlReturn.Success, GpmExpected(id, i))), results);
+            }
+
+            // GPU 1, spelled out: graphics 51, SM 41, PCIe TX 101 MiB/s, NVLink TX 401 MiB/s.
+            Assert.Equal(
+                [(NvmlReturn.Success, 51.0), (NvmlReturn.Success, 41.0), (NvmlReturn.Success, 101.0), (NvmlReturn.Success, 401.0)],
+                Metrics(nvml, earlier, later, NvmlGpm.GraphicsUtil, NvmlGpm.SmUtil, NvmlGpm.PcieTransmit, NvmlGpm.NvLinkTransmit));
+
+            // An id the fake does not model: only that entry is INVALID_ARGUMENT.
+            Assert.Equal(
+                [(NvmlReturn.Success, 51.0), (NvmlReturn.InvalidArgument, 0.0)],
+                Metrics(nvml, earlier, later, NvmlGpm.GraphicsUtil, 6));
+        }
+        finally
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(earlier));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(later));
+        }
+    }
+
+    [Fact]
+    public void Gpm_RawStruct_StaticNamesVersionAndMetricCountChecked()
+    {
+        var nvml = Initialize();
+        var (earlier, later) = (AllocSample(nvml), AllocSample(nvml));
+        try
+        {
+            var device = Handle(nvml, 0);
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, earlier));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, later));
+
+            var buffer = new byte[NvmlGpm.MetricsGetSize];
+            fixed (byte* pointer = buffer)
+            {
+                var header = (NvmlGpmMetricsGetHeader*)pointer;
+                var metrics = (NvmlGpmMetric*)(pointer + NvmlGpm.MetricsOffset);
+                *header = new NvmlGpmMetricsGetHeader { Version = 1, NumMetrics = 2, Sample1 = earlier, Sample2 = later };
+                metrics[0].MetricId = NvmlGpm.DramBandwidthUtil;
+                metrics[1].MetricId = NvmlGpm.PcieReceive;
+                metrics[2].MetricId = NvmlGpm.GraphicsUtil;
+                metrics[2].NvmlReturn = 12345;
+
+                Assert.Equal(NvmlReturn.Success, NvmlNative.GpmMetricsGet(pointer));
+                Assert.Equal((0, 20.0), (metrics[0].NvmlReturn, metrics[0].Value));
+                Assert.Equal((0, 200.0), (metrics[1].NvmlReturn, metrics[1].Value));
+                Assert.Equal("%", Marshal.PtrToStringUTF8(metrics[0].Unit));
+                Assert.Equal("MiB/s", Marshal.PtrToStringUTF8(metrics[1].Unit));
+                Assert.False(string.IsNullOrEmpty(Marshal.PtrToStringUTF8(metrics[1].ShortName)));
+                Assert.False(string.IsNullOrEmpty(Marshal.PtrToStringUTF8(metrics[1].LongName)));
+
+                // Only numMetrics entries are written.
+                Assert.Equal(12345, metrics[2].NvmlReturn);
+
+                // Version 1 only; at most NVML_GPM_METRIC_MAX metrics.
+                header->Version = 2;
+                Assert.Equal(NvmlReturn.ArgumentVersionMismatch, NvmlNative.GpmMetricsGet(pointer));
+                header->Version = 1;
+                header->NumMetrics = NvmlGpm.MetricMax + 1;
+                Assert.Equal(NvmlReturn.InvalidArgument, NvmlNative.GpmMetricsGet(pointer));
+                header->NumMetrics = NvmlGpm.MetricMax;
+                Assert.Equal(NvmlReturn.Success, NvmlNative.GpmMetricsGet(pointer));
+                header->Sample2 = 0;
+                Assert.Equal(NvmlReturn.InvalidArgument, NvmlNative.GpmMetricsGet(pointer));
+            }
+        }
+        finally
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(earlier));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(later));
+        }
+    }
+
+    [Fact]
+    public void Gpm_BadMetric_OnlyThatEntryNotSupported()
+    {
+        var nvml = Initialize();
+        var (earlier, later) = (AllocSample(nvml), AllocSample(nvml));
+        try
+        {
+            using (Control(("gpm_bad_metric", 5)))
+            {
+                var device = Handle(nvml, 1);
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, earlier));
+                Thread.Sleep(2);
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, later));
+
+                var results = new (NvmlReturn Result, double Value)[GpmIds.Length];
+                Assert.Equal(NvmlReturn.Success, nvml.GpmMetrics(earlier, later, GpmIds, results));
+
+                Assert.Equal(
+                    GpmIds.Select(id => id == NvmlGpm.AnyTensorUtil ? (NvmlReturn.NotSupported, 0.0) : (NvmlReturn.Success, GpmExpected(id, 1))),
+                    results);
+            }
+        }
+        finally
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(earlier));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(later));
+        }
+    }
+
+    [Fact]
+    public void Gpm_ReversedOrMismatchedSamples_AreInvalidArgument()
+    {
+        var nvml = Initialize();
+        var (earlier, later, other) = (AllocSample(nvml), AllocSample(nvml), AllocSample(nvml));
+        try
+        {
+            var device = Handle(nvml, 1);
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, earlier));
+            Thread.Sleep(2);
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSample(device, null, later));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSample(Handle(nvml, 0), null, other));
+
+            var results = new (NvmlReturn Result, double Value)[GpmIds.Length];
+            Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmMetrics(later, earlier, GpmIds, results));
+            Assert.All(results, r => Assert.Equal(NvmlReturn.InvalidArgument, r.Result));
+            Assert.All(results, r => Assert.True(double.IsNaN(r.Value)));
+
+            // The same sample twice, or samples of two GPUs.
+            Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmMetrics(earlier, earlier, GpmIds, results));
+            Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmMetrics(other, later, GpmIds, results));
+
+            // The right order still works.
+            Assert.Equal(NvmlReturn.Success, nvml.GpmMetrics(earlier, later, GpmIds, results));
+            Assert.Equal((NvmlReturn.Success, 51.0), results[0]);
+        }
+        finally
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(earlier));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(later));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(other));
+        }
+    }
+
+    [Fact]
+    public void Gpm_MigInstanceSamples_ValuesOfTheInstance()
+    {
+        var nvml = Initialize();
+        var (earlier, later, whole) = (AllocSample(nvml), AllocSample(nvml), AllocSample(nvml));
+        try
+        {
+            using (Control(("mig", 1)))
+            {
+                var gpu0 = Handle(nvml, 0);
+                var gpu1 = Handle(nvml, 1);
+                var before = GpmSampleCalls();
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(gpu1, 2, earlier));
+                Thread.Sleep(5);
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(gpu1, 2, later));
+                Assert.Equal(before + 2, GpmSampleCalls());
+
+                var results = new (NvmlReturn Result, double Value)[GpmIds.Length];
+                Assert.Equal(NvmlReturn.Success, nvml.GpmMetrics(earlier, later, GpmIds, results));
+                Assert.Equal((NvmlReturn.Success, 70.0), results[0]);
+                Assert.Equal(GpmIds.Select(id => (NvmlReturn.Success, GpmExpected(id, 20))), results);
+
+                // Instance 1 after instance 2: different instances, INVALID_ARGUMENT; two instance-1 samples read 50 + 10.
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(gpu1, 1, earlier));
+                Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmMetrics(later, earlier, GpmIds, results));
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(gpu1, 1, later));
+                Assert.Equal(NvmlReturn.Success, nvml.GpmMetrics(earlier, later, GpmIds, results));
+                Assert.Equal((NvmlReturn.Success, 60.0), results[0]);
+
+                // The non-MIG GPU has no instances; the MIG GPU only instances 1 and 2.
+                Assert.Equal(NvmlReturn.NotSupported, nvml.GpmSample(gpu0, 1, whole));
+                Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmSample(gpu1, 3, whole));
+                Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmSample(gpu1, 0, whole));
+
+                // A whole-GPU sample and an instance sample do not pair.
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(gpu1, null, whole));
+                Assert.Equal(NvmlReturn.InvalidArgument, nvml.GpmMetrics(later, whole, GpmIds, results));
+            }
+        }
+        finally
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(earlier));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(later));
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(whole));
+        }
+    }
+
+    [Fact]
+    public void Gpm_LostGpu_SampleFailsOnlyThere()
+    {
+        var nvml = Initialize();
+        var sample = AllocSample(nvml);
+        try
+        {
+            using (Control(("lost", 1)))
+            {
+                Assert.Equal(NvmlReturn.GpuIsLost, nvml.GpmSample(Handle(nvml, 1), null, sample));
+                Assert.Equal(NvmlReturn.GpuIsLost, nvml.GpmSupported(Handle(nvml, 1), out var supported));
+                Assert.False(supported);
+                Assert.Equal(NvmlReturn.Success, nvml.GpmSample(Handle(nvml, 0), null, sample));
+            }
+        }
+        finally
+        {
+            Assert.Equal(NvmlReturn.Success, nvml.GpmSampleFree(sample));
+        }
+
+        Assert.Equal(NvmlReturn.InvalidArgument, NvmlNative.GpmSampleFree(0));
+    }
+
+    [Fact]
+    public void Gpm_OlderDriverWithoutGpm_ExportsNoGpmSymbol()
+    {
+        // Opened for its exports only: one process loads one NVML path, so the agent against it runs out of process.
+        Assert.True(NvmlLibrary.TryOpen(fake.WithoutGpm, out var old, out var problem), problem);
+        Assert.True(NvmlLibrary.TryOpen(fake.Current, out var current, out problem), problem);
+
+        foreach (var name in new[] { "nvmlGpmQueryDeviceSupport", "nvmlGpmSampleAlloc", "nvmlGpmSampleFree", "nvmlGpmSampleGet", "nvmlGpmMigSampleGet", "nvmlGpmMetricsGet" })
+        {
+            Assert.False(NativeLibrary.TryGetExport(old, name, out _), name);
+            Assert.True(NativeLibrary.TryGetExport(current, name, out _), name);
+        }
+
+        Assert.True(NativeLibrary.TryGetExport(old, "nvmlDeviceGetMemoryInfo_v2", out _));
+    }
+
+    /// <summary>The 13 GPM metrics the fake scripts.</summary>
+    private static readonly uint[] GpmIds =
+    [
+        NvmlGpm.GraphicsUtil, NvmlGpm.SmUtil, NvmlGpm.SmOccupancy, NvmlGpm.IntegerUtil, NvmlGpm.AnyTensorUtil,
+        NvmlGpm.DramBandwidthUtil, NvmlGpm.Fp64Util, NvmlGpm.Fp32Util, NvmlGpm.Fp16Util,
+        NvmlGpm.PcieTransmit, NvmlGpm.PcieReceive, NvmlGpm.NvLinkReceive, NvmlGpm.NvLinkTransmit,
+    ];
+
+    /// <summary>The fake's GPM formula: a base per metric plus k (the GPU index, or 10 × the gpu instance id).</summary>
+    private static double GpmExpected(uint id, uint k) => k + id switch
+    {
+        1 => 50,
+        2 => 40,
+        3 => 10,
+        4 => 1,
+        5 => 30,
+        10 => 20,
+        11 => 2,
+        12 => 3,
+        13 => 4,
+        20 => 100,
+        21 => 200,
+        60 => 300,
+        61 => 400,
+        _ => throw new ArgumentOutOfRangeException(nameof(id)),
+    };
+
+    private static nint AllocSample(NativeNvml nvml)
+    {
+        Assert.Equal(NvmlReturn.Success, nvml.GpmSampleAlloc(out var sample));
+        Assert.NotEqual(0, sample);
+        return sample;
+    }
+
+    private static (NvmlReturn Result, double Value)[] Metrics(NativeNvml nvml, nint earlier, nint later, params uint[] ids)
+    {
+        var results = new (NvmlReturn Result, double Value)[ids.Length];
+        Assert.Equal(NvmlReturn.Success, nvml.GpmMetrics(earlier, later, ids, results));
+        return results;
+    }
+
+    /// <summary><c>fake_nvml_gpm_samples()</c>: the fake's count of GPM sample calls.</summary>
+    private int GpmSampleCalls()
+    {
+        var count = (delegate* unmanaged<int>)NativeLibrary.GetExport(NativeLibrary.Load(fake.Current), "fake_nvml_gpm_samples");
+        return count();
     }
 
     private void Load()
