@@ -23,7 +23,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
             var used = (i + 1.0) * (1 << 30);
             var uuid = $"GPU-00000000-0000-0000-0000-{i:D12}";
             Assert.Equal(1, samples[
-                $"gpu_info{{compute_capability=\"9.0\",driver_version=\"580.159.04\",gpu=\"{i}\",name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=\"00000000:{0x17 + i:X2}:00.0\",serial=\"1654322{i:D6}\",uuid=\"{uuid}\",vbios_version=\"96.00.74.00.01\"}}"]);
+                $"gpu_info{{compute_capability=\"9.0\",driver_version=\"580.159.04\",gpm=\"supported\",gpu=\"{i}\",name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=\"00000000:{0x17 + i:X2}:00.0\",serial=\"1654322{i:D6}\",uuid=\"{uuid}\",vbios_version=\"96.00.74.00.01\"}}"]);
             Assert.Equal(50 + i, samples["gpu_memory_temperature_celsius" + labels]);
             Assert.Equal(700, samples["gpu_power_limit_watts" + labels]);
             Assert.Equal(5, samples["gpu_pcie_link_max_generation" + labels]);
@@ -192,7 +192,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         var lost = await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_up{{{Gpu1}}}", 1) == 0);
 
         Assert.DoesNotContain($"gpu_power_watts{{{Gpu1}}}", lost.Keys);
-        Assert.Equal(1, lost[$"gpu_info{{compute_capability=\"9.0\",driver_version=\"580.159.04\",gpu=\"1\",name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=\"00000000:18:00.0\",serial=\"1654322000001\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\",vbios_version=\"96.00.74.00.01\"}}"]);
+        Assert.Equal(1, lost[$"gpu_info{{compute_capability=\"9.0\",driver_version=\"580.159.04\",gpm=\"supported\",gpu=\"1\",name=\"NVIDIA H100 80GB HBM3\",pci_bus_id=\"00000000:18:00.0\",serial=\"1654322000001\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\",vbios_version=\"96.00.74.00.01\"}}"]);
         Assert.Equal(1, lost[$"gpu_up{{{Gpu0}}}"]);
         Assert.Equal(100, lost[$"gpu_power_watts{{{Gpu0}}}"]);
         Assert.Equal(1, lost["gpu_nvml_up"]);
@@ -212,6 +212,77 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         Assert.Equal((1L << 30) + 503316480, samples[$"gpu_memory_used_bytes{{{Gpu0}}}"]);
         Assert.DoesNotContain($"gpu_memory_reserved_bytes{{{Gpu0}}}", samples.Keys);
         Assert.Equal(85520809984 - 503316480 - (1L << 30), samples[$"gpu_memory_free_bytes{{{Gpu0}}}"]);
+    }
+
+    [Fact]
+    public async Task Agent_Gpm_ValuesInBaseUnitsPerGpuAndPerMigInstance()
+    {
+        // GPU 0 whole, GPU 1 in MIG mode with instances 1 and 2; SM occupancy (id 3) fails with its own result code.
+        using var control = new ControlFile("mig=1\ngpm_bad_metric=3\n");
+        await using var agent = await AgentProcess.StartAsync(
+            control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu", "--collector.gpu.gpm-interval=1s", "--compat.dcgm");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+        const string Gpu1Uuid = "uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+
+        var samples = await WaitForAsync(agent, client, s =>
+            s.ContainsKey($"gpu_tensor_active_ratio{{{Gpu0}}}") && s.ContainsKey($"gpu_mig_tensor_active_ratio{{gpu=\"1\",gpu_instance=\"2\",{Gpu1Uuid}}}"));
+
+        // Whole GPU 0: base + 0, % to ratios and MiB/s to bytes/s.
+        Assert.Equal(0.50, samples[$"gpu_graphics_engine_active_ratio{{{Gpu0}}}"], 12);
+        Assert.Equal(0.40, samples[$"gpu_sm_active_ratio{{{Gpu0}}}"], 12);
+        Assert.Equal(0.30, samples[$"gpu_tensor_active_ratio{{{Gpu0}}}"], 12);
+        Assert.Equal(0.20, samples[$"gpu_dram_active_ratio{{{Gpu0}}}"], 12);
+        Assert.Equal(0.02, samples["gpu_pipe_active_ratio{gpu=\"0\",pipe=\"fp64\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"}"], 12);
+        Assert.Equal(0.03, samples["gpu_pipe_active_ratio{gpu=\"0\",pipe=\"fp32\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"}"], 12);
+        Assert.Equal(0.04, samples["gpu_pipe_active_ratio{gpu=\"0\",pipe=\"fp16\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"}"], 12);
+        Assert.Equal(0.01, samples["gpu_pipe_active_ratio{gpu=\"0\",pipe=\"int\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"}"], 12);
+        Assert.Equal(100.0 * 1024 * 1024, samples[$"gpu_pcie_gpm_bytes_per_second{{direction=\"tx\",{Gpu0}}}"]);
+        Assert.Equal(200.0 * 1024 * 1024, samples[$"gpu_pcie_gpm_bytes_per_second{{direction=\"rx\",{Gpu0}}}"]);
+        Assert.Equal(400.0 * 1024 * 1024, samples[$"gpu_nvlink_gpm_bytes_per_second{{direction=\"tx\",{Gpu0}}}"]);
+        Assert.Equal(300.0 * 1024 * 1024, samples[$"gpu_nvlink_gpm_bytes_per_second{{direction=\"rx\",{Gpu0}}}"]);
+
+        // Its own result code failed: absent everywhere, never 0.
+        Assert.DoesNotContain(samples.Keys, k => k.Contains("sm_occupancy_ratio", StringComparison.Ordinal) || k.StartsWith("DCGM_FI_PROF_SM_OCCUPANCY", StringComparison.Ordinal));
+
+        // GPU 1 is in MIG mode: per GPU instance (base + 10 × instance), nothing for the whole GPU.
+        Assert.Equal(0.60, samples[$"gpu_mig_graphics_engine_active_ratio{{gpu=\"1\",gpu_instance=\"1\",{Gpu1Uuid}}}"], 12);
+        Assert.Equal(0.70, samples[$"gpu_mig_graphics_engine_active_ratio{{gpu=\"1\",gpu_instance=\"2\",{Gpu1Uuid}}}"], 12);
+        Assert.Equal(0.50, samples[$"gpu_mig_tensor_active_ratio{{gpu=\"1\",gpu_instance=\"2\",{Gpu1Uuid}}}"], 12);
+        Assert.Equal(120.0 * 1024 * 1024, samples[$"gpu_mig_pcie_gpm_bytes_per_second{{direction=\"tx\",gpu=\"1\",gpu_instance=\"2\",{Gpu1Uuid}}}"]);
+        Assert.DoesNotContain($"gpu_graphics_engine_active_ratio{{gpu=\"1\",{Gpu1Uuid}}}", samples.Keys);
+
+        // dcgm-exporter's profiling fields for the whole GPU.
+        Assert.Equal(0.30, samples.Single(s => s.Key.StartsWith("DCGM_FI_PROF_PIPE_TENSOR_ACTIVE{", StringComparison.Ordinal) && s.Key.Contains(",gpu=\"0\",", StringComparison.Ordinal)).Value, 12);
+        Assert.Equal(100.0 * 1024 * 1024, samples.Single(s => s.Key.StartsWith("DCGM_FI_PROF_PCIE_TX_BYTES{", StringComparison.Ordinal) && s.Key.Contains(",gpu=\"0\",", StringComparison.Ordinal)).Value);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Agent_Gpm_UnsupportedGpuSaysSoAndHasNoGpmSeries(bool olderDriver)
+    {
+        // A pre-Hopper GPU 1 on a current driver, or a driver without the nvmlGpm* symbols at all.
+        using var control = new ControlFile("gpm_unsupported=1\n");
+        await using var agent = await AgentProcess.StartAsync(
+            control.Environment, $"--nvml.library={(olderDriver ? fake.WithoutGpm : fake.Current)}", "--collector.disable-defaults", "--collector.gpu", "--collector.gpu.gpm-interval=1s");
+        using var client = new HttpClient();
+
+        var samples = await WaitForAsync(agent, client, s => olderDriver
+            ? s.Keys.Any(k => k.StartsWith("gpu_power_watts{gpu=\"1\"", StringComparison.Ordinal)) && s.ContainsKey("monitor_agent_collector_duration_seconds{collector=\"gpu\"}")
+            : s.Keys.Any(k => k.StartsWith("gpu_tensor_active_ratio{gpu=\"0\"", StringComparison.Ordinal)));
+        if (olderDriver)
+        {
+            // Several intervals: still nothing.
+            await Task.Delay(2500);
+            samples = PromSamples.Parse(await agent.ScrapeAsync(client));
+        }
+
+        Assert.Contains(samples.Keys, k => k.StartsWith("gpu_info{", StringComparison.Ordinal) && k.Contains("gpm=\"unsupported\",gpu=\"1\"", StringComparison.Ordinal));
+        Assert.DoesNotContain(samples.Keys, k => (k.StartsWith("gpu_tensor_active_ratio{gpu=\"1\"", StringComparison.Ordinal) || k.StartsWith("gpu_sm_active_ratio{gpu=\"1\"", StringComparison.Ordinal)));
+        var gpu0Info = samples.Keys.Single(k => k.StartsWith("gpu_info{", StringComparison.Ordinal) && k.Contains("gpu=\"0\"", StringComparison.Ordinal));
+        Assert.Contains(olderDriver ? "gpm=\"unsupported\"" : "gpm=\"supported\"", gpu0Info, StringComparison.Ordinal);
+        Assert.Equal(olderDriver ? 0 : 1, samples.Keys.Count(k => k.StartsWith("gpu_tensor_active_ratio{", StringComparison.Ordinal)));
     }
 
     [Fact]
