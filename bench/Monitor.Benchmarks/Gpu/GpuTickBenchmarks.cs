@@ -22,6 +22,11 @@ public class GpuTickBenchmarks
     private (MetricGroup Group, ICollector Collector) _native;
     private (MetricGroup Group, ICollector Collector) _simulated;
     private GpuDeviceSampler? _sampler;
+    private NativeNvml? _nvml;
+    private nint _gpu;
+    private nint _earlier;
+    private nint _later;
+    private readonly (NvmlReturn, double)[] _gpmResults = new (NvmlReturn, double)[GpmMetrics.Ids.Length];
 
     [GlobalSetup]
     public void Setup()
@@ -44,6 +49,13 @@ public class GpuTickBenchmarks
         _ = nvml.TryInitialize(library, out _);
         _sampler = new GpuDeviceSampler(nvml, TimeProvider.System, new GpuSamplerOptions(TimeSpan.FromSeconds(15), false, true), 0, handle, "580.159.04");
         NativeSampleOneGpu();
+
+        _nvml = nvml;
+        _gpu = handle;
+        _ = nvml.GpmSampleAlloc(out _earlier);
+        _ = nvml.GpmSampleAlloc(out _later);
+        _ = nvml.GpmSample(handle, null, _earlier);
+        NativeGpmInterval();
     }
 
     /// <summary>8 GPUs through the real P/Invoke path (the fake defaults to 2 GPUs; set FAKE_NVML_GPUS=8 for the run).</summary>
@@ -53,6 +65,18 @@ public class GpuTickBenchmarks
     /// <summary>One GPU sampled directly through the real P/Invoke path, no thread hand-off.</summary>
     [Benchmark]
     public void NativeSampleOneGpu() => _sampler!.Execute();
+
+    /// <summary>
+    /// One GPM interval of one GPU through the real binding: a sample, then the 13 metrics between it and the previous
+    /// one over the full 13.3-sized struct. The fake answers at once, so this is the agent's overhead per interval.
+    /// </summary>
+    [Benchmark]
+    public void NativeGpmInterval()
+    {
+        _ = _nvml!.GpmSample(_gpu, null, _later);
+        _ = _nvml.GpmMetrics(_earlier, _later, GpmMetrics.Ids, _gpmResults);
+        (_earlier, _later) = (_later, _earlier);
+    }
 
     /// <summary>8 simulated GPUs: the collector's managed overhead alone.</summary>
     [Benchmark]
