@@ -340,6 +340,16 @@ public sealed class GpuCollectorTests
         }
 
         Assert.Equal(2, nvml.GpmSamplesTaken);
+
+        // Active seconds integrate the ratios over each interval's wall time: 10 s at 25 % tensor and 10 % SM, twice.
+        Assert.Equal(2.5, second[$"gpu_tensor_active_seconds_total{{{Gpu0}}}"], 9);
+        Assert.Equal(1.0, second[$"gpu_sm_active_seconds_total{{{Gpu0}}}"], 9);
+        Assert.Equal(2.5, held[$"gpu_tensor_active_seconds_total{{{Gpu0}}}"], 9);
+        time.Advance(TimeSpan.FromSeconds(9));
+        var third = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(5.0, third[$"gpu_tensor_active_seconds_total{{{Gpu0}}}"], 9);
+        Assert.Equal(2.0, third[$"gpu_sm_active_seconds_total{{{Gpu0}}}"], 9);
+        Assert.DoesNotContain(third.Keys, k => k.StartsWith("gpu_tensor_active_seconds_total{gpu=\"1\"", StringComparison.Ordinal));
     }
 
     [Fact]

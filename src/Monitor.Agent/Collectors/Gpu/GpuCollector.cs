@@ -69,6 +69,8 @@ internal sealed partial class GpuCollector : ICollector
         (GpuValue.NvLinkCount, "gpu_nvlink_links", "NVLink links on the GPU.", false, 1),
         (GpuValue.NvLinkTransmit, "gpu_nvlink_transmit_bytes_total", "Data transmitted over all NVLink links.", true, 1),
         (GpuValue.NvLinkReceive, "gpu_nvlink_receive_bytes_total", "Data received over all NVLink links.", true, 1),
+        (GpuValue.TensorActiveSeconds, "gpu_tensor_active_seconds_total", "Seconds of tensor-pipe activity: the GPM tensor ratio integrated over each interval (Hopper+).", true, 1),
+        (GpuValue.SmActiveSeconds, "gpu_sm_active_seconds_total", "Seconds of SM activity: the GPM SM-active ratio integrated over each interval (Hopper+).", true, 1),
     ];
 
     /// <summary>

@@ -686,7 +686,7 @@ internal sealed class GpuDeviceSampler
             foreach (var gi in _migDevices.Select(m => m.GpuInstanceId).Distinct())
             {
                 var values = new double[GpmMetrics.Ids.Length];
-                if (SampleGpmInterval(gi, values))
+                if (SampleGpmInterval(gi, values) is not null)
                 {
                     _work.GpmMig.Add(new GpuGpmMigSample(gi, values));
                 }
@@ -696,10 +696,26 @@ internal sealed class GpuDeviceSampler
         }
 
         _work.GpmMig.Clear();
-        _ = SampleGpmInterval(null, v.AsSpan((int)GpuValue.Gpm, GpmMetrics.Ids.Length));
+        if (SampleGpmInterval(null, v.AsSpan((int)GpuValue.Gpm, GpmMetrics.Ids.Length)) is { } seconds)
+        {
+            // Counters that only rise: busy vs productive time, exact whatever the scrape interval.
+            Accumulate(v, GpuValue.TensorActiveSeconds, v[(int)GpuValue.Gpm + 3], seconds);
+            Accumulate(v, GpuValue.SmActiveSeconds, v[(int)GpuValue.Gpm + 1], seconds);
+        }
     }
 
-    private bool SampleGpmInterval(uint? gpuInstance, Span<double> values)
+    private static void Accumulate(double[] v, GpuValue counter, double ratio, double seconds)
+    {
+        if (double.IsNaN(ratio))
+        {
+            return;
+        }
+
+        v[(int)counter] = (double.IsNaN(v[(int)counter]) ? 0 : v[(int)counter]) + (ratio * seconds);
+    }
+
+    /// <summary>The interval's length in seconds when metrics were derived; null otherwise.</summary>
+    private double? SampleGpmInterval(uint? gpuInstance, Span<double> values)
     {
         values.Fill(double.NaN);
         var key = gpuInstance ?? uint.MaxValue;
@@ -707,17 +723,18 @@ internal sealed class GpuDeviceSampler
         {
             if (!Ok((GpuValue)Extra.Gpm, _nvml.GpmSampleAlloc(out var first)) || !Ok((GpuValue)Extra.Gpm, _nvml.GpmSampleAlloc(out var second)))
             {
-                return false;
+                return null;
             }
 
             pair = new GpmPair(first, second);
             _gpmPairs[key] = pair;
         }
 
+        var now = _time.GetTimestamp();
         if (!Ok((GpuValue)Extra.Gpm, _nvml.GpmSample(Handle, gpuInstance, pair.Current)))
         {
             pair.HavePrevious = false;
-            return false;
+            return null;
         }
 
         var derived = pair.HavePrevious &&
@@ -733,9 +750,11 @@ internal sealed class GpuDeviceSampler
             }
         }
 
+        var seconds = (now - pair.PreviousTime) / (double)_time.TimestampFrequency;
         pair.Swap();
         pair.HavePrevious = true;
-        return derived;
+        pair.PreviousTime = now;
+        return derived ? seconds : null;
     }
 
     private void Integrate(double watts, long now)
@@ -846,6 +865,9 @@ internal sealed class GpmPair(nint previous, nint current)
 
     /// <summary>Whether <see cref="Previous"/> holds a sample.</summary>
     public bool HavePrevious { get; set; }
+
+    /// <summary>When <see cref="Previous"/> was taken (TimeProvider timestamp).</summary>
+    public long PreviousTime { get; set; }
 
     /// <summary>The sample just taken becomes the previous one; the old previous buffer is reused.</summary>
     public void Swap() => (Previous, Current) = (Current, Previous);

@@ -137,8 +137,14 @@ internal enum GpuValue
     /// </summary>
     Gpm = NvLinkErrors + 4,
 
+    /// <summary>Seconds of tensor-pipe activity: the GPM tensor ratio integrated over each interval's wall time.</summary>
+    TensorActiveSeconds = Gpm + 13,
+
+    /// <summary>Seconds of SM activity, integrated the same way.</summary>
+    SmActiveSeconds,
+
     /// <summary>The number of values.</summary>
-    Count = Gpm + 13,
+    Count = SmActiveSeconds + 1,
 }
 
 /// <summary>The GPM metrics the agent derives, in <see cref="GpuValue.Gpm"/> order, with their scale to base units.</summary>
