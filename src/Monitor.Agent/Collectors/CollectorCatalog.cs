@@ -24,6 +24,7 @@ internal static class CollectorCatalog
             FilesystemCollector.Descriptor,
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
+            Monitor.Agent.Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,
             NetDevCollector.Descriptor,

@@ -16,4 +16,8 @@ internal sealed record CollectorContext(
     HostPaths Paths,
     IConfigurationSection Settings,
     ILogger Logger,
-    TimeProvider Time);
+    TimeProvider Time)
+{
+    /// <summary>State shared between collectors and the web host (GPU ticks, the job store).</summary>
+    public Monitor.Agent.Jobs.AgentServices Services { get; init; } = new();
+}

@@ -25,8 +25,10 @@ internal sealed class CollectorRunner
         HostPaths paths,
         MetricRegistry registry,
         ILoggerFactory loggers,
-        TimeProvider time)
+        TimeProvider time,
+        Monitor.Agent.Jobs.AgentServices? services = null)
     {
+        services ??= new();
         _time = time;
         var self = new MetricGroup("collector_runner");
         var duration = self.Gauge("monitor_agent_collector_duration_seconds", "Duration of the collector's last update.", "collector");
@@ -47,7 +49,7 @@ internal sealed class CollectorRunner
             };
             try
             {
-                state.Collector = descriptor.Create(new CollectorContext(group, paths, collectorSettings, logger, time));
+                state.Collector = descriptor.Create(new CollectorContext(group, paths, collectorSettings, logger, time) { Services = services });
             }
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {

@@ -52,13 +52,15 @@ internal static partial class AgentHost
 
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<MetricRegistry>();
+        builder.Services.AddSingleton<Monitor.Agent.Jobs.AgentServices>();
         builder.Services.AddSingleton(sp => new CollectorRunner(
             [SelfCollector.Descriptor, .. options.EnabledCollectors],
             options.CollectorSettings,
             options.Paths,
             sp.GetRequiredService<MetricRegistry>(),
             sp.GetRequiredService<ILoggerFactory>(),
-            time));
+            time,
+            sp.GetRequiredService<Monitor.Agent.Jobs.AgentServices>()));
         builder.Services.AddSingleton(sp => new MetricsEndpoint(
             sp.GetRequiredService<MetricRegistry>(),
             sp.GetRequiredService<CollectorRunner>(),
@@ -69,6 +71,8 @@ internal static partial class AgentHost
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<MetricsEndpoint>();
+        var jobs = app.Services.GetRequiredService<Monitor.Agent.Jobs.AgentServices>().Jobs;
+        _ = app.Services.GetRequiredService<CollectorRunner>();
         var landing = LandingPage(options.TelemetryPath);
         var authenticator = options.Web.BasicAuthUsers.Count > 0 ? new BasicAuthenticator(options.Web.BasicAuthUsers) : null;
         app.Run(context =>
@@ -96,6 +100,8 @@ internal static partial class AgentHost
 
             switch (path)
             {
+                case "/api/v1/jobs":
+                    return JobsAsync(context, jobs, time);
                 case "/healthz":
                     context.Response.ContentType = "text/plain; charset=utf-8";
                     return context.Response.WriteAsync("ok\n");
@@ -124,6 +130,29 @@ internal static partial class AgentHost
         return app;
     }
 
+    private static async Task JobsAsync(HttpContext context, Monitor.Agent.Jobs.JobStore jobs, TimeProvider time)
+    {
+        if (!jobs.Enabled)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync("404 the jobs collector is disabled (--collector.jobs)\n");
+            return;
+        }
+
+        context.Response.ContentType = "application/json; charset=utf-8";
+        using var buffer = new MemoryStream();
+        await using (var json = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
+        {
+            Monitor.Agent.Jobs.JobsApi.Write(json, jobs, Environment.MachineName, time.GetUtcNow());
+        }
+
+        if (!HttpMethods.IsHead(context.Request.Method))
+        {
+            await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
+        }
+    }
+
     private static string LandingPage(string telemetryPath) =>
         $"""
         <!DOCTYPE html>
@@ -133,6 +162,7 @@ internal static partial class AgentHost
         <p>Version {WebUtility.HtmlEncode(SelfCollector.Version.Version)} ({WebUtility.HtmlEncode(SelfCollector.Version.Revision)})</p>
         <ul>
         <li><a href="{WebUtility.HtmlEncode(telemetryPath)}">Metrics</a></li>
+        <li><a href="/api/v1/jobs">Jobs</a></li>
         <li><a href="/healthz">Health</a></li>
         </ul>
         </body></html>

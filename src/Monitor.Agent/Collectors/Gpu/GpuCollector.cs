@@ -129,7 +129,9 @@ internal sealed partial class GpuCollector : ICollector
     private readonly Lock _xidLock = new();
     private readonly Dictionary<(string Uuid, ulong Xid), long> _xidCounts = [];
     private readonly Dictionary<string, (double Time, ulong Xid)> _lastXidSeen = [];
-    private readonly GpuSample _sample = new();
+    private readonly List<GpuSample> _samples = [];
+    private readonly List<Monitor.Agent.Jobs.GpuTickDevice> _tick = [];
+    private readonly Monitor.Agent.Jobs.GpuTelemetry _telemetry;
     private List<GpuDeviceSampler>? _devices;
     private int _generation;
     private long _nextAttempt = long.MinValue;
@@ -153,6 +155,7 @@ internal sealed partial class GpuCollector : ICollector
             !bool.TryParse(context.Settings["processes"], out var processes) || processes,
             Duration(context, "gpm-interval", DefaultGpmInterval));
         _deviceTimeout = Duration(context, "device-timeout", DefaultDeviceTimeout);
+        _telemetry = context.Services.Gpu;
         var g = context.Group;
         _nvmlUp = g.Gauge("gpu_nvml_up", "Whether NVML is loaded and initialized (1) or not (0: no driver, or it failed; see the log).");
         _info = g.Gauge("gpu_info", "GPU identity; always 1. gpm=\"unsupported\" on GPUs without GPM profiling (pre-Hopper, or an older driver).", "gpu", "uuid", "name", "pci_bus_id", "serial", "driver_version", "vbios_version", "compute_capability", "gpm");
@@ -231,8 +234,15 @@ internal sealed partial class GpuCollector : ICollector
 
         var deadline = _time.GetTimestamp() + (long)(_deviceTimeout.TotalSeconds * _time.TimestampFrequency);
         NvmlReturn? sessionError = null;
-        foreach (var device in devices)
+        _tick.Clear();
+        for (var d = 0; d < devices.Count; d++)
         {
+            var device = devices[d];
+            if (_samples.Count <= d)
+            {
+                _samples.Add(new GpuSample());
+            }
+
             var finished = device.Wait(_time.GetElapsedTime(_time.GetTimestamp(), deadline));
             if (finished == device.Stalled)
             {
@@ -248,7 +258,17 @@ internal sealed partial class GpuCollector : ICollector
             }
 
             sessionError ??= device.SessionError;
-            Publish(device);
+            var healthy = Publish(device, _samples[d]);
+            if (device.Uuid.Length > 0)
+            {
+                _tick.Add(new Monitor.Agent.Jobs.GpuTickDevice(device.Index, device.Uuid, _samples[d], healthy));
+            }
+        }
+
+        if (_telemetry.HasSubscribers)
+        {
+            // The jobs collector integrates over every tick, on this thread (its work is bounded and allocation-light).
+            _telemetry.Publish(_time.GetTimestamp(), _tick);
         }
 
         if (sessionError is { } error)
@@ -408,7 +428,8 @@ internal sealed partial class GpuCollector : ICollector
         }
     }
 
-    private void Publish(GpuDeviceSampler device)
+    /// <summary>Writes one GPU's series from its latest sample (copied into <paramref name="sample"/>); true when it is healthy.</summary>
+    private bool Publish(GpuDeviceSampler device, GpuSample sample)
     {
         var gpu = device.IndexLabel;
         var uuid = device.Uuid;
@@ -417,14 +438,14 @@ internal sealed partial class GpuCollector : ICollector
         {
             // Not identified yet (its first tick is stalled or failed): only its index is known.
             _up.Get(gpu, uuid).Set(0);
-            return;
+            return false;
         }
 
         var id = device.Identity;
         _info.Get([gpu, uuid, device.Name, id.PciBusId, id.Serial, id.DriverVersion, id.VbiosVersion, id.ComputeCapability, id.Gpm]).Set(1);
-        var last = WriteXids(device, gpu);
-        device.CopyPublished(_sample);
-        var sample = _sample;
+        var last = WriteXids(device, gpu, out var xidTotal);
+        device.CopyPublished(sample);
+        sample.XidErrors = xidTotal;
         var error = device.Error;
         if ((error is not null) != device.ReportedError)
         {
@@ -448,7 +469,7 @@ internal sealed partial class GpuCollector : ICollector
 
         if (!healthy)
         {
-            return;
+            return false;
         }
 
         var v = sample.Values;
@@ -518,6 +539,7 @@ internal sealed partial class GpuCollector : ICollector
 
         PublishGpm(gpu, uuid, sample);
         _dcgm?.Publish(device, sample, last);
+        return true;
     }
 
     private void PublishGpm(string gpu, string uuid, GpuSample sample)
@@ -564,8 +586,9 @@ internal sealed partial class GpuCollector : ICollector
     }
 
     /// <summary>Writes the XID counters (every catalogued code from 0) and returns the last XID seen, if any.</summary>
-    private (double Time, ulong Xid)? WriteXids(GpuDeviceSampler device, ReadOnlySpan<char> gpu)
+    private (double Time, ulong Xid)? WriteXids(GpuDeviceSampler device, ReadOnlySpan<char> gpu, out long total)
     {
+        total = 0;
         // Every catalogued code starts at 0 so increase() sees the first occurrence (alerting.md, pitfalls).
         Span<char> code = stackalloc char[20];
         var codes = XidCatalog.KnownCodes;
@@ -582,6 +605,7 @@ internal sealed partial class GpuCollector : ICollector
             {
                 if (uuid == device.Uuid)
                 {
+                    total += count;
                     xid.TryFormat(code, out var n, default, CultureInfo.InvariantCulture);
                     _xids.Get(gpu, device.Uuid, code[..n]).Set(count);
                 }

@@ -185,6 +185,9 @@ internal sealed class GpuSample
     /// <summary>When the sample was taken (TimeProvider timestamp).</summary>
     public long Timestamp { get; set; }
 
+    /// <summary>XID errors counted on this GPU since the agent started (set at publication).</summary>
+    public long XidErrors { get; set; }
+
     /// <summary>The device answered GPU_IS_LOST.</summary>
     public bool Lost { get; set; }
 
@@ -213,6 +216,7 @@ internal sealed class GpuSample
         Values.CopyTo(target.Values, 0);
         target.Timestamp = Timestamp;
         target.Lost = Lost;
+        target.XidErrors = XidErrors;
         target.Processes.Clear();
         target.Processes.AddRange(Processes);
         target.Mig.Clear();

@@ -1,0 +1,106 @@
+namespace Monitor.Agent.Jobs;
+
+/// <summary>One job's usage of one GPU on this node. Every counter only rises while the job lives.</summary>
+internal sealed class JobGpuUsage(int index, string uuid)
+{
+    /// <summary>NVML index of the GPU.</summary>
+    public int Index { get; set; } = index;
+
+    /// <summary>GPU UUID.</summary>
+    public string Uuid { get; } = uuid;
+
+    /// <summary>Seconds the job held the GPU, split equally between the jobs holding it at once.</summary>
+    public double AllocatedSeconds { get; set; }
+
+    /// <summary>Utilization × seconds, the job's share by its processes' SM utilization.</summary>
+    public double BusySeconds { get; set; }
+
+    /// <summary>Joules from the energy counter's deltas, the job's share by the same weight.</summary>
+    public double EnergyJoules { get; set; }
+
+    /// <summary>Seconds of tensor-pipe activity (GPM, Hopper+), the job's share.</summary>
+    public double TensorActiveSeconds { get; set; }
+
+    /// <summary>Seconds of SM activity (GPM, Hopper+), the job's share.</summary>
+    public double SmActiveSeconds { get; set; }
+
+    /// <summary>Highest GPU memory the job's processes held on this GPU (bytes).</summary>
+    public double MemoryPeakBytes { get; set; }
+
+    /// <summary>XID errors on the GPU while the job held it.</summary>
+    public long XidErrors { get; set; }
+
+    /// <summary>ECC errors (volatile, corrected and uncorrected) on the GPU while the job held it.</summary>
+    public long EccErrors { get; set; }
+}
+
+/// <summary>A job the agent tracks on this node: identity, lifetime, per-GPU usage and cgroup usage.</summary>
+internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
+{
+    /// <summary>Who the job is (merged from every source that reports it).</summary>
+    public JobIdentity Identity { get; set; } = identity;
+
+    /// <summary>When the agent first saw it.</summary>
+    public DateTimeOffset Start { get; } = start;
+
+    /// <summary>When the agent saw it gone; null while it runs.</summary>
+    public DateTimeOffset? End { get; set; }
+
+    /// <summary>Per GPU (by UUID) usage, including GPUs the job no longer holds.</summary>
+    public Dictionary<string, JobGpuUsage> Gpus { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>UUIDs of the GPUs the job holds now (from the sources and its processes).</summary>
+    public HashSet<string> HeldGpus { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>CPU seconds from the job's cgroup; NaN when unknown.</summary>
+    public double CpuSeconds { get; set; } = double.NaN;
+
+    /// <summary>Current memory of the job's cgroup (bytes); NaN when unknown.</summary>
+    public double MemoryBytes { get; set; } = double.NaN;
+
+    /// <summary>Peak memory of the job's cgroup (bytes); NaN when unknown.</summary>
+    public double MemoryPeakBytes { get; set; } = double.NaN;
+
+    /// <summary>Usage of GPU <paramref name="uuid"/>, created on first use.</summary>
+    public JobGpuUsage Gpu(int index, string uuid)
+    {
+        if (!Gpus.TryGetValue(uuid, out var usage))
+        {
+            usage = new JobGpuUsage(index, uuid);
+            Gpus[uuid] = usage;
+        }
+
+        return usage;
+    }
+}
+
+/// <summary>
+/// The jobs of this node: the jobs collector writes them (refreshes and GPU ticks), the web host reads them
+/// (/api/v1/jobs). Every access goes through <see cref="Read{T}"/> or <see cref="Write"/>, under one lock.
+/// </summary>
+internal sealed class JobStore
+{
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, TrackedJob> _jobs = new(StringComparer.Ordinal);
+
+    /// <summary>Whether a jobs collector maintains this store (the API answers 404 otherwise).</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>Runs <paramref name="action"/> with the jobs, under the lock.</summary>
+    public void Write(Action<Dictionary<string, TrackedJob>> action)
+    {
+        lock (_gate)
+        {
+            action(_jobs);
+        }
+    }
+
+    /// <summary>Reads the jobs under the lock.</summary>
+    public T Read<T>(Func<IReadOnlyDictionary<string, TrackedJob>, T> read)
+    {
+        lock (_gate)
+        {
+            return read(_jobs);
+        }
+    }
+}

@@ -1,0 +1,201 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+
+namespace Monitor.Agent.Jobs.Slurm;
+
+/// <summary>One job's cgroup usage: CPU seconds, current and peak memory (NaN when the file is missing).</summary>
+internal readonly record struct CgroupUsage(double CpuSeconds, double MemoryBytes, double MemoryPeakBytes);
+
+/// <summary>
+/// Slurm jobs from their cgroups (reference job-accounting.md §3), with each job's CPU time and current and peak
+/// memory. Both layouts and their variants:
+/// <list type="bullet">
+/// <item>cgroup v2: <c>system.slice/slurmstepd.scope/job_&lt;id&gt;</c>, or <c>&lt;node&gt;_slurmstepd.scope</c> with
+/// multiple slurmd; Slurm 26.05 names job directories by SLUID (<c>s5K1KKYAYG5D00</c>) unless
+/// <c>CgroupJobIdPaths=yes</c>; files <c>cpu.stat</c> (usage_usec), <c>memory.current</c>, <c>memory.peak</c>;</item>
+/// <item>cgroup v1: <c>cpuacct/slurm/uid_&lt;uid&gt;/job_&lt;id&gt;</c> (or <c>cpu,cpuacct</c>, or <c>slurm_&lt;node&gt;</c>
+/// with multiple slurmd) and the same under <c>memory/</c>; files <c>cpuacct.usage</c> (ns),
+/// <c>memory.usage_in_bytes</c>, <c>memory.max_usage_in_bytes</c>.</item>
+/// </list>
+/// A SLUID-named job's numeric id is read from a task's environment (SLURM_JOB_ID) where that is readable;
+/// otherwise the SLUID is the job id.
+/// </summary>
+internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs) : IJobSource
+{
+    private Dictionary<string, CgroupUsage> _usage = new(StringComparer.Ordinal);
+    private Dictionary<string, string> _sluids = new(StringComparer.Ordinal);
+
+    public string Name => "slurm_cgroup";
+
+    /// <summary>Usage per job id, as of the last refresh.</summary>
+    public IReadOnlyDictionary<string, CgroupUsage> Usage => Volatile.Read(ref _usage);
+
+    /// <summary>SLUID → job id, for processes whose cgroup path names the SLUID.</summary>
+    public IReadOnlyDictionary<string, string> Sluids => Volatile.Read(ref _sluids);
+
+    public ValueTask<JobSourceResult> RefreshAsync(CancellationToken cancellationToken)
+    {
+        var jobs = new Dictionary<string, JobIdentity>(StringComparer.Ordinal);
+        var usage = new Dictionary<string, CgroupUsage>(StringComparer.Ordinal);
+        var sluids = new Dictionary<string, string>(StringComparer.Ordinal);
+        try
+        {
+            ReadV2(jobs, usage, sluids);
+            ReadV1(jobs, usage);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ValueTask.FromResult(JobSourceResult.Failed($"cannot read Slurm cgroups under {cgroupRoot}: {e.Message}"));
+        }
+
+        Volatile.Write(ref _usage, usage);
+        Volatile.Write(ref _sluids, sluids);
+        return ValueTask.FromResult(new JobSourceResult([.. jobs.Values.Select(j => new JobAssignment(j, []))], null));
+    }
+
+    private void ReadV2(Dictionary<string, JobIdentity> jobs, Dictionary<string, CgroupUsage> usage, Dictionary<string, string> sluids)
+    {
+        var slice = Path.Join(cgroupRoot, "system.slice");
+        if (!Directory.Exists(slice))
+        {
+            return;
+        }
+
+        foreach (var scope in Directory.EnumerateDirectories(slice, "*slurmstepd.scope"))
+        {
+            foreach (var directory in Directory.EnumerateDirectories(scope))
+            {
+                var name = Path.GetFileName(directory);
+                string id;
+                string? sluid = null;
+                if (JobDirectory().Match(name) is { Success: true } match)
+                {
+                    id = match.Groups[1].Value;
+                }
+                else if (SluidDirectory().IsMatch(name))
+                {
+                    sluid = name;
+                    id = JobIdFromTasks(directory) ?? name;
+                    sluids[name] = id;
+                }
+                else
+                {
+                    continue;
+                }
+
+                jobs[id] = new JobIdentity { JobId = id, Sluid = sluid };
+                usage[id] = new CgroupUsage(
+                    ReadKey(Path.Join(directory, "cpu.stat"), "usage_usec") / 1e6,
+                    ReadNumber(Path.Join(directory, "memory.current")),
+                    ReadNumber(Path.Join(directory, "memory.peak")));
+            }
+        }
+    }
+
+    private void ReadV1(Dictionary<string, JobIdentity> jobs, Dictionary<string, CgroupUsage> usage)
+    {
+        foreach (var controller in (string[])["cpuacct", "cpu,cpuacct"])
+        {
+            var root = Path.Join(cgroupRoot, controller);
+            if (!Directory.Exists(root))
+            {
+                continue;
+            }
+
+            foreach (var slurm in Directory.EnumerateDirectories(root, "slurm*"))
+            {
+                var name = Path.GetFileName(slurm);
+                if (name != "slurm" && !name.StartsWith("slurm_", StringComparison.Ordinal))
+                {
+                    continue;
+                }
+
+                foreach (var user in Directory.EnumerateDirectories(slurm, "uid_*"))
+                {
+                    var uid = Path.GetFileName(user)[4..];
+                    foreach (var job in Directory.EnumerateDirectories(user, "job_*"))
+                    {
+                        if (JobDirectory().Match(Path.GetFileName(job)) is not { Success: true } match || jobs.ContainsKey(match.Groups[1].Value))
+                        {
+                            continue;
+                        }
+
+                        var id = match.Groups[1].Value;
+                        jobs[id] = new JobIdentity { JobId = id, Uid = uid };
+                        var memory = Path.Join(cgroupRoot, "memory", name, Path.GetFileName(user), Path.GetFileName(job));
+                        usage[id] = new CgroupUsage(
+                            ReadNumber(Path.Join(job, "cpuacct.usage")) / 1e9,
+                            ReadNumber(Path.Join(memory, "memory.usage_in_bytes")),
+                            ReadNumber(Path.Join(memory, "memory.max_usage_in_bytes")));
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary>SLURM_JOB_ID from the environment of a task in the job's cgroup (readable by root or the job's owner).</summary>
+    private string? JobIdFromTasks(string jobDirectory)
+    {
+        foreach (var procs in Directory.EnumerateFiles(jobDirectory, "cgroup.procs", SearchOption.AllDirectories).Take(8))
+        {
+            foreach (var line in SafeLines(procs))
+            {
+                if (uint.TryParse(line, NumberStyles.None, CultureInfo.InvariantCulture, out var pid) &&
+                    ProcessJobResolver.EnvironmentJobId(procfs, pid) is { } id)
+                {
+                    return id;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    private static string[] SafeLines(string path)
+    {
+        try
+        {
+            return File.ReadAllLines(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return [];
+        }
+    }
+
+    /// <summary>A file holding one number; NaN when missing or malformed (never throws).</summary>
+    internal static double ReadNumber(string path)
+    {
+        try
+        {
+            return double.TryParse(File.ReadAllText(path).AsSpan().Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return double.NaN;
+        }
+    }
+
+    /// <summary>The value of <paramref name="key"/> in a "key value" file such as cpu.stat; NaN when absent.</summary>
+    internal static double ReadKey(string path, string key)
+    {
+        foreach (var line in SafeLines(path))
+        {
+            var space = line.IndexOf(' ', StringComparison.Ordinal);
+            if (space > 0 && line.AsSpan(0, space).SequenceEqual(key) &&
+                double.TryParse(line.AsSpan(space + 1).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            {
+                return value;
+            }
+        }
+
+        return double.NaN;
+    }
+
+    [GeneratedRegex(@"^job_(\d+)$")]
+    private static partial Regex JobDirectory();
+
+    /// <summary>Slurm 26.05 SLUIDs: "s" and 13 base-32 characters.</summary>
+    [GeneratedRegex(@"^s[0-9A-Z]{13}$")]
+    internal static partial Regex SluidDirectory();
+}

@@ -1,0 +1,186 @@
+using System.Globalization;
+
+namespace Monitor.Agent.Jobs.Slurm;
+
+/// <summary>
+/// dcgm-exporter's <c>--hpc-job-mapping-dir</c> format, written by the prolog/epilog in packaging/slurm: one file per
+/// GPU named by its index (<c>0</c>, <c>1</c>, …) or <c>&lt;index&gt;.&lt;gpu instance&gt;</c> for MIG, each line one job id.
+/// Other file names are ignored, as dcgm-exporter does. A missing directory means no GPU job ran yet: healthy, empty.
+/// </summary>
+internal sealed class SlurmMappingDirectorySource(string directory) : IJobSource
+{
+    private const int MaxFileBytes = 64 * 1024;
+
+    public string Name => "slurm_mapping";
+
+    public ValueTask<JobSourceResult> RefreshAsync(CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return ValueTask.FromResult(new JobSourceResult([], null));
+        }
+
+        var jobs = new Dictionary<string, List<GpuRef>>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var path in Directory.EnumerateFiles(directory))
+            {
+                if (!TryParseName(Path.GetFileName(path), out var index, out var instance))
+                {
+                    continue;
+                }
+
+                foreach (var line in MappingFiles.ReadLines(path, MaxFileBytes))
+                {
+                    var id = line.Trim();
+                    if (id.Length == 0 || !MappingFiles.IsJobId(id))
+                    {
+                        continue;
+                    }
+
+                    if (!jobs.TryGetValue(id, out var gpus))
+                    {
+                        gpus = [];
+                        jobs[id] = gpus;
+                    }
+
+                    gpus.Add(new GpuRef(null, index, instance));
+                }
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ValueTask.FromResult(JobSourceResult.Failed($"cannot read {directory}: {e.Message}"));
+        }
+
+        return ValueTask.FromResult(new JobSourceResult([.. jobs.Select(j => new JobAssignment(new JobIdentity { JobId = j.Key }, j.Value))], null));
+    }
+
+    /// <summary>"3" → GPU 3; "3.1" → GPU 3, MIG GPU instance 1; anything else is not a mapping file.</summary>
+    internal static bool TryParseName(string name, out int index, out uint? instance)
+    {
+        instance = null;
+        var dot = name.IndexOf('.', StringComparison.Ordinal);
+        var head = dot < 0 ? name : name[..dot];
+        if (!int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out index))
+        {
+            return false;
+        }
+
+        if (dot < 0)
+        {
+            return true;
+        }
+
+        if (!uint.TryParse(name.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var gi))
+        {
+            return false;
+        }
+
+        instance = gi;
+        return true;
+    }
+}
+
+/// <summary>
+/// Princeton jobstats' <c>/run/gpustat</c> format: a file per GPU named by its index or UUID (GPU-… or MIG-…),
+/// holding "&lt;jobid&gt; &lt;uid&gt;". A missing directory is healthy and empty.
+/// </summary>
+internal sealed class GpustatDirectorySource(string directory) : IJobSource
+{
+    public string Name => "gpustat";
+
+    public ValueTask<JobSourceResult> RefreshAsync(CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return ValueTask.FromResult(new JobSourceResult([], null));
+        }
+
+        var jobs = new Dictionary<string, (string? Uid, List<GpuRef> Gpus)>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var path in Directory.EnumerateFiles(directory))
+            {
+                var name = Path.GetFileName(path);
+                GpuRef gpu;
+                if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+                {
+                    gpu = new GpuRef(null, index);
+                }
+                else if (name.StartsWith("GPU-", StringComparison.Ordinal) || name.StartsWith("MIG-", StringComparison.Ordinal))
+                {
+                    gpu = new GpuRef(name, null);
+                }
+                else
+                {
+                    continue;
+                }
+
+                var first = MappingFiles.ReadLines(path, 4096).FirstOrDefault()?.Trim() ?? string.Empty;
+                var parts = first.Split(' ', StringSplitOptions.RemoveEmptyEntries);
+                if (parts.Length == 0 || !MappingFiles.IsJobId(parts[0]))
+                {
+                    continue;
+                }
+
+                var uid = parts.Length > 1 && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? parts[1] : null;
+                if (!jobs.TryGetValue(parts[0], out var entry))
+                {
+                    entry = (uid, []);
+                    jobs[parts[0]] = entry;
+                }
+
+                entry.Gpus.Add(gpu);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ValueTask.FromResult(JobSourceResult.Failed($"cannot read {directory}: {e.Message}"));
+        }
+
+        return ValueTask.FromResult(new JobSourceResult(
+            [.. jobs.Select(j => new JobAssignment(new JobIdentity { JobId = j.Key, Uid = j.Value.Uid }, j.Value.Gpus))], null));
+    }
+}
+
+/// <summary>Shared pieces of the file formats.</summary>
+internal static class MappingFiles
+{
+    /// <summary>The lines of a small file; a file longer than <paramref name="maxBytes"/> is read up to that size.</summary>
+    public static IEnumerable<string> ReadLines(string path, int maxBytes)
+    {
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        // Regular files written by the prolog: their length is real (unlike procfs), so read exactly that much.
+        var buffer = new byte[(int)Math.Min(stream.Length, maxBytes)];
+        var read = 0;
+        while (read < buffer.Length && stream.Read(buffer, read, buffer.Length - read) is var n and > 0)
+        {
+            read += n;
+        }
+
+        return System.Text.Encoding.UTF8.GetString(buffer, 0, read).Split('\n');
+    }
+
+    /// <summary>
+    /// A plausible job id: Slurm's numeric id, an array task "1234_7", a SLUID, or a Kubernetes namespace/pod — at
+    /// most 253 characters of letters, digits and <c>_-./:</c>, so a corrupt file cannot inject label garbage.
+    /// </summary>
+    public static bool IsJobId(ReadOnlySpan<char> id)
+    {
+        if (id.Length is 0 or > 253)
+        {
+            return false;
+        }
+
+        foreach (var c in id)
+        {
+            if (!char.IsAsciiLetterOrDigit(c) && c is not ('_' or '-' or '.' or '/' or ':'))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

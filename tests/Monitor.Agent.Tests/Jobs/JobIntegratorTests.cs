@@ -1,0 +1,98 @@
+using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Jobs;
+
+namespace Monitor.Agent.Tests.Jobs;
+
+/// <summary>The integrators against a scripted GPU trace, with the ground truth computed by hand in the comments.</summary>
+public sealed class JobIntegratorTests
+{
+    private const double GiB = 1024.0 * 1024 * 1024;
+
+    [Fact]
+    public void Trace_ExclusiveAndSharedGpus_MatchHandComputedTotals()
+    {
+        // GPU A (index 0) belongs to J1 alone and reports no processes. GPU B (index 1) is shared by J2 (pid 10: 60 % SM,
+        // 1 GiB) and J3 (pid 11: 20 % SM, 3 GiB), so J2 weighs 0.6 / 0.8 = 0.75 and J3 0.25.
+        var jobs = new Dictionary<string, TrackedJob>(StringComparer.Ordinal)
+        {
+            ["J1"] = new(new JobIdentity { JobId = "J1" }, DateTimeOffset.UnixEpoch),
+            ["J2"] = new(new JobIdentity { JobId = "J2" }, DateTimeOffset.UnixEpoch),
+            ["J3"] = new(new JobIdentity { JobId = "J3" }, DateTimeOffset.UnixEpoch),
+        };
+        var allocated = new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["GPU-A"] = ["J1"], ["GPU-B"] = ["J2", "J3"] };
+        string? JobOf(uint pid) => pid switch { 10 => "J2", 11 => "J3", _ => null };
+        var integrator = new JobIntegrator();
+
+        //             t   A: util, energy J, tensor s, healthy     B: util, energy J, xids
+        var trace = new (double T, double AUtil, double AEnergy, double ATensor, bool AHealthy, double BUtil, double BEnergy, long BXids)[]
+        {
+            (0, double.NaN, 100, 0.0, true, 0.8, 0, 0),
+            (1, 0.5, 300, 0.5, true, 0.8, 100, 0),
+            (2, 1.0, 600, 1.0, true, 0.8, 200, 2),
+            (3, 0.0, 650, 1.0, true, 0.8, 300, 2),
+            (4, 0.0, 10, 1.0, true, 0.8, 300, 2),      // A's energy counter reset (driver reload): no negative delta
+            (5, 0.9, 999, 9.0, false, 0.8, 300, 2),    // A stalled: skipped, its baseline kept
+            (6, 0.25, 110, 1.0, true, 0.8, 300, 2),    // A covers t = 4…6 with the real deltas
+        };
+        foreach (var tick in trace)
+        {
+            var a = Sample(tick.AUtil, tick.AEnergy, tick.ATensor, memoryUsed: 10 * GiB, xids: 0);
+            var b = Sample(tick.BUtil, tick.BEnergy, double.NaN, memoryUsed: 4 * GiB, xids: tick.BXids);
+            b.Processes.Add(new GpuProcessSample(10, 1 * GiB, 0.6, 0.1, uint.MaxValue, uint.MaxValue));
+            b.Processes.Add(new GpuProcessSample(11, 3 * GiB, 0.2, 0.1, uint.MaxValue, uint.MaxValue));
+            integrator.Tick(tick.T, [new GpuTickDevice(0, "GPU-A", a, tick.AHealthy), new GpuTickDevice(1, "GPU-B", b, true)], allocated, JobOf, id => jobs.GetValueOrDefault(id));
+        }
+
+        var j1 = jobs["J1"].Gpus["GPU-A"];
+        Assert.Equal(6.0, j1.AllocatedSeconds, 12);                        // t = 0…6
+        Assert.Equal((0.5 * 1) + (1.0 * 1) + (0.0 * 1) + (0.0 * 1) + (0.25 * 2), j1.BusySeconds, 12);   // 2.0
+        Assert.Equal(200 + 300 + 50 + 0 + 100, j1.EnergyJoules, 12);       // 650 J; the reset adds 0
+        Assert.Equal(1.0, j1.TensorActiveSeconds, 12);
+        Assert.Equal(10 * GiB, j1.MemoryPeakBytes);                         // sole holder without processes: the GPU's used memory
+
+        var j2 = jobs["J2"].Gpus["GPU-B"];
+        var j3 = jobs["J3"].Gpus["GPU-B"];
+        Assert.Equal(3.0, j2.AllocatedSeconds, 12);                        // 6 s split between two holders
+        Assert.Equal(3.0, j3.AllocatedSeconds, 12);
+        Assert.Equal(0.8 * 6 * 0.75, j2.BusySeconds, 12);                  // 3.6
+        Assert.Equal(0.8 * 6 * 0.25, j3.BusySeconds, 12);                  // 1.2
+        Assert.Equal(300 * 0.75, j2.EnergyJoules, 12);                     // 225 J
+        Assert.Equal(300 * 0.25, j3.EnergyJoules, 12);                     // 75 J
+        Assert.Equal(1 * GiB, j2.MemoryPeakBytes);
+        Assert.Equal(3 * GiB, j3.MemoryPeakBytes);
+        Assert.Equal(2, j2.XidErrors);                                      // every holder sees the GPU's XIDs
+        Assert.Equal(2, j3.XidErrors);
+        Assert.Equal(300, j2.EnergyJoules + j3.EnergyJoules, 12);          // shared energy adds up to the GPU's
+    }
+
+    [Fact]
+    public void ProcessOfAnUnlistedJob_CreatesIt_AndIdleSharedGpuSplitsByMemory()
+    {
+        // No source lists anything; pid 7's cgroup names job 42. With no SM activity the weight falls back to memory.
+        var jobs = new Dictionary<string, TrackedJob>(StringComparer.Ordinal);
+        var integrator = new JobIntegrator();
+        TrackedJob Job(string id) => jobs.TryGetValue(id, out var j) ? j : jobs[id] = new TrackedJob(new JobIdentity { JobId = id }, DateTimeOffset.UnixEpoch);
+        for (var t = 0; t <= 2; t++)
+        {
+            var sample = Sample(0.0, 100.0 * t, double.NaN, 8 * GiB, 0);
+            sample.Processes.Add(new GpuProcessSample(7, 2 * GiB, 0, 0, uint.MaxValue, uint.MaxValue));
+            sample.Processes.Add(new GpuProcessSample(8, 6 * GiB, 0, 0, uint.MaxValue, uint.MaxValue));
+            integrator.Tick(t, [new GpuTickDevice(3, "GPU-C", sample, true)], new Dictionary<string, List<string>>(), pid => pid switch { 7 => "42", 8 => "43", _ => null }, Job);
+        }
+
+        Assert.Equal(0.25 * 200, jobs["42"].Gpus["GPU-C"].EnergyJoules, 12);   // 2 GiB of 8 GiB
+        Assert.Equal(0.75 * 200, jobs["43"].Gpus["GPU-C"].EnergyJoules, 12);
+        Assert.Equal(1.0, jobs["42"].Gpus["GPU-C"].AllocatedSeconds, 12);
+        Assert.Equal(3, jobs["42"].Gpus["GPU-C"].Index);
+    }
+
+    private static GpuSample Sample(double utilization, double energy, double tensorSeconds, double memoryUsed, long xids)
+    {
+        var sample = new GpuSample { Timestamp = 1, XidErrors = xids };
+        sample[GpuValue.Utilization] = utilization;
+        sample[GpuValue.Energy] = energy;
+        sample[GpuValue.TensorActiveSeconds] = tensorSeconds;
+        sample[GpuValue.MemoryUsed] = memoryUsed;
+        return sample;
+    }
+}
