@@ -30,14 +30,15 @@ internal sealed class JobIntegrator
     /// <summary>
     /// Integrates one tick at <paramref name="seconds"/> (monotonic). <paramref name="allocated"/> maps a GPU UUID
     /// to the jobs the sources assign it to; <paramref name="jobOfProcess"/> names a process's job (or null);
-    /// <paramref name="job"/> returns the tracked job for an id, creating it for a job seen only through a process.
+    /// <paramref name="job"/> returns the tracked job for an id (and whether the job has processes on the GPU now),
+    /// creating it for a job seen only through a process.
     /// </summary>
     public void Tick(
         double seconds,
         IReadOnlyList<GpuTickDevice> devices,
         IReadOnlyDictionary<string, List<string>> allocated,
         Func<uint, string?> jobOfProcess,
-        Func<string, TrackedJob?> job)
+        Func<string, bool, TrackedJob?> job)
     {
         foreach (var device in devices)
         {
@@ -83,7 +84,7 @@ internal sealed class JobIntegrator
 
             foreach (var id in _holders)
             {
-                if (job(id) is not { } tracked)
+                if (job(id, _byJob.ContainsKey(id)) is not { } tracked)
                 {
                     continue;
                 }

@@ -330,18 +330,28 @@ internal sealed partial class JobsCollector : ICollector
         _store.Write(jobs =>
         {
             _processes?.BeginRound();
-            _integrator.Tick(seconds, devices, allocated, pid => _processes?.JobOf(pid), id =>
+            _integrator.Tick(seconds, devices, allocated, pid => _processes?.JobOf(pid), (id, hasProcesses) =>
             {
-                if (jobs.TryGetValue(id, out var job) && job.End is null)
+                // A job whose processes run on a GPU is alive, whatever the sources say.
+                if (hasProcesses)
                 {
                     _seenByProcess.Add(id);
+                }
+
+                if (jobs.TryGetValue(id, out var job) && job.End is null)
+                {
                     return job;
+                }
+
+                if (!hasProcesses)
+                {
+                    // Allocated by a source the refresh has not tracked yet: it starts at the next refresh.
+                    return null;
                 }
 
                 // A job seen only through its processes (no source lists it): tracked from now on.
                 job = new TrackedJob(new JobIdentity { JobId = id }, _time.GetUtcNow());
                 jobs[id] = job;
-                _seenByProcess.Add(id);
                 LogJobStarted(_logger, id, job.Identity.Scheduler, string.Empty);
                 return job;
             });

@@ -17,7 +17,7 @@ internal sealed class CollectorHarness
     private readonly MetricRegistry _registry = new();
     private readonly MetricGroup _group;
 
-    public CollectorHarness(CollectorDescriptor descriptor, HostPaths paths, IDictionary<string, string?>? settings = null, ILogger? logger = null, TimeProvider? time = null)
+    public CollectorHarness(CollectorDescriptor descriptor, HostPaths paths, IDictionary<string, string?>? settings = null, ILogger? logger = null, TimeProvider? time = null, Monitor.Agent.Jobs.AgentServices? services = null)
     {
         _group = new MetricGroup(descriptor.Name);
         _registry.Register(_group);
@@ -25,7 +25,7 @@ internal sealed class CollectorHarness
             .AddInMemoryCollection(settings?.ToDictionary(kv => $"Collectors:{descriptor.Name}:{kv.Key}", kv => kv.Value) ?? [])
             .Build();
         Collector = descriptor.Create(new CollectorContext(
-            _group, paths, configuration.GetSection($"Collectors:{descriptor.Name}"), logger ?? NullLogger.Instance, time ?? TimeProvider.System));
+            _group, paths, configuration.GetSection($"Collectors:{descriptor.Name}"), logger ?? NullLogger.Instance, time ?? TimeProvider.System) { Services = services ?? new() });
     }
 
     /// <summary>A harness over a fixture tree: <paramref name="root"/>/proc, /sys and / as rootfs.</summary>

@@ -40,7 +40,7 @@ public sealed class JobIntegratorTests
             var b = Sample(tick.BUtil, tick.BEnergy, double.NaN, memoryUsed: 4 * GiB, xids: tick.BXids);
             b.Processes.Add(new GpuProcessSample(10, 1 * GiB, 0.6, 0.1, uint.MaxValue, uint.MaxValue));
             b.Processes.Add(new GpuProcessSample(11, 3 * GiB, 0.2, 0.1, uint.MaxValue, uint.MaxValue));
-            integrator.Tick(tick.T, [new GpuTickDevice(0, "GPU-A", a, tick.AHealthy), new GpuTickDevice(1, "GPU-B", b, true)], allocated, JobOf, id => jobs.GetValueOrDefault(id));
+            integrator.Tick(tick.T, [new GpuTickDevice(0, "GPU-A", a, tick.AHealthy), new GpuTickDevice(1, "GPU-B", b, true)], allocated, JobOf, (id, _) => jobs.GetValueOrDefault(id));
         }
 
         var j1 = jobs["J1"].Gpus["GPU-A"];
@@ -71,7 +71,7 @@ public sealed class JobIntegratorTests
         // No source lists anything; pid 7's cgroup names job 42. With no SM activity the weight falls back to memory.
         var jobs = new Dictionary<string, TrackedJob>(StringComparer.Ordinal);
         var integrator = new JobIntegrator();
-        TrackedJob Job(string id) => jobs.TryGetValue(id, out var j) ? j : jobs[id] = new TrackedJob(new JobIdentity { JobId = id }, DateTimeOffset.UnixEpoch);
+        TrackedJob Job(string id, bool hasProcesses) => jobs.TryGetValue(id, out var j) ? j : jobs[id] = new TrackedJob(new JobIdentity { JobId = id }, DateTimeOffset.UnixEpoch);
         for (var t = 0; t <= 2; t++)
         {
             var sample = Sample(0.0, 100.0 * t, double.NaN, 8 * GiB, 0);

@@ -1,0 +1,150 @@
+using Monitor.Agent.Jobs;
+using Monitor.Agent.Jobs.Slurm;
+using Monitor.Testing;
+
+namespace Monitor.Agent.Tests.Jobs;
+
+/// <summary>Every mapping format and both cgroup layouts, as fixture trees written here.</summary>
+public sealed class JobSourceTests
+{
+    [Fact]
+    public async Task MappingDirectory_IndexAndMigFiles_OtherNamesIgnored()
+    {
+        using var tree = new TempTree()
+            .Write("map/0", "1234\n")
+            .Write("map/1", "1234\n5678\n\n")
+            .Write("map/2.1", "77\n")
+            .Write("map/README", "not a mapping file\n")
+            .Write("map/3", "bad id with spaces\n")
+            .Write("map/4.x", "99\n");
+
+        var result = await new SlurmMappingDirectorySource(tree.Path("map")).RefreshAsync(CancellationToken.None);
+
+        Assert.True(result.Healthy);
+        var jobs = result.Jobs.ToDictionary(j => j.Identity.JobId);
+        Assert.Equal(["1234", "5678", "77"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([new GpuRef(null, 0), new GpuRef(null, 1)], jobs["1234"].Gpus.OrderBy(g => g.Index));
+        Assert.Equal([new GpuRef(null, 1)], jobs["5678"].Gpus);
+        Assert.Equal([new GpuRef(null, 2, 1)], jobs["77"].Gpus);
+    }
+
+    [Fact]
+    public async Task MappingDirectory_Missing_IsHealthyAndEmpty()
+    {
+        var result = await new SlurmMappingDirectorySource("/nonexistent/monitor-map").RefreshAsync(CancellationToken.None);
+
+        Assert.True(result.Healthy);
+        Assert.Empty(result.Jobs);
+    }
+
+    [Fact]
+    public async Task Gpustat_IndexAndUuidFiles_WithUid()
+    {
+        using var tree = new TempTree()
+            .Write("gpustat/0", "1234 1001\n")
+            .Write("gpustat/GPU-5131d000-0000-4000-8000-000000000001", "1234 1001\n")
+            .Write("gpustat/MIG-aaaa", "88 1002")
+            .Write("gpustat/junk", "1 2\n")
+            .Write("gpustat/2", "\n");
+
+        var result = await new GpustatDirectorySource(tree.Path("gpustat")).RefreshAsync(CancellationToken.None);
+
+        var jobs = result.Jobs.ToDictionary(j => j.Identity.JobId);
+        Assert.Equal(["1234", "88"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("1001", jobs["1234"].Identity.Uid);
+        Assert.Contains(new GpuRef(null, 0), jobs["1234"].Gpus);
+        Assert.Contains(new GpuRef("GPU-5131d000-0000-4000-8000-000000000001", null), jobs["1234"].Gpus);
+        Assert.Equal([new GpuRef("MIG-aaaa", null)], jobs["88"].Gpus);
+    }
+
+    [Fact]
+    public async Task CgroupV2_JobsWithCpuAndMemory_MultipleSlurmdAndSluid()
+    {
+        using var tree = new TempTree()
+            .Write("cg/system.slice/slurmstepd.scope/job_100/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+            .Write("cg/system.slice/slurmstepd.scope/job_100/memory.current", "1048576\n")
+            .Write("cg/system.slice/slurmstepd.scope/job_100/memory.peak", "4194304\n")
+            .Write("cg/system.slice/slurmstepd.scope/job_100/step_0/user/task_0/cgroup.procs", "")
+            .Write("cg/system.slice/node7_slurmstepd.scope/job_200/cpu.stat", "usage_usec 1000000\n")
+            .Write("cg/system.slice/node7_slurmstepd.scope/job_200/memory.current", "garbage\n")
+            .Write("cg/system.slice/slurmstepd.scope/s5K1KKYAYG5D00/cpu.stat", "usage_usec 3000000\n")
+            .Write("cg/system.slice/slurmstepd.scope/s5K1KKYAYG5D00/step_0/cgroup.procs", "4242\n")
+            .Write("proc/4242/environ", "HOME=/home/a\0SLURM_JOB_ID=300\0SLURM_JOB_USER=a\0")
+            .Write("cg/system.slice/slurmstepd.scope/system/cgroup.procs", "1\n")
+            .Write("cg/system.slice/other.service/job_9/cpu.stat", "usage_usec 1\n");
+        var source = new SlurmCgroupSource(tree.Path("cg"), tree.Path("proc"));
+
+        var result = await source.RefreshAsync(CancellationToken.None);
+
+        Assert.True(result.Healthy);
+        Assert.Equal(["100", "200", "300"], result.Jobs.Select(j => j.Identity.JobId).Order(StringComparer.Ordinal));
+        Assert.Equal(new CgroupUsage(2.5, 1048576, 4194304), source.Usage["100"]);
+        Assert.Equal(1.0, source.Usage["200"].CpuSeconds);
+        Assert.True(double.IsNaN(source.Usage["200"].MemoryBytes));
+        Assert.Equal(3.0, source.Usage["300"].CpuSeconds);
+        Assert.Equal("s5K1KKYAYG5D00", result.Jobs.Single(j => j.Identity.JobId == "300").Identity.Sluid);
+        Assert.Equal("300", source.Sluids["s5K1KKYAYG5D00"]);
+    }
+
+    [Fact]
+    public async Task CgroupV1_JobsPerUserWithCpuacctAndMemory()
+    {
+        using var tree = new TempTree()
+            .Write("cg/cpuacct/slurm/uid_1001/job_55/cpuacct.usage", "7500000000\n")
+            .Write("cg/memory/slurm/uid_1001/job_55/memory.usage_in_bytes", "2048\n")
+            .Write("cg/memory/slurm/uid_1001/job_55/memory.max_usage_in_bytes", "8192\n")
+            .Write("cg/cpu,cpuacct/slurm_node3/uid_1002/job_66/cpuacct.usage", "1000000000\n")
+            .Write("cg/cpuacct/notslurm/uid_1/job_1/cpuacct.usage", "1\n");
+        var source = new SlurmCgroupSource(tree.Path("cg"), tree.Path("proc"));
+
+        var result = await source.RefreshAsync(CancellationToken.None);
+
+        var jobs = result.Jobs.ToDictionary(j => j.Identity.JobId);
+        Assert.Equal(["55", "66"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("1001", jobs["55"].Identity.Uid);
+        Assert.Equal("1002", jobs["66"].Identity.Uid);
+        Assert.Equal(new CgroupUsage(7.5, 2048, 8192), source.Usage["55"]);
+        Assert.Equal(1.0, source.Usage["66"].CpuSeconds);
+    }
+
+    [Theory]
+    [InlineData("0::/system.slice/slurmstepd.scope/job_812/step_0/user/task_0\n", "812")]
+    [InlineData("12:memory:/slurm/uid_1001/job_55/step_batch/task_0\n11:cpuacct:/slurm/uid_1001/job_55/step_batch\n", "55")]
+    [InlineData("0::/system.slice/node7_slurmstepd.scope/job_9/step_extern/user/task_special\n", "9")]
+    [InlineData("0::/system.slice/slurmstepd.scope/s5K1KKYAYG5D00/step_0/user/task_0\n", "300")]
+    [InlineData("0::/system.slice/slurmstepd.scope/sABCDEFGHIJKLM/step_0\n", "sABCDEFGHIJKLM")]
+    [InlineData("0::/user.slice/user-1000.slice/session-3.scope\n", null)]
+    [InlineData("0::/kubepods.slice/kubepods-besteffort.slice/kubepods-pod1234.slice/cri-containerd-abc.scope\n", null)]
+    [InlineData("", null)]
+    public void ProcessCgroup_NamesTheJob(string text, string? expected)
+    {
+        var sluids = new Dictionary<string, string>(StringComparer.Ordinal) { ["s5K1KKYAYG5D00"] = "300" };
+
+        Assert.Equal(expected, ProcessJobResolver.ParseCgroup(text, sluids));
+    }
+
+    [Fact]
+    public void ProcessResolver_CgroupThenEnvironment_CachedPerRound()
+    {
+        using var tree = new TempTree()
+            .Write("proc/10/cgroup", "0::/system.slice/slurmstepd.scope/job_7/step_0/user/task_0\n")
+            .Write("proc/11/cgroup", "0::/user.slice\n")
+            .Write("proc/11/environ", "PATH=/bin\0SLURM_JOB_ID=8\0")
+            .Write("proc/12/cgroup", "0::/init.scope\n");
+        var resolver = new ProcessJobResolver(tree.Path("proc"), () => new Dictionary<string, string>());
+
+        resolver.BeginRound();
+        Assert.Equal("7", resolver.JobOf(10));
+        Assert.Equal("8", resolver.JobOf(11));
+        Assert.Null(resolver.JobOf(12));
+        Assert.Null(resolver.JobOf(13));
+
+        // Cached while the pid stays on a GPU; looked up again after it was gone for a round (pid reuse).
+        tree.Write("proc/10/cgroup", "0::/system.slice/slurmstepd.scope/job_70/step_0\n");
+        resolver.BeginRound();
+        Assert.Equal("7", resolver.JobOf(10));
+        resolver.BeginRound();
+        resolver.BeginRound();
+        Assert.Equal("70", resolver.JobOf(10));
+    }
+}
