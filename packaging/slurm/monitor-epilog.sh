@@ -16,70 +16,70 @@ PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export PATH
 
 log() {
-    echo "monitor-epilog: $*" >&2
-    if command -v logger >/dev/null 2>&1; then
-        logger -t monitor-slurm -p user.warning -- "epilog: $*" 2>/dev/null || true
-    fi
+  echo "monitor-epilog: $*" >&2
+  if command -v logger >/dev/null 2>&1; then
+    logger -t monitor-slurm -p user.warning -- "epilog: $*" 2>/dev/null || true
+  fi
 }
 
 # Runs "$@" holding an exclusive lock on $1/.monitor.lock (bounded wait); without flock(1), runs it unlocked.
 with_lock() {
-    lock_dir=$1
-    shift
-    if ! command -v flock >/dev/null 2>&1; then
-        log "flock not found; updating $lock_dir without a lock"
-        "$@"
-        return
+  lock_dir=$1
+  shift
+  if ! command -v flock >/dev/null 2>&1; then
+    log "flock not found; updating $lock_dir without a lock"
+    "$@"
+    return
+  fi
+  (
+    if ! flock -w 10 9; then
+      log "could not lock $lock_dir/.monitor.lock within 10 s"
+      exit 1
     fi
-    (
-        if ! flock -w 10 9; then
-            log "could not lock $lock_dir/.monitor.lock within 10 s"
-            exit 1
-        fi
-        "$@"
-    ) 9>>"$lock_dir/.monitor.lock"
+    "$@"
+  ) 9>>"$lock_dir/.monitor.lock"
 }
 
 # remove_job DIR KEY: drops the lines whose first field is KEY from every regular, non-hidden file of DIR; deletes a
 # file left without lines. Called under the lock.
 # shellcheck disable=SC2317 # invoked through with_lock
 remove_job() {
-    rj_status=0
-    for rj_file in "$1"/*; do
-        [ -f "$rj_file" ] || continue
-        awk -v k="$2" '$1 == k { found = 1 } END { exit !found }' "$rj_file" 2>/dev/null || continue
-        rj_tmp=$1/.${rj_file##*/}.tmp.$$
-        if ! awk -v k="$2" '$1 != k && NF > 0' "$rj_file" >"$rj_tmp"; then
-            rm -f "$rj_tmp"
-            log "could not rewrite $rj_file"
-            rj_status=1
-        elif [ -s "$rj_tmp" ]; then
-            if ! { chmod 0644 "$rj_tmp" && mv -f "$rj_tmp" "$rj_file"; }; then
-                rm -f "$rj_tmp"
-                log "could not replace $rj_file"
-                rj_status=1
-            fi
-        else
-            rm -f "$rj_tmp" "$rj_file" || { log "could not remove $rj_file"; rj_status=1; }
-        fi
-    done
-    return "$rj_status"
+  rj_status=0
+  for rj_file in "$1"/*; do
+    [ -f "$rj_file" ] || continue
+    awk -v k="$2" '$1 == k { found = 1 } END { exit !found }' "$rj_file" 2>/dev/null || continue
+    rj_tmp=$1/.${rj_file##*/}.tmp.$$
+    if ! awk -v k="$2" '$1 != k && NF > 0' "$rj_file" >"$rj_tmp"; then
+      rm -f "$rj_tmp"
+      log "could not rewrite $rj_file"
+      rj_status=1
+    elif [ -s "$rj_tmp" ]; then
+      if ! { chmod 0644 "$rj_tmp" && mv -f "$rj_tmp" "$rj_file"; }; then
+        rm -f "$rj_tmp"
+        log "could not replace $rj_file"
+        rj_status=1
+      fi
+    else
+      rm -f "$rj_tmp" "$rj_file" || { log "could not remove $rj_file"; rj_status=1; }
+    fi
+  done
+  return "$rj_status"
 }
 
 main() {
-    job=${SLURM_JOB_ID:-}
-    case $job in
-        '' | *[!A-Za-z0-9_.-]*)
-            log "no usable SLURM_JOB_ID ('$job'); nothing removed"
-            return 0
-            ;;
-    esac
-    status=0
-    for dir in "${MONITOR_JOB_MAPPING_DIR:-/run/monitor/job-mapping}" "${MONITOR_GPUSTAT_DIR:-/run/gpustat}"; do
-        [ -d "$dir" ] || continue
-        with_lock "$dir" remove_job "$dir" "$job" || status=1
-    done
-    return $status
+  job=${SLURM_JOB_ID:-}
+  case $job in
+    '' | *[!A-Za-z0-9_.-]*)
+      log "no usable SLURM_JOB_ID ('$job'); nothing removed"
+      return 0
+      ;;
+  esac
+  status=0
+  for dir in "${MONITOR_JOB_MAPPING_DIR:-/run/monitor/job-mapping}" "${MONITOR_GPUSTAT_DIR:-/run/gpustat}"; do
+    [ -d "$dir" ] || continue
+    with_lock "$dir" remove_job "$dir" "$job" || status=1
+  done
+  return $status
 }
 
 main "$@" || log "job ${SLURM_JOB_ID:-?}: cleanup failed (the job is not affected)"

@@ -152,6 +152,7 @@ SelectType=select/cons_tres
 SelectTypeParameters=CR_Core
 SchedulerType=sched/backfill
 ReturnToService=2
+MailProg=/bin/true
 KillWait=5
 MinJobAge=60
 InactiveLimit=0
@@ -181,6 +182,8 @@ state=
 while ((SECONDS - started < 60)); do
   state=$(timeout 5 sinfo -h -N -n "$node" -o '%T' 2>/dev/null || true)
   [[ $state == idle ]] && break
+  # A node slurmd registered with a mismatching configuration is not coming back by itself.
+  [[ $state == inval* || $state == drain* ]] && fail "node $node is '$state' (see slurmctld.log below)"
   sleep 0.5
 done
 [[ $state == idle ]] || fail "node $node not idle within 60 s (state '$state')"

@@ -262,6 +262,18 @@ wait_gone() {
   fail "lines of job $1 still there $2 s after its end: $(grep -rsE "^$1( |$)" "$map" "$stat" | tr '\n' ' ')"
 }
 
+# wait_files JOB COUNT SECONDS: until COUNT mapping files hold JOB (the prolog ran; with PrologFlags=Alloc it runs
+# at allocation, but the job may show RUNNING a moment before it finishes).
+wait_files() {
+  local n=0
+  for _ in $(seq $(($3 * 10))); do
+    n=$(grep -rlsx "$1" "$map" | wc -l)
+    ((n == $2)) && return 0
+    sleep 0.1
+  done
+  fail "$context: $n mapping files hold job $1 after $3 s, not $2"
+}
+
 # The GPU indices Slurm gave JOB, from scontrol's "GRES=gpu:2(IDX:0-1)" (or "IDX:0,2").
 gpus_of() {
   local idx
@@ -273,6 +285,7 @@ user=root uid=0
 if id nobody >/dev/null 2>&1; then
   user=nobody uid=$(id -u nobody)
 fi
+root_uid=$(id -u)
 submit() {
   runuser -u "$user" -- sbatch --parsable --chdir=/tmp --output=/dev/null "$@" | cut -d';' -f1
 }
@@ -280,6 +293,7 @@ submit() {
 context="a real Slurm: job A with --gres=gpu:2 as $user"
 a=$(submit --gres=gpu:2 --wrap 'sleep 60') || fail "sbatch failed"
 wait_state "$a" RUNNING 30
+wait_files "$a" 2 10
 mapfile -t a_gpus < <(gpus_of "$a")
 ((${#a_gpus[@]} == 2)) || fail "$context: scontrol shows GPUs [${a_gpus[*]}]"
 specs=() stat_specs=()
@@ -293,13 +307,15 @@ grep -qx "SLURM_JOB_GPUS=$(IFS=,; echo "${a_gpus[*]}")" "$slurm_dir/hook-env/pro
   fail "$context: the prolog's SLURM_JOB_GPUS is not $(IFS=,; echo "${a_gpus[*]}"): $(grep GPU "$slurm_dir/hook-env/prolog.$a" | tr '\n' ' ')"
 say "job $a RUNNING on GPUs ${a_gpus[*]} after $((SECONDS - part2)) s; files: $(cd "$map" && grep -H . -- * | tr '\n' ' ')"
 
-context="a real Slurm: job B with --gres=gpu:1, ending by itself while A runs"
-b=$(submit --gres=gpu:1 --wrap 'sleep 3') || fail "sbatch failed"
+context="a real Slurm: job B with --gres=gpu:1 as root, ending by itself while A runs"
+b=$(sbatch --parsable --chdir=/tmp --output=/dev/null --gres=gpu:1 --wrap 'sleep 5') || fail "sbatch failed"
 wait_state "$b" RUNNING 30
+wait_files "$b" 1 10
 mapfile -t b_gpus < <(gpus_of "$b")
 ((${#b_gpus[@]} == 1)) || fail "$context: scontrol shows GPUs [${b_gpus[*]}]"
-[[ ! -e $map/${b_gpus[0]} ]] || [[ $(cat "$map/${b_gpus[0]}") == "$b" ]] ||
-  fail "$context: job-mapping/${b_gpus[0]} holds '$(cat "$map/${b_gpus[0]}")'"
+[[ " ${a_gpus[*]} " != *" ${b_gpus[0]} "* ]] || fail "$context: GPU ${b_gpus[0]} given to both jobs"
+expect "$map" "${specs[@]}" "${b_gpus[0]}=$b"
+expect "$stat" "${stat_specs[@]}" "${b_gpus[0]}=$b $root_uid"
 wait_gone "$b" 30
 expect "$map" "${specs[@]}"
 expect "$stat" "${stat_specs[@]}"
