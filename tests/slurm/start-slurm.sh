@@ -100,9 +100,9 @@ slurmd_port=$(free_port)
 
 # 5. Configuration. The node line takes CPUs and topology from slurmd -C; memory a little under what it measures.
 node=$(hostname -s)
-hw=$(SLURM_CONF=/nonexistent slurmd -C 2>/dev/null | head -n 1)
-topology=$(grep -oE '(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' <<<"$hw" | tr '\n' ' ')
-memory=$(grep -oE 'RealMemory=[0-9]+' <<<"$hw" | cut -d= -f2)
+hw=$(SLURM_CONF=/nonexistent slurmd -C 2>/dev/null | grep -m 1 '^NodeName=' || true)
+topology=$(grep -oE '(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' <<<"$hw" | tr '\n' ' ' || true)
+memory=$(grep -oE 'RealMemory=[0-9]+' <<<"$hw" | cut -d= -f2 || true)
 [[ -n $topology && -n $memory ]] || fail "slurmd -C gave no node configuration: '$hw'"
 memory=$((memory * 9 / 10))
 

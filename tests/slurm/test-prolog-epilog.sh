@@ -267,7 +267,7 @@ wait_gone() {
 wait_files() {
   local n=0
   for _ in $(seq $(($3 * 10))); do
-    n=$(grep -rlsx "$1" "$map" | wc -l)
+    n=$({ grep -rlsx "$1" "$map" || true; } | wc -l)
     ((n == $2)) && return 0
     sleep 0.1
   done
