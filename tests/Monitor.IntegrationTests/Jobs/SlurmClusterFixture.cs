@@ -1,0 +1,214 @@
+using System.Globalization;
+using Monitor.Testing;
+
+namespace Monitor.IntegrationTests.Jobs;
+
+/// <summary>
+/// A real one-node Slurm (Debian's slurm-wlm 22.05) on this machine, started by <c>tests/slurm/start-slurm.sh</c>:
+/// private munged, slurmctld and slurmd on loopback with free ports, 4 GPUs backed by fake <c>/dev/nvidia0..3</c>
+/// nodes, and <c>packaging/slurm</c>'s prolog and epilog writing into <see cref="MappingDir"/> and
+/// <see cref="GpustatDir"/>. Needs root (./test.sh runs as root); the script installs slurm-wlm and munge with apt when
+/// they are missing. Stopped, with its temporary folder removed, by <see cref="DisposeAsync"/>.
+/// </summary>
+public sealed class SlurmClusterFixture : IAsyncLifetime
+{
+    private static readonly string ScriptDirectory = Path.Join(Fixtures.RepositoryRoot, "tests", "slurm");
+
+    /// <summary>The instance's temporary folder (<c>MONITOR_SLURM_DIR</c>).</summary>
+    public string InstanceDir { get; private set; } = "";
+
+    /// <summary>The generated slurm.conf; every Slurm command here runs with <c>SLURM_CONF</c> set to it.</summary>
+    public string SlurmConf { get; private set; } = "";
+
+    /// <summary>The dcgm-exporter mapping directory the prolog writes (for <c>--collector.jobs.slurm-mapping-dir</c>).</summary>
+    public string MappingDir { get; private set; } = "";
+
+    /// <summary>The jobstats gpustat directory the prolog writes (for <c>--collector.jobs.gpustat-dir</c>).</summary>
+    public string GpustatDir { get; private set; } = "";
+
+    /// <summary>The node's name: this machine's short host name.</summary>
+    public string Node { get; private set; } = "";
+
+    public async Task InitializeAsync()
+    {
+        // Ten minutes: the first run on a bare machine apt-installs slurm-wlm and munge (about 20 s on a warm mirror).
+        var (code, stdout, stderr) = await ExternalTool.RunAsync(Path.Join(ScriptDirectory, "start-slurm.sh"), [], timeout: TimeSpan.FromMinutes(10));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"start-slurm.sh failed ({code}):\n{stdout}{stderr}");
+        }
+
+        foreach (var line in stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = line.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+            {
+                continue;
+            }
+
+            var value = line[(equals + 1)..];
+            switch (line[..equals])
+            {
+                case "MONITOR_SLURM_DIR": InstanceDir = value; break;
+                case "SLURM_CONF": SlurmConf = value; break;
+                case "MONITOR_JOB_MAPPING_DIR": MappingDir = value; break;
+                case "MONITOR_GPUSTAT_DIR": GpustatDir = value; break;
+                case "MONITOR_SLURM_NODE": Node = value; break;
+            }
+        }
+
+        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0)
+        {
+            throw new InvalidOperationException($"start-slurm.sh printed no environment:\n{stdout}{stderr}");
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        if (InstanceDir.Length > 0)
+        {
+            await ExternalTool.RunAsync(Path.Join(ScriptDirectory, "stop-slurm.sh"), [InstanceDir], timeout: TimeSpan.FromSeconds(60));
+        }
+    }
+
+    /// <summary>
+    /// <c>sbatch --parsable</c> with <paramref name="sbatchArgs"/> as a shell would split them (e.g.
+    /// <c>--gres=gpu:2 --wrap 'sleep 30'</c>), run as the test's user, in <c>/tmp</c>, output to <c>/dev/null</c>
+    /// unless the arguments say otherwise. Returns the job id.
+    /// </summary>
+    public async Task<string> SubmitAsync(string sbatchArgs)
+    {
+        var stdout = await SlurmAsync("sh", "-c", "exec sbatch --parsable --chdir=/tmp --output=/dev/null " + sbatchArgs);
+        var id = stdout.Trim().Split(';')[0];
+        if (id.Length == 0 || !id.All(char.IsAsciiDigit))
+        {
+            throw new InvalidOperationException($"sbatch {sbatchArgs} printed '{stdout}', not a job id");
+        }
+
+        return id;
+    }
+
+    /// <summary>The job's state as squeue reports it (<c>PENDING</c>, <c>RUNNING</c>, <c>COMPLETED</c>, <c>CANCELLED</c>...), or "" once Slurm forgot it.</summary>
+    public async Task<string> StateAsync(string jobId) =>
+        (await SlurmAsync("squeue", "-h", "--states=all", "-j", jobId, "-o", "%T")).Trim();
+
+    /// <summary>Polls the job's state every 250 ms until it is <paramref name="state"/>; throws with the last state seen after <paramref name="timeout"/>.</summary>
+    public async Task WaitForStateAsync(string jobId, string state, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        var last = "";
+        while (DateTime.UtcNow < deadline)
+        {
+            last = await StateAsync(jobId);
+            if (string.Equals(last, state, StringComparison.Ordinal))
+            {
+                return;
+            }
+
+            await Task.Delay(250);
+        }
+
+        throw new TimeoutException($"job {jobId} not {state} within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s (last state '{last}')");
+    }
+
+    /// <summary><c>scancel</c> the job (its epilog then removes its mapping and gpustat lines).</summary>
+    public Task CancelAsync(string jobId) => SlurmAsync("scancel", jobId);
+
+    /// <summary>The GPU indices Slurm allocated to the job, from <c>scontrol show job -d</c>'s <c>GRES=gpu:2(IDX:0-1)</c>.</summary>
+    public async Task<IReadOnlyList<int>> GpusAsync(string jobId)
+    {
+        var text = await SlurmAsync("scontrol", "show", "job", "-d", jobId);
+        var at = text.IndexOf("IDX:", StringComparison.Ordinal);
+        if (at < 0)
+        {
+            return [];
+        }
+
+        var list = new string(text[(at + 4)..].TakeWhile(c => char.IsAsciiDigit(c) || c is ',' or '-').ToArray());
+        var gpus = new List<int>();
+        foreach (var part in list.Split(',', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var bounds = part.Split('-');
+            var low = int.Parse(bounds[0], CultureInfo.InvariantCulture);
+            var high = int.Parse(bounds[^1], CultureInfo.InvariantCulture);
+            for (var gpu = low; gpu <= high; gpu++)
+            {
+                gpus.Add(gpu);
+            }
+        }
+
+        return gpus;
+    }
+
+    /// <summary>Runs a Slurm client command with this instance's <c>SLURM_CONF</c>; returns its stdout, throws on failure.</summary>
+    public async Task<string> SlurmAsync(string command, params string[] args)
+    {
+        var (code, stdout, stderr) = await ExternalTool.RunAsync("/usr/bin/env", ["SLURM_CONF=" + SlurmConf, command, .. args], timeout: TimeSpan.FromSeconds(30));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"{command} {string.Join(' ', args)} failed ({code}):\n{stdout}{stderr}");
+        }
+
+        return stdout;
+    }
+}
+
+/// <summary>
+/// The fixture's own smoke test, through the real Slurm: a <c>--gres=gpu:2</c> job's prolog writes exactly its two
+/// GPUs into both directories while it runs, and its epilog removes them when it is cancelled.
+/// </summary>
+public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture<SlurmClusterFixture>
+{
+    [Fact]
+    public async Task GpuJob_PrologWritesItsTwoGpus_EpilogRemovesThem()
+    {
+        var job = await slurm.SubmitAsync("--gres=gpu:2 --wrap 'sleep 60'");
+        await slurm.WaitForStateAsync(job, "RUNNING", TimeSpan.FromSeconds(60));
+        var gpus = await slurm.GpusAsync(job);
+        Assert.Equal(2, gpus.Count);
+
+        var expected = gpus.Select(g => g.ToString(CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToArray();
+        await WaitUntilAsync(() => Files(slurm.MappingDir).Count == 2, TimeSpan.FromSeconds(10), "the prolog wrote no mapping files");
+        var mapping = Files(slurm.MappingDir);
+        var gpustat = Files(slurm.GpustatDir);
+        Assert.Equal(expected, mapping.Keys);
+        Assert.All(mapping.Values, content => Assert.Equal(job + "\n", content));
+        Assert.Equal(expected, gpustat.Keys);
+        var uid = (await ExternalTool.RunAsync("id", ["-u"])).Stdout.Trim();
+        Assert.All(gpustat.Values, content => Assert.Equal($"{job} {uid}\n", content));
+
+        await slurm.CancelAsync(job);
+        await slurm.WaitForStateAsync(job, "CANCELLED", TimeSpan.FromSeconds(30));
+        await WaitUntilAsync(() => Files(slurm.MappingDir).Count == 0 && Files(slurm.GpustatDir).Count == 0, TimeSpan.FromSeconds(30), "the epilog left files behind");
+    }
+
+    /// <summary>The directory's non-hidden files and their contents, ordered by name.</summary>
+    private static SortedDictionary<string, string> Files(string directory)
+    {
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var path in Directory.EnumerateFiles(directory))
+        {
+            var name = Path.GetFileName(path);
+            if (!name.StartsWith('.'))
+            {
+                files[name] = File.ReadAllText(path);
+            }
+        }
+
+        return files;
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, string message)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"{message} within {timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}

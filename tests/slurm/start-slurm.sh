@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# Starts a private one-node Slurm on this machine for the integration tests: munged, slurmctld and slurmd on
+# loopback, 4 GPUs backed by fake device nodes /dev/nvidia0..3, and packaging/slurm's prolog and epilog.
+#
+# Usage (root): eval "$(tests/slurm/start-slurm.sh)"   ...   tests/slurm/stop-slurm.sh "$MONITOR_SLURM_DIR"
+#
+# On success it prints, on stdout and nothing else, the environment a caller needs, one KEY=value a line (values
+# without spaces or quotes):
+#   MONITOR_SLURM_DIR        the temporary folder holding everything below; pass it to stop-slurm.sh
+#   SLURM_CONF               the generated slurm.conf; sbatch, squeue, scancel and sinfo need it in their environment
+#   MONITOR_JOB_MAPPING_DIR  where the prolog writes dcgm-exporter mapping files (agent flag
+#                            --collector.jobs.slurm-mapping-dir)
+#   MONITOR_GPUSTAT_DIR      where the prolog writes jobstats gpustat files (agent flag --collector.jobs.gpustat-dir)
+#   MONITOR_SLURM_NODE       the node name (the short host name)
+# Diagnostics go to stderr. On failure it prints the daemons' log tails, stops whatever it started and exits 1.
+#
+# The machine's own Slurm and munge configuration is not touched: the config lives in the temporary folder (SLURM_CONF),
+# munged runs with its own key and socket there (AuthInfo=socket=...), and the ports are picked free at run time. It
+# installs slurm-wlm and munge with apt when they are missing. The fake device nodes it creates are removed by
+# stop-slurm.sh when no other instance still runs.
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$here/../.." && pwd)
+
+say() { echo "start-slurm: $*" >&2; }
+
+if [[ $(id -u) -ne 0 ]]; then
+  say "needs root (it runs slurmd, creates /dev/nvidia* and may apt-get install slurm-wlm munge)"
+  exit 1
+fi
+
+# 1. Packages.
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
+  ! command -v munged >/dev/null; then
+  say "installing slurm-wlm and munge"
+  started=$SECONDS
+  export DEBIAN_FRONTEND=noninteractive
+  if ! timeout 600 apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1; then
+    timeout 300 apt-get update -qq >&2
+    timeout 600 apt-get install -y -qq slurm-wlm munge >/dev/null
+  fi
+  say "installed in $((SECONDS - started)) s"
+fi
+
+dir=$(mktemp -d /tmp/monitor-slurm.XXXXXX)
+chmod 0755 "$dir" # jobs of other users must reach their working directory
+mkdir -p "$dir/etc" "$dir/state" "$dir/spool" "$dir/log" "$dir/munge" "$dir/hook-env" "$dir/job-mapping" "$dir/gpustat"
+chmod 0755 "$dir/munge" # the socket must be reachable by jobs' users; the key stays 0400
+
+fail() {
+  say "$*"
+  for log in "$dir"/log/*.log "$dir"/munge/munged.log; do
+    [[ -s $log ]] || continue
+    say "---- tail of $log"
+    tail -n 30 "$log" >&2
+  done
+  "$here/stop-slurm.sh" "$dir" >&2 || true
+  exit 1
+}
+trap 'fail "failed at line $LINENO"' ERR
+
+# 2. munged, private: its own key, socket, pid and log under $dir/munge.
+dd if=/dev/urandom of="$dir/munge/munge.key" bs=1024 count=1 status=none
+chmod 0400 "$dir/munge/munge.key"
+socket=$dir/munge/munge.socket
+munged --force --key-file="$dir/munge/munge.key" --socket="$socket" --pid-file="$dir/munge/munged.pid" \
+  --log-file="$dir/munge/munged.log" --seed-file="$dir/munge/munged.seed" </dev/null >/dev/null 2>>"$dir/log/munged.log" ||
+  fail "munged did not start"
+for _ in $(seq 50); do
+  [[ -S $socket ]] && break
+  sleep 0.1
+done
+[[ -S $socket ]] || fail "munged did not create $socket within 5 s"
+
+# 3. Four fake GPUs: the NVIDIA character devices (major 195), created only where missing.
+for n in 0 1 2 3; do
+  if [[ ! -e /dev/nvidia$n ]]; then
+    mknod -m 0666 "/dev/nvidia$n" c 195 "$n" || fail "mknod /dev/nvidia$n failed"
+    echo "/dev/nvidia$n" >>"$dir/created-devices"
+  fi
+done
+
+# 4. Free ports: not used by any TCP socket now.
+used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)
+free_port() {
+  local port
+  for _ in $(seq 200); do
+    port=$((20000 + RANDOM % 40000))
+    if ! grep -qx "$port" <<<"$used"; then
+      used+=$'\n'$port
+      echo "$port"
+      return
+    fi
+  done
+  return 1
+}
+ctld_port=$(free_port)
+slurmd_port=$(free_port)
+
+# 5. Configuration. The node line takes CPUs and topology from slurmd -C; memory a little under what it measures.
+node=$(hostname -s)
+hw=$(SLURM_CONF=/nonexistent slurmd -C 2>/dev/null | grep -m 1 '^NodeName=' || true)
+topology=$(grep -oE '(CPUs|Boards|SocketsPerBoard|CoresPerSocket|ThreadsPerCore)=[0-9]+' <<<"$hw" | tr '\n' ' ' || true)
+memory=$(grep -oE 'RealMemory=[0-9]+' <<<"$hw" | cut -d= -f2 || true)
+[[ -n $topology && -n $memory ]] || fail "slurmd -C gave no node configuration: '$hw'"
+memory=$((memory * 9 / 10))
+
+# Slurm runs the prolog and epilog with a clean environment: the wrappers bake the directories in, and keep a copy of
+# the environment Slurm gave them (hook-env/<prolog|epilog>.<jobid>) for diagnostics.
+for hook in prolog epilog; do
+  cat >"$dir/$hook.sh" <<EOF
+#!/bin/sh
+env | sort >"$dir/hook-env/$hook.\${SLURM_JOB_ID:-unknown}" 2>/dev/null
+MONITOR_JOB_MAPPING_DIR=$dir/job-mapping
+MONITOR_GPUSTAT_DIR=$dir/gpustat
+export MONITOR_JOB_MAPPING_DIR MONITOR_GPUSTAT_DIR
+exec "$repo/packaging/slurm/monitor-$hook.sh"
+EOF
+  chmod 0755 "$dir/$hook.sh"
+done
+
+conf=$dir/etc/slurm.conf
+cat >"$conf" <<EOF
+# Generated by tests/slurm/start-slurm.sh: a private one-node cluster for the monitor integration tests.
+ClusterName=monitortest
+SlurmctldHost=localhost
+SlurmctldPort=$ctld_port
+SlurmdPort=$slurmd_port
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+CredType=cred/munge
+AuthInfo=socket=$socket
+StateSaveLocation=$dir/state
+SlurmdSpoolDir=$dir/spool
+SlurmctldPidFile=$dir/slurmctld.pid
+SlurmdPidFile=$dir/slurmd.pid
+SlurmctldLogFile=$dir/log/slurmctld.log
+SlurmdLogFile=$dir/log/slurmd.log
+SlurmctldDebug=info
+SlurmdDebug=info
+# No cgroups: they work on this machine or not depending on the container, and the tests do not need them.
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+JobCompType=jobcomp/none
+MpiDefault=none
+SwitchType=switch/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+SchedulerType=sched/backfill
+ReturnToService=2
+MailProg=/bin/true
+KillWait=5
+MinJobAge=60
+InactiveLimit=0
+GresTypes=gpu
+Prolog=$dir/prolog.sh
+Epilog=$dir/epilog.sh
+# Alloc: the prolog runs when the job is allocated, before any step starts.
+PrologFlags=Alloc
+NodeName=$node NodeAddr=127.0.0.1 ${topology}RealMemory=$memory Gres=gpu:4 State=UNKNOWN
+PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE State=UP
+EOF
+cat >"$dir/etc/gres.conf" <<EOF
+Name=gpu File=/dev/nvidia[0-3]
+EOF
+cat >"$dir/etc/cgroup.conf" <<EOF
+CgroupPlugin=autodetect
+IgnoreSystemd=yes
+EOF
+export SLURM_CONF=$conf
+
+# 6. Daemons (they daemonize and write their pid files).
+started=$SECONDS
+slurmctld </dev/null >/dev/null 2>>"$dir/log/slurmctld.stderr.log" || fail "slurmctld did not start"
+slurmd </dev/null >/dev/null 2>>"$dir/log/slurmd.stderr.log" || fail "slurmd did not start"
+
+state=
+while ((SECONDS - started < 60)); do
+  state=$(timeout 5 sinfo -h -N -n "$node" -o '%T' 2>/dev/null || true)
+  [[ $state == idle ]] && break
+  # A node slurmd registered with a mismatching configuration is not coming back by itself.
+  [[ $state == inval* || $state == drain* ]] && fail "node $node is '$state' (see slurmctld.log below)"
+  sleep 0.5
+done
+[[ $state == idle ]] || fail "node $node not idle within 60 s (state '$state')"
+say "node $node idle $((SECONDS - started)) s after start (slurmctld :$ctld_port, slurmd :$slurmd_port, $dir)"
+trap - ERR
+
+echo "MONITOR_SLURM_DIR=$dir"
+echo "SLURM_CONF=$conf"
+echo "MONITOR_JOB_MAPPING_DIR=$dir/job-mapping"
+echo "MONITOR_GPUSTAT_DIR=$dir/gpustat"
+echo "MONITOR_SLURM_NODE=$node"
