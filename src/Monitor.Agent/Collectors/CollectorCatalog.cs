@@ -3,6 +3,7 @@ using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
+using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetDev;
@@ -24,6 +25,7 @@ internal static class CollectorCatalog
             FilesystemCollector.Descriptor,
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
+            InfiniBandCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,
             NetDevCollector.Descriptor,
