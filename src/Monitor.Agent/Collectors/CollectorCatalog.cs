@@ -6,6 +6,7 @@ using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
+using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.Stat;
@@ -28,6 +29,7 @@ internal static class CollectorCatalog
             InfiniBandCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,
+            NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,
             PressureCollector.Descriptor,
             StatCollector.Descriptor,
