@@ -23,7 +23,7 @@ namespace Monitor.Agent.Collectors.InfiniBand;
 /// still exported. node_exporter fails the whole collector instead.
 /// </para>
 /// <para>
-/// <b>Additions.</b> <c>node_infiniband_device_error{device}</c>, and <c>node_infiniband_counter_saturated{device,port,counter}</c>
+/// <b>Additions.</b> <c>node_infiniband_device_error{device}</c>, and <c>node_infiniband_saturated{device,port,counter}</c>
 /// for the <c>counters/</c> files that are narrow IBA PortCounters fields (<see cref="InfiniBandCounter.Width"/>):
 /// 1 while the value is the field's maximum, where it stops instead of wrapping. Link events (state change,
 /// link_downed or link_error_recovery increase, rate drop) are logged as <see cref="HostCollectorLog"/> events 2110-2113.
@@ -42,7 +42,7 @@ internal sealed class InfiniBandCollector : ICollector
     /// </summary>
     public static IReadOnlyList<string> BeyondNodeExporter150 { get; } =
     [
-        "node_infiniband_counter_saturated",
+        "node_infiniband_saturated",
         "node_infiniband_device_error",
         .. InfiniBandCounter.All.Where(c => c.Source == CounterSource.HwCounters).Select(c => "node_infiniband_" + c.Metric),
     ];
@@ -98,7 +98,7 @@ internal sealed class InfiniBandCollector : ICollector
         }
 
         _deviceError = g.Gauge("node_infiniband_device_error", "1 when the last read of an InfiniBand device failed (a file did not parse or the device did not answer in time), else 0.", "device");
-        _saturated = g.Gauge("node_infiniband_counter_saturated",
+        _saturated = g.Gauge("node_infiniband_saturated",
             "1 when a narrow IBA PortCounters value (counter = sysfs file) is at its maximum, where it stops counting instead of wrapping; rates over it read 0.",
             "device", "port", "counter");
     }

@@ -59,7 +59,7 @@ public sealed class InfiniBandCollectorTests
     public void Scrape_HostFixture_SaturatedNarrowCountersFlagged()
     {
         var samples = PromSamples.Parse(CollectorHarness.ForTree(InfiniBandCollector.Descriptor, Fixtures.Path("host")).Scrape());
-        string Key(string device, string port, string counter) => $"node_infiniband_counter_saturated{{counter=\"{counter}\",device=\"{device}\",port=\"{port}\"}}";
+        string Key(string device, string port, string counter) => $"node_infiniband_saturated{{counter=\"{counter}\",device=\"{device}\",port=\"{port}\"}}";
 
         // mlx4_0 port 1: 32-bit data and packet counters at 2^32-1, 16-bit symbol_error at 65535, 8-bit link_downed
         // at 255, 4-bit local_link_integrity_errors at 15.
@@ -75,7 +75,7 @@ public sealed class InfiniBandCollectorTests
         // 64-bit-only counters (unicast/multicast, counters_ext, hw_counters) have no saturation series.
         Assert.DoesNotContain(Key("mlx4_0", "1", "unicast_rcv_packets"), samples.Keys);
         Assert.DoesNotContain(Key("mlx4_0", "1", "port_rcv_data_64"), samples.Keys);
-        Assert.Equal(6, samples.Count(s => s.Key.StartsWith("node_infiniband_counter_saturated{", StringComparison.Ordinal) && s.Value == 1));
+        Assert.Equal(6, samples.Count(s => s.Key.StartsWith("node_infiniband_saturated{", StringComparison.Ordinal) && s.Value == 1));
     }
 
     [Fact]
