@@ -153,11 +153,11 @@ internal sealed class NetClassCollector : ICollector
             _present[i] = true;
         }
 
-        iface.Address = ReadString(iface, "address", iface.Address);
-        iface.Broadcast = ReadString(iface, "broadcast", iface.Broadcast);
-        iface.Duplex = ReadString(iface, "duplex", iface.Duplex);
-        iface.IfAlias = ReadString(iface, "ifalias", iface.IfAlias);
-        iface.OperState = ReadString(iface, "operstate", iface.OperState);
+        iface.Address = ReadString(iface.AddressPath, iface.Address);
+        iface.Broadcast = ReadString(iface.BroadcastPath, iface.Broadcast);
+        iface.Duplex = ReadString(iface.DuplexPath, iface.Duplex);
+        iface.IfAlias = ReadString(iface.IfAliasPath, iface.IfAlias);
+        iface.OperState = ReadString(iface.OperStatePath, iface.OperState);
         _warned.Remove(iface.Name);
 
         _up.Get(iface.Name).Set(iface.OperState == "up" ? 1 : 0);
@@ -186,9 +186,9 @@ internal sealed class NetClassCollector : ICollector
         }
     }
 
-    private string ReadString(Interface iface, string file, string previous)
+    private string ReadString(string path, string previous)
     {
-        if (!TryRead(Path.Join(iface.Directory, file), out var text))
+        if (!TryRead(path, out var text))
         {
             return string.Empty;
         }
@@ -251,6 +251,16 @@ internal sealed class NetClassCollector : ICollector
         public string Directory { get; } = directory;
 
         public string[] Paths { get; } = [.. Attributes.Select(a => Path.Join(directory, a.File))];
+
+        public string AddressPath { get; } = Path.Join(directory, "address");
+
+        public string BroadcastPath { get; } = Path.Join(directory, "broadcast");
+
+        public string DuplexPath { get; } = Path.Join(directory, "duplex");
+
+        public string IfAliasPath { get; } = Path.Join(directory, "ifalias");
+
+        public string OperStatePath { get; } = Path.Join(directory, "operstate");
 
         public string Address { get; set; } = string.Empty;
 
