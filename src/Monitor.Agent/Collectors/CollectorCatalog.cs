@@ -3,8 +3,10 @@ using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
+using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
+using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.Stat;
@@ -24,9 +26,11 @@ internal static class CollectorCatalog
             FilesystemCollector.Descriptor,
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
+            InfiniBandCollector.Descriptor,
             Monitor.Agent.Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,
+            NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,
             PressureCollector.Descriptor,
             StatCollector.Descriptor,

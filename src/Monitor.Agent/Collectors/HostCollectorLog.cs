@@ -4,7 +4,7 @@ namespace Monitor.Agent.Collectors;
 
 /// <summary>
 /// Source-generated log messages of the procfs/sysfs host collectors (cpu, stat, meminfo, diskstats, netdev,
-/// pressure). Event IDs 2100–2199 are reserved for them and are all defined here.
+/// pressure, infiniband, netclass). Event IDs 2100–2199 are reserved for them and are all defined here.
 /// </summary>
 internal static partial class HostCollectorLog
 {
@@ -33,4 +33,42 @@ internal static partial class HostCollectorLog
 
     [LoggerMessage(EventId = 2107, Level = LogLevel.Debug, Message = "Skipping /proc/meminfo field {Field}: it does not make a valid metric name")]
     public static partial void MemInfoFieldSkipped(ILogger logger, string field);
+
+    // InfiniBand link events (2110-2113): one event per change between two consecutive reads of a port, with the
+    // device, port, old and new values as structured fields, for the log-shipping pipeline.
+    [LoggerMessage(EventId = 2110,
+        Message = "InfiniBand {Device} port {Port} ({LinkLayer}) state changed from {OldStateId}: {OldState} to {NewStateId}: {NewState} (physical state {OldPhysStateId}: {OldPhysState} to {NewPhysStateId}: {NewPhysState}); node GUID {NodeGuid}")]
+    public static partial void IbPortStateChanged(
+        ILogger logger, LogLevel level, string device, string port, string linkLayer, long oldStateId, string oldState, long newStateId, string newState,
+        long oldPhysStateId, string oldPhysState, long newPhysStateId, string newPhysState, string nodeGuid);
+
+    [LoggerMessage(EventId = 2111, Level = LogLevel.Warning,
+        Message = "InfiniBand {Device} port {Port} ({LinkLayer}) link went down: link_downed rose from {OldValue} to {NewValue}; node GUID {NodeGuid}")]
+    public static partial void IbLinkDowned(ILogger logger, string device, string port, string linkLayer, double oldValue, double newValue, string nodeGuid);
+
+    [LoggerMessage(EventId = 2112, Level = LogLevel.Warning,
+        Message = "InfiniBand {Device} port {Port} ({LinkLayer}) rate dropped from {OldGbps} Gb/s to {NewGbps} Gb/s ({OldValue} to {NewValue} bytes/s); node GUID {NodeGuid}")]
+    public static partial void IbRateDropped(
+        ILogger logger, string device, string port, string linkLayer, double oldGbps, double newGbps, double oldValue, double newValue, string nodeGuid);
+
+    [LoggerMessage(EventId = 2113, Level = LogLevel.Warning,
+        Message = "InfiniBand {Device} port {Port} ({LinkLayer}) link error recovery burst: link_error_recovery rose from {OldValue} to {NewValue}; node GUID {NodeGuid}")]
+    public static partial void IbLinkErrorRecoveryBurst(ILogger logger, string device, string port, string linkLayer, double oldValue, double newValue, string nodeGuid);
+
+    [LoggerMessage(EventId = 2114, Level = LogLevel.Warning,
+        Message = "InfiniBand device {Device} failed ({Problem}); node_infiniband_device_error is 1 and its other series are kept where they read")]
+    public static partial void IbDeviceFailed(ILogger logger, string device, string problem);
+
+    [LoggerMessage(EventId = 2115, Level = LogLevel.Information, Message = "InfiniBand device {Device} reads cleanly again")]
+    public static partial void IbDeviceRecovered(ILogger logger, string device);
+
+    [LoggerMessage(EventId = 2116, Level = LogLevel.Warning,
+        Message = "InfiniBand device {Device} did not answer within {Timeout}; it is marked failed and not read again until the stuck read returns")]
+    public static partial void IbDeviceStuck(ILogger logger, string device, TimeSpan timeout);
+
+    [LoggerMessage(EventId = 2117, Level = LogLevel.Warning, Message = "Network interface {Device} skipped: {Problem}")]
+    public static partial void NetClassInterfaceSkipped(ILogger logger, string device, string problem);
+
+    [LoggerMessage(EventId = 2118, Level = LogLevel.Debug, Message = "Network interface {Device} skipped again: {Problem}")]
+    public static partial void NetClassInterfaceSkippedAgain(ILogger logger, string device, string problem);
 }

@@ -45,12 +45,17 @@ public sealed class JobSourceTests
             .Write("gpustat/GPU-5131d000-0000-4000-8000-000000000001", "1234 1001\n")
             .Write("gpustat/MIG-aaaa", "88 1002")
             .Write("gpustat/junk", "1 2\n")
+            .Write("gpustat/3", "1234 1001\n99 1003\n")
+            .Write("gpustat/.monitor.lock", "")
+            .Write("gpustat/.3.tmp.77", "5 5\n")
             .Write("gpustat/2", "\n");
 
         var result = await new GpustatDirectorySource(tree.Path("gpustat")).RefreshAsync(CancellationToken.None);
 
         var jobs = result.Jobs.ToDictionary(j => j.Identity.JobId);
-        Assert.Equal(["1234", "88"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(["1234", "88", "99"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal([new GpuRef(null, 3)], jobs["99"].Gpus);
+        Assert.Equal("1003", jobs["99"].Identity.Uid);
         Assert.Equal("1001", jobs["1234"].Identity.Uid);
         Assert.Contains(new GpuRef(null, 0), jobs["1234"].Gpus);
         Assert.Contains(new GpuRef("GPU-5131d000-0000-4000-8000-000000000001", null), jobs["1234"].Gpus);

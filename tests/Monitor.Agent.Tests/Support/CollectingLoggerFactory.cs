@@ -6,6 +6,7 @@ namespace Monitor.Agent.Tests.Support;
 internal sealed class CollectingLoggerFactory : ILoggerFactory
 {
     private readonly List<(string Category, LogLevel Level, EventId Id, string Message)> _entries = [];
+    private readonly List<(EventId Id, LogLevel Level, IReadOnlyDictionary<string, object?> Fields)> _structured = [];
 
     public IReadOnlyList<(string Category, LogLevel Level, EventId Id, string Message)> Entries
     {
@@ -14,6 +15,18 @@ internal sealed class CollectingLoggerFactory : ILoggerFactory
             lock (_entries)
             {
                 return [.. _entries];
+            }
+        }
+    }
+
+    /// <summary>Every entry with its structured fields (the message template's named values), for asserting event payloads.</summary>
+    public IReadOnlyList<(EventId Id, LogLevel Level, IReadOnlyDictionary<string, object?> Fields)> Structured
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _structured];
             }
         }
     }
@@ -40,6 +53,10 @@ internal sealed class CollectingLoggerFactory : ILoggerFactory
             lock (owner._entries)
             {
                 owner._entries.Add((category, logLevel, eventId, formatter(state, exception)));
+                var fields = state is IEnumerable<KeyValuePair<string, object?>> pairs
+                    ? pairs.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal)
+                    : new Dictionary<string, object?>(StringComparer.Ordinal);
+                owner._structured.Add((eventId, logLevel, fields));
             }
         }
     }

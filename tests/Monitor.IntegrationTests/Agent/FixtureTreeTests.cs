@@ -1,3 +1,4 @@
+using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Agent;
@@ -29,7 +30,10 @@ public sealed class FixtureTreeTests
         using var client = new HttpClient();
 
         var body = await ScrapeSettledAsync(agent, client);
-        var actual = PromSamples.Only(PromSamples.Parse(body), "node_");
+        // Families node_exporter 1.5.0 does not have (docs/host-collectors.md says why we add them) are left out.
+        var actual = PromSamples.Only(PromSamples.Parse(body), "node_")
+            .Where(s => !InfiniBandCollector.BeyondNodeExporter150.Any(f => s.Key.StartsWith(f + "{", StringComparison.Ordinal)))
+            .ToDictionary(StringComparer.Ordinal);
 
         foreach (var key in expected.Keys.Where(IsHostDependent).ToList())
         {
@@ -122,7 +126,7 @@ public sealed class FixtureTreeTests
         {
             // Background collectors write in place; the runner sets a collector's duration once an update finished.
             var body = await agent.ScrapeAsync(client);
-            var settled = new[] { "filesystem", "hwmon", "thermal_zone" }
+            var settled = new[] { "filesystem", "hwmon", "infiniband", "thermal_zone" }
                 .All(c => body.Contains($"monitor_agent_collector_duration_seconds{{collector=\"{c}\"}}", StringComparison.Ordinal));
             if (settled || DateTime.UtcNow > deadline)
             {

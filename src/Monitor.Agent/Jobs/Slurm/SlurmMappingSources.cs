@@ -117,21 +117,27 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
                     continue;
                 }
 
-                var first = MappingFiles.ReadLines(path, 4096).FirstOrDefault()?.Trim() ?? string.Empty;
-                var parts = first.Split(' ', StringSplitOptions.RemoveEmptyEntries);
-                if (parts.Length == 0 || !MappingFiles.IsJobId(parts[0]))
+                // jobstats writes one line; packaging/slurm's prolog writes one line per job sharing the GPU.
+                foreach (var line in MappingFiles.ReadLines(path, 64 * 1024))
                 {
-                    continue;
-                }
+                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+                    if (parts.Length == 0 || !MappingFiles.IsJobId(parts[0]))
+                    {
+                        continue;
+                    }
 
-                var uid = parts.Length > 1 && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? parts[1] : null;
-                if (!jobs.TryGetValue(parts[0], out var entry))
-                {
-                    entry = (uid, []);
-                    jobs[parts[0]] = entry;
-                }
+                    var uid = parts.Length > 1 && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? parts[1] : null;
+                    if (!jobs.TryGetValue(parts[0], out var entry))
+                    {
+                        entry = (uid, []);
+                        jobs[parts[0]] = entry;
+                    }
 
-                entry.Gpus.Add(gpu);
+                    if (!entry.Gpus.Contains(gpu))
+                    {
+                        entry.Gpus.Add(gpu);
+                    }
+                }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)

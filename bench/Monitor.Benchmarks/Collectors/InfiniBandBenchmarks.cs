@@ -1,0 +1,66 @@
+using BenchmarkDotNet.Attributes;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.InfiniBand;
+using Monitor.Agent.Collectors.NetClass;
+using Monitor.Agent.Configuration;
+using Monitor.Core.Exposition;
+using Monitor.Testing;
+
+namespace Monitor.Benchmarks.Collectors;
+
+/// <summary>
+/// The infiniband and netclass collectors over the fixture tree (tests/fixtures/host: five RDMA devices with seven
+/// ports and 276 files; four interfaces), warm: every series exists, so an update costs the reads, one isolated
+/// thread per device and the value writes. Plus the two parsers every port runs.
+/// </summary>
+[MemoryDiagnoser]
+public class InfiniBandBenchmarks
+{
+    private ICollector _infiniband = null!;
+    private ICollector _netclass = null!;
+    private MetricGroup _infinibandGroup = null!;
+    private MetricGroup _netclassGroup = null!;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        var root = Fixtures.Path("host");
+        var paths = new HostPaths(Path.Join(root, "proc"), Path.Join(root, "sys"), root);
+        (_infiniband, _infinibandGroup) = Create(InfiniBandCollector.Descriptor, paths);
+        (_netclass, _netclassGroup) = Create(NetClassCollector.Descriptor, paths);
+        InfiniBandUpdate();
+        NetClassUpdate();
+    }
+
+    /// <summary>A warm infiniband update: 5 devices, 7 ports, about 240 attribute reads.</summary>
+    [Benchmark]
+    public void InfiniBandUpdate() => Run(_infiniband, _infinibandGroup);
+
+    /// <summary>A warm netclass update: 4 interfaces, 22 attribute reads each.</summary>
+    [Benchmark]
+    public void NetClassUpdate() => Run(_netclass, _netclassGroup);
+
+    /// <summary>The rate string of an NDR port.</summary>
+    [Benchmark]
+    public ulong InfiniBandParseRate() => InfiniBandParser.TryParseRate("400 Gb/sec (4X NDR)", out var rate) ? rate : 0;
+
+    /// <summary>A 64-bit counter value as sysfs prints it.</summary>
+    [Benchmark]
+    public ulong InfiniBandParseCounter() => InfiniBandParser.ParseCounter("70245986712", out var value) == CounterReading.Value ? value : 0;
+
+    private static void Run(ICollector collector, MetricGroup group)
+    {
+        group.BeginUpdate();
+        collector.Update(CancellationToken.None);
+        group.EndUpdate();
+    }
+
+    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths)
+    {
+        var group = new MetricGroup(descriptor.Name);
+        var settings = new ConfigurationBuilder().Build().GetSection("Collectors:" + descriptor.Name);
+        return (descriptor.Create(new CollectorContext(group, paths, settings, NullLogger.Instance, TimeProvider.System)), group);
+    }
+}
