@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
-# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library) when they are
-# missing; that needs root.
+# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library, Slurm and munge
+# for the one-node Slurm of the jobs tests) when they are missing; that needs root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -27,9 +27,19 @@ if ((${#packages[@]})); then
   apt-get install -y -qq --no-install-recommends "${packages[@]}" >/dev/null
 fi
 
+# Slurm as the jobs tests run it (tests/slurm/start-slurm.sh); installed with its recommends, as tested.
+if ! command -v slurmd >/dev/null 2>&1 || ! command -v slurmctld >/dev/null 2>&1 || ! command -v munged >/dev/null 2>&1; then
+  echo "test.sh: installing slurm-wlm munge" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -qq slurm-wlm munge >/dev/null || { apt-get update -qq && apt-get install -y -qq slurm-wlm munge >/dev/null; }
+fi
+
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Monitor.sln -c Release -warnaserror -v q -nologo
 dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal"
+
+# The Slurm prolog and epilog, run directly and under a real one-node Slurm.
+tests/slurm/test-prolog-epilog.sh
 
 # Alert rules: syntax, then their unit tests (promtool is the real Prometheus rule engine).
 promtool check rules alerts/*.rules.yml
