@@ -78,6 +78,14 @@ internal sealed partial class JobsCollector : ICollector
             sources.Add(_cgroups);
         }
 
+        if (Flag(settings["kubernetes"], false))
+        {
+            sources.Add(new Kubernetes.KubeletPodResourcesSource(
+                settings["kubelet-socket"] is { Length: > 0 } socket ? socket : Kubernetes.KubeletPodResourcesSource.DefaultSocketPath,
+                Duration(context, "kubelet-timeout", "5s"),
+                timeProvider: context.Time));
+        }
+
         if (Flag(settings["processes"], true))
         {
             var cgroups = _cgroups;
@@ -128,6 +136,9 @@ internal sealed partial class JobsCollector : ICollector
             new CollectorFlag("gpustat", "true", "Read Princeton jobstats' /run/gpustat files (\"jobid uid\" per GPU index or UUID).", FlagKind.Bool),
             new CollectorFlag("gpustat-dir", DefaultGpustatDirectory, "The gpustat directory."),
             new CollectorFlag("slurm-cgroup", "true", "Discover Slurm jobs and their CPU time and memory from cgroups (v1 and v2, SLUID, multiple slurmd).", FlagKind.Bool),
+            new CollectorFlag("kubernetes", "false", "Read GPU (and MIG, time-sliced) assignments of pods from the kubelet's pod-resources socket.", FlagKind.Bool),
+            new CollectorFlag("kubelet-socket", "/var/lib/kubelet/pod-resources/kubelet.sock", "The kubelet pod-resources socket."),
+            new CollectorFlag("kubelet-timeout", "5s", "How long one List call to the kubelet may take.", FlagKind.Duration),
             new CollectorFlag("processes", "true", "Attribute GPU processes to jobs through /proc/<pid>/cgroup (shared GPUs: MPS, sharding, time-slicing).", FlagKind.Bool),
             new CollectorFlag("grace-period", DefaultGrace, "How long a finished job's series stay before they disappear.", FlagKind.Duration),
         ]);

@@ -363,26 +363,8 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     }
 
     /// <summary>Scrapes until <paramref name="condition"/> holds on a complete update (30 s at most).</summary>
-    private static async Task<Dictionary<string, double>> WaitForAsync(AgentProcess agent, HttpClient client, Func<Dictionary<string, double>, bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var body = await agent.ScrapeAsync(client);
-            var samples = PromSamples.Parse(body);
-            if (samples.ContainsKey("monitor_agent_collector_duration_seconds{collector=\"gpu\"}") && condition(samples))
-            {
-                return samples;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"condition not met within 30 s; last scrape:\n{body}\nlog:\n{agent.Log}");
-            }
-
-            await Task.Delay(100);
-        }
-    }
+    private static Task<Dictionary<string, double>> WaitForAsync(AgentProcess agent, HttpClient client, Func<Dictionary<string, double>, bool> condition) =>
+        agent.ScrapeUntilAsync(client, s => s.ContainsKey("monitor_agent_collector_duration_seconds{collector=\"gpu\"}") && condition(s));
 
     private static async Task<string> ScrapeUntilAsync(AgentProcess agent, HttpClient client, string family)
     {

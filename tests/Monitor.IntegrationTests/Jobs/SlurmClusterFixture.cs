@@ -196,7 +196,7 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         Assert.Equal(2, gpus.Count);
 
         // gpu_job_info maps exactly the job's two GPUs (simulated GPU i has UUID GPU-5131d000-0000-4000-8000-<i>).
-        var running = await ScrapeUntilAsync(agent, client, s => s.Keys.Count(k => k.StartsWith("gpu_job_info{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)) == 2);
+        var running = await agent.ScrapeUntilAsync(client, s => s.Keys.Count(k => k.StartsWith("gpu_job_info{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)) == 2);
         var mapped = running.Keys.Where(k => k.StartsWith("gpu_job_info{", StringComparison.Ordinal)).ToList();
         Assert.Equal(
             gpus.Select(g => $"gpu_job_info{{gpu=\"{g}\",job_id=\"{job}\",uuid=\"GPU-5131d000-0000-4000-8000-{g:D12}\"}}").Order(StringComparer.Ordinal),
@@ -204,7 +204,7 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         Assert.Contains(running.Keys, k => k.StartsWith("job_info{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal) && k.Contains("user=\"root\"", StringComparison.Ordinal));
 
         // /api/v1/jobs reports it, running, with both GPUs and counters that already moved.
-        var ready = await ScrapeUntilAsync(agent, client, s => s.Keys.Any(k => k.StartsWith("job_gpu_allocated_seconds_total{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
+        var ready = await agent.ScrapeUntilAsync(client, s => s.Keys.Any(k => k.StartsWith("job_gpu_allocated_seconds_total{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
         using (var document = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(new Uri(agent.BaseAddress, "/api/v1/jobs"))))
         {
             var entry = Assert.Single(document.RootElement.GetProperty("jobs").EnumerateArray(), j => j.GetProperty("job_id").GetString() == job);
@@ -217,32 +217,12 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         // The end: one end event with the usage summary, the series flagged ended, then gone after the 3 s grace period.
         await slurm.CancelAsync(job);
         await slurm.WaitForStateAsync(job, "CANCELLED", TimeSpan.FromSeconds(30));
-        var ended = await ScrapeUntilAsync(agent, client, s => s.GetValueOrDefault($"job_running{{job_id=\"{job}\"}}", 1) == 0);
+        var ended = await agent.ScrapeUntilAsync(client, s => s.GetValueOrDefault($"job_running{{job_id=\"{job}\"}}", 1) == 0);
         Assert.DoesNotContain(ended.Keys, k => k.StartsWith("gpu_job_info{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal));
-        await ScrapeUntilAsync(agent, client, s => !s.Keys.Any(k => k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
+        await agent.ScrapeUntilAsync(client, s => !s.Keys.Any(k => k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
         Assert.Single(agent.Log.Split('\n'), l => l.Contains($"Job {job} ended on this node", StringComparison.Ordinal) && l.Contains("2 GPUs", StringComparison.Ordinal));
         Assert.Single(agent.Log.Split('\n'), l => l.Contains($"Job {job} started on this node", StringComparison.Ordinal));
         _ = ready;
-    }
-
-    private static async Task<Dictionary<string, double>> ScrapeUntilAsync(AgentProcess agent, HttpClient client, Func<Dictionary<string, double>, bool> condition)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (true)
-        {
-            var samples = PromSamples.Parse(await agent.ScrapeAsync(client));
-            if (condition(samples))
-            {
-                return samples;
-            }
-
-            if (DateTime.UtcNow > deadline)
-            {
-                throw new TimeoutException($"condition not met within 30 s; log:\n{agent.Log}");
-            }
-
-            await Task.Delay(200);
-        }
     }
 
     /// <summary>The directory's non-hidden files and their contents, ordered by name.</summary>
