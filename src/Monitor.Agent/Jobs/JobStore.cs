@@ -83,6 +83,15 @@ internal sealed class JobStore
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TrackedJob> _jobs = new(StringComparer.Ordinal);
 
+    private IReadOnlyDictionary<string, JobIdentity[]> _holders = new Dictionary<string, JobIdentity[]>(StringComparer.Ordinal);
+
+    /// <summary>GPU UUID → the running jobs holding it, as of the last refresh (for dcgm compatibility labels).</summary>
+    public IReadOnlyDictionary<string, JobIdentity[]> Holders
+    {
+        get => Volatile.Read(ref _holders);
+        set => Volatile.Write(ref _holders, value);
+    }
+
     /// <summary>Whether a jobs collector maintains this store (the API answers 404 otherwise).</summary>
     public bool Enabled { get; set; }
 

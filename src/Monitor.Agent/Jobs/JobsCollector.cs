@@ -318,6 +318,12 @@ internal sealed partial class JobsCollector : ICollector
             SetIf(_memoryPeak, id, job.MemoryPeakBytes);
         }
 
+        _store.Holders = jobs.Values
+            .Where(j => j.End is null)
+            .SelectMany(j => j.HeldGpus.Select(uuid => (uuid, j.Identity)))
+            .GroupBy(h => h.uuid, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.Select(h => h.Identity).ToArray(), StringComparer.Ordinal);
+
         foreach (var (source, problem) in _sourceProblems)
         {
             _sourceUp.Get(source).Set(problem is null ? 1 : 0);

@@ -249,7 +249,7 @@ public sealed class GpuCollectorTests
         var harness = new CollectorHarness(
             GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, new Dictionary<string, string?> { ["compat-dcgm"] = "true" });
         var samples = PromSamples.Parse(harness.Scrape());
-        var labels = $"DCGM_FI_DRIVER_VERSION=\"580.1\",Hostname=\"{Environment.MachineName}\",UUID=\"GPU-1\",device=\"nvidia1\",gpu=\"1\",modelName=\"Test GPU\",pci_bus_id=\"00000000:01:00.0\"";
+        var labels = $"DCGM_FI_DRIVER_VERSION=\"580.1\",Hostname=\"{Environment.MachineName}\",UUID=\"GPU-1\",container=\"\",device=\"nvidia1\",gpu=\"1\",hpc_job=\"\",modelName=\"Test GPU\",namespace=\"\",pci_bus_id=\"00000000:01:00.0\",pod=\"\"";
 
         Assert.Equal(20, samples[$"DCGM_FI_DEV_GPU_UTIL{{{labels}}}"]);
         Assert.Equal(10, samples[$"DCGM_FI_DEV_MEM_COPY_UTIL{{{labels}}}"]);
@@ -350,6 +350,34 @@ public sealed class GpuCollectorTests
         Assert.Equal(5.0, third[$"gpu_tensor_active_seconds_total{{{Gpu0}}}"], 9);
         Assert.Equal(2.0, third[$"gpu_sm_active_seconds_total{{{Gpu0}}}"], 9);
         Assert.DoesNotContain(third.Keys, k => k.StartsWith("gpu_tensor_active_seconds_total{gpu=\"1\"", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void CompatDcgm_JobsOnTheGpu_OneSeriesPerJobWithItsLabels()
+    {
+        // As dcgm-exporter: a GPU shared by two Slurm jobs is duplicated with hpc_job; a pod gets pod/namespace/container.
+        var services = new Monitor.Agent.Jobs.AgentServices();
+        services.Jobs.Holders = new Dictionary<string, Monitor.Agent.Jobs.JobIdentity[]>(StringComparer.Ordinal)
+        {
+            ["GPU-1"] = [new() { JobId = "1234" }, new() { JobId = "99" }],
+            ["GPU-0"] = [new() { JobId = "ml/train-0", Scheduler = "kubernetes", Namespace = "ml", Pod = "train-0", Containers = ["trainer"] }],
+        };
+        var nvml = new ManagedNvml(2);
+        var harness = new CollectorHarness(
+            GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default,
+            new Dictionary<string, string?> { ["compat-dcgm"] = "true" }, services: services);
+
+        var samples = PromSamples.Parse(harness.Scrape());
+        var util = samples.Where(s => s.Key.StartsWith("DCGM_FI_DEV_GPU_UTIL{", StringComparison.Ordinal)).ToList();
+
+        Assert.Equal(3, util.Count);
+        Assert.Equal(2, util.Count(s => s.Key.Contains("gpu=\"1\"", StringComparison.Ordinal) && (s.Key.Contains("hpc_job=\"1234\"", StringComparison.Ordinal) || s.Key.Contains("hpc_job=\"99\"", StringComparison.Ordinal))));
+        Assert.All(util.Where(s => s.Key.Contains("gpu=\"1\"", StringComparison.Ordinal)), s => Assert.Equal(20, s.Value));
+        Assert.Single(util, s => s.Key.Contains("gpu=\"0\"", StringComparison.Ordinal) && s.Key.Contains("container=\"trainer\"", StringComparison.Ordinal)
+            && s.Key.Contains("namespace=\"ml\"", StringComparison.Ordinal) && s.Key.Contains("pod=\"train-0\"", StringComparison.Ordinal) && s.Key.Contains("hpc_job=\"\"", StringComparison.Ordinal));
+
+        // The native series carry no job labels.
+        Assert.DoesNotContain(samples.Keys, k => k.StartsWith("gpu_", StringComparison.Ordinal) && k.Contains("job", StringComparison.Ordinal));
     }
 
     [Fact]

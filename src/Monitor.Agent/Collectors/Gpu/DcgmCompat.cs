@@ -56,26 +56,50 @@ internal sealed class DcgmCompat
         (GpuValue.PcieReceive, "DCGM_FI_PROF_PCIE_RX_BYTES", "The rate of data received over the PCIe bus - including both protocol headers and data payloads - in bytes per second.", false, 1),
     ];
 
-    private static readonly string[] Labels = ["gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION"];
+    /// <summary>
+    /// dcgm-exporter's labels, then its job labels: <c>pod</c>, <c>namespace</c>, <c>container</c> (Kubernetes) and
+    /// <c>hpc_job</c> (Slurm). A GPU held by jobs gets one series per job, as dcgm-exporter duplicates them; a free
+    /// GPU gets the job labels empty, which Prometheus treats as absent.
+    /// </summary>
+    private static readonly string[] Labels = ["gpu", "UUID", "pci_bus_id", "device", "modelName", "Hostname", "DCGM_FI_DRIVER_VERSION", "pod", "namespace", "container", "hpc_job"];
+
+    private static readonly string[][] NoJob = [["", "", "", ""]];
 
     private readonly string _hostname;
+    private readonly Monitor.Agent.Jobs.JobStore _jobs;
     private readonly MetricFamily[] _families;
     private readonly MetricFamily _xid;
     private readonly MetricFamily _nvlink;
     private readonly Dictionary<int, (string Uuid, string[] Labels)> _labels = [];
 
-    public DcgmCompat(MetricGroup group, string hostname)
+    public DcgmCompat(MetricGroup group, string hostname, Monitor.Agent.Jobs.JobStore jobs)
     {
         _hostname = hostname;
+        _jobs = jobs;
         _families = [.. Rows.Select(r => group.Gauge(r.Name, r.Help, Labels))];
-        _xid = group.Gauge("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", [.. Labels, "err_code", "err_msg"]);
+        _xid = group.Gauge("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", [.. Labels[..7], "err_code", "err_msg", .. Labels[7..]]);
         _nvlink = group.Gauge("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "Total number of NVLink bandwidth counters for all lanes.", Labels);
     }
 
     /// <summary>The dcgm-exporter series of one GPU; <paramref name="lastXid"/> is the last XID seen on it, if any.</summary>
     public void Publish(GpuDeviceSampler device, GpuSample sample, (double Time, ulong Xid)? lastXid)
     {
-        var labels = LabelsOf(device);
+        foreach (var job in JobLabels(device.Uuid))
+        {
+            PublishFor([.. LabelsOf(device), .. job], sample, lastXid);
+        }
+    }
+
+    /// <summary>The job label values (pod, namespace, container, hpc_job) of each job holding the GPU, or one empty set.</summary>
+    private string[][] JobLabels(string uuid) =>
+        _jobs.Holders.TryGetValue(uuid, out var holders) && holders.Length > 0
+            ? [.. holders.Select(j => j.Scheduler == "kubernetes"
+                ? new[] { j.Pod ?? string.Empty, j.Namespace ?? string.Empty, string.Join(',', j.Containers), string.Empty }
+                : [string.Empty, string.Empty, string.Empty, j.JobId])]
+            : NoJob;
+
+    private void PublishFor(string[] labels, GpuSample sample, (double Time, ulong Xid)? lastXid)
+    {
         var v = sample.Values;
         for (var i = 0; i < Rows.Length; i++)
         {
@@ -102,7 +126,7 @@ internal sealed class DcgmCompat
         var xid = lastXid?.Xid ?? 0;
         var code = xid.ToString(CultureInfo.InvariantCulture);
         var message = xid == 0 ? "No XID error" : XidCatalog.Describe((uint)Math.Min(xid, uint.MaxValue));
-        _xid.Get([.. labels, code, message]).Set(xid);
+        _xid.Get([.. labels[..7], code, message, .. labels[7..]]).Set(xid);
     }
 
     private string[] LabelsOf(GpuDeviceSampler device)

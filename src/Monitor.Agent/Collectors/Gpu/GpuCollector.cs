@@ -190,7 +190,7 @@ internal sealed partial class GpuCollector : ICollector
         _lastXid = g.Gauge("gpu_last_xid_timestamp_seconds", "Unix time of the GPU's last XID error.", GpuLabels);
         if (bool.TryParse(context.Settings["compat-dcgm"], out var dcgm) && dcgm)
         {
-            _dcgm = new DcgmCompat(g, Environment.MachineName);
+            _dcgm = new DcgmCompat(g, Environment.MachineName, context.Services.Jobs);
         }
     }
 
