@@ -22,6 +22,10 @@ internal readonly record struct CgroupUsage(double CpuSeconds, double MemoryByte
 /// </summary>
 internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs) : IJobSource
 {
+    private readonly Dictionary<string, (Microsoft.Win32.SafeHandles.SafeFileHandle Handle, int Round)> _handles = new(StringComparer.Ordinal);
+    private readonly char[] _chars = new char[4096];
+    private readonly byte[] _bytes = new byte[4096];
+    private int _round;
     private Dictionary<string, CgroupUsage> _usage = new(StringComparer.Ordinal);
     private Dictionary<string, string> _sluids = new(StringComparer.Ordinal);
 
@@ -38,6 +42,7 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         var jobs = new Dictionary<string, JobIdentity>(StringComparer.Ordinal);
         var usage = new Dictionary<string, CgroupUsage>(StringComparer.Ordinal);
         var sluids = new Dictionary<string, string>(StringComparer.Ordinal);
+        _round++;
         try
         {
             ReadV2(jobs, usage, sluids);
@@ -46,6 +51,13 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return ValueTask.FromResult(JobSourceResult.Failed($"cannot read Slurm cgroups under {cgroupRoot}: {e.Message}"));
+        }
+
+        // Handles of jobs that ended (their cgroup is gone) are closed.
+        foreach (var stale in _handles.Where(h => h.Value.Round != _round).Select(h => h.Key).ToList())
+        {
+            _handles[stale].Handle.Dispose();
+            _handles.Remove(stale);
         }
 
         Volatile.Write(ref _usage, usage);
@@ -163,12 +175,12 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         }
     }
 
-    /// <summary>A file holding one number; NaN when missing or malformed (never throws).</summary>
-    internal static double ReadNumber(string path)
+    /// <summary>A file holding one number; NaN when missing or malformed (never throws). Read into a reused buffer.</summary>
+    internal double ReadNumber(string path)
     {
         try
         {
-            return double.TryParse(File.ReadAllText(path).AsSpan().Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
+            return double.TryParse(Read(path).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -177,19 +189,60 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
     }
 
     /// <summary>The value of <paramref name="key"/> in a "key value" file such as cpu.stat; NaN when absent.</summary>
-    internal static double ReadKey(string path, string key)
+    internal double ReadKey(string path, string key)
     {
-        foreach (var line in SafeLines(path))
+        ReadOnlySpan<char> text;
+        try
         {
-            var space = line.IndexOf(' ', StringComparison.Ordinal);
-            if (space > 0 && line.AsSpan(0, space).SequenceEqual(key) &&
-                double.TryParse(line.AsSpan(space + 1).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+            text = Read(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return double.NaN;
+        }
+
+        foreach (var range in text.Split('\n'))
+        {
+            var line = text[range];
+            var space = line.IndexOf(' ');
+            if (space > 0 && line[..space].SequenceEqual(key) &&
+                double.TryParse(line[(space + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
             {
                 return value;
             }
         }
 
         return double.NaN;
+    }
+
+    /// <summary>
+    /// Reads a small cgroup file through a handle kept open across refreshes, from offset 0 (cgroup files are kernfs
+    /// seq files, which regenerate their content on a read at offset 0): one pread per file per refresh instead of
+    /// open, read and close — the opens were most of a refresh's cost. A handle that fails is reopened once.
+    /// </summary>
+    private ReadOnlySpan<char> Read(string path)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            if (!_handles.TryGetValue(path, out var entry))
+            {
+                entry = (File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete), _round);
+            }
+
+            try
+            {
+                var n = RandomAccess.Read(entry.Handle, _bytes, 0);
+                _handles[path] = (entry.Handle, _round);
+                var chars = System.Text.Encoding.Latin1.GetChars(_bytes.AsSpan(0, Math.Max(n, 0)), _chars);
+                return _chars.AsSpan(0, chars);
+            }
+            catch (IOException) when (attempt == 0)
+            {
+                // The file was replaced or its cgroup removed and recreated: open it again.
+                entry.Handle.Dispose();
+                _handles.Remove(path);
+            }
+        }
     }
 
     [GeneratedRegex(@"^job_(\d+)$")]
