@@ -75,6 +75,11 @@ main() {
       ;;
   esac
   status=0
+  info=${MONITOR_JOB_INFO_DIR:-/run/monitor/jobs}/$job
+  if [ -e "$info" ] && ! rm -f -- "$info"; then
+    log "could not remove $info"
+    status=1
+  fi
   for dir in "${MONITOR_JOB_MAPPING_DIR:-/run/monitor/job-mapping}" "${MONITOR_GPUSTAT_DIR:-/run/gpustat}"; do
     [ -d "$dir" ] || continue
     with_lock "$dir" remove_job "$dir" "$job" || status=1

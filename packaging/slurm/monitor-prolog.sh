@@ -5,6 +5,9 @@
 #                                       format, one job id per line; read with --collector.jobs.slurm-mapping-dir.
 #   $MONITOR_GPUSTAT_DIR/<index|uuid>  (default /run/gpustat): Princeton jobstats' format, "<jobid> <uid>" per line;
 #                                       read with --collector.jobs.gpustat-dir.
+#   $MONITOR_JOB_INFO_DIR/<jobid>      (default /run/monitor/jobs): the job's identity as key=value lines (user, uid,
+#                                       account, partition, array_job_id, array_task_id, sluid), for every job, with or
+#                                       without GPUs; read with --collector.jobs.slurm-jobinfo-dir.
 #
 # The GPUs come from SLURM_JOB_GPUS (host indices; preferred, Slurm 25.11 keeps indices there), else
 # GPU_DEVICE_ORDINAL, else CUDA_VISIBLE_DEVICES. When CUDA_VISIBLE_DEVICES holds GPU-/MIG- UUIDs (Slurm 25.11 does),
@@ -68,6 +71,29 @@ add_line() {
   return 1
 }
 
+# write_info DIR JOB UID: DIR/JOB holds the job's identity as key=value lines, from the prolog's environment.
+# Values lose any newline; a value Slurm did not set is left out. Atomic (temporary file, then rename).
+write_info() {
+  wi_dir=$1
+  if ! mkdir -p -- "$wi_dir" 2>/dev/null; then
+    log "cannot create $wi_dir"
+    return 1
+  fi
+  wi_tmp=$wi_dir/.$2.tmp.$$
+  {
+    for wi_pair in "user=${SLURM_JOB_USER:-}" "uid=$3" "account=${SLURM_JOB_ACCOUNT:-}" "partition=${SLURM_JOB_PARTITION:-}" \
+      "array_job_id=${SLURM_ARRAY_JOB_ID:-}" "array_task_id=${SLURM_ARRAY_TASK_ID:-}" "sluid=${SLURM_JOB_SLUID:-}"; do
+      case $wi_pair in
+        *=) ;;
+        *) printf '%s\n' "$wi_pair" | tr -d '\r' | head -n 1 ;;
+      esac
+    done
+  } >"$wi_tmp" && chmod 0644 "$wi_tmp" && mv -f "$wi_tmp" "$wi_dir/$2" && return 0
+  rm -f "$wi_tmp"
+  log "could not write $wi_dir/$2"
+  return 1
+}
+
 # The distinct, comma-separated entries of $1, one per line: indices normalised ("01" is 1), ranges "a-b" expanded.
 entries() {
   printf '%s\n' "$1" | awk -F, '
@@ -110,6 +136,9 @@ main() {
       ;;
   esac
 
+  info_status=0
+  write_info "${MONITOR_JOB_INFO_DIR:-/run/monitor/jobs}" "$job" "$uid" || info_status=1
+
   if [ -n "${SLURM_JOB_GPUS:-}" ]; then
     source_var=SLURM_JOB_GPUS gpus=$SLURM_JOB_GPUS
   elif [ -n "${GPU_DEVICE_ORDINAL:-}" ]; then
@@ -117,7 +146,7 @@ main() {
   elif [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
     source_var=CUDA_VISIBLE_DEVICES gpus=$CUDA_VISIBLE_DEVICES
   else
-    return 0 # a job without GPUs
+    return "$info_status" # a job without GPUs
   fi
 
   indices=
@@ -161,7 +190,7 @@ main() {
     return 0
   fi
 
-  status=0
+  status=$info_status
   if [ -n "$indices" ]; then
     if mkdir -p -- "$mapping_dir" 2>/dev/null; then
       for index in $indices; do

@@ -114,7 +114,8 @@ for hook in prolog epilog; do
 env | sort >"$dir/hook-env/$hook.\${SLURM_JOB_ID:-unknown}" 2>/dev/null
 MONITOR_JOB_MAPPING_DIR=$dir/job-mapping
 MONITOR_GPUSTAT_DIR=$dir/gpustat
-export MONITOR_JOB_MAPPING_DIR MONITOR_GPUSTAT_DIR
+MONITOR_JOB_INFO_DIR=$dir/jobs
+export MONITOR_JOB_MAPPING_DIR MONITOR_GPUSTAT_DIR MONITOR_JOB_INFO_DIR
 exec "$repo/packaging/slurm/monitor-$hook.sh"
 EOF
   chmod 0755 "$dir/$hook.sh"
@@ -194,4 +195,5 @@ echo "MONITOR_SLURM_DIR=$dir"
 echo "SLURM_CONF=$conf"
 echo "MONITOR_JOB_MAPPING_DIR=$dir/job-mapping"
 echo "MONITOR_GPUSTAT_DIR=$dir/gpustat"
+echo "MONITOR_JOB_INFO_DIR=$dir/jobs"
 echo "MONITOR_SLURM_NODE=$node"

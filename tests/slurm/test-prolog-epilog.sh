@@ -66,25 +66,32 @@ expect() {
 # the hook must exit 0 and, unless the case expects it, print nothing.
 map=$work/job-mapping
 stat=$work/gpustat
+info=$work/jobs
 run() {
   local script=$1 err
   shift
-  err=$(env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR="$map" MONITOR_GPUSTAT_DIR="$stat" "$@" "$script" 2>&1) ||
+  err=$(env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR="$map" MONITOR_GPUSTAT_DIR="$stat" MONITOR_JOB_INFO_DIR="$info" "$@" "$script" 2>&1) ||
     fail "$context: ${script##*/} exited non-zero: $err"
   last_stderr=$err
 }
-reset() { rm -rf "$map" "$stat"; }
+reset() { rm -rf "$map" "$stat" "$info"; }
 
 # ---------------------------------------------------------------------------------------------------------- part 1
 context="indices from SLURM_JOB_GPUS"
 reset
-run "$prolog" SLURM_JOB_ID=11 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=0,2 CUDA_VISIBLE_DEVICES=0,2 GPU_DEVICE_ORDINAL=0,2
+run "$prolog" SLURM_JOB_ID=11 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=0,2 CUDA_VISIBLE_DEVICES=0,2 GPU_DEVICE_ORDINAL=0,2 \
+  SLURM_JOB_USER=alice SLURM_JOB_ACCOUNT=physics SLURM_JOB_PARTITION=gpu SLURM_ARRAY_JOB_ID=10 SLURM_ARRAY_TASK_ID=1
 [[ -z $last_stderr ]] || fail "$context: prolog wrote to stderr: $last_stderr"
 expect "$map" 0=11 2=11
 expect "$stat" "0=11 1000" "2=11 1000"
+[[ $(cat "$info/11") == $'user=alice\nuid=1000\naccount=physics\npartition=gpu\narray_job_id=10\narray_task_id=1' ]] ||
+  fail "$context: job info file: $(cat "$info/11" 2>&1)"
+checks=$((checks + 1))
 run "$epilog" SLURM_JOB_ID=11
 expect "$map"
 expect "$stat"
+[[ ! -e $info/11 ]] || fail "$context: the epilog left the job info file"
+checks=$((checks + 1))
 
 context="Slurm 25.11: indices in SLURM_JOB_GPUS, UUIDs in CUDA_VISIBLE_DEVICES"
 reset
@@ -190,10 +197,10 @@ expect "$map"
 run "$epilog"
 
 context="an unwritable directory does not fail the job"
-err=$(env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR=/proc/monitor-nope MONITOR_GPUSTAT_DIR=/proc/monitor-nope \
+err=$(env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR=/proc/monitor-nope MONITOR_GPUSTAT_DIR=/proc/monitor-nope MONITOR_JOB_INFO_DIR=/proc/monitor-nope \
   SLURM_JOB_ID=51 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=0 "$prolog" 2>&1) || fail "$context: prolog exited non-zero"
 [[ $err == *"cannot create /proc/monitor-nope"* ]] || fail "$context: no message on stderr: $err"
-env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR=/proc MONITOR_GPUSTAT_DIR=/proc SLURM_JOB_ID=51 "$epilog" 2>/dev/null ||
+env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR=/proc MONITOR_GPUSTAT_DIR=/proc MONITOR_JOB_INFO_DIR=/proc SLURM_JOB_ID=51 "$epilog" 2>/dev/null ||
   fail "$context: epilog exited non-zero"
 checks=$((checks + 1))
 
@@ -201,7 +208,7 @@ context="24 concurrent prologs, then 24 concurrent epilogs, on the same GPUs"
 reset
 pids=()
 for j in $(seq 100 123); do
-  env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR="$map" MONITOR_GPUSTAT_DIR="$stat" \
+  env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR="$map" MONITOR_GPUSTAT_DIR="$stat" MONITOR_JOB_INFO_DIR="$info" \
     SLURM_JOB_ID="$j" SLURM_JOB_UID="$j" SLURM_JOB_GPUS=0,1 "$prolog" &
   pids+=($!)
 done
@@ -213,7 +220,7 @@ for gpu in 0 1; do
 done
 pids=()
 for j in $(seq 100 123); do
-  env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR="$map" MONITOR_GPUSTAT_DIR="$stat" SLURM_JOB_ID="$j" "$epilog" &
+  env -i PATH=/usr/bin:/bin MONITOR_JOB_MAPPING_DIR="$map" MONITOR_GPUSTAT_DIR="$stat" MONITOR_JOB_INFO_DIR="$info" SLURM_JOB_ID="$j" "$epilog" &
   pids+=($!)
 done
 for pid in "${pids[@]}"; do wait "$pid" || fail "$context: an epilog exited non-zero"; done

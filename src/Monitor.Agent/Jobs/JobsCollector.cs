@@ -65,6 +65,7 @@ internal sealed partial class JobsCollector : ICollector
         if (Flag(settings["slurm-mapping"], true))
         {
             sources.Add(new SlurmMappingDirectorySource(settings["slurm-mapping-dir"] is { Length: > 0 } d ? d : DefaultMappingDirectory));
+            sources.Add(new SlurmJobInfoSource(settings["slurm-jobinfo-dir"] is { Length: > 0 } info ? info : DefaultJobInfoDirectory));
         }
 
         if (Flag(settings["gpustat"], true))
@@ -119,6 +120,9 @@ internal sealed partial class JobsCollector : ICollector
     /// <summary>Default of <c>--collector.jobs.slurm-mapping-dir</c>, where packaging/slurm's prolog writes.</summary>
     internal const string DefaultMappingDirectory = "/run/monitor/job-mapping";
 
+    /// <summary>Default of <c>--collector.jobs.slurm-jobinfo-dir</c>, where packaging/slurm's prolog writes job identities.</summary>
+    internal const string DefaultJobInfoDirectory = "/run/monitor/jobs";
+
     /// <summary>Default of <c>--collector.jobs.gpustat-dir</c> (Princeton jobstats' format).</summary>
     internal const string DefaultGpustatDirectory = "/run/gpustat";
 
@@ -133,6 +137,7 @@ internal sealed partial class JobsCollector : ICollector
         [
             new CollectorFlag("slurm-mapping", "true", "Read dcgm-exporter's job mapping directory (written by packaging/slurm's prolog).", FlagKind.Bool),
             new CollectorFlag("slurm-mapping-dir", DefaultMappingDirectory, "The job mapping directory: a file per GPU index (or index.gpu_instance), one job id per line."),
+            new CollectorFlag("slurm-jobinfo-dir", DefaultJobInfoDirectory, "Job identity files (user, uid, account, partition, array ids) written by packaging/slurm's prolog; read with --collector.jobs.slurm-mapping."),
             new CollectorFlag("gpustat", "true", "Read Princeton jobstats' /run/gpustat files (\"jobid uid\" per GPU index or UUID).", FlagKind.Bool),
             new CollectorFlag("gpustat-dir", DefaultGpustatDirectory, "The gpustat directory."),
             new CollectorFlag("slurm-cgroup", "true", "Discover Slurm jobs and their CPU time and memory from cgroups (v1 and v2, SLUID, multiple slurmd).", FlagKind.Bool),

@@ -63,6 +63,26 @@ public sealed class JobSourceTests
     }
 
     [Fact]
+    public async Task JobInfo_IdentityFromThePrologsFiles_BadValuesIgnored()
+    {
+        using var tree = new TempTree()
+            .Write("jobs/4242", "user=alice\nuid=1001\naccount=physics\npartition=gpu\narray_job_id=4240\narray_task_id=2\nsluid=s5K1KKYAYG5D00\n")
+            .Write("jobs/77", "user=bob\nuid=not-a-number\naccount=\npartition=bad\u0007value\ncolour=blue\n")
+            .Write("jobs/.77.tmp.1", "user=mallory\n")
+            .Write("jobs/bad id", "user=x\n");
+
+        var result = await new SlurmJobInfoSource(tree.Path("jobs")).RefreshAsync(CancellationToken.None);
+
+        var jobs = result.Jobs.ToDictionary(j => j.Identity.JobId);
+        Assert.Equal(["4242", "77"], jobs.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal(
+            new JobIdentity { JobId = "4242", User = "alice", Uid = "1001", Account = "physics", Partition = "gpu", ArrayJobId = "4240", ArrayTaskId = "2", Sluid = "s5K1KKYAYG5D00", Containers = jobs["4242"].Identity.Containers },
+            jobs["4242"].Identity);
+        Assert.Equal(new JobIdentity { JobId = "77", User = "bob", Containers = jobs["77"].Identity.Containers }, jobs["77"].Identity);
+        Assert.All(result.Jobs, j => Assert.Empty(j.Gpus));
+    }
+
+    [Fact]
     public async Task CgroupV2_JobsWithCpuAndMemory_MultipleSlurmdAndSluid()
     {
         using var tree = new TempTree()

@@ -26,6 +26,9 @@ public sealed class SlurmClusterFixture : IAsyncLifetime
     /// <summary>The jobstats gpustat directory the prolog writes (for <c>--collector.jobs.gpustat-dir</c>).</summary>
     public string GpustatDir { get; private set; } = "";
 
+    /// <summary>Where the prolog writes each job's identity (user, uid, account, partition, array ids).</summary>
+    public string JobInfoDir { get; private set; } = "";
+
     /// <summary>The node's name: this machine's short host name.</summary>
     public string Node { get; private set; } = "";
 
@@ -53,6 +56,7 @@ public sealed class SlurmClusterFixture : IAsyncLifetime
                 case "SLURM_CONF": SlurmConf = value; break;
                 case "MONITOR_JOB_MAPPING_DIR": MappingDir = value; break;
                 case "MONITOR_GPUSTAT_DIR": GpustatDir = value; break;
+                case "MONITOR_JOB_INFO_DIR": JobInfoDir = value; break;
                 case "MONITOR_SLURM_NODE": Node = value; break;
             }
         }
@@ -187,7 +191,8 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
     {
         await using var agent = await AgentProcess.StartAsync(
             "--gpu.simulate=4", "--collector.disable-defaults", "--collector.gpu", "--collector.jobs", "--collector.jobs.interval=1s",
-            "--collector.jobs.grace-period=3s", $"--collector.jobs.slurm-mapping-dir={slurm.MappingDir}", $"--collector.jobs.gpustat-dir={slurm.GpustatDir}");
+            "--collector.jobs.grace-period=3s", $"--collector.jobs.slurm-mapping-dir={slurm.MappingDir}", $"--collector.jobs.gpustat-dir={slurm.GpustatDir}",
+            $"--collector.jobs.slurm-jobinfo-dir={slurm.JobInfoDir}");
         using var client = new HttpClient();
 
         var job = await slurm.SubmitAsync("--gres=gpu:2 --wrap 'sleep 60'");
@@ -201,7 +206,8 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         Assert.Equal(
             gpus.Select(g => $"gpu_job_info{{gpu=\"{g}\",job_id=\"{job}\",uuid=\"GPU-5131d000-0000-4000-8000-{g:D12}\"}}").Order(StringComparer.Ordinal),
             mapped.Order(StringComparer.Ordinal));
-        Assert.Contains(running.Keys, k => k.StartsWith("job_info{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal) && k.Contains("user=\"root\"", StringComparison.Ordinal));
+        Assert.Contains(running.Keys, k => k.StartsWith("job_info{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal) && k.Contains("user=\"root\"", StringComparison.Ordinal)
+            && k.Contains("partition=\"debug\"", StringComparison.Ordinal));
 
         // /api/v1/jobs reports it, running, with both GPUs and counters that already moved.
         var ready = await agent.ScrapeUntilAsync(client, s => s.Keys.Any(k => k.StartsWith("job_gpu_allocated_seconds_total{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));

@@ -150,6 +150,68 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
     }
 }
 
+/// <summary>
+/// The job identity files packaging/slurm's prolog writes for every job: <c>&lt;dir&gt;/&lt;jobid&gt;</c> with
+/// <c>key=value</c> lines (user, uid, account, partition, array_job_id, array_task_id, sluid). Unknown keys and values
+/// that are too long or hold control characters are ignored. A missing directory is healthy and empty.
+/// </summary>
+internal sealed class SlurmJobInfoSource(string directory) : IJobSource
+{
+    public string Name => "slurm_jobinfo";
+
+    public ValueTask<JobSourceResult> RefreshAsync(CancellationToken cancellationToken)
+    {
+        if (!Directory.Exists(directory))
+        {
+            return ValueTask.FromResult(new JobSourceResult([], null));
+        }
+
+        var jobs = new List<JobAssignment>();
+        try
+        {
+            foreach (var path in Directory.EnumerateFiles(directory))
+            {
+                var id = Path.GetFileName(path);
+                if (id.StartsWith('.') || !MappingFiles.IsJobId(id))
+                {
+                    continue;
+                }
+
+                var identity = new JobIdentity { JobId = id };
+                foreach (var line in MappingFiles.ReadLines(path, 4096))
+                {
+                    var equals = line.IndexOf('=', StringComparison.Ordinal);
+                    var value = equals > 0 ? line[(equals + 1)..].Trim() : string.Empty;
+                    if (value.Length is 0 or > 253 || value.Any(char.IsControl))
+                    {
+                        continue;
+                    }
+
+                    identity = line[..equals] switch
+                    {
+                        "user" => identity with { User = value },
+                        "uid" when uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) => identity with { Uid = value },
+                        "account" => identity with { Account = value },
+                        "partition" => identity with { Partition = value },
+                        "array_job_id" => identity with { ArrayJobId = value },
+                        "array_task_id" => identity with { ArrayTaskId = value },
+                        "sluid" => identity with { Sluid = value },
+                        _ => identity,
+                    };
+                }
+
+                jobs.Add(new JobAssignment(identity, []));
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return ValueTask.FromResult(JobSourceResult.Failed($"cannot read {directory}: {e.Message}"));
+        }
+
+        return ValueTask.FromResult(new JobSourceResult(jobs, null));
+    }
+}
+
 /// <summary>Shared pieces of the file formats.</summary>
 internal static class MappingFiles
 {
