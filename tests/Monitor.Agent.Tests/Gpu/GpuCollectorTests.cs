@@ -381,6 +381,40 @@ public sealed class GpuCollectorTests
     }
 
     [Fact]
+    public void Events_Transitions_OneEventEachWithItsFields()
+    {
+        using var logs = new Monitor.Agent.Tests.Support.CollectingLoggerFactory();
+        var nvml = new ManagedNvml(2);
+        var harness = new CollectorHarness(GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, logger: logs.CreateLogger("gpu"));
+        int Count(int id) => logs.Entries.Count(e => e.Id.Id == id);
+
+        // First sample: states that already need attention are reported (thermal slowdown, pending remap on both GPUs,
+        // recovery action 1 on GPU 1); the software power cap is normal and never an event; ECC sets its baseline.
+        harness.Update();
+        Assert.Equal(2, Count(3009));
+        Assert.All(logs.Entries.Where(e => e.Id.Id == 3009), e => Assert.Contains("hw_thermal_slowdown", e.Message, StringComparison.Ordinal));
+        Assert.Equal(2, Count(3013));
+        Assert.Equal(1, Count(3015));
+        Assert.Contains("GPU 1 (GPU-1): the driver's recovery action is now 1 (reset the GPU)", logs.Entries.Single(e => e.Id.Id == 3015).Message, StringComparison.Ordinal);
+        Assert.Equal(0, Count(3011));
+
+        // Then: the thermal slowdown ends, 3 corrected ECC errors appear, remapping fails.
+        nvml.Reasons = 0x4;
+        nvml.EccAdded = 3;
+        nvml.RemapFailure = 1;
+        harness.Update();
+        harness.Update();
+
+        Assert.Equal(2, Count(3010));
+        Assert.Equal(2, Count(3011));
+        Assert.Contains("GPU 0 (GPU-0): 3 new corrected ECC errors (4 since the driver loaded)", logs.Entries.First(e => e.Id.Id == 3011).Message, StringComparison.Ordinal);
+        Assert.Equal(2, Count(3014));
+        Assert.Equal(2, Count(3009));
+        Assert.Equal(2, Count(3013));
+        Assert.Equal(1, Count(3015));
+    }
+
+    [Fact]
     public void Update_NotSupportedField_IsDroppedFromLaterBatches()
     {
         var nvml = new ManagedNvml(1);
@@ -431,6 +465,15 @@ public sealed class GpuCollectorTests
 
         /// <summary>Device index whose utilization call throws, as a missing entry point would.</summary>
         public int ThrowOnDevice { get; init; } = -1;
+
+        /// <summary>The clock event reason mask every GPU reports (default sw_power_cap and hw_thermal_slowdown).</summary>
+        public ulong Reasons { get; set; } = 0x44;
+
+        /// <summary>Added to every GPU's volatile corrected ECC count.</summary>
+        public ulong EccAdded { get; set; }
+
+        /// <summary>Every GPU's remap-failure flag.</summary>
+        public uint RemapFailure { get; set; }
 
         /// <summary>Overrides GPU 0's energy counter, mJ.</summary>
         public ulong? EnergyMillijoules { get; set; }
@@ -530,7 +573,7 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn ClockEventReasons(nint device, out ulong reasons)
         {
-            reasons = 0x44; // sw_power_cap and hw_thermal_slowdown
+            reasons = Reasons;
             return Result(device, NvmlReturn.Success);
         }
 
@@ -542,13 +585,13 @@ public sealed class GpuCollectorTests
 
         public NvmlReturn EccErrors(nint device, int errorType, int counterType, out ulong count)
         {
-            count = (ulong)((errorType * 100) + (counterType * 10) + device);
+            count = (ulong)((errorType * 100) + (counterType * 10) + device) + (errorType == 0 && counterType == 0 ? EccAdded : 0);
             return Result(device, NvmlReturn.Success);
         }
 
         public NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure)
         {
-            (correctable, uncorrectable, pending, failure) = (3, 1, 1, 0);
+            (correctable, uncorrectable, pending, failure) = (3, 1, 1, RemapFailure);
             return Result(device, NvmlReturn.Success);
         }
 

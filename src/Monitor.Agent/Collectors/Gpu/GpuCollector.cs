@@ -34,6 +34,13 @@ internal sealed partial class GpuCollector : ICollector
 
     private static readonly string[] NvLinkErrorNames = ["crc_flit", "crc_data", "replay", "recovery"];
 
+    /// <summary>
+    /// Reasons whose start and end are node events: hardware slowdown, software and hardware thermal slowdown, power
+    /// brake. Idle, application clocks, the software power cap (normal at full load) and sync boost toggle too often
+    /// to be events.
+    /// </summary>
+    private const ulong AlertingReasons = 0x8 | 0x20 | 0x40 | 0x80;
+
     /// <summary>The plain gauges and counters: one series per GPU from one value, times a scale.</summary>
     private static readonly (GpuValue Value, string Name, string Help, bool Counter, double Scale)[] Scalars =
     [
@@ -465,6 +472,10 @@ internal sealed partial class GpuCollector : ICollector
             {
                 LogLost(_logger, device.Index, uuid);
             }
+            else
+            {
+                LogRecoveredFromLoss(_logger, device.Index, uuid);
+            }
         }
 
         if (!healthy)
@@ -473,6 +484,7 @@ internal sealed partial class GpuCollector : ICollector
         }
 
         var v = sample.Values;
+        ReportTransitions(device, v);
         for (var i = 0; i < Scalars.Length; i++)
         {
             if (v[(int)Scalars[i].Value] is var value && !double.IsNaN(value))
@@ -541,6 +553,109 @@ internal sealed partial class GpuCollector : ICollector
         _dcgm?.Publish(device, sample, last);
         return true;
     }
+
+    /// <summary>
+    /// Node events for changes between two samples of a healthy GPU: a slowdown reason starting or ending, new ECC
+    /// errors, a row remap becoming pending or failing, the driver asking for a recovery action. The first sample only
+    /// sets the baseline, except for states that already need attention (pending or failed remap, a recovery action).
+    /// </summary>
+    private void ReportTransitions(GpuDeviceSampler device, double[] v)
+    {
+        var state = device.Events;
+        var first = !state.Seen;
+        state.Seen = true;
+
+        if (!double.IsNaN(v[(int)GpuValue.ClockEventReasons]))
+        {
+            var reasons = (ulong)v[(int)GpuValue.ClockEventReasons];
+            var changed = first ? reasons & AlertingReasons : (reasons ^ state.Reasons) & AlertingReasons;
+            for (var bit = 0; bit < ReasonNames.Length; bit++)
+            {
+                if ((changed & (1UL << bit)) == 0)
+                {
+                    continue;
+                }
+
+                if ((reasons & (1UL << bit)) != 0)
+                {
+                    LogReasonStarted(_logger, device.Index, device.Uuid, ReasonNames[bit]);
+                }
+                else
+                {
+                    LogReasonEnded(_logger, device.Index, device.Uuid, ReasonNames[bit]);
+                }
+            }
+
+            state.Reasons = reasons;
+        }
+
+        for (var i = 0; i < 2; i++)
+        {
+            // Volatile counts: corrected (Ecc + 0) and uncorrected (Ecc + 2).
+            var count = v[(int)GpuValue.Ecc + (2 * i)];
+            if (double.IsNaN(count))
+            {
+                continue;
+            }
+
+            if (!first && !double.IsNaN(state.Ecc[i]) && count > state.Ecc[i])
+            {
+                var delta = (long)(count - state.Ecc[i]);
+                if (i == 0)
+                {
+                    LogEccCorrected(_logger, device.Index, device.Uuid, delta, (long)count);
+                }
+                else
+                {
+                    LogEccUncorrected(_logger, device.Index, device.Uuid, delta, (long)count);
+                }
+            }
+
+            state.Ecc[i] = count;
+        }
+
+        if (v[(int)GpuValue.RemapPending] is var pending && !double.IsNaN(pending))
+        {
+            if (pending == 1 && state.RemapPending != 1)
+            {
+                LogRemapPending(_logger, device.Index, device.Uuid, (long)Zero(v[(int)GpuValue.RemappedCorrectable]), (long)Zero(v[(int)GpuValue.RemappedUncorrectable]));
+            }
+
+            state.RemapPending = pending;
+        }
+
+        if (v[(int)GpuValue.RemapFailure] is var failure && !double.IsNaN(failure))
+        {
+            if (failure == 1 && state.RemapFailure != 1)
+            {
+                LogRemapFailure(_logger, device.Index, device.Uuid);
+            }
+
+            state.RemapFailure = failure;
+        }
+
+        if (v[(int)GpuValue.RecoveryAction] is var action && !double.IsNaN(action))
+        {
+            if (action != state.RecoveryAction && (action != 0 || !double.IsNaN(state.RecoveryAction)))
+            {
+                LogRecoveryAction(_logger, device.Index, device.Uuid, (int)action, RecoveryActionName((int)action));
+            }
+
+            state.RecoveryAction = action;
+        }
+    }
+
+    private static double Zero(double value) => double.IsNaN(value) ? 0 : value;
+
+    private static string RecoveryActionName(int action) => action switch
+    {
+        0 => "none",
+        1 => "reset the GPU",
+        2 => "reboot the node",
+        3 => "drain peer-to-peer traffic",
+        4 => "drain peer-to-peer traffic and reset the GPU",
+        _ => "see NVIDIA's documentation for this action",
+    };
 
     private void PublishGpm(string gpu, string uuid, GpuSample sample)
     {
@@ -648,6 +763,37 @@ internal sealed partial class GpuCollector : ICollector
     [LoggerMessage(EventId = 3008, EventName = "gpu_sampling_failed", Level = LogLevel.Error,
         Message = "GPU {Gpu} ({Uuid}): sampling failed (gpu_up 0 until it succeeds again); the other GPUs keep reporting")]
     private static partial void LogSamplingFailed(ILogger logger, Exception exception, int gpu, string uuid);
+
+    [LoggerMessage(EventId = 3009, EventName = "gpu_slowdown_started", Level = LogLevel.Warning,
+        Message = "GPU {Gpu} ({Uuid}): clocks held down by {Reason}")]
+    private static partial void LogReasonStarted(ILogger logger, int gpu, string uuid, string reason);
+
+    [LoggerMessage(EventId = 3010, EventName = "gpu_slowdown_ended", Level = LogLevel.Information,
+        Message = "GPU {Gpu} ({Uuid}): {Reason} no longer holds the clocks down")]
+    private static partial void LogReasonEnded(ILogger logger, int gpu, string uuid, string reason);
+
+    [LoggerMessage(EventId = 3011, EventName = "gpu_ecc_corrected", Level = LogLevel.Information,
+        Message = "GPU {Gpu} ({Uuid}): {Delta} new corrected ECC errors ({Total} since the driver loaded)")]
+    private static partial void LogEccCorrected(ILogger logger, int gpu, string uuid, long delta, long total);
+
+    [LoggerMessage(EventId = 3012, EventName = "gpu_ecc_uncorrected", Level = LogLevel.Error,
+        Message = "GPU {Gpu} ({Uuid}): {Delta} new uncorrectable ECC errors ({Total} since the driver loaded); drain and reset the GPU, RMA if they recur")]
+    private static partial void LogEccUncorrected(ILogger logger, int gpu, string uuid, long delta, long total);
+
+    [LoggerMessage(EventId = 3013, EventName = "gpu_remap_pending", Level = LogLevel.Warning,
+        Message = "GPU {Gpu} ({Uuid}): a memory row remap waits for the next GPU reset ({Correctable} correctable, {Uncorrectable} uncorrectable rows remapped)")]
+    private static partial void LogRemapPending(ILogger logger, int gpu, string uuid, long correctable, long uncorrectable);
+
+    [LoggerMessage(EventId = 3014, EventName = "gpu_remap_failure", Level = LogLevel.Error,
+        Message = "GPU {Gpu} ({Uuid}): row remapping failed, NVIDIA's RMA criterion; drain the node and RMA the GPU")]
+    private static partial void LogRemapFailure(ILogger logger, int gpu, string uuid);
+
+    [LoggerMessage(EventId = 3015, EventName = "gpu_recovery_action", Level = LogLevel.Error,
+        Message = "GPU {Gpu} ({Uuid}): the driver's recovery action is now {RecoveryAction} ({Action})")]
+    private static partial void LogRecoveryAction(ILogger logger, int gpu, string uuid, int recoveryAction, string action);
+
+    [LoggerMessage(EventId = 3016, EventName = "gpu_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}) answers NVML again after it was lost")]
+    private static partial void LogRecoveredFromLoss(ILogger logger, int gpu, string uuid);
 
     [LoggerMessage(EventId = 3007, EventName = "nvml_session_lost", Level = LogLevel.Warning,
         Message = "NVML session lost ({Reason}, {Code}): the driver was reloaded or no longer matches the library; re-initializing with backoff")]

@@ -118,6 +118,9 @@ internal sealed class GpuDeviceSampler
     /// <summary>Set when a call said the NVML session is gone (uninitialized, driver unloaded, version mismatch).</summary>
     public NvmlReturn? SessionError => Volatile.Read(ref _sessionError) is var e and not 0 ? (NvmlReturn)e : null;
 
+    /// <summary>The last published state the collector compares against to log node events.</summary>
+    public GpuEventState Events { get; } = new();
+
     /// <summary>Whether the collector has logged this device as lost (so it logs once per loss).</summary>
     public bool ReportedLost { get; set; }
 
@@ -871,4 +874,26 @@ internal sealed class GpmPair(nint previous, nint current)
 
     /// <summary>The sample just taken becomes the previous one; the old previous buffer is reused.</summary>
     public void Swap() => (Previous, Current) = (Current, Previous);
+}
+
+/// <summary>A GPU's last reported state, for the transition events (written on the collector's thread only).</summary>
+internal sealed class GpuEventState
+{
+    /// <summary>Whether a healthy sample has been seen (the first one sets the baseline).</summary>
+    public bool Seen { get; set; }
+
+    /// <summary>The last clock event reason mask.</summary>
+    public ulong Reasons { get; set; }
+
+    /// <summary>Volatile corrected and uncorrected ECC counts.</summary>
+    public double[] Ecc { get; } = [double.NaN, double.NaN];
+
+    /// <summary>The last remap-pending flag.</summary>
+    public double RemapPending { get; set; } = double.NaN;
+
+    /// <summary>The last remap-failure flag.</summary>
+    public double RemapFailure { get; set; } = double.NaN;
+
+    /// <summary>The last recovery action.</summary>
+    public double RecoveryAction { get; set; } = double.NaN;
 }
