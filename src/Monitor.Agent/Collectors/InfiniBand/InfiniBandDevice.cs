@@ -26,7 +26,7 @@ internal sealed class InfiniBandDevice
         _boardIdPath = Path.Join(directory, "board_id");
         _hcaTypePath = Path.Join(directory, "hca_type");
         _nodeGuidPath = Path.Join(directory, "node_guid");
-        Call = new IsolatedCall(Read, "infiniband");
+        Call = new IsolatedCall(Read, "infiniband") { Persistent = true };
     }
 
     /// <summary>The <c>device</c> label.</summary>
