@@ -1,0 +1,107 @@
+using System.Text.Json;
+using Monitor.Testing;
+
+namespace Monitor.IntegrationTests.Gpu;
+
+/// <summary>The real agent shipping to the stand-in Elasticsearch.</summary>
+public sealed class ElasticsearchAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>, IDisposable
+{
+    private readonly string _spool = Path.Join(Path.GetTempPath(), "agent-spool-" + Guid.NewGuid().ToString("N"));
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_spool))
+        {
+            Directory.Delete(_spool, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task Agent_KilledBetweenSendAndAck_RestartLosesNothingAndDuplicatesAre409()
+    {
+        await using var es = await FakeElasticsearch.StartAsync();
+        es.Script(new Fault(AbortAfterStore: true));
+        string[] args = [$"--log.elasticsearch.url={es.Url}", $"--log.elasticsearch.spool-path={_spool}", "--collector.disable-defaults"];
+
+        var first = await AgentProcess.StartAsync(args);
+        await WaitAsync(() => es.Requests.Count >= 1);
+        await first.DisposeAsync(); // SIGKILL: the acknowledgement never arrived, the cursor never moved.
+        var storedBefore = es.Documents;
+        Assert.NotEmpty(storedBefore);
+
+        es.Available = true;
+        await using var second = await AgentProcess.StartAsync(args);
+        await WaitAsync(() => Messages(es).Count(m => m.StartsWith("Listening on", StringComparison.Ordinal)) == 2);
+
+        Assert.True(es.Conflicts >= storedBefore.Count, $"{es.Conflicts} conflicts for {storedBefore.Count} re-sent documents");
+        foreach (var (id, source) in storedBefore)
+        {
+            Assert.Equal(source, es.Documents[id]);
+        }
+
+        // Every event of the first run is stored once: "Shipping logs" (1300) is logged once per start.
+        Assert.Equal(2, Messages(es).Count(m => m.StartsWith("Shipping logs to Elasticsearch", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task Agent_ElasticsearchDown_StartsWithoutWaiting()
+    {
+        await using var es = await FakeElasticsearch.StartAsync();
+        es.Available = false;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await using var agent = await AgentProcess.StartAsync($"--log.elasticsearch.url={es.Url}", $"--log.elasticsearch.spool-path={_spool}", "--collector.disable-defaults");
+        Assert.InRange(watch.Elapsed, TimeSpan.Zero, TimeSpan.FromSeconds(10));
+        using var client = new HttpClient();
+        Assert.Contains("monitor_log_shipper_up 0", await agent.ScrapeAsync(client), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_BadElasticsearchSetting_ExitsWith2NamingTheKey()
+    {
+        var (code, _, stderr) = await AgentProcess.RunToExitAsync("--log.elasticsearch.url=ftp://x", "--web.listen-address=127.0.0.1:0");
+        Assert.Equal(2, code);
+        Assert.Contains("Log:Elasticsearch:Url", stderr, StringComparison.Ordinal);
+
+        (code, _, stderr) = await AgentProcess.RunToExitAsync("--log.elasticsearch.url=http://127.0.0.1:9", "--log.elasticsearch.spool-max-bytes=lots");
+        Assert.Equal(2, code);
+        Assert.Contains("Log:Elasticsearch:SpoolMaxBytes", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Agent_XidEvent_ArrivesWithEcsAndGpuFields()
+    {
+        await using var es = await FakeElasticsearch.StartAsync();
+        var environment = new Dictionary<string, string> { ["FAKE_NVML_XID"] = "79", ["FAKE_NVML_XID_GPU"] = "1" };
+        await using var agent = await AgentProcess.StartAsync(environment,
+            $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu", $"--log.elasticsearch.url={es.Url}", $"--log.elasticsearch.spool-path={_spool}");
+
+        JsonElement xid = default;
+        await WaitAsync(() => es.ParsedDocuments().Any(d => d.TryGetProperty("event.code", out var c) && c.GetString() == "79" && (xid = d).ValueKind == JsonValueKind.Object));
+
+        Assert.Equal("error", xid.GetProperty("log.level").GetString());
+        Assert.Equal("event", xid.GetProperty("event.kind").GetString());
+        Assert.Equal("monitor.agent", xid.GetProperty("event.dataset").GetString());
+        Assert.Equal(["driver"], xid.GetProperty("event.category").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["error"], xid.GetProperty("event.type").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("gpu_xid", xid.GetProperty("event.action").GetString());
+        var gpu = xid.GetProperty("gpu");
+        Assert.Equal(79, gpu.GetProperty("xid").GetInt64());
+        Assert.Equal(1, gpu.GetProperty("index").GetInt64());
+        Assert.Equal("GPU-00000000-0000-0000-0000-000000000001", gpu.GetProperty("uuid").GetString());
+        Assert.Equal("RESTART_BM", gpu.GetProperty("resolution").GetString());
+        Assert.Equal(Environment.MachineName, xid.GetProperty("host.name").GetString());
+        Assert.Equal("monitor-agent", xid.GetProperty("service.name").GetString());
+    }
+
+    private static List<string> Messages(FakeElasticsearch es) => [.. es.ParsedDocuments().Select(d => d.GetProperty("message").GetString()!)];
+
+    private static async Task WaitAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "condition not met within 30 s");
+            await Task.Delay(50);
+        }
+    }
+}
