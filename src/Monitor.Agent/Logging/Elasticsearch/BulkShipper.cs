@@ -55,6 +55,9 @@ internal sealed class BulkShipper : IDisposable
     /// <summary>Sets the logger once the pipeline that contains this sink exists.</summary>
     public void SetLogger(ILogger logger) => _logger = logger;
 
+    /// <summary>Reports that the shutdown drain ran out of time (the event reaches the console only).</summary>
+    public void LogLeftOnDisk(TimeSpan timeout) => ShipperLog.LeftOnDisk(_logger, timeout.TotalSeconds, _options.SpoolPath);
+
     /// <summary>Tells the loop that new records were flushed to the spool.</summary>
     public void Wake()
     {

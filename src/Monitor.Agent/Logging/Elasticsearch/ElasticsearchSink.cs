@@ -58,7 +58,8 @@ internal sealed class ElasticsearchSink : ILogEventSink, IAsyncDisposable
 
     public void Emit(LogEvent logEvent)
     {
-        if (!_queue.Writer.TryWrite(logEvent))
+        // After shutdown began the console still has the event; it is not a drop of anything we promised to ship.
+        if (!_queue.Writer.TryWrite(logEvent) && !_disposed)
         {
             Metrics.AddDroppedQueueFull(1);
         }
@@ -88,6 +89,11 @@ internal sealed class ElasticsearchSink : ILogEventSink, IAsyncDisposable
         catch (OperationCanceledException)
         {
             // The drain deadline passed mid-request.
+        }
+
+        if (_drainDeadline.IsCancellationRequested)
+        {
+            Shipper.LogLeftOnDisk(_options.ShutdownTimeout);
         }
 
         Spool.Dispose();
