@@ -93,6 +93,44 @@ public sealed class ElasticsearchAgentTests(FakeNvmlFixture fake) : IClassFixtur
         Assert.Equal("monitor-agent", xid.GetProperty("service.name").GetString());
     }
 
+    [Fact]
+    public async Task Agent_JobEnds_EventArrivesWithEcsAndJobFields()
+    {
+        await using var es = await FakeElasticsearch.StartAsync();
+        var mapping = Path.Join(_spool, "mapping");
+        Directory.CreateDirectory(mapping);
+        File.WriteAllText(Path.Join(mapping, "0"), "4242\n");
+        File.WriteAllText(Path.Join(mapping, "1"), "4242\n");
+        await using var agent = await AgentProcess.StartAsync(
+            "--gpu.simulate=4", "--collector.disable-defaults", "--collector.gpu", "--collector.jobs", "--collector.jobs.interval=1s",
+            "--collector.jobs.grace-period=1s", $"--collector.jobs.slurm-mapping-dir={mapping}",
+            $"--log.elasticsearch.url={es.Url}", $"--log.elasticsearch.spool-path={Path.Join(_spool, "spool")}");
+
+        await WaitAsync(() => es.ParsedDocuments().Any(d => Code(d) == "4000"));
+        // Let the integrator attribute the GPUs for a few 1 s intervals, so the end event has usage to report.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        File.Delete(Path.Join(mapping, "0"));
+        File.Delete(Path.Join(mapping, "1"));
+        JsonElement ended = default;
+        await WaitAsync(() => es.ParsedDocuments().Any(d => Code(d) == "4001" && (ended = d).ValueKind == JsonValueKind.Object));
+
+        var started = es.ParsedDocuments().Single(d => Code(d) == "4000");
+        Assert.Equal("4242", started.GetProperty("job").GetProperty("id").GetString());
+        Assert.Equal(["start"], started.GetProperty("event.type").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["process"], ended.GetProperty("event.category").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["end"], ended.GetProperty("event.type").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal("job_ended", ended.GetProperty("event.action").GetString());
+        var job = ended.GetProperty("job");
+        Assert.Equal("4242", job.GetProperty("id").GetString());
+        Assert.Equal(2, job.GetProperty("gpus").GetInt64());
+        Assert.True(job.GetProperty("gpu_seconds").GetDouble() > 0);
+        Assert.True(job.GetProperty("duration_seconds").GetDouble() > 0);
+        Assert.Equal(JsonValueKind.Number, job.GetProperty("energy_joules").ValueKind);
+        Assert.Equal(JsonValueKind.Number, job.GetProperty("busy_seconds").ValueKind);
+    }
+
+    private static string? Code(JsonElement document) => document.TryGetProperty("event.code", out var code) ? code.GetString() : null;
+
     private static List<string> Messages(FakeElasticsearch es) => [.. es.ParsedDocuments().Select(d => d.GetProperty("message").GetString()!)];
 
     private static async Task WaitAsync(Func<bool> condition)
