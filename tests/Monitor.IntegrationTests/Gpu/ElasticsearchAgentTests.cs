@@ -129,6 +129,52 @@ public sealed class ElasticsearchAgentTests(FakeNvmlFixture fake) : IClassFixtur
         Assert.Equal(JsonValueKind.Number, job.GetProperty("busy_seconds").ValueKind);
     }
 
+    [Fact]
+    public async Task Agent_InfiniBandLinkDown_EventArrivesWithEcsAndInfinibandFields()
+    {
+        await using var es = await FakeElasticsearch.StartAsync();
+        using var tree = new TempTree();
+        CopyDirectory(Fixtures.Path("host", "sys", "class", "infiniband"), tree.Path("sys/class/infiniband"));
+        await using var agent = await AgentProcess.StartAsync(
+            $"--path.sysfs={tree.Path("sys")}", "--collector.disable-defaults", "--collector.infiniband", "--collector.infiniband.interval=1s",
+            $"--log.elasticsearch.url={es.Url}", $"--log.elasticsearch.spool-path={_spool}");
+        using var client = new HttpClient();
+        // The first background sample is the baseline the change is detected against.
+        await WaitAsync(() => agent.ScrapeAsync(client).GetAwaiter().GetResult().Contains("node_infiniband_link_downed_total{", StringComparison.Ordinal));
+
+        File.WriteAllText(tree.Path("sys/class/infiniband/mlx5_0/ports/1/counters/link_downed"), "2\n");
+        JsonElement down = default;
+        await WaitAsync(() =>
+        {
+            agent.ScrapeAsync(client).GetAwaiter().GetResult();
+            return es.ParsedDocuments().Any(d => Code(d) == "2111" && (down = d).ValueKind == JsonValueKind.Object);
+        });
+
+        Assert.Equal("warn", down.GetProperty("log.level").GetString());
+        Assert.Equal(["host"], down.GetProperty("event.category").EnumerateArray().Select(e => e.GetString()));
+        Assert.Equal(["error", "device"], down.GetProperty("event.type").EnumerateArray().Select(e => e.GetString()));
+        var ib = down.GetProperty("infiniband");
+        Assert.Equal("mlx5_0", ib.GetProperty("device").GetString());
+        Assert.Equal("1", ib.GetProperty("port").GetString());
+        Assert.Equal(1, ib.GetProperty("old_value").GetDouble());
+        Assert.Equal(2, ib.GetProperty("new_value").GetDouble());
+        Assert.Equal(JsonValueKind.String, ib.GetProperty("node_guid").ValueKind);
+    }
+
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Join(to, Path.GetFileName(file)));
+        }
+
+        foreach (var directory in Directory.GetDirectories(from))
+        {
+            CopyDirectory(directory, Path.Join(to, Path.GetFileName(directory)));
+        }
+    }
+
     private static string? Code(JsonElement document) => document.TryGetProperty("event.code", out var code) ? code.GetString() : null;
 
     private static List<string> Messages(FakeElasticsearch es) => [.. es.ParsedDocuments().Select(d => d.GetProperty("message").GetString()!)];
