@@ -1,7 +1,9 @@
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Hosting;
+using Microsoft.Extensions.Logging;
 using Monitor.Agent.Logging;
+using Monitor.Agent.Logging.Elasticsearch;
 using Monitor.Agent.Self;
 
 namespace Monitor.Agent;
@@ -36,10 +38,35 @@ internal static class Program
             return OptionsException.ExitCode;
         }
 
-        using var serilog = AgentLogging.Create(options.MinimumLevel, options.JsonLogs, SelfCollector.Version.Version);
+        ElasticsearchSink? elasticsearch = null;
+        if (options.Elasticsearch is { } es)
+        {
+            try
+            {
+                // Opens the local spool only: startup never waits for Elasticsearch.
+                elasticsearch = new ElasticsearchSink(es, "monitor-agent", SelfCollector.Version.Version, Environment.MachineName, TimeProvider.System);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                await Console.Error.WriteLineAsync($"monitor-agent: error: cannot open the spool --log.elasticsearch.spool-path '{es.SpoolPath}' ({AgentFlags.Keys.EsSpoolPath}): {ex.Message}").ConfigureAwait(false);
+                return OptionsException.ExitCode;
+            }
+        }
+
+        using var serilog = AgentLogging.Create(options.MinimumLevel, options.JsonLogs, SelfCollector.Version.Version, elasticsearch);
         try
         {
-            await using var app = AgentHost.Build(options, serilog, TimeProvider.System);
+            IReadOnlyList<CollectorDescriptor> extra = [];
+            if (elasticsearch is not null)
+            {
+                using var factory = new Serilog.Extensions.Logging.SerilogLoggerFactory(serilog);
+                var logger = factory.CreateLogger("Monitor.Agent.Logging.Elasticsearch");
+                elasticsearch.SetLogger(logger);
+                ShipperLog.Started(logger, options.Elasticsearch!.DataStream, string.Join(", ", options.Elasticsearch.Urls), options.Elasticsearch.SpoolPath, options.Elasticsearch.SpoolMaxBytes);
+                extra = [ShipperCollector.Descriptor(elasticsearch.Metrics, TimeProvider.System)];
+            }
+
+            await using var app = AgentHost.Build(options, serilog, TimeProvider.System, extra);
             await app.RunAsync().ConfigureAwait(false);
             return 0;
         }
@@ -48,6 +75,13 @@ internal static class Program
             // Typically the listen address is in use or not ours to bind.
             serilog.Fatal(ex, "monitor-agent cannot start: {Reason}", ex.Message);
             return 1;
+        }
+        finally
+        {
+            if (elasticsearch is not null)
+            {
+                await elasticsearch.DisposeAsync().ConfigureAwait(false);
+            }
         }
     }
 }

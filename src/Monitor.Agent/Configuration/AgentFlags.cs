@@ -38,6 +38,39 @@ internal static class AgentFlags
         /// <summary>Log line format.</summary>
         public const string LogFormat = "Log:Format";
 
+        /// <summary>Elasticsearch URLs (comma-separated).</summary>
+        public const string EsUrl = "Log:Elasticsearch:Url";
+
+        /// <summary>Target data stream.</summary>
+        public const string EsDataStream = "Log:Elasticsearch:DataStream";
+
+        /// <summary>API key file.</summary>
+        public const string EsApiKeyFile = "Log:Elasticsearch:ApiKeyFile";
+
+        /// <summary>Basic-auth user.</summary>
+        public const string EsUsername = "Log:Elasticsearch:Username";
+
+        /// <summary>Basic-auth password file.</summary>
+        public const string EsPasswordFile = "Log:Elasticsearch:PasswordFile";
+
+        /// <summary>CA file.</summary>
+        public const string EsCaFile = "Log:Elasticsearch:CaFile";
+
+        /// <summary>Pinned certificate fingerprint.</summary>
+        public const string EsFingerprint = "Log:Elasticsearch:Fingerprint";
+
+        /// <summary>Spool directory.</summary>
+        public const string EsSpoolPath = "Log:Elasticsearch:SpoolPath";
+
+        /// <summary>Spool size cap.</summary>
+        public const string EsSpoolMaxBytes = "Log:Elasticsearch:SpoolMaxBytes";
+
+        /// <summary>Spool age cap.</summary>
+        public const string EsSpoolMaxAge = "Log:Elasticsearch:SpoolMaxAge";
+
+        /// <summary>Shutdown drain bound.</summary>
+        public const string EsShutdownTimeout = "Log:Elasticsearch:ShutdownTimeout";
+
         /// <summary>Turns every collector off unless enabled explicitly.</summary>
         public const string DisableDefaults = "Collectors:DisableDefaults";
     }
@@ -57,6 +90,17 @@ internal static class AgentFlags
         new("nvml.library", "Collectors:gpu:nvml-library", "libnvidia-ml.so.1", "NVML library the gpu collector loads: a soname or a path (e.g. /usr/lib/x86_64-linux-gnu/libnvidia-ml.so.1).", FlagKind.String),
         new("compat.dcgm", "Collectors:gpu:compat-dcgm", "false", "Also export dcgm-exporter's default metric set (DCGM_FI_* names, units and labels) so dashboards and alerts written for dcgm-exporter keep working.", FlagKind.Bool),
         new("gpu.simulate", "Collectors:gpu:simulate", "0", "Simulate this many GPUs instead of reading NVML (demos, dashboards, alert development).", FlagKind.Int),
+        new("log.elasticsearch.url", Keys.EsUrl, "", "Elasticsearch URL(s) to ship logs and node events to; repeat the flag or separate with commas for failover. Empty: console only.", FlagKind.String),
+        new("log.elasticsearch.data-stream", Keys.EsDataStream, "logs-monitor.agent-default", "Data stream the events are created in (logs-<dataset>-<namespace>).", FlagKind.String),
+        new("log.elasticsearch.api-key-file", Keys.EsApiKeyFile, "", "File holding the Elasticsearch API key (the encoded id:key); or set MONITOR_LOG_ELASTICSEARCH_API_KEY.", FlagKind.String),
+        new("log.elasticsearch.username", Keys.EsUsername, "", "User for basic authentication to Elasticsearch.", FlagKind.String),
+        new("log.elasticsearch.password-file", Keys.EsPasswordFile, "", "File holding the basic-auth password; or set MONITOR_LOG_ELASTICSEARCH_PASSWORD.", FlagKind.String),
+        new("log.elasticsearch.ca-file", Keys.EsCaFile, "", "PEM file with the CA that signs Elasticsearch's certificate.", FlagKind.String),
+        new("log.elasticsearch.fingerprint", Keys.EsFingerprint, "", "SHA-256 fingerprint (hex) of Elasticsearch's certificate or its CA, pinned.", FlagKind.String),
+        new("log.elasticsearch.spool-path", Keys.EsSpoolPath, "/var/lib/monitor-agent/spool", "Directory of the on-disk spool events wait in until Elasticsearch has them.", FlagKind.String),
+        new("log.elasticsearch.spool-max-bytes", Keys.EsSpoolMaxBytes, "256MiB", "Spool size cap (bytes, or with KiB/MiB/GiB); beyond it the oldest events are dropped and counted.", FlagKind.String),
+        new("log.elasticsearch.spool-max-age", Keys.EsSpoolMaxAge, "168h", "Spooled events older than this are dropped and counted.", FlagKind.Duration),
+        new("log.elasticsearch.shutdown-timeout", Keys.EsShutdownTimeout, "5s", "How long shutdown keeps shipping before it leaves the rest in the spool.", FlagKind.Duration),
         new("collector.disable-defaults", Keys.DisableDefaults, "false", "Set all collectors to disabled by default; enable them one by one with --collector.<name>.", FlagKind.Bool),
     ];
 

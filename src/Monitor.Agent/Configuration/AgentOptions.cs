@@ -13,8 +13,9 @@ namespace Monitor.Agent.Configuration;
 /// </summary>
 internal sealed class AgentOptions
 {
-    private AgentOptions(IConfiguration configuration, IReadOnlyList<CollectorDescriptor> enabled)
+    private AgentOptions(IConfiguration configuration, IReadOnlyList<CollectorDescriptor> enabled, Logging.Elasticsearch.ElasticsearchOptions? elasticsearch)
     {
+        Elasticsearch = elasticsearch;
         Configuration = configuration;
         EnabledCollectors = enabled;
         _ = ListenAddress.TryParse(configuration[AgentFlags.Keys.ListenAddress]!, out var listen, out _);
@@ -62,6 +63,9 @@ internal sealed class AgentOptions
 
     /// <summary>True for ECS JSON log lines.</summary>
     public bool JsonLogs { get; }
+
+    /// <summary>The Elasticsearch sink's settings; null when no <c>--log.elasticsearch.url</c> is configured.</summary>
+    public Logging.Elasticsearch.ElasticsearchOptions? Elasticsearch { get; }
 
     /// <summary>The collectors that run, in name order.</summary>
     public IReadOnlyList<CollectorDescriptor> EnabledCollectors { get; }
@@ -132,7 +136,8 @@ internal sealed class AgentOptions
             }
         }
 
-        return new AgentOptions(configuration, enabled);
+        var elasticsearch = ElasticsearchSettings.Load(configuration, environment);
+        return new AgentOptions(configuration, enabled, elasticsearch);
     }
 
     private static Dictionary<string, string?> ReadConfigFile(string path, IReadOnlyList<FlagSpec> flags)

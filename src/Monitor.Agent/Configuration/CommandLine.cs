@@ -90,7 +90,8 @@ internal sealed record CommandLine(CommandAction Action, IReadOnlyDictionary<str
                 throw new OptionsException($"invalid value '{value}' for flag --{flag.Flag}: {problem}");
             }
 
-            settings[flag.Key] = value;
+            // --log.elasticsearch.url may be repeated: the URLs add up (failover order).
+            settings[flag.Key] = flag.Key == AgentFlags.Keys.EsUrl && settings.TryGetValue(flag.Key, out var earlier) ? earlier + "," + value : value;
         }
 
         return new CommandLine(CommandAction.Run, settings, configFile);

@@ -21,7 +21,11 @@ namespace Monitor.Agent.Hosting;
 internal static partial class AgentHost
 {
     /// <summary>Builds the application for <paramref name="options"/>.</summary>
-    public static WebApplication Build(AgentOptions options, Serilog.ILogger serilog, TimeProvider time)
+    /// <param name="options">Validated options.</param>
+    /// <param name="serilog">The root logger.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="extra">Collectors that always run besides the enabled ones (the log shipper's metrics).</param>
+    public static WebApplication Build(AgentOptions options, Serilog.ILogger serilog, TimeProvider time, IReadOnlyList<CollectorDescriptor>? extra = null)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "monitor-agent" });
         builder.Logging.AddProvider(new SerilogLoggerProvider(serilog));
@@ -54,7 +58,7 @@ internal static partial class AgentHost
         builder.Services.AddSingleton<MetricRegistry>();
         builder.Services.AddSingleton<Monitor.Agent.Jobs.AgentServices>();
         builder.Services.AddSingleton(sp => new CollectorRunner(
-            [SelfCollector.Descriptor, .. options.EnabledCollectors],
+            [SelfCollector.Descriptor, .. extra ?? [], .. options.EnabledCollectors],
             options.CollectorSettings,
             options.Paths,
             sp.GetRequiredService<MetricRegistry>(),

@@ -8,13 +8,22 @@ namespace Monitor.Agent.Logging;
 internal static class AgentLogging
 {
     /// <summary>Creates the root Serilog logger.</summary>
-    public static Serilog.Core.Logger Create(LogLevel minimum, bool json, string version)
+    /// <param name="minimum">Minimum level.</param>
+    /// <param name="json">ECS JSON on the console instead of text.</param>
+    /// <param name="version">The agent's version, for <c>service.version</c>.</param>
+    /// <param name="elasticsearch">The Elasticsearch sink, when <c>--log.elasticsearch.url</c> is set; it gets the same events as the console.</param>
+    public static Serilog.Core.Logger Create(LogLevel minimum, bool json, string version, Elasticsearch.ElasticsearchSink? elasticsearch = null)
     {
         var configuration = new LoggerConfiguration()
             .MinimumLevel.Is(ToSerilog(minimum))
             // ASP.NET Core logs every request at Information; the agent is scraped every few seconds.
             .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
             .MinimumLevel.Override("System", LogEventLevel.Warning);
+        if (elasticsearch is not null)
+        {
+            configuration = configuration.WriteTo.Sink(elasticsearch);
+        }
+
         return json
             ? configuration.WriteTo.Console(new EcsJsonFormatter("monitor-agent", version, Environment.MachineName), standardErrorFromLevel: LogEventLevel.Verbose).CreateLogger()
             : configuration.WriteTo.Console(

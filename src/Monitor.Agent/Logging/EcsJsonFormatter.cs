@@ -22,12 +22,22 @@ internal sealed class EcsJsonFormatter : ITextFormatter
     private readonly string _service;
     private readonly string _version;
     private readonly string _host;
+    private readonly string? _dataset;
 
-    public EcsJsonFormatter(string service, string version, string host)
+    /// <summary>Creates the formatter.</summary>
+    /// <param name="service">ECS <c>service.name</c>.</param>
+    /// <param name="version">ECS <c>service.version</c>.</param>
+    /// <param name="host">ECS <c>host.name</c>.</param>
+    /// <param name="dataset">
+    /// ECS <c>event.dataset</c> (the data stream's dataset). When set, documents also carry <c>event.*</c> and the typed
+    /// node-event objects; the console keeps the shorter shape without it.
+    /// </param>
+    public EcsJsonFormatter(string service, string version, string host, string? dataset = null)
     {
         _service = service;
         _version = version;
         _host = host;
+        _dataset = dataset;
     }
 
     public void Format(LogEvent logEvent, TextWriter output)
@@ -35,64 +45,116 @@ internal sealed class EcsJsonFormatter : ITextFormatter
         using var stream = new MemoryStream(512);
         using (var json = new Utf8JsonWriter(stream, WriterOptions))
         {
-            json.WriteStartObject();
-            json.WriteString("@timestamp", logEvent.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
-            json.WriteString("log.level", Level(logEvent.Level));
-            json.WriteString("message", RenderMessage(logEvent));
-            json.WriteString("ecs.version", EcsVersion);
-            json.WriteString("service.name", _service);
-            json.WriteString("service.version", _version);
-            json.WriteString("host.name", _host);
-            if (logEvent.Properties.TryGetValue("SourceContext", out var source) && source is ScalarValue { Value: string logger })
-            {
-                json.WriteString("log.logger", logger);
-            }
-
-            if (logEvent.Properties.TryGetValue("EventId", out var eventId) && eventId is StructureValue structure)
-            {
-                foreach (var property in structure.Properties)
-                {
-                    if (property.Name == "Name" && property.Value is ScalarValue { Value: string name })
-                    {
-                        json.WriteString("event.action", name);
-                    }
-                }
-            }
-
-            if (logEvent.Exception is { } exception)
-            {
-                json.WriteString("error.type", exception.GetType().FullName);
-                json.WriteString("error.message", exception.Message);
-                json.WriteString("error.stack_trace", exception.ToString());
-            }
-
-            var wroteLabels = false;
-            foreach (var (name, value) in logEvent.Properties)
-            {
-                if (name is "SourceContext" or "EventId" || value is not ScalarValue { Value: not null } scalar)
-                {
-                    continue;
-                }
-
-                if (!wroteLabels)
-                {
-                    json.WriteStartObject("labels");
-                    wroteLabels = true;
-                }
-
-                json.WriteString(name, scalar.Value is IFormattable f ? f.ToString(null, CultureInfo.InvariantCulture) : scalar.Value.ToString());
-            }
-
-            if (wroteLabels)
-            {
-                json.WriteEndObject();
-            }
-
-            json.WriteEndObject();
+            Write(json, logEvent);
         }
 
         output.Write(System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length));
         output.Write('\n');
+    }
+
+    /// <summary>Options for writers that feed <see cref="Write"/>: relaxed escaping, as Kibana shows the text verbatim.</summary>
+    internal static JsonWriterOptions JsonOptions => WriterOptions;
+
+    /// <summary>
+    /// Writes one ECS document for <paramref name="logEvent"/>. Our own node events (see docs/events.md) also get
+    /// <c>event.*</c> and typed <c>gpu.*</c>, <c>infiniband.*</c> or <c>job.*</c> objects; every other scalar property
+    /// goes to <c>labels.*</c> as text, so a property never changes type under a fixed mapping.
+    /// </summary>
+    public void Write(Utf8JsonWriter json, LogEvent logEvent)
+    {
+        json.WriteStartObject();
+        json.WriteString("@timestamp", logEvent.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+        json.WriteString("log.level", Level(logEvent.Level));
+        json.WriteString("message", RenderMessage(logEvent));
+        json.WriteString("ecs.version", EcsVersion);
+        json.WriteString("service.name", _service);
+        json.WriteString("service.version", _version);
+        json.WriteString("host.name", _host);
+        if (logEvent.Properties.TryGetValue("SourceContext", out var source) && source is ScalarValue { Value: string logger })
+        {
+            json.WriteString("log.logger", logger);
+        }
+
+        var eventId = -1;
+        if (logEvent.Properties.TryGetValue("EventId", out var eventIdValue) && eventIdValue is StructureValue structure)
+        {
+            foreach (var property in structure.Properties)
+            {
+                if (property.Name == "Name" && property.Value is ScalarValue { Value: string name })
+                {
+                    json.WriteString("event.action", name);
+                }
+                else if (property.Name == "Id" && property.Value is ScalarValue { Value: int id })
+                {
+                    eventId = id;
+                }
+            }
+        }
+
+        var node = EcsEvents.Classify(eventId, logEvent);
+        if (_dataset is not null)
+        {
+            json.WriteString("event.dataset", _dataset);
+            json.WriteString("event.kind", node.Kind);
+            json.WriteStartArray("event.category");
+            json.WriteStringValue(node.Category);
+            json.WriteEndArray();
+            json.WriteStartArray("event.type");
+            json.WriteStringValue(node.Type);
+            if (node.Type2 is not null)
+            {
+                json.WriteStringValue(node.Type2);
+            }
+
+            json.WriteEndArray();
+            json.WriteNumber("event.severity", (int)logEvent.Level);
+            if (eventId >= 0)
+            {
+                json.WriteString("event.code", node.Code ?? eventId.ToString(CultureInfo.InvariantCulture));
+            }
+
+            if (node.Outcome is not null)
+            {
+                json.WriteString("event.outcome", node.Outcome);
+            }
+        }
+
+        if (logEvent.Exception is { } exception)
+        {
+            json.WriteString("error.type", exception.GetType().FullName);
+            json.WriteString("error.message", exception.Message);
+            json.WriteString("error.stack_trace", exception.ToString());
+        }
+
+        if (_dataset is not null && node.Namespace is not null)
+        {
+            EcsEvents.WriteTyped(json, node.Namespace, logEvent);
+        }
+
+        var wroteLabels = false;
+        foreach (var (name, value) in logEvent.Properties)
+        {
+            if (name is "SourceContext" or "EventId" || value is not ScalarValue { Value: not null } scalar
+                || (_dataset is not null && node.Namespace is not null))
+            {
+                continue;
+            }
+
+            if (!wroteLabels)
+            {
+                json.WriteStartObject("labels");
+                wroteLabels = true;
+            }
+
+            json.WriteString(EcsEvents.LabelKey(name), scalar.Value is IFormattable f ? f.ToString(null, CultureInfo.InvariantCulture) : scalar.Value.ToString());
+        }
+
+        if (wroteLabels)
+        {
+            json.WriteEndObject();
+        }
+
+        json.WriteEndObject();
     }
 
     /// <summary>Renders the message with string values unquoted (Serilog's default quotes them), as <c>{Message:l}</c> does.</summary>
@@ -114,7 +176,7 @@ internal sealed class EcsJsonFormatter : ITextFormatter
         return writer.ToString();
     }
 
-    private static string Level(LogEventLevel level) => level switch
+    internal static string Level(LogEventLevel level) => level switch
     {
         LogEventLevel.Verbose => "trace",
         LogEventLevel.Debug => "debug",
