@@ -152,6 +152,54 @@ public sealed class ElasticsearchSinkTests : IDisposable
     }
 
     [Fact]
+    public async Task ShipAsync_RequestLevel500Then429_BacksOffAndStoresEachEventOnce()
+    {
+        await using var es = await FakeElasticsearch.StartAsync();
+        es.Script(new Fault(Status: 500), new Fault(Status: 429));
+        var waits = new List<TimeSpan>();
+        var (shipper, _, spool) = Shipper(es, (w, _) =>
+        {
+            waits.Add(w);
+            return Task.CompletedTask;
+        });
+        using (spool)
+        using (shipper)
+        {
+            Assert.True(await shipper.ShipAsync(Records(5), CancellationToken.None));
+
+            // Two failed requests, two waits within full jitter's first bounds (1 s, then up to 2 s), then one that stores.
+            Assert.Equal(2, waits.Count);
+            Assert.InRange(waits[0], TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
+            Assert.InRange(waits[1], TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2));
+            Assert.Single(es.Requests); // scripted failures are answered before the stand-in records a request
+            Assert.Equal(5, es.Documents.Count);
+        }
+    }
+
+    [Fact]
+    public async Task ShipAsync_StallPastTheRequestTimeout_RetriesAndStoresEachEventOnce()
+    {
+        // The stand-in stores the batch only after stalling past the client's timeout: the retry meets 409s, not copies.
+        await using var es = await FakeElasticsearch.StartAsync();
+        es.Script(new Fault(Stall: TimeSpan.FromSeconds(2)));
+        var waits = new List<TimeSpan>();
+        var metrics = new ShipperMetrics();
+        var options = Options(es, requestTimeout: TimeSpan.FromMilliseconds(300));
+        using var spool = new Spool(_spool, options.SpoolMaxBytes, options.SpoolMaxAge, options.EffectiveSegmentBytes, TimeProvider.System, metrics);
+        using var shipper = new BulkShipper(options, spool, metrics, TimeProvider.System, new Random(3), async (w, token) =>
+        {
+            waits.Add(w);
+            await Task.Delay(TimeSpan.FromSeconds(2.5), token);
+        });
+
+        Assert.True(await shipper.ShipAsync(Records(5), CancellationToken.None));
+
+        Assert.Single(waits);
+        Assert.Equal(5, es.Documents.Count);
+        Assert.Equal(1, metrics.RequestsFailed);
+    }
+
+    [Fact]
     public void Backoff_FullJitter_StaysWithinBounds()
     {
         var backoff = new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), new Random(7));
@@ -276,12 +324,12 @@ public sealed class ElasticsearchSinkTests : IDisposable
         Assert.Equal(0, sink.Metrics.Dropped);
     }
 
-    private ElasticsearchOptions Options(FakeElasticsearch es, TimeSpan? shutdown = null) => new()
+    private ElasticsearchOptions Options(FakeElasticsearch es, TimeSpan? shutdown = null, TimeSpan? requestTimeout = null) => new()
     {
         Urls = [es.Url],
         SpoolPath = _spool,
         ShutdownTimeout = shutdown ?? TimeSpan.FromSeconds(5),
-        RequestTimeout = TimeSpan.FromSeconds(5),
+        RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(5),
         MaxBatchCount = 250,
     };
 
