@@ -20,4 +20,18 @@ internal sealed record CollectorContext(
 {
     /// <summary>State shared between collectors and the web host (GPU ticks, the job store).</summary>
     public Monitor.Agent.Jobs.AgentServices Services { get; init; } = new();
+
+    /// <summary>
+    /// The setting <paramref name="key"/> as a positive duration ("500ms", "15s"), or <paramref name="fallback"/> when
+    /// unset. A bad value throws <see cref="ArgumentException"/> naming the key (the flag table has already refused
+    /// bad command-line values; this guards settings that reach a collector another way).
+    /// </summary>
+    public TimeSpan PositiveDuration(string key, string fallback)
+    {
+        var text = Settings[key] is { Length: > 0 } value ? value : fallback;
+        var parsed = Parsing.DurationParser.Parse(text);
+        return parsed.Success && parsed.Value > TimeSpan.Zero
+            ? parsed.Value
+            : throw new ArgumentException($"{Settings.Path}:{key}: '{text}' is not a positive duration such as 500ms or 5s ({parsed.Error ?? "not positive"})", key);
+    }
 }

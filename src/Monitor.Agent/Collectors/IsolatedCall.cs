@@ -14,8 +14,8 @@ namespace Monitor.Agent.Collectors;
 internal sealed class IsolatedCall
 #pragma warning restore CA1001
 {
-    /// <summary>The calls need almost no stack; a small one keeps a stuck thread cheap.</summary>
-    private const int StackSize = 128 * 1024;
+    /// <summary>The thread's stack: the calls need almost no stack, and a small one keeps a stuck thread cheap.</summary>
+    public int StackSize { get; init; } = 128 * 1024;
 
     private readonly Action _call;
     private readonly string _threadName;

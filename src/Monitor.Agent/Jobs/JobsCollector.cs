@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Collectors;
-using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Jobs.Slurm;
 using Monitor.Core.Exposition;
 
@@ -58,7 +57,7 @@ internal sealed partial class JobsCollector : ICollector
         _time = context.Time;
         _store = context.Services.Jobs;
         _store.Enabled = true;
-        _grace = Duration(context, "grace-period", DefaultGrace);
+        _grace = context.PositiveDuration("grace-period", DefaultGrace);
         _passwd = Path.Join(context.Paths.Rootfs, "etc", "passwd");
         var settings = context.Settings;
         var sources = new List<IJobSource>();
@@ -83,7 +82,7 @@ internal sealed partial class JobsCollector : ICollector
         {
             sources.Add(new Kubernetes.KubeletPodResourcesSource(
                 settings["kubelet-socket"] is { Length: > 0 } socket ? socket : Kubernetes.KubeletPodResourcesSource.DefaultSocketPath,
-                Duration(context, "kubelet-timeout", "5s"),
+                context.PositiveDuration("kubelet-timeout", "5s"),
                 timeProvider: context.Time));
         }
 
@@ -199,14 +198,6 @@ internal sealed partial class JobsCollector : ICollector
 
     private static bool Flag(string? value, bool fallback) => bool.TryParse(value, out var flag) ? flag : fallback;
 
-    private static TimeSpan Duration(CollectorContext context, string key, string fallback)
-    {
-        var text = context.Settings[key] is { Length: > 0 } value ? value : fallback;
-        var parsed = DurationParser.Parse(text);
-        return parsed.Success && parsed.Value > TimeSpan.Zero
-            ? parsed.Value
-            : throw new ArgumentException($"Collectors:jobs:{key}: '{text}' is not a positive duration such as 30s or 2m", nameof(context));
-    }
 
     private void Lifecycle(
         Dictionary<string, TrackedJob> jobs,

@@ -87,16 +87,7 @@ internal sealed class FilesystemCollector : ICollector
 
         _mountPointsExclude = CompileFlag(context, "mount-points-exclude", DefaultMountPointsExclude);
         _fsTypesExclude = CompileFlag(context, "fs-types-exclude", DefaultFsTypesExclude);
-        var timeoutText = context.Settings["mount-timeout"] ?? DefaultMountTimeout;
-        var timeout = DurationParser.Parse(timeoutText);
-        if (!timeout.Success || timeout.Value <= TimeSpan.Zero)
-        {
-            throw new ArgumentException(
-                $"Collectors:filesystem:mount-timeout: '{timeoutText}' is not a positive duration such as 500ms or 5s ({timeout.Error ?? "not positive"})",
-                nameof(context));
-        }
-
-        _timeout = timeout.Value;
+        _timeout = context.PositiveDuration("mount-timeout", DefaultMountTimeout);
 
         var g = context.Group;
         _size = g.Gauge("node_filesystem_size_bytes", "Filesystem size in bytes.", Labels);

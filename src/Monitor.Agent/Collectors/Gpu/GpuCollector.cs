@@ -1,6 +1,5 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Gpu.Nvml;
 using Monitor.Agent.Gpu.Xid;
 using Monitor.Core.Exposition;
@@ -157,11 +156,11 @@ internal sealed partial class GpuCollector : ICollector
         _logger = context.Logger;
         _time = context.Time;
         _options = new GpuSamplerOptions(
-            Duration(context, "slow-interval", DefaultSlowInterval),
+            context.PositiveDuration("slow-interval", DefaultSlowInterval),
             bool.TryParse(context.Settings["pcie-throughput"], out var pcie) && pcie,
             !bool.TryParse(context.Settings["processes"], out var processes) || processes,
-            Duration(context, "gpm-interval", DefaultGpmInterval));
-        _deviceTimeout = Duration(context, "device-timeout", DefaultDeviceTimeout);
+            context.PositiveDuration("gpm-interval", DefaultGpmInterval));
+        _deviceTimeout = context.PositiveDuration("device-timeout", DefaultDeviceTimeout);
         _telemetry = context.Services.Gpu;
         var g = context.Group;
         _nvmlUp = g.Gauge("gpu_nvml_up", "Whether NVML is loaded and initialized (1) or not (0: no driver, or it failed; see the log).");
@@ -291,14 +290,6 @@ internal sealed partial class GpuCollector : ICollector
     private static int Setting(CollectorContext context, string key, int fallback) =>
         int.TryParse(context.Settings[key], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : fallback;
 
-    private static TimeSpan Duration(CollectorContext context, string key, string fallback)
-    {
-        var text = context.Settings[key] is { Length: > 0 } value ? value : fallback;
-        var parsed = DurationParser.Parse(text);
-        return parsed.Success && parsed.Value > TimeSpan.Zero
-            ? parsed.Value
-            : throw new ArgumentException($"Collectors:gpu:{key}: '{text}' is not a positive duration such as 500ms or 15s", nameof(context));
-    }
 
     private bool TryStart()
     {

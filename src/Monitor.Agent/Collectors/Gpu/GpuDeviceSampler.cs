@@ -15,10 +15,8 @@ namespace Monitor.Agent.Collectors.Gpu;
 /// GPU_IS_LOST marks only this device. UNINITIALIZED, DRIVER_NOT_LOADED and LIB_RM_VERSION_MISMATCH mean the NVML
 /// session is gone: <see cref="SessionError"/> tells the collector to re-initialize.
 /// </remarks>
-[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification = "The slim events allocate no kernel handle unless WaitHandle is read; a sampler stuck in NVML must not have its events disposed under it.")]
 internal sealed class GpuDeviceSampler
 {
-    private static readonly TimeSpan IdleExit = TimeSpan.FromMinutes(1);
 
     /// <summary>Values read at the slow cadence (static or expensive), kept between slow reads.</summary>
     private static readonly bool[] Slow = SlowValues();
@@ -29,10 +27,7 @@ internal sealed class GpuDeviceSampler
     private readonly GpuSample _work = new();
     private readonly GpuSample _published = new();
     private readonly Lock _publishLock = new();
-    private readonly ManualResetEventSlim _done = new(true);
-    private readonly SemaphoreSlim _go = new(0);
-    private readonly Lock _threadLock = new();
-    private bool _threadAlive;
+    private readonly IsolatedCall _call;
     private readonly bool[] _unsupported = new bool[(int)GpuValue.Count + (int)Extra.Count];
     private readonly HashSet<uint> _unsupportedFields = [];
     private readonly List<NvmlProcessInfo> _processes = [];
@@ -58,7 +53,6 @@ internal sealed class GpuDeviceSampler
     private bool _identified;
     private bool _lost;
     private int _sessionError;
-    private Exception? _error;
 
     public GpuDeviceSampler(INvml nvml, TimeProvider time, GpuSamplerOptions options, int index, nint handle, string driverVersion)
     {
@@ -69,6 +63,7 @@ internal sealed class GpuDeviceSampler
         Index = index;
         IndexLabel = index.ToString(CultureInfo.InvariantCulture);
         Handle = handle;
+        _call = new IsolatedCall(Execute, $"nvml-gpu{index}") { Persistent = true, StackSize = 256 * 1024 };
     }
 
     /// <summary>Calls that are not a <see cref="GpuValue"/> of their own.</summary>
@@ -113,7 +108,7 @@ internal sealed class GpuDeviceSampler
     public GpuIdentity Identity { get; private set; } = GpuIdentity.Empty;
 
     /// <summary>True while a tick is running (or hung).</summary>
-    public bool Busy => !_done.IsSet;
+    public bool Busy => _call.IsInFlight;
 
     /// <summary>Set when a call said the NVML session is gone (uninitialized, driver unloaded, version mismatch).</summary>
     public NvmlReturn? SessionError => Volatile.Read(ref _sessionError) is var e and not 0 ? (NvmlReturn)e : null;
@@ -127,23 +122,11 @@ internal sealed class GpuDeviceSampler
     /// <summary>True after this device missed a tick's deadline, until a tick completes again.</summary>
     public bool Stalled { get; set; }
 
-    /// <summary>Starts one tick on the device's thread; <see cref="Wait"/> for it.</summary>
-    public void Start()
-    {
-        _done.Reset();
-        lock (_threadLock)
-        {
-            _go.Release();
-            if (!_threadAlive)
-            {
-                _threadAlive = true;
-                new Thread(Run, 256 * 1024) { IsBackground = true, Name = $"nvml-gpu{Index}" }.Start();
-            }
-        }
-    }
+    /// <summary>Starts one tick on the device's thread (an <see cref="IsolatedCall"/> kept between ticks); <see cref="Wait"/> for it.</summary>
+    public void Start() => _call.Start();
 
     /// <summary>Waits for the running tick up to <paramref name="timeout"/>; false when it is still running.</summary>
-    public bool Wait(TimeSpan timeout) => _done.Wait(timeout < TimeSpan.Zero ? TimeSpan.Zero : timeout);
+    public bool Wait(TimeSpan timeout) => _call.Wait(timeout, CancellationToken.None);
 
     /// <summary>Copies the latest complete sample into <paramref name="target"/>.</summary>
     public void CopyPublished(GpuSample target)
@@ -154,53 +137,18 @@ internal sealed class GpuDeviceSampler
         }
     }
 
-    private void Run()
-    {
-        while (true)
-        {
-            if (_go.Wait(IdleExit))
-            {
-                Execute();
-                continue;
-            }
-
-            lock (_threadLock)
-            {
-                if (_go.CurrentCount == 0)
-                {
-                    _threadAlive = false;
-                    return;
-                }
-            }
-        }
-    }
-
-    /// <summary>One tick on the calling thread.</summary>
+    /// <summary>One tick on the calling thread: sample, then publish. An exception is kept by the <see cref="IsolatedCall"/>.</summary>
     internal void Execute()
     {
-        try
+        Sample();
+        lock (_publishLock)
         {
-            Sample();
-            lock (_publishLock)
-            {
-                _work.CopyTo(_published);
-            }
-
-            Volatile.Write(ref _error, null);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            // This thread must not die with an unhandled exception (that ends the process): the collector reports it.
-            Volatile.Write(ref _error, e);
-        }
-        finally
-        {
-            _done.Set();
+            _work.CopyTo(_published);
         }
     }
 
-    /// <summary>The exception the last tick failed with, or null.</summary>
-    public Exception? Error => Volatile.Read(ref _error);
+    /// <summary>The exception the last finished tick failed with, or null (the thread never dies of it).</summary>
+    public Exception? Error => _call.IsInFlight ? null : _call.Fault;
 
     /// <summary>Whether the collector has logged the current failure streak.</summary>
     public bool ReportedError { get; set; }
