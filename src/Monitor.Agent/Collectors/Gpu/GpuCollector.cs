@@ -265,8 +265,9 @@ internal sealed partial class GpuCollector : ICollector
 
             sessionError ??= device.SessionError;
             var healthy = Publish(device, _samples[d]);
-            if (device.Uuid.Length > 0)
+            if (device.Uuid.Length > 0 && _telemetry.HasSubscribers)
             {
+                // Only with a listener (the jobs collector): 8 small records a second otherwise spent for nothing.
                 _tick.Add(new Monitor.Agent.Jobs.GpuTickDevice(device.Index, device.Uuid, _samples[d], healthy));
             }
         }
