@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Hwmon;
@@ -48,17 +46,7 @@ public class FilesystemBenchmarks
     [Benchmark]
     public void ThermalZoneUpdate() => Run(_thermal, _thermalGroup);
 
-    private static void Run(ICollector collector, MetricGroup group)
-    {
-        group.BeginUpdate();
-        collector.Update(CancellationToken.None);
-        group.EndUpdate();
-    }
+    private static void Run(ICollector collector, MetricGroup group) => BenchCollector.Run(collector, group);
 
-    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths)
-    {
-        var group = new MetricGroup(descriptor.Name);
-        var settings = new ConfigurationBuilder().Build().GetSection("Collectors:" + descriptor.Name);
-        return (descriptor.Create(new CollectorContext(group, paths, settings, NullLogger.Instance, TimeProvider.System)), group);
-    }
+    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths) => BenchCollector.Create(descriptor, paths);
 }

@@ -1,6 +1,4 @@
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.NetClass;
@@ -50,17 +48,7 @@ public class InfiniBandBenchmarks
     [Benchmark]
     public ulong InfiniBandParseCounter() => InfiniBandParser.ParseCounter("70245986712", out var value) == CounterReading.Value ? value : 0;
 
-    private static void Run(ICollector collector, MetricGroup group)
-    {
-        group.BeginUpdate();
-        collector.Update(CancellationToken.None);
-        group.EndUpdate();
-    }
+    private static void Run(ICollector collector, MetricGroup group) => BenchCollector.Run(collector, group);
 
-    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths)
-    {
-        var group = new MetricGroup(descriptor.Name);
-        var settings = new ConfigurationBuilder().Build().GetSection("Collectors:" + descriptor.Name);
-        return (descriptor.Create(new CollectorContext(group, paths, settings, NullLogger.Instance, TimeProvider.System)), group);
-    }
+    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths) => BenchCollector.Create(descriptor, paths);
 }

@@ -1,7 +1,5 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
@@ -75,18 +73,12 @@ public class JobsBenchmarks
         IntegratorTick();
 
         _services = new AgentServices();
-        _group = new MetricGroup("jobs");
+        (_collector, _group) = BenchCollector.Create(
+            JobsCollector.Descriptor,
+            new HostPaths(Path.Join(_root, "proc"), Path.Join(_root, "sys"), _root),
+            new Dictionary<string, string?> { ["slurm-mapping-dir"] = Path.Join(_root, "map"), ["gpustat-dir"] = Path.Join(_root, "gpustat") },
+            _services);
         new MetricRegistry().Register(_group);
-        var settings = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?>
-            {
-                ["Collectors:jobs:slurm-mapping-dir"] = Path.Join(_root, "map"),
-                ["Collectors:jobs:gpustat-dir"] = Path.Join(_root, "gpustat"),
-            })
-            .Build()
-            .GetSection("Collectors:jobs");
-        var paths = new HostPaths(Path.Join(_root, "proc"), Path.Join(_root, "sys"), _root);
-        _collector = JobsCollector.Descriptor.Create(new CollectorContext(_group, paths, settings, NullLogger.Instance, TimeProvider.System) { Services = _services });
         _services.Gpu.Publish(TimeProvider.System.GetTimestamp(), _devices);
         Refresh();
     }
@@ -105,12 +97,7 @@ public class JobsBenchmarks
 
     /// <summary>One refresh: read the mapping directory and the 64 job cgroups, update lifecycles and series.</summary>
     [Benchmark]
-    public void Refresh()
-    {
-        _group!.BeginUpdate();
-        _collector!.Update(CancellationToken.None);
-        _group.EndUpdate();
-    }
+    public void Refresh() => BenchCollector.Run(_collector!, _group!);
 
     private void Write(string relative, string content)
     {

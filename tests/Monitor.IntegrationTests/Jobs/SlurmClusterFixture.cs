@@ -210,7 +210,7 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
             && k.Contains("partition=\"debug\"", StringComparison.Ordinal));
 
         // /api/v1/jobs reports it, running, with both GPUs and counters that already moved.
-        var ready = await agent.ScrapeUntilAsync(client, s => s.Keys.Any(k => k.StartsWith("job_gpu_allocated_seconds_total{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
+        await agent.ScrapeUntilAsync(client, s => s.Keys.Any(k => k.StartsWith("job_gpu_allocated_seconds_total{", StringComparison.Ordinal) && k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
         using (var document = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(new Uri(agent.BaseAddress, "/api/v1/jobs"))))
         {
             var entry = Assert.Single(document.RootElement.GetProperty("jobs").EnumerateArray(), j => j.GetProperty("job_id").GetString() == job);
@@ -228,7 +228,6 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         await agent.ScrapeUntilAsync(client, s => !s.Keys.Any(k => k.Contains($"job_id=\"{job}\"", StringComparison.Ordinal)));
         Assert.Single(agent.Log.Split('\n'), l => l.Contains($"Job {job} ended on this node", StringComparison.Ordinal) && l.Contains("2 GPUs", StringComparison.Ordinal));
         Assert.Single(agent.Log.Split('\n'), l => l.Contains($"Job {job} started on this node", StringComparison.Ordinal));
-        _ = ready;
     }
 
     /// <summary>The directory's non-hidden files and their contents, ordered by name.</summary>
