@@ -27,7 +27,9 @@ public sealed class KubernetesJobsAgentTests : IDisposable
             "--collector.jobs.kubernetes", $"--collector.jobs.kubelet-socket={socket}", "--collector.jobs.grace-period=2s");
         using var client = new HttpClient();
 
-        var samples = await agent.ScrapeUntilAsync(client, s => s.Keys.Count(k => k.StartsWith("gpu_job_info{", StringComparison.Ordinal)) == 4);
+        // The collector writes its series in place: wait for an update that has written both the jobs and its source health.
+        var samples = await agent.ScrapeUntilAsync(
+            client, s => s.Keys.Count(k => k.StartsWith("gpu_job_info{", StringComparison.Ordinal)) == 4 && s.ContainsKey("job_source_up{source=\"kubernetes\"}"));
 
         Assert.Equal(
             [
