@@ -203,14 +203,35 @@ public sealed class MetricFamily
         }
     }
 
-    /// <summary>Appends the family (headers and every series with a value) in <paramref name="format"/>.</summary>
+    /// <summary>Appends the family (headers and every series with a published value) in <paramref name="format"/>.</summary>
+    /// <remarks>Pins the group's published slot for the call; a registry render pins every group once instead.</remarks>
     public void WriteTo(IBufferWriter<byte> writer, ExpositionFormat format)
     {
+        var slot = Group.Pin();
+        try
+        {
+            WriteTo(writer, format, slot);
+        }
+        finally
+        {
+            Group.Unpin(slot);
+        }
+    }
+
+    /// <summary>Appends the family as of the published slot <paramref name="slot"/>, which the caller has pinned (-1: nothing).</summary>
+    internal void WriteTo(IBufferWriter<byte> writer, ExpositionFormat format, int slot)
+    {
+        if (slot < 0)
+        {
+            return;
+        }
+
+        var stamp = Group.SlotStamp(slot);
         var series = _sorted;
         var any = false;
         foreach (var s in series)
         {
-            if (!s.HasValue)
+            if (!s.IsLive(slot, stamp))
             {
                 continue;
             }
@@ -225,19 +246,19 @@ public sealed class MetricFamily
             var span = writer.GetSpan(prefix.Length + PrometheusFloat.MaxLength + 1);
             prefix.CopyTo(span);
             var n = prefix.Length;
-            n += PrometheusFloat.Format(s.Value, span[n..]);
+            n += PrometheusFloat.Format(s.ValueOf(slot), span[n..]);
             span[n++] = (byte)'\n';
             writer.Advance(n);
         }
     }
 
-    /// <summary>Removes series not touched since <paramref name="generation"/> began.</summary>
-    internal void RemoveStale(long generation)
+    /// <summary>Removes series the update <paramref name="generation"/> did not touch (it wrote <paramref name="slot"/>).</summary>
+    internal void RemoveStale(int slot, long generation)
     {
         var stale = 0;
         foreach (var s in _sorted)
         {
-            if (s.Generation < generation)
+            if (!s.TouchedIn(slot, generation))
             {
                 stale++;
             }
@@ -253,7 +274,7 @@ public sealed class MetricFamily
             var kept = new List<Series>(_sorted.Length);
             foreach (var s in _sorted)
             {
-                if (s.Generation < generation)
+                if (!s.TouchedIn(slot, generation))
                 {
                     _byKey.TryRemove(s.Key, out _);
                     s.Removed = true;
@@ -303,7 +324,7 @@ public sealed class MetricFamily
             return null;
         }
 
-        series.Generation = Group.Generation;
+        series.Touch();
         return series;
     }
 
@@ -314,12 +335,14 @@ public sealed class MetricFamily
         {
             if (_byKey.TryGetValue(key, out var existing))
             {
-                existing.Generation = Group.Generation;
+                existing.Touch();
                 return existing;
             }
 
-            // Encode before publishing: a concurrent render sees either the old array or a complete series.
-            var series = new Series(this, key, labelValues, EncodePrefix(labelValues)) { Generation = Group.Generation };
+            // Encode before publishing: a concurrent render sees either the old array or a complete series, and a new
+            // series has no published value, so it shows once an update that set it is published.
+            var series = new Series(this, key, labelValues, EncodePrefix(labelValues));
+            series.Touch();
             _byKey[key] = series;
             Insert(series);
             return series;

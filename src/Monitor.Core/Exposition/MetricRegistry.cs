@@ -9,14 +9,16 @@ namespace Monitor.Core.Exposition;
 /// <remarks>
 /// A family claims its text name and, for counters, its OpenMetrics family name (the name without <c>_total</c>), so
 /// a counter <c>foo_total</c> and a gauge <c>foo</c> cannot both be exposed: in OpenMetrics they would be two
-/// families called <c>foo</c>. The rendered family list is an immutable array, so a scrape takes no lock.
+/// families called <c>foo</c>. The rendered group and family lists are one immutable snapshot, so a scrape takes no
+/// lock; it pins each group's published values for the whole render (see <see cref="MetricGroup"/>), so every group
+/// renders as of one completed update even though their families interleave in name order.
 /// </remarks>
 public sealed class MetricRegistry
 {
     private readonly Lock _lock = new();
     private readonly List<MetricGroup> _groups = [];
     private readonly Dictionary<string, MetricFamily> _owners = new(StringComparer.Ordinal);
-    private volatile MetricFamily[] _sorted = [];
+    private volatile Layout _layout = new([], []);
 
     /// <summary>The registered groups.</summary>
     public IReadOnlyList<MetricGroup> Groups
@@ -31,7 +33,7 @@ public sealed class MetricRegistry
     }
 
     /// <summary>Every family, sorted by name.</summary>
-    public IReadOnlyList<MetricFamily> Families => _sorted;
+    public IReadOnlyList<MetricFamily> Families => _layout.Families;
 
     /// <summary>Registers a group. A family name may belong to one group only.</summary>
     /// <exception cref="InvalidOperationException">The group is already registered.</exception>
@@ -62,6 +64,7 @@ public sealed class MetricRegistry
                     Claim(family);
                 }
 
+                group.Index = _groups.Count;
                 _groups.Add(group);
                 group.Registry = this;
                 Rebuild();
@@ -70,12 +73,39 @@ public sealed class MetricRegistry
     }
 
     /// <summary>Renders every family, and <c># EOF</c> for OpenMetrics.</summary>
+    /// <remarks>Allocates nothing for up to <see cref="StackGroups"/> groups.</remarks>
     public void WriteTo(IBufferWriter<byte> writer, ExpositionFormat format)
     {
         ArgumentNullException.ThrowIfNull(writer);
-        foreach (var family in _sorted)
+        var layout = _layout;
+        var groups = layout.Groups;
+        int[]? rented = null;
+        var slots = groups.Length <= StackGroups ? stackalloc int[groups.Length] : (rented = ArrayPool<int>.Shared.Rent(groups.Length)).AsSpan(0, groups.Length);
+        var pinned = 0;
+        try
         {
-            family.WriteTo(writer, format);
+            // Pin every group before rendering any family: families of one group are spread over the name order.
+            for (; pinned < groups.Length; pinned++)
+            {
+                slots[pinned] = groups[pinned].Pin();
+            }
+
+            foreach (var family in layout.Families)
+            {
+                family.WriteTo(writer, format, slots[family.Group.Index]);
+            }
+        }
+        finally
+        {
+            for (var i = 0; i < pinned; i++)
+            {
+                groups[i].Unpin(slots[i]);
+            }
+
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
         }
 
         if (format == ExpositionFormat.OpenMetrics100)
@@ -110,9 +140,15 @@ public sealed class MetricRegistry
             }
 
             all.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
-            _sorted = [.. all];
+            _layout = new Layout([.. _groups], [.. all]);
         }
     }
+
+    /// <summary>Groups whose pins fit on the stack during a render.</summary>
+    private const int StackGroups = 128;
+
+    /// <summary>What a render walks: every group (indexed by <see cref="MetricGroup.Index"/>) and every family in name order.</summary>
+    private sealed record Layout(MetricGroup[] Groups, MetricFamily[] Families);
 
     private void CheckClaim(MetricFamily family)
     {
