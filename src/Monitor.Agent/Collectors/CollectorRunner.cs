@@ -12,11 +12,34 @@ namespace Monitor.Agent.Collectors;
 /// never delays a scrape. Each update is timed and its success exported as
 /// <c>monitor_agent_collector_duration_seconds</c> / <c>monitor_agent_collector_success</c>.
 /// </summary>
+/// <remarks>
+/// <para>
+/// <b>Deadlines.</b> A file can block (a FIFO in place of a procfs file, a hung filesystem under <c>--path.procfs</c>), and
+/// a blocked read cannot be cancelled. So a scrape runs the on-scrape updates on a worker thread (<see cref="ScrapeWorker"/>)
+/// and waits for each collector at most <c>--collector.read-timeout</c>. A collector whose update is still running then
+/// is <em>stuck</em>: its group is withdrawn from scrapes (its last values are not served as current), its success is 0,
+/// one log line names the file it is reading, and scrapes skip it until the read returns. The worker is abandoned to
+/// the read and a fresh one goes on with the other collectors. A background update that runs <see cref="BackgroundGrace"/> past its
+/// interval is reported stuck the same way by <see cref="CheckBackground"/>.
+/// </para>
+/// </remarks>
 internal sealed class CollectorRunner
 {
+    /// <summary>How long past its interval a background update may run before it is reported stuck.</summary>
+    internal static readonly TimeSpan BackgroundGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>How many blocked collectors one scrape waits for before it answers with what it has.</summary>
+    private const int MaxStalls = 3;
+
+    /// <summary>Default of <c>--collector.read-timeout</c>.</summary>
+    internal const string DefaultReadTimeout = "2s";
+
     private readonly CollectorState[] _onScrape;
     private readonly CollectorState[] _background;
     private readonly TimeProvider _time;
+    private readonly TimeSpan _readTimeout;
+    private readonly Lock _workersLock = new();
+    private readonly Stack<ScrapeWorker> _idleWorkers = new();
 
     /// <summary>Creates every collector and registers its group on <paramref name="registry"/>.</summary>
     public CollectorRunner(
@@ -26,13 +49,15 @@ internal sealed class CollectorRunner
         MetricRegistry registry,
         ILoggerFactory loggers,
         TimeProvider time,
-        Monitor.Agent.Jobs.AgentServices? services = null)
+        Monitor.Agent.Jobs.AgentServices? services = null,
+        TimeSpan? readTimeout = null)
     {
         services ??= new();
         _time = time;
+        _readTimeout = readTimeout ?? TimeSpan.FromSeconds(2);
         var self = new MetricGroup("collector_runner");
         var duration = self.Gauge("monitor_agent_collector_duration_seconds", "Duration of the collector's last update.", "collector");
-        var success = self.Gauge("monitor_agent_collector_success", "Whether the collector's last update succeeded (1) or failed (0).", "collector");
+        var success = self.Gauge("monitor_agent_collector_success", "Whether the collector's last update succeeded (1) or failed (0); 0 also while an update is stuck past its deadline.", "collector");
         registry.Register(self);
 
         var onScrape = new List<CollectorState>();
@@ -71,29 +96,80 @@ internal sealed class CollectorRunner
 
     /// <summary>
     /// Brings every on-scrape collector up to date for a scrape that arrived at <paramref name="requestTimestamp"/>
-    /// (a <see cref="TimeProvider.GetTimestamp"/> value). A collector whose latest update started after that moment
-    /// is already fresh for this scrape and is not read again.
+    /// (a <see cref="TimeProvider.GetTimestamp"/> value), waiting at most <c>--collector.read-timeout</c>. A collector
+    /// whose latest update started after that moment is already fresh for this scrape and is not read again; one that
+    /// is still reading when the deadline passes is reported stuck (see the class remarks).
     /// </summary>
     public void UpdateForScrape(long requestTimestamp, CancellationToken cancellationToken)
     {
-        foreach (var state in _onScrape)
+        if (_onScrape.Length == 0)
         {
-            cancellationToken.ThrowIfCancellationRequested();
-            lock (state.Gate)
-            {
-                if (state.LastStarted >= requestTimestamp)
-                {
-                    continue;
-                }
+            return;
+        }
 
-                Run(state, cancellationToken);
+        // Each blocked collector costs one read timeout, then a fresh worker goes on with the rest (it skips the stuck
+        // one and those already fresh), so the other collectors are still read in this scrape; the whole scrape
+        // waits at most MaxStalls read timeouts, well under Prometheus' 10 s default.
+        var budgetEnd = requestTimestamp + (long)(_readTimeout.TotalSeconds * MaxStalls * _time.TimestampFrequency);
+        while (true)
+        {
+            var worker = RentWorker();
+            worker.Start(requestTimestamp, cancellationToken);
+
+            // Not cancelled by the request: the worker sees the token and stops between collectors.
+            var left = _time.GetElapsedTime(_time.GetTimestamp(), budgetEnd);
+            if (worker.Wait(left < _readTimeout ? left : _readTimeout))
+            {
+                ReturnWorker(worker);
+                break;
+            }
+
+            if (worker.Abandon() is not { } stuck)
+            {
+                break;
+            }
+
+            MarkStuck(stuck, worker.Tracker.Path, _readTimeout);
+            if (_time.GetTimestamp() >= budgetEnd)
+            {
+                break;
             }
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     /// <summary>Runs each background collector at its interval until <paramref name="stoppingToken"/> fires.</summary>
-    public Task RunBackgroundAsync(CancellationToken stoppingToken) =>
-        Task.WhenAll(_background.Select(state => Task.Run(() => LoopAsync(state, stoppingToken), CancellationToken.None)));
+    /// <remarks>Returns when stopping even if an update is stuck in a read, so a hung file never holds up shutdown.</remarks>
+    public async Task RunBackgroundAsync(CancellationToken stoppingToken)
+    {
+        var loops = Task.WhenAll(_background.Select(state => Task.Run(() => LoopAsync(state, stoppingToken), CancellationToken.None)));
+        try
+        {
+            await loops.WaitAsync(stoppingToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down; a loop stuck in a read is left to the process exit.
+        }
+    }
+
+    /// <summary>
+    /// Reports background collectors whose update has run <see cref="BackgroundGrace"/> past their interval as stuck
+    /// (called periodically by the sampler service).
+    /// </summary>
+    public void CheckBackground()
+    {
+        foreach (var state in _background)
+        {
+            var started = Volatile.Read(ref state.RunningSince);
+            var limit = state.Interval + BackgroundGrace;
+            if (started != 0 && !state.Stuck && _time.GetElapsedTime(started) > limit)
+            {
+                MarkStuck(state, state.Tracker.Path, limit);
+            }
+        }
+    }
 
     private async Task LoopAsync(CollectorState state, CancellationToken stoppingToken)
     {
@@ -102,10 +178,47 @@ internal sealed class CollectorRunner
         {
             lock (state.Gate)
             {
-                Run(state, stoppingToken);
+                ReadTracker.Current = state.Tracker;
+                try
+                {
+                    Run(state, stoppingToken);
+                }
+                finally
+                {
+                    ReadTracker.Current = null;
+                }
             }
         }
         while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
+    }
+
+    /// <summary>The body of a scrape's worker: the on-scrape updates, skipping fresh and stuck collectors.</summary>
+    private void UpdateOnScrape(ScrapeWorker worker)
+    {
+        foreach (var state in _onScrape)
+        {
+            if (worker.Cancellation.IsCancellationRequested || worker.Abandoned)
+            {
+                return;
+            }
+
+            if (state.Stuck)
+            {
+                // Quarantined: its update is still blocked on another worker.
+                continue;
+            }
+
+            worker.Current = state;
+            lock (state.Gate)
+            {
+                if (state.LastStarted < worker.RequestTimestamp)
+                {
+                    Run(state, worker.Cancellation);
+                }
+            }
+
+            worker.Current = null;
+        }
     }
 
     /// <summary>The background interval: <c>--collector.&lt;name&gt;.interval</c> (validated at startup), else the default.</summary>
@@ -132,24 +245,37 @@ internal sealed class CollectorRunner
         }
     }
 
+    private static void MarkStuck(CollectorState state, string? path, TimeSpan waited)
+    {
+        lock (state.StuckLock)
+        {
+            if (state.Stuck || Volatile.Read(ref state.RunningSince) == 0)
+            {
+                return;
+            }
+
+            state.Stuck = true;
+            state.Group.Withdraw();
+            state.Success.Set(0);
+            CollectorLog.CollectorStuck(state.Logger, state.Descriptor.Name, path ?? "(no file open)", waited.TotalSeconds);
+        }
+    }
+
     private void Run(CollectorState state, CancellationToken cancellationToken)
     {
         var start = _time.GetTimestamp();
         state.LastStarted = start;
+        ReadTracker.Current?.Reset();
+        Volatile.Write(ref state.RunningSince, start);
         state.Group.BeginUpdate();
+        var succeeded = false;
         try
         {
             state.Collector!.Update(cancellationToken);
-            state.Success.Set(1);
-            if (state.Failures > 0)
-            {
-                CollectorLog.CollectorRecovered(state.Logger, state.Descriptor.Name, state.Failures);
-                state.Failures = 0;
-            }
+            succeeded = true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
-            state.Success.Set(0);
             if (state.Failures++ == 0)
             {
                 // Logged once per failure streak: a broken source must not flood the log at every scrape.
@@ -158,14 +284,59 @@ internal sealed class CollectorRunner
         }
         finally
         {
-            state.Group.EndUpdate();
-            state.Duration.Set(_time.GetElapsedTime(start).TotalSeconds);
+            // Under the stuck lock, so a stuck report either lands before this update is published (and is cleared
+            // here) or sees no update running.
+            lock (state.StuckLock)
+            {
+                state.Group.EndUpdate();
+                Volatile.Write(ref state.RunningSince, 0);
+                state.Success.Set(succeeded ? 1 : 0);
+                state.Duration.Set(_time.GetElapsedTime(start).TotalSeconds);
+                if (state.Stuck)
+                {
+                    state.Stuck = false;
+                    CollectorLog.CollectorUnstuck(state.Logger, state.Descriptor.Name, _time.GetElapsedTime(start).TotalSeconds);
+                }
+            }
+        }
+
+        if (succeeded && state.Failures > 0)
+        {
+            CollectorLog.CollectorRecovered(state.Logger, state.Descriptor.Name, state.Failures);
+            state.Failures = 0;
+        }
+    }
+
+    private ScrapeWorker RentWorker()
+    {
+        lock (_workersLock)
+        {
+            if (_idleWorkers.TryPop(out var worker))
+            {
+                return worker;
+            }
+        }
+
+        return new ScrapeWorker(UpdateOnScrape);
+    }
+
+    private void ReturnWorker(ScrapeWorker worker)
+    {
+        lock (_workersLock)
+        {
+            _idleWorkers.Push(worker);
         }
     }
 
     private sealed class CollectorState(CollectorDescriptor descriptor, MetricGroup group, ILogger logger, Series duration, Series success)
     {
+        /// <summary>The timestamp an update in progress started at; 0 when none runs.</summary>
+        public long RunningSince;
+
         public Lock Gate { get; } = new();
+
+        /// <summary>Orders stuck reports against the end of the update they report on.</summary>
+        public Lock StuckLock { get; } = new();
 
         public CollectorDescriptor Descriptor { get; } = descriptor;
 
@@ -177,12 +348,78 @@ internal sealed class CollectorRunner
 
         public Series Success { get; } = success;
 
+        /// <summary>The background loop's file tracker (scrape updates use their worker's).</summary>
+        public ReadTracker Tracker { get; } = new();
+
         public ICollector? Collector { get; set; }
 
         public long LastStarted { get; set; } = long.MinValue;
 
         public long Failures { get; set; }
 
+        public volatile bool Stuck;
+
         public TimeSpan Interval { get; init; }
+    }
+
+    /// <summary>
+    /// A thread that runs one scrape's on-scrape updates, so the scrape can stop waiting for a read that blocks. Kept in
+    /// a pool between scrapes (its <see cref="IsolatedCall"/> thread exits after a minute without work); a worker whose
+    /// scrape stopped waiting is abandoned to its read and never reused.
+    /// </summary>
+    private sealed class ScrapeWorker
+    {
+        private readonly IsolatedCall _call;
+        private volatile CollectorState? _current;
+        private volatile bool _abandoned;
+
+        public ScrapeWorker(Action<ScrapeWorker> body)
+        {
+            _call = new IsolatedCall(
+                () =>
+                {
+                    ReadTracker.Current = Tracker;
+                    try
+                    {
+                        body(this);
+                    }
+                    finally
+                    {
+                        ReadTracker.Current = null;
+                    }
+                },
+                "scrape-update")
+            { Persistent = true };
+        }
+
+        public ReadTracker Tracker { get; } = new();
+
+        public long RequestTimestamp { get; private set; }
+
+        public CancellationToken Cancellation { get; private set; }
+
+        public bool Abandoned => _abandoned;
+
+        public CollectorState? Current
+        {
+            get => _current;
+            set => _current = value;
+        }
+
+        public void Start(long requestTimestamp, CancellationToken cancellation)
+        {
+            RequestTimestamp = requestTimestamp;
+            Cancellation = cancellation;
+            _call.Start();
+        }
+
+        public bool Wait(TimeSpan timeout) => _call.Wait(timeout, CancellationToken.None);
+
+        /// <summary>Gives the worker up to its read; returns the collector it is stuck in, if it still is.</summary>
+        public CollectorState? Abandon()
+        {
+            _abandoned = true;
+            return _call.IsInFlight ? _current : null;
+        }
     }
 }

@@ -23,6 +23,7 @@ internal sealed class TextFileReader
     /// <summary>Reads a whole file. Throws <see cref="IOException"/> (including FileNotFound) and <see cref="UnauthorizedAccessException"/>.</summary>
     public ReadOnlySpan<char> ReadAll(string path)
     {
+        ReadTracker.Note(path);
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         var total = 0;
         while (true)
@@ -52,6 +53,7 @@ internal sealed class TextFileReader
     /// <summary>Reads a sysfs attribute with one read call and trims the trailing newline.</summary>
     public ReadOnlySpan<char> ReadAttribute(string path)
     {
+        ReadTracker.Note(path);
         using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
         var n = RandomAccess.Read(handle, _bytes.AsSpan(), 0);
         return Decode(Math.Max(n, 0)).TrimEnd("\n\0 ");

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Parsing;
 
 namespace Monitor.Agent.Configuration;
 
@@ -22,6 +23,7 @@ internal sealed class AgentOptions
         Listen = listen!;
         TelemetryPath = configuration[AgentFlags.Keys.TelemetryPath]!;
         MaxRequests = int.Parse(configuration[AgentFlags.Keys.MaxRequests]!, CultureInfo.InvariantCulture);
+        ReadTimeout = DurationParser.Parse(configuration[AgentFlags.Keys.ReadTimeout]!).Value;
         Paths = new HostPaths(configuration[AgentFlags.Keys.Procfs]!, configuration[AgentFlags.Keys.Sysfs]!, configuration[AgentFlags.Keys.Rootfs]!);
         MinimumLevel = configuration[AgentFlags.Keys.LogLevel]!.ToUpperInvariant() switch
         {
@@ -54,6 +56,9 @@ internal sealed class AgentOptions
 
     /// <summary>Maximum concurrent scrapes; 0 is unlimited.</summary>
     public int MaxRequests { get; }
+
+    /// <summary>How long a scrape waits for the on-scrape collectors (<c>--collector.read-timeout</c>).</summary>
+    public TimeSpan ReadTimeout { get; }
 
     /// <summary>procfs, sysfs and rootfs.</summary>
     public HostPaths Paths { get; }

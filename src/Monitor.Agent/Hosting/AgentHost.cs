@@ -64,7 +64,8 @@ internal static partial class AgentHost
             sp.GetRequiredService<MetricRegistry>(),
             sp.GetRequiredService<ILoggerFactory>(),
             time,
-            sp.GetRequiredService<Monitor.Agent.Jobs.AgentServices>()));
+            sp.GetRequiredService<Monitor.Agent.Jobs.AgentServices>(),
+            options.ReadTimeout));
         builder.Services.AddSingleton(sp => new MetricsEndpoint(
             sp.GetRequiredService<MetricRegistry>(),
             sp.GetRequiredService<CollectorRunner>(),

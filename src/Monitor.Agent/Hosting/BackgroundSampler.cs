@@ -3,7 +3,10 @@ using Monitor.Agent.Collectors;
 
 namespace Monitor.Agent.Hosting;
 
-/// <summary>Runs the background collectors for the lifetime of the host, and trims the native heap now and then.</summary>
+/// <summary>
+/// Runs the background collectors for the lifetime of the host; every 2 s it reports background updates stuck past
+/// their deadline and trims the native heap.
+/// </summary>
 internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider time) : BackgroundService
 {
     /// <summary>How often freed native memory is handed back; malloc_trim on our small heap takes tens of microseconds.</summary>
@@ -21,6 +24,7 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                runner.CheckBackground();
                 NativeMemory.Trim();
             }
         }
