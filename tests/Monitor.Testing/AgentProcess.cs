@@ -92,6 +92,32 @@ public sealed partial class AgentProcess : IAsyncDisposable
         return await response.Content.ReadAsStringAsync();
     }
 
+    /// <summary>
+    /// Sends SIGTERM (through <c>timeout</c>, which passes it on to the agent) and waits up to
+    /// <paramref name="limit"/> for the exit; returns the exit code and how long the agent took.
+    /// </summary>
+    public async Task<(int ExitCode, TimeSpan Took)> TerminateAsync(TimeSpan limit)
+    {
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var (code, stdout, stderr) = await ExternalTool.RunAsync("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)], timeout: TimeSpan.FromSeconds(10));
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"kill -TERM failed: {stdout}{stderr}");
+        }
+
+        using var wait = new CancellationTokenSource(limit);
+        try
+        {
+            await _process.WaitForExitAsync(wait.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"monitor-agent did not exit within {limit.TotalSeconds} s of SIGTERM; log:\n{Log}");
+        }
+
+        return (_process.ExitCode, started.Elapsed);
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (!_process.HasExited)
