@@ -102,6 +102,8 @@
  *   recovery (0)           field 230's value on every GPU
  *   gpm_unsupported (-1)   the GPU without GPM (isSupportedDevice 0, samples NOT_SUPPORTED)
  *   gpm_bad_metric (-1)    a GPM metric id whose entry answers NOT_SUPPORTED (3) with value 0
+ *   no_uuid (-1)           device i answers UNKNOWN (999) to nvmlDeviceGetUUID (it cannot be identified)
+ *   no_handle (-1)         nvmlDeviceGetHandleByIndex_v2 answers NO_PERMISSION (4) for index i
  *   xid (-1), xid_gpu (0)  XID events: FAKE_NVML_XID=<code> queues one event at the first nvmlDeviceRegisterEvents
  *                          (delivered on the xid_gpu in force at delivery); fake_nvml_set("xid", code) or
  *                          fake_nvml_set_event("xid", code) queues one more (a negative code empties the queue);
@@ -186,13 +188,13 @@ __attribute__((constructor)) static void fake_setup(void) {
 
 enum key {
   K_GPUS, K_LOST, K_MISMATCH, K_HANG, K_PROCESSES, K_PROCESS_STRIDE, K_MIG, K_NVLINKS, K_RECOVERY, K_XID, K_XID_GPU,
-  K_GPM_UNSUPPORTED, K_GPM_BAD_METRIC, K_COUNT
+  K_GPM_UNSUPPORTED, K_GPM_BAD_METRIC, K_NO_UUID, K_NO_HANDLE, K_COUNT
 };
 static const char *const key_names[K_COUNT] = {
   "gpus", "lost", "mismatch", "hang", "processes", "process_stride", "mig", "nvlinks", "recovery", "xid", "xid_gpu",
-  "gpm_unsupported", "gpm_bad_metric",
+  "gpm_unsupported", "gpm_bad_metric", "no_uuid", "no_handle",
 };
-static const int key_defaults[K_COUNT] = { 2, -1, 0, -1, -1, 24, -1, 4, 0, -1, 0, -1, -1 };
+static const int key_defaults[K_COUNT] = { 2, -1, 0, -1, -1, 24, -1, 4, 0, -1, 0, -1, -1, -1, -1 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int initialized;
@@ -425,6 +427,7 @@ nvmlReturn_t nvmlDeviceGetHandleByIndex_v2(unsigned int index, nvmlDevice_t *dev
   if (!c.initialized) return 1;
   if (c.v[K_MISMATCH]) return 18;
   if (!device || index >= gpu_count(&c)) return 2;
+  if ((int)index == c.v[K_NO_HANDLE]) return 4;
   *device = &devices[index];
   return 0;
 }
@@ -439,6 +442,7 @@ nvmlReturn_t nvmlDeviceGetName(nvmlDevice_t d, char *name, unsigned int length) 
 nvmlReturn_t nvmlDeviceGetUUID(nvmlDevice_t d, char *uuid, unsigned int length) {
   char value[96];
   CHECK(d, c);
+  if (!d->mig && (int)d->index == c.v[K_NO_UUID]) return 999;
   if (d->mig) snprintf(value, sizeof value, "MIG-00000000-0000-0000-0000-%012u", d->gi);
   else snprintf(value, sizeof value, "GPU-00000000-0000-0000-0000-%012u", d->index);
   return copy_string(value, uuid, length);

@@ -24,6 +24,30 @@ public sealed class NvmlLibraryTests
     }
 
     [Fact]
+    public void OptionalExports_AreEveryBindingBesidesTheRequiredOnes()
+    {
+        // Every [LibraryImport] of NvmlNative must be required (checked at load) or optional (guarded per call), or a
+        // driver without it would throw EntryPointNotFoundException at the first call.
+        var bound = typeof(NvmlNative).GetMethods(System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic)
+            .Select(m => m.GetCustomAttributes(typeof(System.Runtime.InteropServices.LibraryImportAttribute), false).Cast<System.Runtime.InteropServices.LibraryImportAttribute>().SingleOrDefault())
+            .Where(a => a is not null)
+            .Select(a => a!.EntryPoint!)
+            .ToHashSet(StringComparer.Ordinal);
+
+        Assert.True(bound.Count > 50, $"{bound.Count} bindings found");
+        Assert.Equal((int)NvmlExport.Count, NvmlExports.Names.Count);
+        Assert.Equal(bound.Order(StringComparer.Ordinal), NvmlLibrary.RequiredExports.Concat(NvmlExports.Names).Order(StringComparer.Ordinal));
+        for (var i = 0; i < (int)NvmlExport.Count; i++)
+        {
+            // The enum member is the binding's method name; the name list is in the same order.
+            var method = typeof(NvmlNative).GetMethod(((NvmlExport)i).ToString(), System.Reflection.BindingFlags.Static | System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.NonPublic);
+            Assert.NotNull(method);
+            var attribute = (System.Runtime.InteropServices.LibraryImportAttribute)method.GetCustomAttributes(typeof(System.Runtime.InteropServices.LibraryImportAttribute), false).Single();
+            Assert.Equal(NvmlExports.Names[i], attribute.EntryPoint);
+        }
+    }
+
+    [Fact]
     public void ErrorString_NotLoaded_FallsBackToTheCodeName() =>
         Assert.Equal("GpuIsLost", NvmlLibrary.ErrorString(NvmlReturn.GpuIsLost));
 }

@@ -200,6 +200,41 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
     }
 
     [Fact]
+    public async Task Agent_GpuCannotBeIdentified_SaysWhyOnceAndComesUpWhenItAnswers()
+    {
+        using var control = new ControlFile("no_uuid=1\n");
+        await using var agent = await AgentProcess.StartAsync(control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+        const string Gpu0 = "gpu=\"0\",uuid=\"GPU-00000000-0000-0000-0000-000000000000\"";
+        const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+
+        var samples = await WaitForAsync(agent, client, s => s.ContainsKey("gpu_up{gpu=\"1\",uuid=\"\"}") && s.GetValueOrDefault($"gpu_up{{{Gpu0}}}") == 1);
+        Assert.Equal(0, samples["gpu_up{gpu=\"1\",uuid=\"\"}"]);
+        Assert.Equal(100, samples[$"gpu_power_watts{{{Gpu0}}}"]);
+        await WaitForAsync(agent, client, s => agent.Log.Contains("GPU 1 cannot be identified", StringComparison.Ordinal));
+
+        // It answers again: identified, up, and the unidentified series is gone.
+        control.Write("no_uuid=-1\n");
+        samples = await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_up{{{Gpu1}}}") == 1);
+        Assert.DoesNotContain("gpu_up{gpu=\"1\",uuid=\"\"}", samples.Keys);
+        Assert.Equal(101, samples[$"gpu_power_watts{{{Gpu1}}}"]);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("GPU 1 cannot be identified (nvmlDeviceGetUUID: Unknown Error, 999)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Agent_GpuCannotBeOpened_ShownDownWithTheReason()
+    {
+        using var control = new ControlFile("no_handle=0\n");
+        await using var agent = await AgentProcess.StartAsync(control.Environment, $"--nvml.library={fake.Current}", "--collector.disable-defaults", "--collector.gpu");
+        using var client = new HttpClient();
+        const string Gpu1 = "gpu=\"1\",uuid=\"GPU-00000000-0000-0000-0000-000000000001\"";
+
+        var samples = await WaitForAsync(agent, client, s => s.GetValueOrDefault($"gpu_up{{{Gpu1}}}") == 1);
+        Assert.Equal(0, samples["gpu_up{gpu=\"0\",uuid=\"\"}"]);
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("GPU 0 cannot be opened (nvmlDeviceGetHandleByIndex_v2: Insufficient Permissions (4))", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Agent_PreR510Driver_MissingMemoryV2_FallsBackToV1()
     {
         await using var agent = await AgentProcess.StartAsync($"--nvml.library={fake.WithoutMemoryV2}", "--collector.disable-defaults", "--collector.gpu");
@@ -371,8 +406,7 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            // The collector writes in place, so a scrape during its first update sees part of it; the runner sets the
-            // duration series only once an update has finished.
+            // Updates are published whole, so one scrape that has the family has the whole first update.
             var body = await agent.ScrapeAsync(client);
             if ((body.Contains(family, StringComparison.Ordinal) && body.Contains("monitor_agent_collector_duration_seconds{collector=\"gpu\"}", StringComparison.Ordinal)) || DateTime.UtcNow > deadline)
             {

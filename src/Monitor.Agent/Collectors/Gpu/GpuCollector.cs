@@ -132,6 +132,9 @@ internal sealed partial class GpuCollector : ICollector
     private readonly MetricFamily[] _gpmMig;
     private readonly MetricFamily _xids;
     private readonly MetricFamily _lastXid;
+    private readonly MetricFamily _exportMissing;
+    private readonly List<(string Index, string Problem)> _inaccessible = [];
+    private IReadOnlyList<string> _missingExports = [];
     private readonly Lock _xidLock = new();
     private readonly Dictionary<(string Uuid, ulong Xid), long> _xidCounts = [];
     private readonly Dictionary<string, (double Time, ulong Xid)> _lastXidSeen = [];
@@ -194,6 +197,7 @@ internal sealed partial class GpuCollector : ICollector
         _gpmMig = [.. Gpm.Select(m => gpmMig[m.Name])];
         _xids = g.Counter("gpu_xid_errors_total", "XID errors reported by the driver through NVML events; every catalogued code starts at 0.", "gpu", "uuid", "xid");
         _lastXid = g.Gauge("gpu_last_xid_timestamp_seconds", "Unix time of the GPU's last XID error.", GpuLabels);
+        _exportMissing = g.Gauge("gpu_nvml_export_missing", "1 for each optional NVML function the loaded library lacks; the values that need it are absent (see the log).", "export");
         if (bool.TryParse(context.Settings["compat-dcgm"], out var dcgm) && dcgm)
         {
             _dcgm = new DcgmCompat(g, Environment.MachineName, context.Services.Jobs);
@@ -272,6 +276,16 @@ internal sealed partial class GpuCollector : ICollector
             }
         }
 
+        foreach (var (index, _) in _inaccessible)
+        {
+            _up.Get(index, string.Empty).Set(0);
+        }
+
+        foreach (var export in _missingExports)
+        {
+            _exportMissing.Get(export).Set(1);
+        }
+
         if (_telemetry.HasSubscribers)
         {
             // The jobs collector integrates over every tick, on this thread (its work is bounded and allocation-light).
@@ -336,11 +350,16 @@ internal sealed partial class GpuCollector : ICollector
 
         var driver = _nvml.DriverVersion(out var d) == NvmlReturn.Success ? d : string.Empty;
         var devices = new List<GpuDeviceSampler>((int)count);
+        _inaccessible.Clear();
         for (var i = 0u; i < count; i++)
         {
-            // A device this process may not open (cgroups, permissions) is counted but left out, as NVML documents.
-            if (_nvml.DeviceHandle(i, out var handle) != NvmlReturn.Success)
+            // A device this process may not open (cgroups, permissions) is counted but left out, as NVML documents;
+            // it shows as gpu_up{uuid=""} 0 and the log says why.
+            if (_nvml.DeviceHandle(i, out var handle) is var opened && opened != NvmlReturn.Success)
             {
+                var reason = $"{_nvml.ErrorString(opened)} ({(int)opened})";
+                _inaccessible.Add((i.ToString(CultureInfo.InvariantCulture), reason));
+                LogInaccessible(_logger, (int)i, reason);
                 continue;
             }
 
@@ -350,6 +369,12 @@ internal sealed partial class GpuCollector : ICollector
         _devices = devices;
         _generation++;
         LogStarted(_logger, devices.Count, driver);
+        _missingExports = _nvml.MissingExports;
+        if (_missingExports.Count > 0)
+        {
+            LogMissingExports(_logger, _missingExports.Count, string.Join(", ", _missingExports));
+        }
+
         StartXidListener(devices, _generation);
         problem = string.Empty;
         return true;
@@ -433,9 +458,31 @@ internal sealed partial class GpuCollector : ICollector
         var gpu = device.IndexLabel;
         var uuid = device.Uuid;
         _stalled.Get(gpu, uuid).Set(device.Stalled ? 1 : 0);
+
+        // Logged whether or not the GPU is identified yet: a failure in identification must not be silent.
+        var error = device.Error;
+        if ((error is not null) != device.ReportedError)
+        {
+            device.ReportedError = error is not null;
+            if (error is not null)
+            {
+                LogSamplingFailed(_logger, error, device.Index, uuid.Length > 0 ? uuid : "not identified");
+            }
+        }
+
         if (uuid.Length == 0)
         {
             // Not identified yet (its first tick is stalled or failed): only its index is known.
+            var identify = device.Busy ? NvmlReturn.Success : device.IdentifyResult;
+            if ((identify != NvmlReturn.Success) != device.ReportedIdentify)
+            {
+                device.ReportedIdentify = identify != NvmlReturn.Success;
+                if (identify != NvmlReturn.Success)
+                {
+                    LogUnidentified(_logger, device.Index, _nvml.ErrorString(identify), (int)identify);
+                }
+            }
+
             _up.Get(gpu, uuid).Set(0);
             return false;
         }
@@ -445,15 +492,6 @@ internal sealed partial class GpuCollector : ICollector
         var last = WriteXids(device, gpu, out var xidTotal);
         device.CopyPublished(sample);
         sample.XidErrors = xidTotal;
-        var error = device.Error;
-        if ((error is not null) != device.ReportedError)
-        {
-            device.ReportedError = error is not null;
-            if (error is not null)
-            {
-                LogSamplingFailed(_logger, error, device.Index, uuid);
-            }
-        }
 
         var healthy = !device.Stalled && !sample.Lost && sample.Timestamp != 0 && error is null;
         _up.Get(gpu, uuid).Set(healthy ? 1 : 0);
@@ -786,6 +824,18 @@ internal sealed partial class GpuCollector : ICollector
 
     [LoggerMessage(EventId = 3016, EventName = "gpu_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}) answers NVML again after it was lost")]
     private static partial void LogRecoveredFromLoss(ILogger logger, int gpu, string uuid);
+
+    [LoggerMessage(EventId = 3017, EventName = "nvml_exports_missing", Level = LogLevel.Warning,
+        Message = "The NVML library lacks {Count} optional functions; the values that need them are absent (gpu_nvml_export_missing): {Exports}")]
+    private static partial void LogMissingExports(ILogger logger, int count, string exports);
+
+    [LoggerMessage(EventId = 3018, EventName = "gpu_inaccessible", Level = LogLevel.Error,
+        Message = "GPU {Gpu} cannot be opened (nvmlDeviceGetHandleByIndex_v2: {Reason}); it is left out (gpu_up{{uuid=\"\"}} 0): check the device cgroup and the permissions of /dev/nvidia*")]
+    private static partial void LogInaccessible(ILogger logger, int gpu, string reason);
+
+    [LoggerMessage(EventId = 3019, EventName = "gpu_unidentified", Level = LogLevel.Error,
+        Message = "GPU {Gpu} cannot be identified (nvmlDeviceGetUUID: {Reason}, {Code}); it reports gpu_up{{uuid=\"\"}} 0 until it answers")]
+    private static partial void LogUnidentified(ILogger logger, int gpu, string reason, int code);
 
     [LoggerMessage(EventId = 3007, EventName = "nvml_session_lost", Level = LogLevel.Warning,
         Message = "NVML session lost ({Reason}, {Code}): the driver was reloaded or no longer matches the library; re-initializing with backoff")]

@@ -153,6 +153,9 @@ internal sealed class GpuDeviceSampler
     /// <summary>Whether the collector has logged the current failure streak.</summary>
     public bool ReportedError { get; set; }
 
+    /// <summary>Whether the collector has logged that the GPU cannot be identified.</summary>
+    public bool ReportedIdentify { get; set; }
+
     private void Sample()
     {
         var now = _time.GetTimestamp();
@@ -230,7 +233,12 @@ internal sealed class GpuDeviceSampler
         var result = _nvml.Uuid(Handle, out var uuid);
         Uuid = result == NvmlReturn.Success ? uuid : string.Empty;
         _identified = result == NvmlReturn.Success;
+        IdentifyResult = result;
+        _ = Flag(result);
     }
+
+    /// <summary>What <c>nvmlDeviceGetUUID</c> last answered while the GPU was not identified yet (Success once it is).</summary>
+    public NvmlReturn IdentifyResult { get; private set; } = NvmlReturn.Success;
 
     private bool Continue => !_lost && _sessionError == 0;
 
@@ -750,14 +758,23 @@ internal sealed class GpuDeviceSampler
     /// <summary>True when the value may be used; remembers NOT_SUPPORTED, flags a lost GPU or a lost session.</summary>
     private bool Ok(GpuValue call, NvmlReturn result)
     {
+        if (result is NvmlReturn.NotSupported or NvmlReturn.FunctionNotFound)
+        {
+            // FUNCTION_NOT_FOUND: the driver predates the entry point; as final as NOT_SUPPORTED.
+            _unsupported[(int)call] = true;
+            return false;
+        }
+
+        return Flag(result);
+    }
+
+    /// <summary>True on success; flags a lost GPU or a lost session.</summary>
+    private bool Flag(NvmlReturn result)
+    {
         switch (result)
         {
             case NvmlReturn.Success:
                 return true;
-            case NvmlReturn.NotSupported or NvmlReturn.FunctionNotFound:
-                // FUNCTION_NOT_FOUND: the driver predates the entry point; as final as NOT_SUPPORTED.
-                _unsupported[(int)call] = true;
-                return false;
             case NvmlReturn.GpuIsLost:
                 _lost = true;
                 return false;

@@ -9,6 +9,12 @@ internal interface INvml
     /// <summary>Loads the library at <paramref name="path"/> and initializes NVML; false with a reason otherwise.</summary>
     bool TryInitialize(string path, out string? problem);
 
+    /// <summary>
+    /// The optional exports the initialized library lacks (<see cref="NvmlExport"/>): calls that need them answer
+    /// FUNCTION_NOT_FOUND, so only their values are absent.
+    /// </summary>
+    IReadOnlyList<string> MissingExports => [];
+
     /// <summary><c>nvmlDeviceGetCount_v2</c>.</summary>
     NvmlReturn DeviceCount(out uint count);
 

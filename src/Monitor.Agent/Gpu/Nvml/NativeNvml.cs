@@ -9,12 +9,10 @@ internal sealed unsafe class NativeNvml : INvml
 
     /// <summary><c>nvmlEventTypeXidCriticalError</c>.</summary>
     private const ulong XidCriticalError = 0x8;
-    private bool _hasMemoryV2;
-    private bool _hasClocksEventReasons;
-    private bool _hasThrottleReasons;
-    private bool _hasProcessesV3;
+    /// <summary>Which optional exports the loaded library has, by <see cref="NvmlExport"/>.</summary>
+    private readonly bool[] _has = new bool[(int)NvmlExport.Count];
     private bool _hasGpm;
-    private bool _hasGpmMig;
+    private string[] _missing = [];
 
     [ThreadStatic]
     private static byte[]? _gpmBuffer;
@@ -40,15 +38,28 @@ internal sealed unsafe class NativeNvml : INvml
             return false;
         }
 
-        _hasMemoryV2 = NvmlLibrary.HasExport("nvmlDeviceGetMemoryInfo_v2");
-        _hasClocksEventReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksEventReasons");
-        _hasThrottleReasons = NvmlLibrary.HasExport("nvmlDeviceGetCurrentClocksThrottleReasons");
-        _hasProcessesV3 = NvmlLibrary.HasExport("nvmlDeviceGetComputeRunningProcesses_v3");
-        _hasGpm = NvmlLibrary.HasExport("nvmlGpmQueryDeviceSupport") && NvmlLibrary.HasExport("nvmlGpmSampleAlloc") &&
-            NvmlLibrary.HasExport("nvmlGpmSampleGet") && NvmlLibrary.HasExport("nvmlGpmMetricsGet") && NvmlLibrary.HasExport("nvmlGpmSampleFree");
-        _hasGpmMig = _hasGpm && NvmlLibrary.HasExport("nvmlGpmMigSampleGet");
+        for (var i = 0; i < _has.Length; i++)
+        {
+            _has[i] = NvmlLibrary.HasExport(NvmlExports.Names[i]);
+        }
+
+        _hasGpm = Has(NvmlExport.GpmQueryDeviceSupport) && Has(NvmlExport.GpmSampleAlloc) && Has(NvmlExport.GpmSampleGet) &&
+            Has(NvmlExport.GpmMetricsGet) && Has(NvmlExport.GpmSampleFree);
+        var missing = new List<string>();
+        for (var i = 0; i < _has.Length; i++)
+        {
+            var export = (NvmlExport)i;
+            if (!_has[i] && !NvmlExports.Alternatives.Any(p => (p.Item1 == export && Has(p.Item2)) || (p.Item2 == export && Has(p.Item1))))
+            {
+                missing.Add(NvmlExports.Names[i]);
+            }
+        }
+
+        _missing = [.. missing];
         return true;
     }
+
+    public IReadOnlyList<string> MissingExports => _missing;
 
     public NvmlReturn DeviceCount(out uint count) => NvmlNative.DeviceGetCount(out count);
 
@@ -58,11 +69,15 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn Uuid(nint device, out string uuid) => ReadString(device, &NvmlNative.DeviceGetUuid, out uuid);
 
-    public NvmlReturn Utilization(nint device, out NvmlUtilization utilization) => NvmlNative.DeviceGetUtilizationRates(device, out utilization);
+    public NvmlReturn Utilization(nint device, out NvmlUtilization utilization)
+    {
+        utilization = default;
+        return Has(NvmlExport.DeviceGetUtilizationRates) ? NvmlNative.DeviceGetUtilizationRates(device, out utilization) : NvmlReturn.FunctionNotFound;
+    }
 
     public NvmlReturn Memory(nint device, out ulong total, out ulong used, out ulong free, out ulong? reserved)
     {
-        if (_hasMemoryV2)
+        if (Has(NvmlExport.DeviceGetMemoryInfoV2))
         {
             var v2 = new NvmlMemoryV2 { Version = NvmlMemoryV2.StructVersion };
             var result = NvmlNative.DeviceGetMemoryInfoV2(device, ref v2);
@@ -71,54 +86,83 @@ internal sealed unsafe class NativeNvml : INvml
         }
 
         // Pre-R510: v1 "used" includes the driver's reservation, which v1 cannot separate.
+        (total, used, free, reserved) = (0, 0, 0, null);
+        if (!Has(NvmlExport.DeviceGetMemoryInfo))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var v1Result = NvmlNative.DeviceGetMemoryInfo(device, out var v1);
         (total, used, free, reserved) = (v1.Total, v1.Used, v1.Free, null);
         return v1Result;
     }
 
-    public NvmlReturn Temperature(nint device, out uint celsius) => NvmlNative.DeviceGetTemperature(device, 0, out celsius);
+    public NvmlReturn Temperature(nint device, out uint celsius) =>
+        Has(NvmlExport.DeviceGetTemperature, out celsius) ? NvmlNative.DeviceGetTemperature(device, 0, out celsius) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn PowerUsage(nint device, out uint milliwatts) => NvmlNative.DeviceGetPowerUsage(device, out milliwatts);
+    public NvmlReturn PowerUsage(nint device, out uint milliwatts) =>
+        Has(NvmlExport.DeviceGetPowerUsage, out milliwatts) ? NvmlNative.DeviceGetPowerUsage(device, out milliwatts) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn Energy(nint device, out ulong millijoules) => NvmlNative.DeviceGetTotalEnergyConsumption(device, out millijoules);
+    public NvmlReturn Energy(nint device, out ulong millijoules) =>
+        Has(NvmlExport.DeviceGetTotalEnergyConsumption, out millijoules) ? NvmlNative.DeviceGetTotalEnergyConsumption(device, out millijoules) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn Clock(nint device, int clockType, out uint megahertz) => NvmlNative.DeviceGetClockInfo(device, clockType, out megahertz);
+    public NvmlReturn Clock(nint device, int clockType, out uint megahertz) =>
+        Has(NvmlExport.DeviceGetClockInfo, out megahertz) ? NvmlNative.DeviceGetClockInfo(device, clockType, out megahertz) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn MaxClock(nint device, int clockType, out uint megahertz) => NvmlNative.DeviceGetMaxClockInfo(device, clockType, out megahertz);
+    public NvmlReturn MaxClock(nint device, int clockType, out uint megahertz) =>
+        Has(NvmlExport.DeviceGetMaxClockInfo, out megahertz) ? NvmlNative.DeviceGetMaxClockInfo(device, clockType, out megahertz) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn PerformanceState(nint device, out int state) => NvmlNative.DeviceGetPerformanceState(device, out state);
+    public NvmlReturn PerformanceState(nint device, out int state) =>
+        Has(NvmlExport.DeviceGetPerformanceState, out state) ? NvmlNative.DeviceGetPerformanceState(device, out state) : NvmlReturn.FunctionNotFound;
 
     public NvmlReturn ClockEventReasons(nint device, out ulong reasons)
     {
-        if (_hasClocksEventReasons)
+        if (Has(NvmlExport.DeviceGetCurrentClocksEventReasons))
         {
             return NvmlNative.DeviceGetCurrentClocksEventReasons(device, out reasons);
         }
 
         reasons = 0;
-        return _hasThrottleReasons ? NvmlNative.DeviceGetCurrentClocksThrottleReasons(device, out reasons) : NvmlReturn.FunctionNotFound;
+        return Has(NvmlExport.DeviceGetCurrentClocksThrottleReasons) ? NvmlNative.DeviceGetCurrentClocksThrottleReasons(device, out reasons) : NvmlReturn.FunctionNotFound;
     }
 
     public NvmlReturn TemperatureThreshold(nint device, int threshold, out uint celsius) =>
-        NvmlNative.DeviceGetTemperatureThreshold(device, threshold, out celsius);
+        Has(NvmlExport.DeviceGetTemperatureThreshold, out celsius) ? NvmlNative.DeviceGetTemperatureThreshold(device, threshold, out celsius) : NvmlReturn.FunctionNotFound;
 
     public NvmlReturn EccErrors(nint device, int errorType, int counterType, out ulong count) =>
-        NvmlNative.DeviceGetTotalEccErrors(device, errorType, counterType, out count);
+        Has(NvmlExport.DeviceGetTotalEccErrors, out count) ? NvmlNative.DeviceGetTotalEccErrors(device, errorType, counterType, out count) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure) =>
-        NvmlNative.DeviceGetRemappedRows(device, out correctable, out uncorrectable, out pending, out failure);
+    public NvmlReturn RemappedRows(nint device, out uint correctable, out uint uncorrectable, out uint pending, out uint failure)
+    {
+        (correctable, uncorrectable, pending, failure) = (0, 0, 0, 0);
+        return Has(NvmlExport.DeviceGetRemappedRows)
+            ? NvmlNative.DeviceGetRemappedRows(device, out correctable, out uncorrectable, out pending, out failure)
+            : NvmlReturn.FunctionNotFound;
+    }
 
     public NvmlReturn PcieLink(nint device, out uint generation, out uint width)
     {
+        (generation, width) = (0, 0);
+        if (!Has(NvmlExport.DeviceGetCurrPcieLinkGeneration) || !Has(NvmlExport.DeviceGetCurrPcieLinkWidth))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetCurrPcieLinkGeneration(device, out generation);
-        width = 0;
         return result == NvmlReturn.Success ? NvmlNative.DeviceGetCurrPcieLinkWidth(device, out width) : result;
     }
 
-    public NvmlReturn PcieReplays(nint device, out uint count) => NvmlNative.DeviceGetPcieReplayCounter(device, out count);
+    public NvmlReturn PcieReplays(nint device, out uint count) =>
+        Has(NvmlExport.DeviceGetPcieReplayCounter, out count) ? NvmlNative.DeviceGetPcieReplayCounter(device, out count) : NvmlReturn.FunctionNotFound;
 
     public nint CreateXidEventSet(IReadOnlyList<nint> devices)
     {
+        if (!Has(NvmlExport.EventSetCreate) || !Has(NvmlExport.DeviceGetSupportedEventTypes) || !Has(NvmlExport.DeviceRegisterEvents) ||
+            !Has(NvmlExport.EventSetWait) || !Has(NvmlExport.EventSetFree))
+        {
+            return 0;
+        }
+
         if (NvmlNative.EventSetCreate(out var set) != NvmlReturn.Success)
         {
             return 0;
@@ -146,10 +190,12 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn WaitEvent(nint set, uint timeoutMilliseconds, out NvmlEventData data) => NvmlNative.EventSetWait(set, out data, timeoutMilliseconds);
 
-    public NvmlReturn CodecUtilization(nint device, bool decoder, out uint percent) =>
-        decoder ? NvmlNative.DeviceGetDecoderUtilization(device, out percent, out _) : NvmlNative.DeviceGetEncoderUtilization(device, out percent, out _);
+    public NvmlReturn CodecUtilization(nint device, bool decoder, out uint percent) => decoder
+        ? Has(NvmlExport.DeviceGetDecoderUtilization, out percent) ? NvmlNative.DeviceGetDecoderUtilization(device, out percent, out _) : NvmlReturn.FunctionNotFound
+        : Has(NvmlExport.DeviceGetEncoderUtilization, out percent) ? NvmlNative.DeviceGetEncoderUtilization(device, out percent, out _) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn FanSpeed(nint device, out uint percent) => NvmlNative.DeviceGetFanSpeed(device, out percent);
+    public NvmlReturn FanSpeed(nint device, out uint percent) =>
+        Has(NvmlExport.DeviceGetFanSpeed, out percent) ? NvmlNative.DeviceGetFanSpeed(device, out percent) : NvmlReturn.FunctionNotFound;
 
     public string ErrorString(NvmlReturn result) => NvmlLibrary.ErrorString(result);
 
@@ -157,40 +203,70 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn DriverVersion(out string version)
     {
+        version = string.Empty;
+        if (!Has(NvmlExport.SystemGetDriverVersion))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var buffer = stackalloc byte[80];
         var result = NvmlNative.SystemGetDriverVersion(buffer, 80);
         version = result == NvmlReturn.Success ? Decode(buffer, 80) : string.Empty;
         return result;
     }
 
-    public NvmlReturn Serial(nint device, out string serial) => ReadString(device, &NvmlNative.DeviceGetSerial, out serial);
+    public NvmlReturn Serial(nint device, out string serial) =>
+        Has(NvmlExport.DeviceGetSerial, out serial) ? ReadString(device, &NvmlNative.DeviceGetSerial, out serial) : NvmlReturn.FunctionNotFound;
 
     public NvmlReturn PciBusId(nint device, out string busId)
     {
+        busId = string.Empty;
+        if (!Has(NvmlExport.DeviceGetPciInfo))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetPciInfo(device, out var pci);
         busId = result == NvmlReturn.Success ? Decode(pci.BusId, 32) : string.Empty;
         return result;
     }
 
-    public NvmlReturn VbiosVersion(nint device, out string version) => ReadString(device, &NvmlNative.DeviceGetVbiosVersion, out version);
+    public NvmlReturn VbiosVersion(nint device, out string version) =>
+        Has(NvmlExport.DeviceGetVbiosVersion, out version) ? ReadString(device, &NvmlNative.DeviceGetVbiosVersion, out version) : NvmlReturn.FunctionNotFound;
 
-    public NvmlReturn ComputeCapability(nint device, out int major, out int minor) => NvmlNative.DeviceGetCudaComputeCapability(device, out major, out minor);
+    public NvmlReturn ComputeCapability(nint device, out int major, out int minor)
+    {
+        (major, minor) = (0, 0);
+        return Has(NvmlExport.DeviceGetCudaComputeCapability) ? NvmlNative.DeviceGetCudaComputeCapability(device, out major, out minor) : NvmlReturn.FunctionNotFound;
+    }
 
-    public NvmlReturn PowerLimit(nint device, out uint milliwatts) => NvmlNative.DeviceGetEnforcedPowerLimit(device, out milliwatts);
+    public NvmlReturn PowerLimit(nint device, out uint milliwatts) =>
+        Has(NvmlExport.DeviceGetEnforcedPowerLimit, out milliwatts) ? NvmlNative.DeviceGetEnforcedPowerLimit(device, out milliwatts) : NvmlReturn.FunctionNotFound;
 
     public NvmlReturn MaxPcieLink(nint device, out uint generation, out uint width)
     {
+        (generation, width) = (0, 0);
+        if (!Has(NvmlExport.DeviceGetMaxPcieLinkGeneration) || !Has(NvmlExport.DeviceGetMaxPcieLinkWidth))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetMaxPcieLinkGeneration(device, out generation);
         width = 0;
         return result == NvmlReturn.Success ? NvmlNative.DeviceGetMaxPcieLinkWidth(device, out width) : result;
     }
 
     public NvmlReturn PcieThroughput(nint device, int counter, out uint kilobytesPerSecond) =>
-        NvmlNative.DeviceGetPcieThroughput(device, counter, out kilobytesPerSecond);
+        Has(NvmlExport.DeviceGetPcieThroughput, out kilobytesPerSecond) ? NvmlNative.DeviceGetPcieThroughput(device, counter, out kilobytesPerSecond) : NvmlReturn.FunctionNotFound;
 
     public NvmlReturn RetiredPages(nint device, int cause, out uint count)
     {
         count = 0;
+        if (!Has(NvmlExport.DeviceGetRetiredPages))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetRetiredPages(device, cause, ref count, null);
 
         // A size query with pages present answers INSUFFICIENT_SIZE with the count set: that is the answer.
@@ -199,6 +275,12 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn EccMode(nint device, out bool current, out bool pending)
     {
+        (current, pending) = (false, false);
+        if (!Has(NvmlExport.DeviceGetEccMode))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetEccMode(device, out var c, out var p);
         (current, pending) = (c != 0, p != 0);
         return result;
@@ -206,6 +288,12 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn RetiredPagesPending(nint device, out bool pending)
     {
+        pending = false;
+        if (!Has(NvmlExport.DeviceGetRetiredPagesPendingStatus))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetRetiredPagesPendingStatus(device, out var value);
         pending = value != 0;
         return result;
@@ -213,6 +301,11 @@ internal sealed unsafe class NativeNvml : INvml
 
     public NvmlReturn FieldValues(nint device, Span<NvmlFieldValue> values)
     {
+        if (!Has(NvmlExport.DeviceGetFieldValues))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         for (var i = 0; i < values.Length; i++)
         {
             values[i].NvmlReturn = (int)NvmlReturn.Unknown;
@@ -228,7 +321,7 @@ internal sealed unsafe class NativeNvml : INvml
     public NvmlReturn ComputeProcesses(nint device, List<NvmlProcessInfo> into)
     {
         into.Clear();
-        if (!_hasProcessesV3)
+        if (!Has(NvmlExport.DeviceGetComputeRunningProcesses))
         {
             // Pre-R510 drivers: the _v3 entry point (and its struct) does not exist.
             return NvmlReturn.FunctionNotFound;
@@ -264,6 +357,11 @@ internal sealed unsafe class NativeNvml : INvml
     public NvmlReturn ProcessUtilization(nint device, ulong lastSeen, List<NvmlProcessUtilizationSample> into)
     {
         into.Clear();
+        if (!Has(NvmlExport.DeviceGetProcessUtilization))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         _utilizationBuffer ??= new NvmlProcessUtilizationSample[8];
         var count = (uint)_utilizationBuffer.Length;
         NvmlReturn result;
@@ -291,11 +389,17 @@ internal sealed unsafe class NativeNvml : INvml
         return result;
     }
 
-    public NvmlReturn MigMode(nint device, out uint current) => NvmlNative.DeviceGetMigMode(device, out current, out _);
+    public NvmlReturn MigMode(nint device, out uint current) =>
+        Has(NvmlExport.DeviceGetMigMode, out current) ? NvmlNative.DeviceGetMigMode(device, out current, out _) : NvmlReturn.FunctionNotFound;
 
     public NvmlReturn MigDevices(nint device, List<NvmlMigDevice> into)
     {
         into.Clear();
+        if (!Has(NvmlExport.DeviceGetMaxMigDeviceCount) || !Has(NvmlExport.DeviceGetMigDeviceHandleByIndex))
+        {
+            return NvmlReturn.FunctionNotFound;
+        }
+
         var result = NvmlNative.DeviceGetMaxMigDeviceCount(device, out var max);
         if (result != NvmlReturn.Success)
         {
@@ -310,8 +414,8 @@ internal sealed unsafe class NativeNvml : INvml
                 continue;
             }
 
-            var gi = NvmlNative.DeviceGetGpuInstanceId(mig, out var g) == NvmlReturn.Success ? g : uint.MaxValue;
-            var ci = NvmlNative.DeviceGetComputeInstanceId(mig, out var c) == NvmlReturn.Success ? c : uint.MaxValue;
+            var gi = Has(NvmlExport.DeviceGetGpuInstanceId) && NvmlNative.DeviceGetGpuInstanceId(mig, out var g) == NvmlReturn.Success ? g : uint.MaxValue;
+            var ci = Has(NvmlExport.DeviceGetComputeInstanceId) && NvmlNative.DeviceGetComputeInstanceId(mig, out var c) == NvmlReturn.Success ? c : uint.MaxValue;
             _ = Uuid(mig, out var uuid);
             into.Add(new NvmlMigDevice(mig, gi, ci, uuid));
         }
@@ -344,7 +448,7 @@ internal sealed unsafe class NativeNvml : INvml
     public NvmlReturn GpmSample(nint device, uint? gpuInstanceId, nint sample) => gpuInstanceId switch
     {
         null => _hasGpm ? NvmlNative.GpmSampleGet(device, sample) : NvmlReturn.FunctionNotFound,
-        { } gi => _hasGpmMig ? NvmlNative.GpmMigSampleGet(device, gi, sample) : NvmlReturn.FunctionNotFound,
+        { } gi => _hasGpm && Has(NvmlExport.GpmMigSampleGet) ? NvmlNative.GpmMigSampleGet(device, gi, sample) : NvmlReturn.FunctionNotFound,
     };
 
     public NvmlReturn GpmMetrics(nint earlier, nint later, ReadOnlySpan<uint> ids, Span<(NvmlReturn Result, double Value)> results)
@@ -382,6 +486,21 @@ internal sealed unsafe class NativeNvml : INvml
 
             return result;
         }
+    }
+
+    private bool Has(NvmlExport export) => _has[(int)export];
+
+    /// <summary><see cref="Has(NvmlExport)"/>, with the out value set to its default for the caller's missing case.</summary>
+    private bool Has<T>(NvmlExport export, out T value)
+    {
+        value = default!;
+        return _has[(int)export];
+    }
+
+    private bool Has(NvmlExport export, out string value)
+    {
+        value = string.Empty;
+        return _has[(int)export];
     }
 
     private static string Decode(byte* buffer, int length) =>

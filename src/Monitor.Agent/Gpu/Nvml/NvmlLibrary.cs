@@ -18,7 +18,7 @@ internal static class NvmlLibrary
     public const string DefaultPath = "libnvidia-ml.so.1";
 
     /// <summary>Exports every version of NVML we support has (11.0+); without them the library is not usable.</summary>
-    private static readonly string[] RequiredExports =
+    internal static readonly string[] RequiredExports =
     [
         "nvmlInit_v2", "nvmlShutdown", "nvmlErrorString", "nvmlDeviceGetCount_v2", "nvmlDeviceGetHandleByIndex_v2",
         "nvmlDeviceGetUUID", "nvmlDeviceGetName",
