@@ -267,10 +267,10 @@ internal sealed class CollectorRunner
         state.LastStarted = start;
         ReadTracker.Current?.Reset();
         Volatile.Write(ref state.RunningSince, start);
-        state.Group.BeginUpdate();
         var succeeded = false;
         try
         {
+            state.Group.BeginUpdate();
             state.Collector!.Update(cancellationToken);
             succeeded = true;
         }

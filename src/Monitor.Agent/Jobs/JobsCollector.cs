@@ -240,6 +240,14 @@ internal sealed partial class JobsCollector : ICollector
                 if (holders.Contains(id))
                 {
                     job.HeldGpus.Add(uuid);
+
+                    // Its counters start at 0 in the same update as job_info and gpu_job_info, not a GPU tick later:
+                    // a scrape never sees a running job on a GPU without its counters, and increase() sees the first
+                    // second.
+                    if (Volatile.Read(ref _gpus).IndexOf(uuid) is { } index)
+                    {
+                        _ = job.Gpu(index, uuid);
+                    }
                 }
             }
 

@@ -40,6 +40,10 @@ public sealed class MetricGroup
 
     // The generation of the update in progress (or of the last one), and whether one is in progress.
     private long _generation = 1;
+
+    // The last published update, whose untouched series are removed at the next BeginUpdate (0: none pending).
+    private long _staleGeneration;
+    private int _staleSlot;
     private volatile bool _updating;
     private volatile bool _withdrawn;
 
@@ -95,13 +99,25 @@ public sealed class MetricGroup
             spin.SpinOnce();
         }
 
+        // Only now may the series the last update left untouched go: a render that pinned the slot before that
+        // update was published may still have been walking the family lists, and it must find them there.
+        if (_staleGeneration != 0)
+        {
+            foreach (var family in _families)
+            {
+                family.RemoveStale(_staleSlot, _staleGeneration);
+            }
+
+            _staleGeneration = 0;
+        }
+
         Interlocked.Increment(ref _generation);
         _updating = true;
     }
 
     /// <summary>
     /// Ends an update and publishes it: scrapes from now on render exactly what the update wrote and touched. Series
-    /// the update did not touch are no longer rendered, and are removed.
+    /// the update did not touch are no longer rendered, and are removed at the next <see cref="BeginUpdate"/>.
     /// </summary>
     public void EndUpdate()
     {
@@ -119,10 +135,8 @@ public sealed class MetricGroup
         Interlocked.Exchange(ref _front, back);
         _withdrawn = false;
         _updating = false;
-        foreach (var family in _families)
-        {
-            family.RemoveStale(back, generation);
-        }
+        _staleSlot = back;
+        _staleGeneration = generation;
     }
 
     /// <summary>

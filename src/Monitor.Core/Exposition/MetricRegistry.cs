@@ -80,14 +80,39 @@ public sealed class MetricRegistry
         var layout = _layout;
         var groups = layout.Groups;
         int[]? rented = null;
-        var slots = groups.Length <= StackGroups ? stackalloc int[groups.Length] : (rented = ArrayPool<int>.Shared.Rent(groups.Length)).AsSpan(0, groups.Length);
+        var slots = groups.Length <= StackGroups ? stackalloc int[StackGroups] : (rented = ArrayPool<int>.Shared.Rent(groups.Length));
         var pinned = 0;
         try
         {
             // Pin every group before rendering any family: families of one group are spread over the name order.
-            for (; pinned < groups.Length; pinned++)
+            // Then check the layout did not change meanwhile: a family declared by an update published after the
+            // layout was read would otherwise be missing from a render of that update.
+            while (true)
             {
-                slots[pinned] = groups[pinned].Pin();
+                for (; pinned < groups.Length; pinned++)
+                {
+                    slots[pinned] = groups[pinned].Pin();
+                }
+
+                if (ReferenceEquals(layout, _layout))
+                {
+                    break;
+                }
+
+                Unpin(groups, slots, pinned);
+                pinned = 0;
+                layout = _layout;
+                groups = layout.Groups;
+                if (groups.Length > slots.Length)
+                {
+                    if (rented is not null)
+                    {
+                        ArrayPool<int>.Shared.Return(rented);
+                    }
+
+                    rented = ArrayPool<int>.Shared.Rent(groups.Length);
+                    slots = rented;
+                }
             }
 
             foreach (var family in layout.Families)
@@ -97,11 +122,7 @@ public sealed class MetricRegistry
         }
         finally
         {
-            for (var i = 0; i < pinned; i++)
-            {
-                groups[i].Unpin(slots[i]);
-            }
-
+            Unpin(groups, slots, pinned);
             if (rented is not null)
             {
                 ArrayPool<int>.Shared.Return(rented);
@@ -141,6 +162,14 @@ public sealed class MetricRegistry
 
             all.Sort(static (a, b) => string.CompareOrdinal(a.Name, b.Name));
             _layout = new Layout([.. _groups], [.. all]);
+        }
+    }
+
+    private static void Unpin(MetricGroup[] groups, Span<int> slots, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            groups[i].Unpin(slots[i]);
         }
     }
 

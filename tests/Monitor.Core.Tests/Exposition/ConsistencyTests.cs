@@ -168,6 +168,33 @@ public sealed class ConsistencyTests
         Assert.Contains("v 3\n", Render(registry), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void WriteTo_RenderPinnedBeforeAnUpdateDropsASeries_StillFindsIt()
+    {
+        // A render pins the published slot, then walks the families in name order. An update published meanwhile that
+        // no longer has a series must not take it out of the family list under the render.
+        var g = new MetricGroup("jobs");
+        var running = g.Gauge("job_running", "Running.", "job_id");
+        g.BeginUpdate();
+        running.Get("7").Set(1);
+        g.EndUpdate();
+
+        var pinned = g.Pin();
+        g.BeginUpdate();
+        g.EndUpdate();
+        using var buffer = new PooledBufferWriter(1024);
+        running.WriteTo(buffer, ExpositionFormat.Text004, pinned);
+        g.Unpin(pinned);
+
+        Assert.Contains("job_running{job_id=\"7\"} 1\n", System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan), StringComparison.Ordinal);
+        Assert.Equal(string.Empty, Render(RegistryOf(g)));
+
+        // Removed from the list at the next update, once no render holds the slot it was live in.
+        g.BeginUpdate();
+        g.EndUpdate();
+        Assert.Empty(running.Series);
+    }
+
     /// <summary>
     /// A writer publishes updates in which every series holds the update's number, and series come and go with the
     /// update's parity, while readers render as fast as they can. Every render must show one update: all values equal,
