@@ -26,10 +26,7 @@ internal static class AgentLogging
 
         return json
             ? configuration.WriteTo.Console(new EcsJsonFormatter("monitor-agent", version, Environment.MachineName), standardErrorFromLevel: LogEventLevel.Verbose).CreateLogger()
-            : configuration.WriteTo.Console(
-                outputTemplate: "{Timestamp:yyyy-MM-ddTHH:mm:ss.fffzzz} {Level:u4} {SourceContext}: {Message:lj}{NewLine}{Exception}",
-                standardErrorFromLevel: LogEventLevel.Verbose,
-                formatProvider: System.Globalization.CultureInfo.InvariantCulture).CreateLogger();
+            : configuration.WriteTo.Console(new TextLogFormatter(), standardErrorFromLevel: LogEventLevel.Verbose).CreateLogger();
     }
 
     private static LogEventLevel ToSerilog(LogLevel level) => level switch

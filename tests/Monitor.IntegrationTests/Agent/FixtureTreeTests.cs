@@ -96,7 +96,8 @@ public sealed class FixtureTreeTests
             // cp -a keeps the sysfs-style symlinks of the tree.
             var (code, _, stderr) = await ExternalTool.RunAsync("cp", ["-a", Fixtures.Path("host") + "/.", root]);
             Assert.True(code == 0, stderr);
-            await File.WriteAllTextAsync(Path.Join(root, "proc", "loadavg"), "garbage\n");
+            // Garbage with terminal escapes (clear screen, set title, bell): the log must show them escaped, never raw.
+            await File.WriteAllTextAsync(Path.Join(root, "proc", "loadavg"), "garbage\u001b[2J\u001b]0;owned\u0007 0.1 0.2 1/2 3\n");
             await using var agent = await AgentProcess.StartAsync($"--path.procfs={root}/proc", $"--path.sysfs={root}/sys", $"--path.rootfs={root}");
             using var client = new HttpClient();
 
@@ -111,6 +112,9 @@ public sealed class FixtureTreeTests
             Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"meminfo\"}"]);
             Assert.Contains("node_memory_MemTotal_bytes", samples.Keys);
             Assert.Single(agent.Log.Split('\n'), l => l.Contains("Collector loadavg failed", StringComparison.Ordinal));
+            Assert.Contains("'garbage\\x1b[2J\\x1b]0;owned\\x07'", agent.Log, StringComparison.Ordinal);
+            Assert.DoesNotContain('\u001b', agent.Log);
+            Assert.DoesNotContain('\u0007', agent.Log);
         }
         finally
         {
@@ -124,7 +128,7 @@ public sealed class FixtureTreeTests
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while (true)
         {
-            // Background collectors write in place; the runner sets a collector's duration once an update finished.
+            // The runner sets a collector's duration once its first update has been published.
             var body = await agent.ScrapeAsync(client);
             var settled = new[] { "filesystem", "hwmon", "infiniband", "thermal_zone" }
                 .All(c => body.Contains($"monitor_agent_collector_duration_seconds{{collector=\"{c}\"}}", StringComparison.Ordinal));
