@@ -60,7 +60,7 @@ internal sealed partial class MetricsEndpoint
                 return;
             }
 
-            _runner.UpdateForScrape(arrived, context.RequestAborted);
+            await _runner.UpdateForScrapeAsync(arrived, context.RequestAborted).ConfigureAwait(false);
             var format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
             Count(format == ExpositionFormat.OpenMetrics100 ? _openMetricsScrapes : _textScrapes);
             using var buffer = new PooledBufferWriter(Volatile.Read(ref _sizeHint));
