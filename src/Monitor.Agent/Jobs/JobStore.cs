@@ -49,6 +49,9 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
     /// <summary>Per GPU (by UUID) usage, including GPUs the job no longer holds.</summary>
     public Dictionary<string, JobGpuUsage> Gpus { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>The sources that listed the job at the last refresh where one did (a failing one keeps it running).</summary>
+    public HashSet<string> Sources { get; } = new(StringComparer.Ordinal);
+
     /// <summary>UUIDs of the GPUs the job holds now (from the sources and its processes).</summary>
     public HashSet<string> HeldGpus { get; } = new(StringComparer.Ordinal);
 

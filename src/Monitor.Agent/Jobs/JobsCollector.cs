@@ -151,6 +151,8 @@ internal sealed partial class JobsCollector : ICollector
     {
         // 1. Every source, each with its own health; a broken one only loses its own jobs.
         var found = new Dictionary<string, (JobIdentity Identity, List<GpuRef> Gpus)>(StringComparer.Ordinal);
+        var foundBy = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        var failed = new HashSet<string>(StringComparer.Ordinal);
         foreach (var source in _sources)
         {
             JobSourceResult result;
@@ -164,12 +166,38 @@ internal sealed partial class JobsCollector : ICollector
             }
 
             ReportSource(source.Name, result.Problem);
+            if (result.Problem is not null)
+            {
+                failed.Add(source.Name);
+            }
+
             foreach (var job in result.Jobs)
             {
                 found[job.Identity.JobId] = found.TryGetValue(job.Identity.JobId, out var seen)
                     ? (seen.Identity.Merge(job.Identity), [.. seen.Gpus, .. job.Gpus])
                     : (job.Identity, [.. job.Gpus]);
+                (foundBy.TryGetValue(job.Identity.JobId, out var by) ? by : foundBy[job.Identity.JobId] = []).Add(source.Name);
             }
+        }
+
+        // A source that failed this time says nothing about its jobs: they keep running, on the GPUs they held, until
+        // it answers again. Otherwise one unreadable file or a kubelet restart would end every job it lists, and the
+        // next refresh would start them again with their counters at 0.
+        if (failed.Count > 0)
+        {
+            _store.Read(jobs =>
+            {
+                foreach (var (id, job) in jobs)
+                {
+                    if (job.End is null && !found.ContainsKey(id) && job.Sources.Overlaps(failed))
+                    {
+                        found[id] = (job.Identity, [.. job.HeldGpus.Select(uuid => new GpuRef(uuid, null))]);
+                        foundBy[id] = [.. job.Sources];
+                    }
+                }
+
+                return 0;
+            });
         }
 
         // 2. GPU references to UUIDs, with the latest tick's index and MIG tables.
@@ -191,7 +219,7 @@ internal sealed partial class JobsCollector : ICollector
         var usage = _cgroups?.Usage;
         _store.Write(jobs =>
         {
-            Lifecycle(jobs, found, allocated, usage, now);
+            Lifecycle(jobs, found, foundBy, allocated, usage, now);
             Expose(jobs, now);
         });
     }
@@ -202,6 +230,7 @@ internal sealed partial class JobsCollector : ICollector
     private void Lifecycle(
         Dictionary<string, TrackedJob> jobs,
         Dictionary<string, (JobIdentity Identity, List<GpuRef> Gpus)> found,
+        Dictionary<string, List<string>> foundBy,
         Dictionary<string, List<string>> allocated,
         IReadOnlyDictionary<string, CgroupUsage>? usage,
         DateTimeOffset now)
@@ -219,6 +248,12 @@ internal sealed partial class JobsCollector : ICollector
                 job = new TrackedJob(named, now);
                 jobs[id] = job;
                 LogJobStarted(_logger, id, named.Scheduler, named.User ?? string.Empty);
+            }
+
+            if (foundBy.TryGetValue(id, out var sources))
+            {
+                job.Sources.Clear();
+                job.Sources.UnionWith(sources);
             }
         }
 

@@ -172,4 +172,8 @@ public sealed class JobSourceTests
         resolver.BeginRound();
         Assert.Equal("70", resolver.JobOf(10));
     }
+
+    [Fact]
+    public void ReadLines_FileRemovedSinceTheListing_NoLinesNotAnError() =>
+        Assert.Empty(Monitor.Agent.Jobs.Slurm.MappingFiles.ReadLines("/nonexistent/monitor-tests/0", 4096));
 }

@@ -83,6 +83,55 @@ public sealed class JobsCollectorTests
         Assert.Equal(2.0, gpu.GetProperty("busy_seconds").GetDouble(), 9);
     }
 
+    [Fact]
+    public void Lifecycle_SourceFailsForAWhile_JobKeepsRunningWithItsCounters()
+    {
+        using var tree = new TempTree().Write("map/0", "1234\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+        using var logs = new CollectingLoggerFactory();
+        var time = new ManualTime();
+        var services = new AgentServices();
+        var harness = new CollectorHarness(
+            JobsCollector.Descriptor,
+            new HostPaths(tree.Path("proc"), tree.Path("sys"), tree.Path("root")),
+            new Dictionary<string, string?> { ["slurm-mapping-dir"] = tree.Path("map"), ["gpustat-dir"] = tree.Path("none"), ["grace-period"] = "2m" },
+            logs.CreateLogger("jobs"),
+            time,
+            services);
+        Tick(services, time, energy: 0);
+        harness.Update();
+        time.Advance(TimeSpan.FromSeconds(1));
+        Tick(services, time, energy: 100);
+        var started = PromSamples.Parse(harness.Scrape())["job_start_timestamp_seconds{job_id=\"1234\"}"];
+
+        // The mapping file cannot be read (here: a symlink to itself, ELOOP even for root): the source fails, which
+        // says nothing about the job. It keeps running on its GPU and keeps integrating.
+        File.Delete(tree.Path("map/0"));
+        File.CreateSymbolicLink(tree.Path("map/0"), tree.Path("map/0"));
+        time.Advance(TimeSpan.FromSeconds(1));
+        Tick(services, time, energy: 200);
+        var failing = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(0, failing["job_source_up{source=\"slurm_mapping\"}"]);
+        Assert.Equal(1, failing["job_running{job_id=\"1234\"}"]);
+        Assert.Equal(1, failing[$"gpu_job_info{{gpu=\"0\",job_id=\"1234\",uuid=\"{Uuid}\"}}"]);
+        time.Advance(TimeSpan.FromSeconds(1));
+        Tick(services, time, energy: 300);
+        Assert.Equal(3.0, PromSamples.Parse(harness.Scrape())[$"job_gpu_allocated_seconds_total{{gpu=\"0\",job_id=\"1234\",uuid=\"{Uuid}\"}}"], 9);
+
+        // It answers again, still listing the job: the same lifetime, no new start.
+        File.Delete(tree.Path("map/0"));
+        File.WriteAllText(tree.Path("map/0"), "1234\n");
+        var back = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(1, back["job_source_up{source=\"slurm_mapping\"}"]);
+        Assert.Equal(started, back["job_start_timestamp_seconds{job_id=\"1234\"}"]);
+        Assert.Single(logs.Entries, e => e.Id.Id == 4000);
+        Assert.DoesNotContain(logs.Entries, e => e.Id.Id == 4001);
+
+        // It answers without the job: now it has ended.
+        File.Delete(tree.Path("map/0"));
+        Assert.Equal(0, PromSamples.Parse(harness.Scrape())["job_running{job_id=\"1234\"}"]);
+        Assert.Single(logs.Entries, e => e.Id.Id == 4001);
+    }
+
     private static void Tick(AgentServices services, ManualTime time, double energy)
     {
         var sample = new GpuSample { Timestamp = 1 };

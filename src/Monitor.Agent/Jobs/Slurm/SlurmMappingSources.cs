@@ -218,16 +218,29 @@ internal static class MappingFiles
     /// <summary>The lines of a small file; a file longer than <paramref name="maxBytes"/> is read up to that size.</summary>
     public static IEnumerable<string> ReadLines(string path, int maxBytes)
     {
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
-        // Regular files written by the prolog: their length is real (unlike procfs), so read exactly that much.
-        var buffer = new byte[(int)Math.Min(stream.Length, maxBytes)];
-        var read = 0;
-        while (read < buffer.Length && stream.Read(buffer, read, buffer.Length - read) is var n and > 0)
+        FileStream stream;
+        try
         {
-            read += n;
+            stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.None);
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            // The epilog removed it between the directory listing and now: that GPU's job has ended, not the source.
+            return [];
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer, 0, read).Split('\n');
+        using (stream)
+        {
+            // Regular files written by the prolog: their length is real (unlike procfs), so read exactly that much.
+            var buffer = new byte[(int)Math.Min(stream.Length, maxBytes)];
+            var read = 0;
+            while (read < buffer.Length && stream.Read(buffer, read, buffer.Length - read) is var n and > 0)
+            {
+                read += n;
+            }
+
+            return System.Text.Encoding.UTF8.GetString(buffer, 0, read).Split('\n');
+        }
     }
 
     /// <summary>
