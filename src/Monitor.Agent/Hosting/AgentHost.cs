@@ -1,5 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
@@ -25,10 +27,12 @@ internal static partial class AgentHost
     /// <param name="serilog">The root logger.</param>
     /// <param name="time">The clock.</param>
     /// <param name="extra">Collectors that always run besides the enabled ones (the log shipper's metrics).</param>
-    public static WebApplication Build(AgentOptions options, Serilog.ILogger serilog, TimeProvider time, IReadOnlyList<CollectorDescriptor>? extra = null)
+    public static WebApplication Build(AgentOptions options, Serilog.ILogger serilog, TimeProvider time, IReadOnlyList<CollectorDescriptor>? extra = null, StartupReport? startup = null)
     {
+        startup ??= new StartupReport(default, -1, 0, new ConnectionBudget.Result(options.MaxConnections > 0 ? options.MaxConnections : ConnectionBudget.DefaultMax, null, null), new UnrecoverableStateMonitor());
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "monitor-agent" });
         builder.Logging.AddProvider(new SerilogLoggerProvider(serilog));
+        builder.Logging.AddProvider(startup.Unrecoverable);
         // Filter in Microsoft.Extensions.Logging too, not only in Serilog: ASP.NET Core checks IsEnabled before doing
         // its per-request logging work (log state, scopes, activities), so a filter here saves that on every scrape.
         builder.Logging.SetMinimumLevel(options.MinimumLevel);
@@ -37,9 +41,21 @@ internal static partial class AgentHost
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.AddServerHeader = false;
+            ListenerLimits.Apply(kestrel.Limits);
             var listen = options.Listen;
-            var https = options.Https;
-            Action<ListenOptions> configure = https is null ? _ => { } : listenOptions => listenOptions.UseHttps(https);
+            Action<ListenOptions> configure = listenOptions =>
+            {
+                if (options.Https is not null)
+                {
+                    // Per handshake, so that a SIGHUP reload reaches new connections without a restart.
+                    listenOptions.UseHttps(new TlsHandshakeCallbackOptions
+                    {
+                        OnConnection = static context => ValueTask.FromResult(((WebConfigReloader)context.State!).Current.Tls!.ServerOptions),
+                        OnConnectionState = s_reloader,
+                        HandshakeTimeout = ListenerLimits.TlsHandshakeTimeout,
+                    });
+                }
+            };
             if (listen.Address is not null)
             {
                 kestrel.Listen(listen.Address, listen.Port, configure);
@@ -65,61 +81,52 @@ internal static partial class AgentHost
             sp.GetRequiredService<ILoggerFactory>(),
             time,
             sp.GetRequiredService<Monitor.Agent.Jobs.AgentServices>()));
+        builder.Services.AddSingleton(sp => new RequestLimiter(
+            options.MaxRequests,
+            sp.GetRequiredService<MetricRegistry>(),
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent.Hosting.RequestLimiter"),
+            time));
         builder.Services.AddSingleton(sp => new MetricsEndpoint(
             sp.GetRequiredService<MetricRegistry>(),
             sp.GetRequiredService<CollectorRunner>(),
             time,
-            sp.GetRequiredService<ILogger<MetricsEndpoint>>(),
-            options.MaxRequests));
+            sp.GetRequiredService<RequestLimiter>()));
+        builder.Services.AddSingleton(sp => new ConnectionLimiter(
+            startup.Connections.Limit,
+            sp.GetRequiredService<MetricRegistry>(),
+            time,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent.Hosting.ConnectionLimiter")));
+        builder.Services.AddSingleton(sp => new AuthGuard(
+            BcryptWorkers.DefaultCount,
+            sp.GetRequiredService<MetricRegistry>(),
+            time,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent.Hosting.Auth")));
+        builder.Services.AddSingleton(sp => new WebConfigReloader(
+            options.WebConfigFile,
+            options.Web,
+            options.Https,
+            sp.GetRequiredService<AuthGuard>(),
+            sp.GetRequiredService<MetricRegistry>(),
+            time,
+            sp.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent.Hosting.WebConfigReloader")));
+        // Registered after Kestrel's socket transport: Kestrel binds through the last registered factory that can.
+        builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new LimitedListenerFactory(
+            sp.GetRequiredService<ConnectionLimiter>(),
+            sp.GetRequiredService<ILoggerFactory>()));
         builder.Services.AddHostedService<BackgroundSampler>();
 
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<MetricsEndpoint>();
+        var limiter = app.Services.GetRequiredService<RequestLimiter>();
         var jobs = app.Services.GetRequiredService<Monitor.Agent.Jobs.AgentServices>().Jobs;
+        var reloader = app.Services.GetRequiredService<WebConfigReloader>();
+        s_reloader = reloader;
         _ = app.Services.GetRequiredService<CollectorRunner>();
         var landing = LandingPage(options.TelemetryPath);
-        var authenticator = options.Web.BasicAuthUsers.Count > 0 ? new BasicAuthenticator(options.Web.BasicAuthUsers) : null;
-        app.Run(context =>
-        {
-            var request = context.Request;
-            if (authenticator is not null && !authenticator.IsAuthorized(request))
-            {
-                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
-                context.Response.Headers.WWWAuthenticate = "Basic realm=\"monitor-agent\"";
-                return Task.CompletedTask;
-            }
-
-            if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
-            {
-                context.Response.StatusCode = StatusCodes.Status405MethodNotAllowed;
-                context.Response.Headers.Allow = "GET, HEAD";
-                return Task.CompletedTask;
-            }
-
-            var path = request.Path.Value;
-            if (path == options.TelemetryPath)
-            {
-                return metrics.HandleAsync(context);
-            }
-
-            switch (path)
-            {
-                case "/api/v1/jobs":
-                    return JobsAsync(context, jobs, time);
-                case "/healthz":
-                    context.Response.ContentType = "text/plain; charset=utf-8";
-                    return context.Response.WriteAsync("ok\n");
-                case "/" or "":
-                    context.Response.ContentType = "text/html; charset=utf-8";
-                    return context.Response.WriteAsync(landing);
-                default:
-                    context.Response.StatusCode = StatusCodes.Status404NotFound;
-                    context.Response.ContentType = "text/plain; charset=utf-8";
-                    return context.Response.WriteAsync($"404 page not found; metrics are at {options.TelemetryPath}\n");
-            }
-        });
+        app.Run(context => HandleAsync(context, reloader, metrics, limiter, jobs, landing, options.TelemetryPath, time));
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent");
+        startup.Unrecoverable.Attach(app.Lifetime, logger);
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
@@ -129,9 +136,106 @@ internal static partial class AgentHost
             }
 
             CollectorLog.CollectorsEnabled(logger, string.Join(", ", options.EnabledCollectors.Select(c => c.Name)));
+            LogDescriptors(logger, startup.Descriptors.Before, startup.Descriptors.Soft, startup.Descriptors.Hard, startup.Descriptors.Error ?? "none", startup.OpenAtStart, startup.Assemblies, startup.Connections.Limit);
+            if (startup.Connections.Warning is { } warning)
+            {
+                LogConnectionsLowered(logger, warning);
+            }
+
+            Sighup.Handler = () => reloader.Reload();
         });
-        app.Lifetime.ApplicationStopping.Register(() => LogStopping(logger));
+        app.Lifetime.ApplicationStopping.Register(() =>
+        {
+            Sighup.Handler = null;
+            LogStopping(logger);
+        });
         return app;
+    }
+
+    // Kestrel's per-handshake TLS callback takes its state through OnConnectionState, set before the host starts.
+    private static WebConfigReloader? s_reloader;
+
+    /// <summary>
+    /// One request. Order: the method (405 for anything but GET and HEAD, for everyone: the allowed methods are public
+    /// and refusing them first means a flood of POSTs never costs a bcrypt verification), then authentication (401,
+    /// or 429 when verification is not possible now), then the path (so an unauthenticated client learns nothing
+    /// about paths), then <c>--web.max-requests</c> for the paths that do work.
+    /// </summary>
+    private static async Task HandleAsync(HttpContext context, WebConfigReloader reloader, MetricsEndpoint metrics, RequestLimiter limiter, Monitor.Agent.Jobs.JobStore jobs, string landing, string telemetryPath, TimeProvider time)
+    {
+        using var connection = ConnectionLimiter.BeginRequest(context);
+        var request = context.Request;
+        var response = context.Response;
+        if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
+        {
+            response.StatusCode = StatusCodes.Status405MethodNotAllowed;
+            response.Headers.Allow = "GET, HEAD";
+            // Do not read (or wait for) a body the agent never wanted.
+            response.Headers.Connection = "close";
+            return;
+        }
+
+        if (reloader.Current.Authenticator is { } authenticator)
+        {
+            var authorization = request.Headers.Authorization;
+            var pending = authenticator.AuthenticateAsync(authorization.Count == 0 ? null : authorization.ToString(), context.Connection.RemoteIpAddress);
+            var outcome = pending.IsCompletedSuccessfully ? pending.Result : await pending.ConfigureAwait(false);
+            switch (outcome)
+            {
+                case AuthOutcome.Success:
+                    break;
+                case AuthOutcome.Busy or AuthOutcome.BackedOff:
+                    response.StatusCode = StatusCodes.Status429TooManyRequests;
+                    response.Headers.RetryAfter = "1";
+                    return;
+                default:
+                    response.StatusCode = StatusCodes.Status401Unauthorized;
+                    response.Headers.WWWAuthenticate = "Basic realm=\"monitor-agent\"";
+                    return;
+            }
+        }
+
+        connection.MarkServed();
+        var path = request.Path.Value;
+        if (path == telemetryPath)
+        {
+            await metrics.HandleAsync(context).ConfigureAwait(false);
+            return;
+        }
+
+        switch (path)
+        {
+            case "/api/v1/jobs":
+                if (!limiter.TryEnter())
+                {
+                    await limiter.RejectAsync(context).ConfigureAwait(false);
+                    return;
+                }
+
+                try
+                {
+                    await JobsAsync(context, jobs, time).ConfigureAwait(false);
+                }
+                finally
+                {
+                    limiter.Exit();
+                }
+
+                return;
+            case "/healthz":
+                response.ContentType = "text/plain; charset=utf-8";
+                await response.WriteAsync("ok\n").ConfigureAwait(false);
+                return;
+            case "/" or "":
+                response.ContentType = "text/html; charset=utf-8";
+                await response.WriteAsync(landing).ConfigureAwait(false);
+                return;
+            default:
+                response.StatusCode = StatusCodes.Status404NotFound;
+                response.ContentType = "text/plain; charset=utf-8";
+                await response.WriteAsync($"404 page not found; metrics are at {telemetryPath}\n").ConfigureAwait(false);
+                return;
+        }
     }
 
     private static async Task JobsAsync(HttpContext context, Monitor.Agent.Jobs.JobStore jobs, TimeProvider time)
@@ -178,4 +282,11 @@ internal static partial class AgentHost
 
     [LoggerMessage(EventId = 1001, EventName = "stopping", Level = LogLevel.Information, Message = "Stopping")]
     private static partial void LogStopping(ILogger logger);
+
+    [LoggerMessage(EventId = 1020, EventName = "file_descriptors", Level = LogLevel.Information,
+        Message = "File descriptors: soft limit {Before} raised to {Soft} (hard limit {Hard}; error: {Error}); {Open} open after loading {Assemblies} assemblies; at most {Connections} HTTP connections (--web.max-connections)")]
+    private static partial void LogDescriptors(ILogger logger, ulong before, ulong soft, ulong hard, string error, int open, int assemblies, int connections);
+
+    [LoggerMessage(EventId = 1021, EventName = "connection_limit_lowered", Level = LogLevel.Warning, Message = "{Warning}")]
+    private static partial void LogConnectionsLowered(ILogger logger, string warning);
 }

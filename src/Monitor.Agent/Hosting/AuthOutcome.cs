@@ -1,0 +1,20 @@
+namespace Monitor.Agent.Hosting;
+
+/// <summary>What <see cref="BasicAuthenticator"/> decided about a request.</summary>
+internal enum AuthOutcome
+{
+    /// <summary>Valid credentials (verified now or remembered): serve the request.</summary>
+    Success,
+
+    /// <summary>No basic-auth credentials: 401 with the challenge.</summary>
+    Missing,
+
+    /// <summary>Wrong or malformed credentials: 401.</summary>
+    Failed,
+
+    /// <summary>Every bcrypt worker was busy and the credentials were not remembered: 429 at once.</summary>
+    Busy,
+
+    /// <summary>The client's address is backing off after repeated failures: 429 at once, nothing verified.</summary>
+    BackedOff,
+}
