@@ -43,17 +43,6 @@ internal static class Program
             return OptionsException.ExitCode;
         }
 
-        int assemblies;
-        try
-        {
-            assemblies = StartupAssemblies.LoadAll();
-        }
-        catch (Exception ex) when (ex is IOException or BadImageFormatException)
-        {
-            await stderr.WriteLineAsync($"monitor-agent: error: cannot load the agent's own code ({ex.Message}); with a file descriptor limit of {FileDescriptorLimit.Soft()} this is usually too few descriptors: raise LimitNOFILE= (ulimit -n)").ConfigureAwait(false);
-            return 1;
-        }
-
         ElasticsearchSink? elasticsearch = null;
         if (options.Elasticsearch is { } es)
         {
@@ -70,7 +59,7 @@ internal static class Program
         }
 
         var openAtStart = OpenFileDescriptors.Count();
-        var connections = ConnectionBudget.Resolve(options.MaxConnections, FileDescriptorLimit.Soft(), openAtStart);
+        var connections = ConnectionBudget.Resolve(options.MaxConnections, FileDescriptorLimit.Soft(), openAtStart, ConnectionBudget.StartupGrowth);
         if (connections.Error is { } tooFew)
         {
             await stderr.WriteLineAsync($"monitor-agent: error: {tooFew}").ConfigureAwait(false);
@@ -96,7 +85,7 @@ internal static class Program
                 extra = [ShipperCollector.Descriptor(elasticsearch.Metrics, TimeProvider.System)];
             }
 
-            await using var app = AgentHost.Build(options, serilog, TimeProvider.System, extra, new StartupReport(descriptors, openAtStart, assemblies, connections, unrecoverable));
+            await using var app = AgentHost.Build(options, serilog, TimeProvider.System, extra, new StartupReport(descriptors, openAtStart, connections, unrecoverable));
             await app.RunAsync().ConfigureAwait(false);
             return unrecoverable.ExitCode ?? 0;
         }

@@ -29,7 +29,9 @@ internal static partial class AgentHost
     /// <param name="extra">Collectors that always run besides the enabled ones (the log shipper's metrics).</param>
     public static WebApplication Build(AgentOptions options, Serilog.ILogger serilog, TimeProvider time, IReadOnlyList<CollectorDescriptor>? extra = null, StartupReport? startup = null)
     {
-        startup ??= new StartupReport(default, -1, 0, new ConnectionBudget.Result(options.MaxConnections > 0 ? options.MaxConnections : ConnectionBudget.DefaultMax, null, null), new UnrecoverableStateMonitor());
+        startup ??= new StartupReport(default, -1, new ConnectionBudget.Result(options.MaxConnections > 0 ? options.MaxConnections : ConnectionBudget.DefaultMax, null, null), new UnrecoverableStateMonitor());
+        // The reloader is built with the services; Kestrel's per-handshake TLS callback reads it from here.
+        WebConfigReloader? tlsSource = null;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "monitor-agent" });
         builder.Logging.AddProvider(new SerilogLoggerProvider(serilog));
         builder.Logging.AddProvider(startup.Unrecoverable);
@@ -50,8 +52,7 @@ internal static partial class AgentHost
                     // Per handshake, so that a SIGHUP reload reaches new connections without a restart.
                     listenOptions.UseHttps(new TlsHandshakeCallbackOptions
                     {
-                        OnConnection = static context => ValueTask.FromResult(((WebConfigReloader)context.State!).Current.Tls!.ServerOptions),
-                        OnConnectionState = s_reloader,
+                        OnConnection = _ => ValueTask.FromResult(tlsSource!.Current.Tls!.ServerOptions),
                         HandshakeTimeout = ListenerLimits.TlsHandshakeTimeout,
                     });
                 }
@@ -120,7 +121,7 @@ internal static partial class AgentHost
         var limiter = app.Services.GetRequiredService<RequestLimiter>();
         var jobs = app.Services.GetRequiredService<Monitor.Agent.Jobs.AgentServices>().Jobs;
         var reloader = app.Services.GetRequiredService<WebConfigReloader>();
-        s_reloader = reloader;
+        tlsSource = reloader;
         _ = app.Services.GetRequiredService<CollectorRunner>();
         var landing = LandingPage(options.TelemetryPath);
         app.Run(context => HandleAsync(context, reloader, metrics, limiter, jobs, landing, options.TelemetryPath, time));
@@ -136,13 +137,8 @@ internal static partial class AgentHost
             }
 
             CollectorLog.CollectorsEnabled(logger, string.Join(", ", options.EnabledCollectors.Select(c => c.Name)));
-            LogDescriptors(logger, startup.Descriptors.Before, startup.Descriptors.Soft, startup.Descriptors.Hard, startup.Descriptors.Error ?? "none", startup.OpenAtStart, startup.Assemblies, startup.Connections.Limit);
-            if (startup.Connections.Warning is { } warning)
-            {
-                LogConnectionsLowered(logger, warning);
-            }
-
             Sighup.Handler = () => reloader.Reload();
+            _ = Task.Run(() => WarmUpAsync(app, options, startup, addresses.FirstOrDefault(), logger, time));
         });
         app.Lifetime.ApplicationStopping.Register(() =>
         {
@@ -152,8 +148,46 @@ internal static partial class AgentHost
         return app;
     }
 
-    // Kestrel's per-handshake TLS callback takes its state through OnConnectionState, set before the host starts.
-    private static WebConfigReloader? s_reloader;
+    /// <summary>
+    /// Runs every request path once (<see cref="StartupWarmup"/>), then sizes the connection limit from the descriptors
+    /// really in use; too few descriptors left stops the agent with exit code 2. Never throws.
+    /// </summary>
+    private static async Task WarmUpAsync(WebApplication app, AgentOptions options, StartupReport startup, string? address, ILogger logger, TimeProvider time)
+    {
+        try
+        {
+            StartupWarmup.RunHandlers(app.Services.GetRequiredService<MetricRegistry>(), app.Services.GetRequiredService<Monitor.Agent.Jobs.AgentServices>().Jobs, time);
+            if (address is not null)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                var status = await StartupWarmup.RequestSelfAsync(address, timeout.Token).ConfigureAwait(false);
+                LogWarmedUp(logger, address, status);
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The listener may be reachable only from elsewhere (a firewall on its address); serving goes on, and
+            // UnrecoverableStateMonitor still catches a path that cannot load later.
+            LogWarmUpFailed(logger, address ?? "(none)", ex.Message);
+        }
+
+        var open = OpenFileDescriptors.Count();
+        var connections = ConnectionBudget.Resolve(options.MaxConnections, FileDescriptorLimit.Soft(), open);
+        var limiter = app.Services.GetRequiredService<ConnectionLimiter>();
+        if (connections.Error is { } tooFew)
+        {
+            LogTooFewDescriptors(logger, tooFew);
+            startup.Unrecoverable.RequestExit(Configuration.OptionsException.ExitCode);
+            return;
+        }
+
+        limiter.SetLimit(connections.Limit);
+        LogDescriptors(logger, startup.Descriptors.Before, startup.Descriptors.Soft, startup.Descriptors.Hard, startup.Descriptors.Error ?? "none", startup.OpenAtStart, open, connections.Limit);
+        if (connections.Warning is { } warning)
+        {
+            LogConnectionsLowered(logger, warning);
+        }
+    }
 
     /// <summary>
     /// One request. Order: the method (405 for anything but GET and HEAD, for everyone: the allowed methods are public
@@ -284,8 +318,17 @@ internal static partial class AgentHost
     private static partial void LogStopping(ILogger logger);
 
     [LoggerMessage(EventId = 1020, EventName = "file_descriptors", Level = LogLevel.Information,
-        Message = "File descriptors: soft limit {Before} raised to {Soft} (hard limit {Hard}; error: {Error}); {Open} open after loading {Assemblies} assemblies; at most {Connections} HTTP connections (--web.max-connections)")]
-    private static partial void LogDescriptors(ILogger logger, ulong before, ulong soft, ulong hard, string error, int open, int assemblies, int connections);
+        Message = "File descriptors: soft limit {Before} raised to {Soft} (hard limit {Hard}; error: {Error}); {OpenBefore} open before the listener started, {Open} after its warm-up; at most {Connections} HTTP connections (--web.max-connections)")]
+    private static partial void LogDescriptors(ILogger logger, ulong before, ulong soft, ulong hard, string error, int openBefore, int open, int connections);
+
+    [LoggerMessage(EventId = 1023, EventName = "warmed_up", Level = LogLevel.Debug, Message = "Warm-up request to {Address}: {Status}")]
+    private static partial void LogWarmedUp(ILogger logger, string address, string status);
+
+    [LoggerMessage(EventId = 1024, EventName = "warm_up_failed", Level = LogLevel.Warning, Message = "Warm-up request to {Address} failed: {Reason}")]
+    private static partial void LogWarmUpFailed(ILogger logger, string address, string reason);
+
+    [LoggerMessage(EventId = 1025, EventName = "too_few_descriptors", Level = LogLevel.Critical, Message = "Cannot serve: {Reason}")]
+    private static partial void LogTooFewDescriptors(ILogger logger, string reason);
 
     [LoggerMessage(EventId = 1021, EventName = "connection_limit_lowered", Level = LogLevel.Warning, Message = "{Warning}")]
     private static partial void LogConnectionsLowered(ILogger logger, string warning);

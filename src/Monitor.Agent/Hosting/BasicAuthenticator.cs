@@ -50,6 +50,10 @@ internal sealed class BasicAuthenticator
         // timing does not tell which user names exist.
         var cost = users.Values.Select(CostOf).DefaultIfEmpty(4).Max();
         _dummyHash = BCrypt.Net.BCrypt.HashPassword(Convert.ToBase64String(RandomNumberGenerator.GetBytes(16)), cost);
+
+        // Run the request path's crypto once now, so that nothing it needs is first loaded on a request
+        // (StartupWarmup says why).
+        _ = Digest.Of(_key, "warm-up"u8);
         _guard.SetCacheEntries(0);
     }
 

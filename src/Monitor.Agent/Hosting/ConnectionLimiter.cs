@@ -43,6 +43,7 @@ internal sealed partial class ConnectionLimiter
     private readonly Series _refused;
     private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private bool _waiting;
+    private int _limitValue;
     private int _evicting;
     private long _lastLog = long.MinValue;
     private long _unloggedDisplaced;
@@ -55,7 +56,7 @@ internal sealed partial class ConnectionLimiter
     public ConnectionLimiter(int limit, MetricRegistry? registry, TimeProvider time, ILogger logger)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
-        Limit = limit;
+        _limitValue = limit;
         _time = time;
         _logger = logger;
         var group = new MetricGroup("http_connections");
@@ -71,7 +72,19 @@ internal sealed partial class ConnectionLimiter
     }
 
     /// <summary>The cap.</summary>
-    public int Limit { get; }
+    public int Limit => Volatile.Read(ref _limitValue);
+
+    /// <summary>Changes the cap (start-up refines it once the descriptors in use are known).</summary>
+    public void SetLimit(int limit)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        lock (_lock)
+        {
+            Volatile.Write(ref _limitValue, limit);
+            _limit.Set(limit);
+            SignalLocked();
+        }
+    }
 
     /// <summary>Connections held now (including ones being displaced).</summary>
     public int Open

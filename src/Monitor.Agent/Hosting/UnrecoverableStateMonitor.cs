@@ -22,11 +22,26 @@ internal sealed partial class UnrecoverableStateMonitor : ILoggerProvider
     private IHostApplicationLifetime? _lifetime;
     private ILogger? _logger;
     private int _triggered;
+    private int _exitCode = ExitCodeUnrecoverable;
 
     public UnrecoverableStateMonitor() => _observer = new Observer(this);
 
     /// <summary>The process exit code it asked for; null while healthy.</summary>
-    public int? ExitCode => Volatile.Read(ref _triggered) != 0 ? ExitCodeUnrecoverable : null;
+    public int? ExitCode => Volatile.Read(ref _triggered) != 0 ? Volatile.Read(ref _exitCode) : null;
+
+    /// <summary>Stops the host with <paramref name="exitCode"/> (the caller has logged why); the first request wins.</summary>
+    public void RequestExit(int exitCode)
+    {
+        Volatile.Write(ref _exitCode, exitCode);
+        if (Interlocked.Exchange(ref _triggered, 1) == 0)
+        {
+            _lifetime?.StopApplication();
+        }
+        else
+        {
+            Volatile.Write(ref _exitCode, ExitCodeUnrecoverable);
+        }
+    }
 
     /// <summary>Connects the monitor to the host it stops.</summary>
     public void Attach(IHostApplicationLifetime lifetime, ILogger logger)
