@@ -159,9 +159,11 @@ internal sealed partial class ConnectionLimiter
 
     /// <summary>Marks the request's connection busy until the returned scope is disposed.</summary>
     public static RequestScope BeginRequest(HttpContext context) =>
-        context.Features.Get<IConnectionItemsFeature>()?.Items.TryGetValue(ItemKey, out var item) == true && item is Entry entry
-            ? entry.Begin()
-            : default;
+        context.Features.Get<IConnectionItemsFeature>()?.Items is { } items ? BeginRequest(items) : default;
+
+    /// <summary>Marks the connection whose items are <paramref name="connectionItems"/> busy until the scope is disposed.</summary>
+    internal static RequestScope BeginRequest(IDictionary<object, object?> connectionItems) =>
+        connectionItems.TryGetValue(ItemKey, out var item) && item is Entry entry ? entry.Begin() : default;
 
     private void Release(Entry entry)
     {
