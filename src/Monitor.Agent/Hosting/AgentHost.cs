@@ -128,6 +128,8 @@ internal static partial class AgentHost
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent");
         startup.Unrecoverable.Attach(app.Lifetime, logger);
+        // From here on SIGHUP reloads (before, Main's registration ignores it).
+        Sighup.Handler = () => reloader.Reload();
         app.Lifetime.ApplicationStarted.Register(() =>
         {
             var addresses = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [];
@@ -137,7 +139,6 @@ internal static partial class AgentHost
             }
 
             CollectorLog.CollectorsEnabled(logger, string.Join(", ", options.EnabledCollectors.Select(c => c.Name)));
-            Sighup.Handler = () => reloader.Reload();
             _ = Task.Run(() => WarmUpAsync(app, options, startup, addresses.FirstOrDefault(), logger, time));
         });
         app.Lifetime.ApplicationStopping.Register(() =>

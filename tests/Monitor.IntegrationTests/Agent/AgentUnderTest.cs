@@ -83,7 +83,11 @@ internal sealed partial class AgentUnderTest : IAsyncDisposable
         while (!Log.Contains(text, StringComparison.Ordinal))
         {
             Assert.True(DateTime.UtcNow < deadline, $"the agent did not log '{text}' within {timeout}:\n{Log}");
-            Assert.False(_process.HasExited, $"the agent exited ({_process.ExitCode}) before logging '{text}':\n{Log}");
+            if (_process.HasExited)
+            {
+                Assert.Fail($"the agent exited ({_process.ExitCode}) before logging '{text}':\n{Log}");
+            }
+
             await Task.Delay(50);
         }
     }

@@ -86,10 +86,12 @@ internal sealed class WebConfigFiles : IDisposable
         var now = DateTimeOffset.UtcNow;
         if (issuer is null)
         {
-            return request.CreateSelfSigned(now.AddMinutes(-5), now.AddHours(1));
+            return request.CreateSelfSigned(now.AddMinutes(-5), now.AddHours(2));
         }
 
-        using var signed = request.Create(issuer, now.AddMinutes(-5), now.AddHours(1), RandomNumberGenerator.GetBytes(8));
+        var serial = RandomNumberGenerator.GetBytes(8);
+        serial[0] &= 0x7f;
+        using var signed = request.Create(issuer, now.AddMinutes(-5), now.AddHours(1), serial);
         return signed.CopyWithPrivateKey(key);
     }
 }
