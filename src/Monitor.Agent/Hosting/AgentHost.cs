@@ -319,7 +319,7 @@ internal static partial class AgentHost
     private static partial void LogStopping(ILogger logger);
 
     [LoggerMessage(EventId = 1020, EventName = "file_descriptors", Level = LogLevel.Information,
-        Message = "File descriptors: soft limit {Before} raised to {Soft} (hard limit {Hard}; error: {Error}); {OpenBefore} open before the listener started, {Open} after its warm-up; at most {Connections} HTTP connections (--web.max-connections)")]
+        Message = "File descriptors: soft limit {Soft}, hard limit {Hard} (soft was {Before} when Main started; raise error: {Error}); {OpenBefore} open before the listener started, {Open} after its warm-up; at most {Connections} HTTP connections (--web.max-connections)")]
     private static partial void LogDescriptors(ILogger logger, ulong before, ulong soft, ulong hard, string error, int openBefore, int open, int connections);
 
     [LoggerMessage(EventId = 1023, EventName = "warmed_up", Level = LogLevel.Debug, Message = "Warm-up request to {Address}: {Status}")]

@@ -8,6 +8,11 @@ namespace Monitor.Agent.Self;
 /// still use <c>select</c>, which .NET does not) under a hard limit of 512 K, and every connection, spool segment and
 /// /proc read costs a descriptor.
 /// </summary>
+/// <remarks>
+/// CoreCLR's PAL already raises the soft limit to the hard one while the runtime starts (measured: a soft limit of 300
+/// under a hard limit of 4096 is 4096 by the time <c>Main</c> runs), so this call finds nothing to do under today's
+/// runtime. It stays as the agent's own guarantee, and it reads the limits the start-up log reports.
+/// </remarks>
 internal static partial class FileDescriptorLimit
 {
     private const int RlimitNofile = 7;

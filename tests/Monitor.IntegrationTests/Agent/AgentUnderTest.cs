@@ -44,18 +44,21 @@ internal sealed partial class AgentUnderTest : IAsyncDisposable
     /// <summary>The exit code (the agent's: <c>timeout</c> passes it on).</summary>
     public int ExitCode => _process.ExitCode;
 
-    /// <summary>Starts <paramref name="executable"/> with <paramref name="args"/> under an optional descriptor limit.</summary>
-    public static async Task<AgentUnderTest> StartAsync(string executable, int? fileLimit, params string[] args)
+    /// <summary>
+    /// Starts <paramref name="executable"/> with <paramref name="args"/>, after <paramref name="shellSetup"/> (e.g.
+    /// <c>ulimit -n 256</c>, which sets the soft and the hard limit as the reproduction did) in its shell.
+    /// </summary>
+    public static async Task<AgentUnderTest> StartAsync(string executable, string? shellSetup, params string[] args)
     {
-        var agent = Launch(executable, fileLimit, args);
+        var agent = Launch(executable, shellSetup, args);
         agent.BaseAddress = await agent._listening.Task.WaitAsync(TimeSpan.FromSeconds(90));
         return agent;
     }
 
     /// <summary>Runs the agent until it exits by itself (bad start-up) and returns its exit code and output.</summary>
-    public static async Task<(int ExitCode, string Log)> RunToExitAsync(string executable, int? fileLimit, params string[] args)
+    public static async Task<(int ExitCode, string Log)> RunToExitAsync(string executable, string? shellSetup, params string[] args)
     {
-        await using var agent = Launch(executable, fileLimit, args);
+        await using var agent = Launch(executable, shellSetup, args);
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         await agent._process.WaitForExitAsync(timeout.Token);
         await Task.Delay(100, CancellationToken.None); // Let the asynchronous output readers drain.
@@ -103,7 +106,7 @@ internal sealed partial class AgentUnderTest : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static AgentUnderTest Launch(string executable, int? fileLimit, string[] args)
+    private static AgentUnderTest Launch(string executable, string? shellSetup, string[] args)
     {
         var info = new ProcessStartInfo("bash")
         {
@@ -111,9 +114,9 @@ internal sealed partial class AgentUnderTest : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        // ulimit -n sets the soft and the hard limit, as the reproduction did; exec keeps one process chain.
+        // exec keeps one process chain: timeout, then the agent as its only child.
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add((fileLimit is { } limit ? $"ulimit -n {limit} && " : string.Empty) + "exec timeout 600 \"$@\"");
+        info.ArgumentList.Add((shellSetup is null ? string.Empty : shellSetup + " && ") + "exec timeout 600 \"$@\"");
         info.ArgumentList.Add("agent");
         info.ArgumentList.Add(executable);
         info.ArgumentList.Add("--web.listen-address=127.0.0.1:0");
