@@ -10,12 +10,16 @@
 #   4. with TLS and basic auth (bcrypt cost 10): 200 connections sending wrong passwords back to back.
 # RSS is VmRSS from /proc, sampled every 5 s; "connections" is monitor_agent_http_connections.
 #
-# Usage: bench/listener.sh [seconds per phase]   (default 30; AGENT=path/to/monitor-agent, SLOWLORIS=10000)
+# Each phase starts a fresh agent, so its RSS is its own.
+#
+# Usage: bench/listener.sh [seconds per phase]   (default 30; AGENT=path/to/monitor-agent, SLOWLORIS=10000,
+#        PHASES="scrapers slowloris auth")
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 secs=${1:-30}
 slowloris=${SLOWLORIS:-10000}
+phases=${PHASES:-scrapers slowloris auth}
 out=${OUT:-out/bench-listener}
 mkdir -p "$out"
 
@@ -69,38 +73,45 @@ sample_rss() { # pid seconds file: RSS and held connections every 5 s
 
 summarize_rss() { awk '{ if ($1 > max) max = $1; if ($2 > cmax) cmax = $2 } END { printf "rss_max_mb=%.1f connections_max=%s", max, cmax }' "$1"; }
 
-echo "== plain HTTP, default flags"
-start_agent http
-sleep 3
-echo "idle: rss_mb=$(rss_mb "$agent_pid") $("$load" scrape "$base/metrics" "$secs" 1000)"
+if [[ " $phases " == *" scrapers "* ]]; then
+  echo "== 200 concurrent scrapers (wrk -t2 -c200, ${secs}s), plain HTTP, default flags"
+  start_agent http
+  sleep 3
+  echo "idle: rss_mb=$(rss_mb "$agent_pid") $("$load" scrape "$base/metrics" 10 1000)"
+  "$load" scrape "$base/metrics" "$secs" 1000 >"$out/prom-200.txt" &
+  prom=$!
+  rm -f "$out/rss-200.txt"
+  sample_rss "$agent_pid" "$secs" "$out/rss-200.txt" &
+  sampler=$!
+  wrk -t2 -c200 -d"${secs}s" --latency -H 'Accept: application/openmetrics-text;version=1.0.0' -H 'Accept-Encoding: gzip' "$base/metrics" >"$out/wrk-200.txt"
+  wait "$prom" "$sampler"
+  echo "wrk: $(awk '/Requests\/sec/{print "req_per_s=" $2} /^ +50%/{print "p50=" $2} /^ +99%/{print "p99=" $2} /Non-2xx/{print "non2xx=" $NF}' "$out/wrk-200.txt" | tr '\n' ' ')"
+  echo "prometheus during: $(cat "$out/prom-200.txt")"
+  echo "agent: $(summarize_rss "$out/rss-200.txt") rss_after_mb=$(rss_mb "$agent_pid")"
+  kill "$agent_pid"
+fi
 
-echo "-- 200 concurrent scrapers (wrk -t2 -c200, ${secs}s)"
-"$load" scrape "$base/metrics" "$secs" 1000 >"$out/prom-200.txt" &
-prom=$!
-rm -f "$out/rss-200.txt"
-sample_rss "$agent_pid" "$secs" "$out/rss-200.txt" &
-sampler=$!
-wrk -t2 -c200 -d"${secs}s" --latency -H 'Accept: application/openmetrics-text;version=1.0.0' -H 'Accept-Encoding: gzip' "$base/metrics" >"$out/wrk-200.txt"
-wait "$prom" "$sampler"
-echo "wrk: $(awk '/Requests\/sec/{print "req_per_s=" $2} /^ +50%/{print "p50=" $2} /^ +99%/{print "p99=" $2} /Non-2xx/{print "non2xx=" $NF}' "$out/wrk-200.txt" | tr '\n' ' ')"
-echo "prometheus during: $(cat "$out/prom-200.txt")"
-echo "agent: $(summarize_rss "$out/rss-200.txt") rss_after_mb=$(rss_mb "$agent_pid")"
+if [[ " $phases " == *" slowloris "* ]]; then
+  echo "== slowloris: $slowloris connections dribbling headers (${secs}s), plain HTTP, default flags"
+  start_agent http
+  sleep 3
+  echo "idle: rss_mb=$(rss_mb "$agent_pid") $("$load" scrape "$base/metrics" 10 1000)"
+  "$load" scrape "$base/metrics" "$secs" 1000 >"$out/prom-slowloris.txt" &
+  prom=$!
+  rm -f "$out/rss-slowloris.txt"
+  sample_rss "$agent_pid" "$secs" "$out/rss-slowloris.txt" &
+  sampler=$!
+  "$load" slowloris "$base/metrics" "$slowloris" "$secs" >"$out/slowloris.txt"
+  wait "$prom" "$sampler"
+  echo "slowloris client: $(tail -1 "$out/slowloris.txt")"
+  echo "prometheus during: $(cat "$out/prom-slowloris.txt")"
+  echo "agent: $(summarize_rss "$out/rss-slowloris.txt") rss_after_mb=$(rss_mb "$agent_pid")"
+  sleep 12
+  echo "12 s after: connections=$(curl -s "$base/metrics" | awk '/^monitor_agent_http_connections /{print $2}') rss_mb=$(rss_mb "$agent_pid") $("$load" scrape "$base/metrics" 5 1000)"
+  kill "$agent_pid"
+fi
 
-echo "-- slowloris: $slowloris connections dribbling headers (${secs}s)"
-"$load" scrape "$base/metrics" "$secs" 1000 >"$out/prom-slowloris.txt" &
-prom=$!
-rm -f "$out/rss-slowloris.txt"
-sample_rss "$agent_pid" "$secs" "$out/rss-slowloris.txt" &
-sampler=$!
-"$load" slowloris "$base/metrics" "$slowloris" "$secs" >"$out/slowloris.txt"
-wait "$prom" "$sampler"
-echo "slowloris client: $(tail -1 "$out/slowloris.txt")"
-echo "prometheus during: $(cat "$out/prom-slowloris.txt")"
-echo "agent: $(summarize_rss "$out/rss-slowloris.txt") rss_after_mb=$(rss_mb "$agent_pid")"
-sleep 12
-echo "10 s after: connections=$(curl -s "$base/metrics" | awk '/^monitor_agent_http_connections /{print $2}') rss_mb=$(rss_mb "$agent_pid") $("$load" scrape "$base/metrics" 5 1000)"
-kill "$agent_pid"
-
+[[ " $phases " == *" auth "* ]] || exit 0
 echo "== TLS + basic auth (bcrypt cost 10): 200 connections of wrong passwords (${secs}s)"
 tls=$out/tls
 mkdir -p "$tls"

@@ -90,7 +90,7 @@ static async Task ScrapeAsync(Uri url, TimeSpan length, TimeSpan interval, (stri
 static async Task SlowlorisAsync(Uri url, int connections, TimeSpan length)
 {
     var end = DateTime.UtcNow + length;
-    long opened = 0, closedByServer = 0, connectFailures = 0;
+    long opened = 0, closedByServer = 0, errors = 0;
     var open = 0;
     var workers = Enumerable.Range(0, connections).Select(async i =>
     {
@@ -124,7 +124,7 @@ static async Task SlowlorisAsync(Uri url, int connections, TimeSpan length)
             }
             catch (SocketException)
             {
-                Interlocked.Increment(ref connectFailures);
+                Interlocked.Increment(ref errors); // refused, or reset when the agent displaced it
                 await Task.Delay(100);
             }
             finally
@@ -141,7 +141,7 @@ static async Task SlowlorisAsync(Uri url, int connections, TimeSpan length)
         while (DateTime.UtcNow < end)
         {
             await Task.Delay(5000);
-            Console.WriteLine($"slowloris t={(length - (end - DateTime.UtcNow)).TotalSeconds:F0}s opened={Interlocked.Read(ref opened)} closed_by_server={Interlocked.Read(ref closedByServer)} connect_failures={Interlocked.Read(ref connectFailures)}");
+            Console.WriteLine($"slowloris t={(length - (end - DateTime.UtcNow)).TotalSeconds:F0}s opened={Interlocked.Read(ref opened)} closed_by_server={Interlocked.Read(ref closedByServer)} errors={Interlocked.Read(ref errors)}");
         }
     });
     await Task.WhenAll(workers);

@@ -149,6 +149,9 @@ internal static partial class AgentHost
         return app;
     }
 
+    /// <summary>How long a client address that is backing off waits for its 429.</summary>
+    internal static readonly TimeSpan BackoffAnswerDelay = TimeSpan.FromSeconds(1);
+
     /// <summary>
     /// Runs every request path once (<see cref="StartupWarmup"/>), then sizes the connection limit from the descriptors
     /// really in use; too few descriptors left stops the agent with exit code 2. Never throws.
@@ -198,7 +201,40 @@ internal static partial class AgentHost
     /// </summary>
     private static async Task HandleAsync(HttpContext context, WebConfigReloader reloader, MetricsEndpoint metrics, RequestLimiter limiter, Monitor.Agent.Jobs.JobStore jobs, string landing, string telemetryPath, TimeProvider time)
     {
-        using var connection = ConnectionLimiter.BeginRequest(context);
+        // The connection counts as busy (never displaced) while the request is served.
+        bool backedOff;
+        var connection = ConnectionLimiter.BeginRequest(context);
+        try
+        {
+            backedOff = await ServeAsync(context, connection, reloader, metrics, limiter, jobs, landing, telemetryPath, time).ConfigureAwait(false);
+        }
+        finally
+        {
+            connection.Dispose();
+        }
+
+        if (backedOff)
+        {
+            // Tarpit: an address that keeps failing waits for its answer, so a flood of wrong passwords over keep-alive
+            // connections gets one answer per connection per second instead of thousands. The connection counts as
+            // idle meanwhile, so it can be displaced at the connection limit.
+            try
+            {
+                await Task.Delay(BackoffAnswerDelay, time, context.RequestAborted).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            context.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+            context.Response.Headers.RetryAfter = "1";
+        }
+    }
+
+    /// <summary>Serves the request; true when its client address is backing off (the caller answers 429 later).</summary>
+    private static async Task<bool> ServeAsync(HttpContext context, ConnectionLimiter.RequestScope connection, WebConfigReloader reloader, MetricsEndpoint metrics, RequestLimiter limiter, Monitor.Agent.Jobs.JobStore jobs, string landing, string telemetryPath, TimeProvider time)
+    {
         var request = context.Request;
         var response = context.Response;
         if (!HttpMethods.IsGet(request.Method) && !HttpMethods.IsHead(request.Method))
@@ -207,7 +243,7 @@ internal static partial class AgentHost
             response.Headers.Allow = "GET, HEAD";
             // Do not read (or wait for) a body the agent never wanted.
             response.Headers.Connection = "close";
-            return;
+            return false;
         }
 
         if (reloader.Current.Authenticator is { } authenticator)
@@ -219,14 +255,16 @@ internal static partial class AgentHost
             {
                 case AuthOutcome.Success:
                     break;
-                case AuthOutcome.Busy or AuthOutcome.BackedOff:
+                case AuthOutcome.BackedOff:
+                    return true;
+                case AuthOutcome.Busy:
                     response.StatusCode = StatusCodes.Status429TooManyRequests;
                     response.Headers.RetryAfter = "1";
-                    return;
+                    return false;
                 default:
                     response.StatusCode = StatusCodes.Status401Unauthorized;
                     response.Headers.WWWAuthenticate = "Basic realm=\"monitor-agent\"";
-                    return;
+                    return false;
             }
         }
 
@@ -235,7 +273,7 @@ internal static partial class AgentHost
         if (path == telemetryPath)
         {
             await metrics.HandleAsync(context).ConfigureAwait(false);
-            return;
+            return false;
         }
 
         switch (path)
@@ -244,7 +282,7 @@ internal static partial class AgentHost
                 if (!limiter.TryEnter())
                 {
                     await limiter.RejectAsync(context).ConfigureAwait(false);
-                    return;
+                    return false;
                 }
 
                 try
@@ -256,20 +294,20 @@ internal static partial class AgentHost
                     limiter.Exit();
                 }
 
-                return;
+                return false;
             case "/healthz":
                 response.ContentType = "text/plain; charset=utf-8";
                 await response.WriteAsync("ok\n").ConfigureAwait(false);
-                return;
+                return false;
             case "/" or "":
                 response.ContentType = "text/html; charset=utf-8";
                 await response.WriteAsync(landing).ConfigureAwait(false);
-                return;
+                return false;
             default:
                 response.StatusCode = StatusCodes.Status404NotFound;
                 response.ContentType = "text/plain; charset=utf-8";
                 await response.WriteAsync($"404 page not found; metrics are at {telemetryPath}\n").ConfigureAwait(false);
-                return;
+                return false;
         }
     }
 
