@@ -255,7 +255,7 @@ internal static partial class AgentHost
             {
                 case AuthOutcome.Success:
                     break;
-                case AuthOutcome.BackedOff:
+                case AuthOutcome.BackedOff or AuthOutcome.BusyAfterFailures:
                     return true;
                 case AuthOutcome.Busy:
                     response.StatusCode = StatusCodes.Status429TooManyRequests;

@@ -89,9 +89,14 @@ internal sealed partial class AuthGuard : IDisposable
         return false;
     }
 
-    /// <summary>Starts a verification on a bcrypt worker, or counts the request refused as busy.</summary>
-    public bool TryVerify(ClientKey client, string password, string hash, out Task<bool> result)
+    /// <summary>
+    /// Starts a verification on a bcrypt worker, or counts the request refused as busy;
+    /// <paramref name="failedBefore"/> then says whether the address has failed since its last success (the caller
+    /// holds such an answer back like a backoff's, so a flood cannot spin on instant 429s between backoffs).
+    /// </summary>
+    public bool TryVerify(ClientKey client, string password, string hash, out Task<bool> result, out bool failedBefore)
     {
+        failedBefore = false;
         if (_workers.TryVerify(password, hash, out result))
         {
             return true;
@@ -100,11 +105,17 @@ internal sealed partial class AuthGuard : IDisposable
         _busy.Add(1);
         lock (_lock)
         {
-            GetOrAdd(client, _time.GetTimestamp()).MinuteBusy++;
+            var state = GetOrAdd(client, _time.GetTimestamp());
+            state.MinuteBusy++;
+            failedBefore = state.Consecutive > 0;
         }
 
         return false;
     }
+
+    /// <summary>As <see cref="TryVerify(ClientKey, string, string, out Task{bool}, out bool)"/>.</summary>
+    public bool TryVerify(ClientKey client, string password, string hash, out Task<bool> result) =>
+        TryVerify(client, password, hash, out result, out _);
 
     /// <summary>Counts wrong or malformed credentials and backs the address off after several in a row.</summary>
     public void RecordFailure(ClientKey client)

@@ -15,6 +15,9 @@ internal enum AuthOutcome
     /// <summary>Every bcrypt worker was busy and the credentials were not remembered: 429 at once.</summary>
     Busy,
 
+    /// <summary>As <see cref="Busy"/>, from an address that failed since its last success: 429, held back like <see cref="BackedOff"/>.</summary>
+    BusyAfterFailures,
+
     /// <summary>The client's address is backing off after repeated failures: 429 at once, nothing verified.</summary>
     BackedOff,
 }

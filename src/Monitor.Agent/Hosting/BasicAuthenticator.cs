@@ -118,9 +118,9 @@ internal sealed class BasicAuthenticator
         var user = Encoding.UTF8.GetString(decoded[..colon]);
         var password = Encoding.UTF8.GetString(decoded[(colon + 1)..]);
         var known = _users.TryGetValue(user, out var hash);
-        if (!_guard.TryVerify(client, password, known ? hash! : _dummyHash, out var verification))
+        if (!_guard.TryVerify(client, password, known ? hash! : _dummyHash, out var verification, out var failedBefore))
         {
-            return ValueTask.FromResult(AuthOutcome.Busy);
+            return ValueTask.FromResult(failedBefore ? AuthOutcome.BusyAfterFailures : AuthOutcome.Busy);
         }
 
         return FinishAsync(verification, known, digest, client);

@@ -48,6 +48,13 @@ public sealed class BasicAuthenticatorTests
         Assert.Equal(AuthOutcome.Busy, await refused);
         Assert.Equal(0, auth.CacheCount);
         await busy;
+
+        // An address that failed since its last success is held back like a backoff when the workers are busy.
+        Assert.Equal(AuthOutcome.Failed, await auth.AuthenticateAsync(Header(User, "wrong"), Client(4)));
+        Assert.True(guard.TryVerify(Client(2), "wrong", slow, out busy));
+        Assert.Equal(AuthOutcome.BusyAfterFailures, await auth.AuthenticateAsync(Header(User, "wrong-again"), Client(4)));
+        Assert.Equal(AuthOutcome.Busy, await auth.AuthenticateAsync(Header(User, Password), Client(3)));
+        await busy;
         Assert.Equal(AuthOutcome.Success, await auth.AuthenticateAsync(Header(User, Password), Client(3)));
     }
 
