@@ -113,7 +113,7 @@ internal static partial class AgentHost
         // Registered after Kestrel's socket transport: Kestrel binds through the last registered factory that can.
         builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new LimitedListenerFactory(
             sp.GetRequiredService<ConnectionLimiter>(),
-            sp.GetRequiredService<ILoggerFactory>()));
+            sp));
         builder.Services.AddHostedService<BackgroundSampler>();
 
         var app = builder.Build();
