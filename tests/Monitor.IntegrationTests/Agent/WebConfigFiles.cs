@@ -28,6 +28,13 @@ internal sealed class WebConfigFiles : IDisposable
         return server;
     }
 
+    /// <summary>Writes the CA as ca.crt and returns a client certificate it signed.</summary>
+    public X509Certificate2 WriteClientAuthority(string clientName)
+    {
+        File.WriteAllText(Path.Join(Directory, "ca.crt"), Authority.ExportCertificatePem());
+        return CreateCertificate($"CN={clientName}", Authority);
+    }
+
     /// <summary>Writes web.yml: TLS with the current server certificate (when <paramref name="tls"/>) and the users.</summary>
     public void WriteConfig(bool tls, params (string User, string Password)[] users)
     {
