@@ -14,6 +14,11 @@ internal static class Program
     public static async Task<int> Main(string[] args)
     {
         NativeMemory.LimitArenas();
+        // Before anything else takes a descriptor: raise the soft limit, take over SIGHUP (its default ends the
+        // process), and open stderr, so that an error about too few descriptors can still be written.
+        var descriptors = FileDescriptorLimit.RaiseSoftToHard();
+        using var sighup = Sighup.Register();
+        var stderr = Console.Error;
         var flags = AgentFlags.All(CollectorCatalog.All);
         AgentOptions options;
         try
@@ -53,6 +58,20 @@ internal static class Program
             }
         }
 
+        var openAtStart = OpenFileDescriptors.Count();
+        var connections = ConnectionBudget.Resolve(options.MaxConnections, FileDescriptorLimit.Soft(), openAtStart, ConnectionBudget.StartupGrowth);
+        if (connections.Error is { } tooFew)
+        {
+            await stderr.WriteLineAsync($"monitor-agent: error: {tooFew}").ConfigureAwait(false);
+            if (elasticsearch is not null)
+            {
+                await elasticsearch.DisposeAsync().ConfigureAwait(false);
+            }
+
+            return OptionsException.ExitCode;
+        }
+
+        var unrecoverable = new UnrecoverableStateMonitor();
         using var serilog = AgentLogging.Create(options.MinimumLevel, options.JsonLogs, SelfCollector.Version.Version, elasticsearch);
         try
         {
@@ -66,9 +85,9 @@ internal static class Program
                 extra = [ShipperCollector.Descriptor(elasticsearch.Metrics, TimeProvider.System)];
             }
 
-            await using var app = AgentHost.Build(options, serilog, TimeProvider.System, extra);
+            await using var app = AgentHost.Build(options, serilog, TimeProvider.System, extra, new StartupReport(descriptors, openAtStart, connections, unrecoverable));
             await app.RunAsync().ConfigureAwait(false);
-            return 0;
+            return unrecoverable.ExitCode ?? 0;
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException)
         {

@@ -34,9 +34,11 @@ internal sealed class AgentOptions
         };
         JsonLogs = string.Equals(configuration[AgentFlags.Keys.LogFormat], "json", StringComparison.OrdinalIgnoreCase);
         var webConfig = configuration[AgentFlags.Keys.WebConfigFile];
+        WebConfigFile = string.IsNullOrEmpty(webConfig) ? null : webConfig;
         Web = string.IsNullOrEmpty(webConfig) ? new Hosting.WebConfig() : Hosting.WebConfig.Load(webConfig);
         // Only touch the TLS code when TLS is configured: JIT-compiling it loads the crypto assemblies (~1 MB RSS).
         Https = Web.UsesTls ? Hosting.Tls.Create(Web) : null;
+        MaxConnections = int.Parse(configuration[AgentFlags.Keys.MaxConnections]!, CultureInfo.InvariantCulture);
     }
 
     /// <summary>The merged configuration (collectors read their sections from it).</summary>
@@ -51,8 +53,14 @@ internal sealed class AgentOptions
     /// <summary>TLS and basic-auth settings from <c>--web.config.file</c>.</summary>
     public Hosting.WebConfig Web { get; }
 
-    /// <summary>Kestrel's HTTPS options built from <see cref="Web"/> (certificates loaded and checked); null for plain HTTP.</summary>
-    public Microsoft.AspNetCore.Server.Kestrel.Https.HttpsConnectionAdapterOptions? Https { get; }
+    /// <summary>The TLS server options built from <see cref="Web"/> (certificates loaded and checked); null for plain HTTP.</summary>
+    public Hosting.Tls? Https { get; }
+
+    /// <summary>The <c>--web.config.file</c> path (SIGHUP reloads it); null when none.</summary>
+    public string? WebConfigFile { get; }
+
+    /// <summary><c>--web.max-connections</c>; 0 means what the file descriptor limit leaves.</summary>
+    public int MaxConnections { get; }
 
     /// <summary>Maximum concurrent scrapes; 0 is unlimited.</summary>
     public int MaxRequests { get; }

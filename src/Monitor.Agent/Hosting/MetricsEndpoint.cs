@@ -12,35 +12,29 @@ namespace Monitor.Agent.Hosting;
 /// pooled buffer, and sends it, gzipped when the client accepts it. Rendering first and sending after keeps the
 /// registry walk short and lets a plain response carry Content-Length.
 /// </summary>
-internal sealed partial class MetricsEndpoint
+internal sealed class MetricsEndpoint
 {
     private readonly MetricRegistry _registry;
     private readonly CollectorRunner _runner;
     private readonly TimeProvider _time;
-    private readonly ILogger _logger;
-    private readonly int _maxRequests;
+    private readonly RequestLimiter _limiter;
     private readonly Series _textScrapes;
     private readonly Series _openMetricsScrapes;
-    private readonly Series _rejected;
     private readonly Lock _countLock = new();
-    private int _inFlight;
     private int _sizeHint = 64 * 1024;
 
-    public MetricsEndpoint(MetricRegistry registry, CollectorRunner runner, TimeProvider time, ILogger<MetricsEndpoint> logger, int maxRequests)
+    public MetricsEndpoint(MetricRegistry registry, CollectorRunner runner, TimeProvider time, RequestLimiter limiter)
     {
         _registry = registry;
         _runner = runner;
         _time = time;
-        _logger = logger;
-        _maxRequests = maxRequests;
+        _limiter = limiter;
         var group = new MetricGroup("exposition");
         var scrapes = group.Counter("monitor_agent_scrapes_total", "Scrapes served, by exposition format.", "format");
         _textScrapes = scrapes.Get("text");
         _openMetricsScrapes = scrapes.Get("openmetrics");
         _textScrapes.Set(0);
         _openMetricsScrapes.Set(0);
-        _rejected = group.Counter("monitor_agent_scrapes_rejected_total", "Scrapes refused with 503 because --web.max-requests were already in flight.").Get();
-        _rejected.Set(0);
         registry.Register(group);
     }
 
@@ -48,18 +42,14 @@ internal sealed partial class MetricsEndpoint
     public async Task HandleAsync(HttpContext context)
     {
         var arrived = _time.GetTimestamp();
-        var inFlight = Interlocked.Increment(ref _inFlight);
+        if (!_limiter.TryEnter())
+        {
+            await _limiter.RejectAsync(context).ConfigureAwait(false);
+            return;
+        }
+
         try
         {
-            if (_maxRequests > 0 && inFlight > _maxRequests)
-            {
-                Count(_rejected);
-                LogRejected(_logger, _maxRequests);
-                context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
-                await context.Response.WriteAsync($"Too many concurrent scrapes (limit {_maxRequests}, --web.max-requests).\n", context.RequestAborted).ConfigureAwait(false);
-                return;
-            }
-
             await _runner.UpdateForScrapeAsync(arrived, context.RequestAborted).ConfigureAwait(false);
             var format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
             Count(format == ExpositionFormat.OpenMetrics100 ? _openMetricsScrapes : _textScrapes);
@@ -96,7 +86,7 @@ internal sealed partial class MetricsEndpoint
         }
         finally
         {
-            Interlocked.Decrement(ref _inFlight);
+            _limiter.Exit();
         }
     }
 
@@ -135,8 +125,4 @@ internal sealed partial class MetricsEndpoint
 
         return false;
     }
-
-    [LoggerMessage(EventId = 1200, EventName = "scrape_rejected", Level = LogLevel.Warning,
-        Message = "Scrape rejected: more than {Limit} in flight (--web.max-requests)")]
-    private static partial void LogRejected(ILogger logger, int limit);
 }
