@@ -71,6 +71,9 @@ internal static class AgentFlags
         /// <summary>Shutdown drain bound.</summary>
         public const string EsShutdownTimeout = "Log:Elasticsearch:ShutdownTimeout";
 
+        /// <summary>Memory cap for events the spool's disk refuses.</summary>
+        public const string EsMemoryQueueMaxBytes = "Log:Elasticsearch:MemoryQueueMaxBytes";
+
         /// <summary>Turns every collector off unless enabled explicitly.</summary>
         public const string DisableDefaults = "Collectors:DisableDefaults";
     }
@@ -101,6 +104,7 @@ internal static class AgentFlags
         new("log.elasticsearch.spool-max-bytes", Keys.EsSpoolMaxBytes, "256MiB", "Spool size cap (bytes, or with KiB/MiB/GiB); beyond it the oldest events are dropped and counted.", FlagKind.String),
         new("log.elasticsearch.spool-max-age", Keys.EsSpoolMaxAge, "168h", "Spooled events older than this are dropped and counted.", FlagKind.Duration),
         new("log.elasticsearch.shutdown-timeout", Keys.EsShutdownTimeout, "5s", "How long shutdown keeps shipping before it leaves the rest in the spool.", FlagKind.Duration),
+        new("log.elasticsearch.memory-queue-max-bytes", Keys.EsMemoryQueueMaxBytes, "8MiB", "Memory cap (1MiB to 1GiB) for events waiting while the spool's disk refuses writes (full, failing, read-only); beyond it the oldest are dropped and counted.", FlagKind.String),
         new("collector.disable-defaults", Keys.DisableDefaults, "false", "Set all collectors to disabled by default; enable them one by one with --collector.<name>.", FlagKind.Bool),
     ];
 
