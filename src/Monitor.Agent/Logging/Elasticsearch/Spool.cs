@@ -402,7 +402,7 @@ internal sealed class Spool : IDisposable
         }
 
         var second = span[(first + 1)..].IndexOf((byte)' ');
-        if (second <= 0 || !long.TryParse(span.Slice(first + 1, second), NumberStyles.None, CultureInfo.InvariantCulture, out var unixMs))
+        if (second <= 0 || !TryParseDigits(span.Slice(first + 1, second), out var unixMs))
         {
             return false;
         }
@@ -414,6 +414,26 @@ internal sealed class Spool : IDisposable
         }
 
         record = new SpoolRecord(Encoding.ASCII.GetString(span[..first]), unixMs, line[start..]);
+        return true;
+    }
+
+    /// <summary>
+    /// Decimal digits only, into a non-negative long. Not <c>long.TryParse</c>: it accepts trailing NUL characters
+    /// ("123\0"), which the spool's fuzz test found.
+    /// </summary>
+    private static bool TryParseDigits(ReadOnlySpan<byte> digits, out long value)
+    {
+        value = 0;
+        foreach (var b in digits)
+        {
+            if (!char.IsAsciiDigit((char)b) || value > (long.MaxValue - (b - '0')) / 10)
+            {
+                return false;
+            }
+
+            value = (value * 10) + (b - '0');
+        }
+
         return true;
     }
 
