@@ -214,7 +214,7 @@ internal sealed class ElasticsearchSink : ILogEventSink, IAsyncDisposable
     /// <summary>Waits for events; while records wait for a disk that refused them, also wakes when the next try is due. False once intake is closed.</summary>
     private async ValueTask<bool> WaitAsync(ChannelReader<LogEvent> reader)
     {
-        if (_pending.Count == 0)
+        if (_pending.Count == 0 && Metrics.SpoolWritable)
         {
             return await reader.WaitToReadAsync().ConfigureAwait(false);
         }
@@ -317,6 +317,18 @@ internal sealed class ElasticsearchSink : ILogEventSink, IAsyncDisposable
             }
 
             _pending.TrimIfEmpty();
+        }
+        else if (_pending.Count == 0 && !Metrics.SpoolWritable && (force || _time.GetElapsedTime(_lastAttempt) >= FlushInterval))
+        {
+            // The shipper emptied the queue from memory: ask the disk directly, so spooling (and its durability)
+            // resumes without waiting for an event to find out.
+            _lastAttempt = _time.GetTimestamp();
+            if (Spool.TryProbe())
+            {
+                Metrics.SpoolWritable = true;
+                _pending.Stranded = false;
+                _queueFullLogged = false;
+            }
         }
 
         Metrics.MemoryQueueBytes = _pending.Bytes;

@@ -188,6 +188,37 @@ internal sealed class Spool : IDisposable
         return true;
     }
 
+    /// <summary>
+    /// Whether the disk takes writes again, asked without adding a record: a page of zeros past the last record,
+    /// removed again. A page, not a byte: a byte would fit in the last page of a file on a full file system and report
+    /// it writable. Counted and logged like a write. Writer thread only.
+    /// </summary>
+    public bool TryProbe()
+    {
+        if ((_writer is null || _writerLength >= _segmentBytes) && !TryRoll())
+        {
+            return false;
+        }
+
+        try
+        {
+            FaultInjection?.Invoke(SpoolOperation.Write);
+            Span<byte> page = stackalloc byte[4096];
+            page.Clear();
+            RandomAccess.Write(_writer!, page, _writerLength);
+        }
+        catch (Exception ex) when (IsDiskError(ex))
+        {
+            TryTruncate();
+            Health.Failed(SpoolOperation.Write, SegmentPath(_current), ex);
+            return false;
+        }
+
+        TryTruncate();
+        Health.Succeeded(SpoolOperation.Write);
+        return true;
+    }
+
     /// <summary>Appends one whole record (ending in <c>\n</c>); false when the disk refused. Writer thread only.</summary>
     public bool Append(ReadOnlySpan<byte> record) => TryWrite(record, default);
 
