@@ -37,11 +37,11 @@ internal static partial class ShipperLog
     public static partial void LeftOnDisk(ILogger logger, double seconds, string spoolPath);
 
     [LoggerMessage(EventId = 1306, EventName = "es_spool_failed", Level = LogLevel.Error,
-        Message = "Cannot {Operation} the log spool at {Path}: {Error}; {Consequence}")]
+        Message = "Log spool {Operation} failed at {Path}: {Error}; {Consequence}")]
     public static partial void SpoolFailed(ILogger logger, string operation, string path, string error, string consequence);
 
     [LoggerMessage(EventId = 1307, EventName = "es_spool_recovered", Level = LogLevel.Information,
-        Message = "The log spool can {Operation} again after {Seconds} s and {Failures} failed attempt(s)")]
+        Message = "Log spool {Operation} works again after {Seconds} s and {Failures} failed attempt(s)")]
     public static partial void SpoolRecovered(ILogger logger, string operation, double seconds, long failures);
 
     [LoggerMessage(EventId = 1308, EventName = "es_memory_queue_full", Level = LogLevel.Error,
