@@ -26,6 +26,8 @@ public sealed class FakeElasticsearch : IAsyncDisposable
     private readonly Dictionary<string, string> _documents = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _mapping = new(StringComparer.Ordinal);
     private readonly List<IReadOnlyList<string>> _requests = [];
+    private int _requestCount;
+    private int _refusedRequests;
 
     private FakeElasticsearch(WebApplication app) => _app = app;
 
@@ -40,6 +42,21 @@ public sealed class FakeElasticsearch : IAsyncDisposable
 
     /// <summary>The <c>Authorization</c> header every request must carry (else 401), or null.</summary>
     public string? RequiredAuthorization { get; set; }
+
+    /// <summary>When true, every document is answered 400 <c>mapper_parsing_exception</c> inside a 200 (a template or mapping mistake).</summary>
+    public bool RejectEveryDocument { get; set; }
+
+    /// <summary>
+    /// A request holding a source line this matches is refused as a whole with 400, as a proxy that filters bodies
+    /// would; null for none.
+    /// </summary>
+    public Func<string, bool>? Poison { get; set; }
+
+    /// <summary>Every HTTP request received, answered or not (outages and scripted faults included).</summary>
+    public int RequestCount => Volatile.Read(ref _requestCount);
+
+    /// <summary>Requests refused as a whole because of <see cref="Poison"/>.</summary>
+    public int RefusedRequests => Volatile.Read(ref _refusedRequests);
 
     /// <summary>Number of duplicate creates answered with 409.</summary>
     public int Conflicts { get; private set; }
@@ -118,6 +135,7 @@ public sealed class FakeElasticsearch : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext context)
     {
+        Interlocked.Increment(ref _requestCount);
         if (!Available)
         {
             context.Abort();
@@ -177,6 +195,19 @@ public sealed class FakeElasticsearch : IAsyncDisposable
             return;
         }
 
+        if (Poison is { } poison)
+        {
+            for (var i = 1; i < lines.Length; i += 2)
+            {
+                if (poison(lines[i]))
+                {
+                    Interlocked.Increment(ref _refusedRequests);
+                    await Error(context, 400, "illegal_argument_exception", "request body refused by the filtering proxy");
+                    return;
+                }
+            }
+        }
+
         var items = new List<(string Id, string Index, int Status, string? Type, string? Reason)>();
         var ids = new List<string>();
         for (var i = 0; i < lines.Length; i += 2)
@@ -203,7 +234,7 @@ public sealed class FakeElasticsearch : IAsyncDisposable
             }
 
             ids.Add(id);
-            var scripted = fault?.ItemStatus?.Invoke(i / 2);
+            var scripted = RejectEveryDocument ? 400 : fault?.ItemStatus?.Invoke(i / 2);
             if (scripted is { } itemStatus)
             {
                 items.Add((id, index, itemStatus, itemStatus == 400 ? "mapper_parsing_exception" : "es_rejected_execution_exception", $"scripted {itemStatus}"));

@@ -77,6 +77,9 @@ internal static class AgentFlags
         /// <summary>Deadline of the on-scrape collectors' reads.</summary>
         public const string ReadTimeout = "Collectors:ReadTimeout";
 
+        /// <summary>Memory cap for events the spool's disk refuses.</summary>
+        public const string EsMemoryQueueMaxBytes = "Log:Elasticsearch:MemoryQueueMaxBytes";
+
         /// <summary>Turns every collector off unless enabled explicitly.</summary>
         public const string DisableDefaults = "Collectors:DisableDefaults";
     }
@@ -108,6 +111,7 @@ internal static class AgentFlags
         new("log.elasticsearch.spool-max-bytes", Keys.EsSpoolMaxBytes, "256MiB", "Spool size cap (bytes, or with KiB/MiB/GiB); beyond it the oldest events are dropped and counted.", FlagKind.String),
         new("log.elasticsearch.spool-max-age", Keys.EsSpoolMaxAge, "168h", "Spooled events older than this are dropped and counted.", FlagKind.Duration),
         new("log.elasticsearch.shutdown-timeout", Keys.EsShutdownTimeout, "5s", "How long shutdown keeps shipping before it leaves the rest in the spool.", FlagKind.Duration),
+        new("log.elasticsearch.memory-queue-max-bytes", Keys.EsMemoryQueueMaxBytes, "8MiB", "Memory cap (1MiB to 1GiB) for events waiting while the spool's disk refuses writes (full, failing, read-only); beyond it the oldest are dropped and counted.", FlagKind.String),
         new("collector.read-timeout", Keys.ReadTimeout, CollectorRunner.DefaultReadTimeout, "How long a scrape waits for the on-scrape collectors' reads of /proc and /sys. A collector still reading then is reported failed, its series are left out and one log line names the file, until the read returns; a background collector is reported the same way when an update runs 10s past its interval.", FlagKind.Duration),
         new("collector.disable-defaults", Keys.DisableDefaults, "false", "Set all collectors to disabled by default; enable them one by one with --collector.<name>.", FlagKind.Bool),
     ];

@@ -80,6 +80,12 @@ internal static class ElasticsearchSettings
             throw Bad("log.elasticsearch.spool-max-bytes", AgentFlags.Keys.EsSpoolMaxBytes, maxBytesText, "a size of at least 1MiB: bytes, or a number with KiB, MiB, GiB (or KB, MB, GB)");
         }
 
+        var memoryText = configuration[AgentFlags.Keys.EsMemoryQueueMaxBytes]!;
+        if (!TryParseSize(memoryText, out var memoryBytes) || memoryBytes is < 1 << 20 or > 1 << 30)
+        {
+            throw Bad("log.elasticsearch.memory-queue-max-bytes", AgentFlags.Keys.EsMemoryQueueMaxBytes, memoryText, "a size from 1MiB to 1GiB: bytes, or a number with KiB, MiB, GiB (or KB, MB, GB)");
+        }
+
         var spoolPath = configuration[AgentFlags.Keys.EsSpoolPath]!;
         if (string.IsNullOrWhiteSpace(spoolPath))
         {
@@ -97,6 +103,7 @@ internal static class ElasticsearchSettings
             SpoolMaxBytes = maxBytes,
             SpoolMaxAge = Duration(configuration, AgentFlags.Keys.EsSpoolMaxAge),
             ShutdownTimeout = Duration(configuration, AgentFlags.Keys.EsShutdownTimeout),
+            MemoryQueueMaxBytes = (int)memoryBytes,
         };
     }
 

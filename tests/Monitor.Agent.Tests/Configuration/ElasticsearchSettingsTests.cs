@@ -31,6 +31,7 @@ public sealed class ElasticsearchSettingsTests : IDisposable
         Assert.Equal(256L << 20, es.SpoolMaxBytes);
         Assert.Equal(TimeSpan.FromDays(7), es.SpoolMaxAge);
         Assert.Equal(TimeSpan.FromSeconds(5), es.ShutdownTimeout);
+        Assert.Equal(8 << 20, es.MemoryQueueMaxBytes);
         Assert.Null(es.Authorization);
     }
 
@@ -56,6 +57,8 @@ public sealed class ElasticsearchSettingsTests : IDisposable
     [InlineData("--log.elasticsearch.url=http://user:pw@a:9200", "Log:Elasticsearch:Url")]
     [InlineData("--log.elasticsearch.data-stream=Logs-Bad", "Log:Elasticsearch:DataStream")]
     [InlineData("--log.elasticsearch.spool-max-bytes=12 parsecs", "Log:Elasticsearch:SpoolMaxBytes")]
+    [InlineData("--log.elasticsearch.memory-queue-max-bytes=512KiB", "Log:Elasticsearch:MemoryQueueMaxBytes")]
+    [InlineData("--log.elasticsearch.memory-queue-max-bytes=2GiB", "Log:Elasticsearch:MemoryQueueMaxBytes")]
     [InlineData("--log.elasticsearch.fingerprint=abc", "Log:Elasticsearch:Fingerprint")]
     [InlineData("--log.elasticsearch.ca-file=/nonexistent/ca.pem", "Log:Elasticsearch:CaFile")]
     [InlineData("--log.elasticsearch.api-key-file=/nonexistent/key", "Log:Elasticsearch:ApiKeyFile")]

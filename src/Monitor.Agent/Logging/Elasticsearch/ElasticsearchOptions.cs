@@ -42,7 +42,13 @@ internal sealed class ElasticsearchOptions
     /// <summary>Timeout of one <c>_bulk</c> request. Default 30 s.</summary>
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Capacity of the in-memory queue between logging calls and the spool writer. Default 65,536 events.</summary>
+    /// <summary>
+    /// Bytes of formatted events that may wait in memory while the spool's disk refuses writes (full, failing,
+    /// read-only); beyond it the oldest are dropped and counted. Default 8 MiB.
+    /// </summary>
+    public int MemoryQueueMaxBytes { get; init; } = 8 << 20;
+
+    /// <summary>Capacity of the hand-off queue between logging calls and the spool writer thread. Default 65,536 events.</summary>
     public int QueueCapacity { get; init; } = 65536;
 
     /// <summary>First backoff cap. Default 1 s.</summary>

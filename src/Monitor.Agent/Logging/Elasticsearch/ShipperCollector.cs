@@ -17,6 +17,10 @@ internal sealed class ShipperCollector : ICollector
     private readonly Series _oldest;
     private readonly Series _failed;
     private readonly Series _up;
+    private readonly Series[] _spoolErrors;
+    private readonly Series _spoolWritable;
+    private readonly Series _memoryQueueBytes;
+    private readonly Series _internalErrors;
 
     public ShipperCollector(CollectorContext context, ShipperMetrics metrics, TimeProvider time)
     {
@@ -27,10 +31,15 @@ internal sealed class ShipperCollector : ICollector
         _retried = group.Counter("monitor_log_shipper_retried_events_total", "Log events sent again after a retryable failure (429, 5xx, a failed request), counted per attempt.").Get();
         _duplicates = group.Counter("monitor_log_shipper_duplicate_events_total", "Log events Elasticsearch already had (409 on create): done, not stored twice.").Get();
         _deadLettered = group.Counter("monitor_log_shipper_dead_lettered_events_total", "Log events Elasticsearch rejected permanently (mapping errors, other 4xx), written to the dead-letter file.").Get();
-        _dropped = group.Counter("monitor_log_shipper_dropped_events_total", "Log events lost before shipping, by reason: spool_full, spool_age, queue_full, corrupt.", "reason");
+        _dropped = group.Counter("monitor_log_shipper_dropped_events_total", "Log events lost before shipping, by reason: spool_full, spool_age, queue_full, corrupt, spool_unwritable, too_large.", "reason");
         _spoolBytes = group.Gauge("monitor_log_shipper_spool_bytes", "Bytes in the on-disk spool's segment files.").Get();
         _oldest = group.Gauge("monitor_log_shipper_oldest_unshipped_age_seconds", "Age of the oldest log event not yet shipped; 0 when the spool is drained.").Get();
-        _failed = group.Counter("monitor_log_shipper_failed_requests_total", "_bulk requests that failed as a whole (connection, timeout, 429, 5xx, 401/403).").Get();
+        _failed = group.Counter("monitor_log_shipper_failed_requests_total", "_bulk requests that failed or were refused as a whole (connection, timeout, 4xx, 5xx).").Get();
+        var spoolErrors = group.Counter("monitor_log_shipper_spool_errors_total", "Spool disk operations that failed (ENOSPC, EIO, read-only), by operation: write, sync, create, delete, cursor, read, dead_letter.", "operation");
+        _internalErrors = group.Counter("monitor_log_shipper_internal_errors_total", "Unexpected exceptions the sink's writer and shipper loops caught and survived (a bug to report; the first is logged as event 1311).").Get();
+        _spoolErrors = [.. Enum.GetValues<SpoolOperation>().Select(o => spoolErrors.Get(SpoolHealth.Name(o)))];
+        _spoolWritable = group.Gauge("monitor_log_shipper_spool_writable", "0 while the spool's disk refuses writes; events then wait in memory and are shipped from there.").Get();
+        _memoryQueueBytes = group.Gauge("monitor_log_shipper_memory_queue_bytes", "Bytes of log events waiting in memory because the spool's disk refuses writes (bounded by --log.elasticsearch.memory-queue-max-bytes).").Get();
         _up = group.Gauge("monitor_log_shipper_up", "1 when the last _bulk request to Elasticsearch got a usable answer.").Get();
     }
 
@@ -48,6 +57,16 @@ internal sealed class ShipperCollector : ICollector
         _dropped.Get("spool_age").Set(_metrics.DroppedSpoolAge);
         _dropped.Get("queue_full").Set(_metrics.DroppedQueueFull);
         _dropped.Get("corrupt").Set(_metrics.DroppedCorrupt);
+        _dropped.Get("spool_unwritable").Set(_metrics.DroppedSpoolUnwritable);
+        _dropped.Get("too_large").Set(_metrics.DroppedTooLarge);
+        for (var i = 0; i < _spoolErrors.Length; i++)
+        {
+            _spoolErrors[i].Set(_metrics.SpoolErrors((SpoolOperation)i));
+        }
+
+        _spoolWritable.Set(_metrics.SpoolWritable ? 1 : 0);
+        _memoryQueueBytes.Set(_metrics.MemoryQueueBytes);
+        _internalErrors.Set(_metrics.InternalErrors);
         _spoolBytes.Set(_metrics.SpoolBytes);
         var oldest = _metrics.OldestUnshippedUnixMs;
         _oldest.Set(oldest == 0 ? 0 : Math.Max(0, (_time.GetUtcNow().ToUnixTimeMilliseconds() - oldest) / 1000.0));

@@ -14,6 +14,12 @@ internal sealed class ShipperMetrics
     private long _spoolBytes;
     private long _oldestUnshippedUnixMs;
     private long _requestsFailed;
+    private long _droppedSpoolUnwritable;
+    private long _droppedTooLarge;
+    private long _internalErrors;
+    private long _memoryQueueBytes;
+    private int _spoolWritable = 1;
+    private readonly long[] _spoolErrors = new long[Enum.GetValues<SpoolOperation>().Length];
     private int _up;
 
     /// <summary>Documents Elasticsearch acknowledged as created.</summary>
@@ -40,8 +46,34 @@ internal sealed class ShipperMetrics
     /// <summary>Records dropped because they were torn (a crash mid-write) or unreadable.</summary>
     public long DroppedCorrupt => Interlocked.Read(ref _droppedCorrupt);
 
+    /// <summary>Events dropped, oldest first, from the in-memory queue that holds them while the spool's disk refuses writes.</summary>
+    public long DroppedSpoolUnwritable => Interlocked.Read(ref _droppedSpoolUnwritable);
+
+    /// <summary>Events dropped because their document was larger than <see cref="Spool.MaxRecordBytes"/>.</summary>
+    public long DroppedTooLarge => Interlocked.Read(ref _droppedTooLarge);
+
     /// <summary>Every dropped event.</summary>
-    public long Dropped => DroppedSpoolFull + DroppedSpoolAge + DroppedQueueFull + DroppedCorrupt;
+    public long Dropped => DroppedSpoolFull + DroppedSpoolAge + DroppedQueueFull + DroppedCorrupt + DroppedSpoolUnwritable + DroppedTooLarge;
+
+    /// <summary>Bytes of events waiting in memory for the spool.</summary>
+    public long MemoryQueueBytes
+    {
+        get => Interlocked.Read(ref _memoryQueueBytes);
+        set => Interlocked.Exchange(ref _memoryQueueBytes, value);
+    }
+
+    /// <summary>False while the spool's disk refuses writes.</summary>
+    public bool SpoolWritable
+    {
+        get => Volatile.Read(ref _spoolWritable) == 1;
+        set => Volatile.Write(ref _spoolWritable, value ? 1 : 0);
+    }
+
+    /// <summary>Unexpected exceptions caught by the writer and shipper loops (bugs, not disk or network faults).</summary>
+    public long InternalErrors => Interlocked.Read(ref _internalErrors);
+
+    /// <summary>Failed disk operations of the spool, by operation.</summary>
+    public long SpoolErrors(SpoolOperation operation) => Interlocked.Read(ref _spoolErrors[(int)operation]);
 
     /// <summary>Bytes in the spool's segment files.</summary>
     public long SpoolBytes
@@ -82,6 +114,14 @@ internal sealed class ShipperMetrics
     public void AddDroppedQueueFull(long n) => Interlocked.Add(ref _droppedQueueFull, n);
 
     public void AddDroppedCorrupt(long n) => Interlocked.Add(ref _droppedCorrupt, n);
+
+    public void AddDroppedSpoolUnwritable(long n) => Interlocked.Add(ref _droppedSpoolUnwritable, n);
+
+    public void AddDroppedTooLarge(long n) => Interlocked.Add(ref _droppedTooLarge, n);
+
+    public void AddSpoolError(SpoolOperation operation) => Interlocked.Increment(ref _spoolErrors[(int)operation]);
+
+    public void AddInternalError() => Interlocked.Increment(ref _internalErrors);
 
     public void AddRequestFailed() => Interlocked.Increment(ref _requestsFailed);
 }
