@@ -148,7 +148,7 @@ public static class FuzzGen
             6 => text.Insert(a % (text.Length + 1), Interesting[b % Interesting.Count]),
             7 => text.Insert(a % (text.Length + 1), ((char)(b % 256)).ToString()),
             8 when text.Length > 0 => text.Remove(a % text.Length, Math.Min(1 + (b % 64), text.Length - (a % text.Length))),
-            9 => EditLines(text, lines => lines.InsertRange(a % lines.Count, Enumerable.Repeat(lines[a % lines.Count], b % 4_000))),
+            9 => EditLines(text, lines => lines.InsertRange(a % lines.Count, Enumerable.Repeat(lines[a % lines.Count], Math.Min(b % 4_000, MaxLength / (lines[a % lines.Count].Length + 1))))),
             10 => (b % 3) switch
             {
                 0 => text.Replace("\n", "\r\n", StringComparison.Ordinal),
