@@ -90,6 +90,13 @@ public static class FuzzCheck
                 slot.StartTimestamp = 0;
             }
 
+            if (allocated > limits.AllowedBytes(units))
+            {
+                // Once per process and thread some calls pay for static constructors, pools filling up or a regex
+                // runner: measure the same input again, and count only what the input itself makes the parser allocate.
+                allocated = Measure(input, parse, documented);
+            }
+
             stats.Record(units, allocated, accepted);
             if (allocated > limits.AllowedBytes(units))
             {
@@ -138,6 +145,21 @@ public static class FuzzCheck
         }
 
         stats.Report(name, iterations, total.Elapsed);
+    }
+
+    private static long Measure<T>(T input, Func<T, bool> parse, Type[] documented)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        try
+        {
+            _ = parse(input);
+        }
+        catch (Exception e) when (IsDocumented(e, documented))
+        {
+            // Rejected again, as the first time.
+        }
+
+        return GC.GetAllocatedBytesForCurrentThread() - before;
     }
 
     private static bool IsDocumented(Exception e, Type[] documented)
