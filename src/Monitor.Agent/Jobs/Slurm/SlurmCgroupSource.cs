@@ -175,12 +175,12 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         }
     }
 
-    /// <summary>A file holding one number; NaN when missing or malformed (never throws). Read into a reused buffer.</summary>
+    /// <summary>A file holding one number; NaN when missing or malformed, infinite or negative (never throws). Read into a reused buffer.</summary>
     internal double ReadNumber(string path)
     {
         try
         {
-            return double.TryParse(Read(path).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
+            return double.TryParse(Read(path).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && IsUsage(value) ? value : double.NaN;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -206,7 +206,7 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
             var line = text[range];
             var space = line.IndexOf(' ');
             if (space > 0 && line[..space].SequenceEqual(key) &&
-                double.TryParse(line[(space + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                double.TryParse(line[(space + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && IsUsage(value))
             {
                 return value;
             }
@@ -214,6 +214,12 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
 
         return double.NaN;
     }
+
+    /// <summary>
+    /// Cgroup usage files hold unsigned counters. "Infinity", "NaN", "-1" or a number past double's range (which
+    /// double.TryParse turns into infinity) is a malformed file, not a usage to export or add into a job's totals.
+    /// </summary>
+    private static bool IsUsage(double value) => double.IsFinite(value) && value >= 0;
 
     /// <summary>
     /// Reads a small cgroup file through a handle kept open across refreshes, from offset 0 (cgroup files are kernfs
