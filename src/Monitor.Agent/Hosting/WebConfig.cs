@@ -80,6 +80,13 @@ internal sealed class WebConfig
         {
             throw new OptionsException($"--web.config.file '{source}' is not valid YAML: {ex.Message}");
         }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet 16.3 throws these instead of a YamlException for some malformed documents: its scanner an
+            // InvalidOperationException on "a: {b_\na: {b_\n", its node loader an ArgumentException ("unsupported
+            // event") on a key-less entry such as "a:\n  : x\n  b: c". Still bad YAML: exit code 2, file named.
+            throw new OptionsException($"--web.config.file '{source}' is not valid YAML: {ex.Message}");
+        }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
         {

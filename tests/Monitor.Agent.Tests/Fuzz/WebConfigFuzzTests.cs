@@ -33,6 +33,30 @@ public sealed class WebConfigFuzzTests
         _ => "tls_server_config:\n" + string.Concat(Enumerable.Range(1, Math.Min(depth, 1_500)).Select(i => new string(' ', i) + "- \n")),
     });
 
+    [Fact]
+    public void Parse_AnyText_ReturnsConfigOrOptionsException() =>
+        FuzzCheck.Run(
+            "WebConfig.Parse",
+            Gen.Frequency((10, FuzzGen.Text(Seeds)), (1, Nesting)),
+            text => text.Length,
+            text => WebConfig.Parse(text, "/etc/monitor/web.yml") is not null,
+            ciIterations: 1_000,
+            new FuzzLimits(BytesPerUnit: 1_024),
+            documented: typeof(OptionsException));
+
+    [Theory]
+    [InlineData("tls_server_config: {cert_\ntls_server_config: {cert_\n\n")]
+    [InlineData("a: {b_\na: {b_\n")]
+    [InlineData("tls_server_config:\n  : server.crt\n  key_file: a.key\n")]
+    [InlineData("a:\n  : x\n  b: c")]
+    public void Parse_YamlDotNetFailure_ThrowsOptionsException(string text)
+    {
+        // Found by the fuzz test: YamlDotNet throws InvalidOperationException or ArgumentException, not YamlException, for these.
+        var error = Assert.Throws<OptionsException>(() => WebConfig.Parse(text, "web.yml"));
+
+        Assert.Contains("not valid YAML", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData(100_000)]
     [InlineData(1_000_000)]
