@@ -212,8 +212,9 @@ internal sealed class AgentOptions
                 values[prefix!] = element.GetRawText();
                 break;
             default:
-                values[prefix!] = null;
-                break;
+                // null: the configuration would hold no value where every reader expects one (a null listen address
+                // or path ended in a NullReferenceException at startup).
+                throw new OptionsException($"setting '{prefix}' in --config.file is null; give it a value or leave it out");
         }
     }
 }
