@@ -228,7 +228,7 @@ public sealed class SlurmMappingFuzzTests : IDisposable
             }
 
             return check(path);
-        }, ciIterations: 200, FuzzLimits.TimeOnly, threads: 1);
+        }, ciIterations: 150, FuzzLimits.TimeOnly, threads: 1);
     }
 
     /// <summary>Each file in the folder (in the order the folder lists them) with its first <paramref name="limit"/> bytes as UTF-8.</summary>

@@ -65,7 +65,7 @@ public sealed class TextParserFuzzTests
             Gen.Frequency((6, FuzzGen.Text(format == ExpositionFormat.Text004 ? TextSeeds : OpenMetricsSeeds).Select(Encoding.UTF8.GetBytes)), (2, FuzzGen.MutatedBytes(seeds)), (1, FuzzGen.Bytes(256))),
             bytes => bytes.Length,
             bytes => TextParser.Parse(bytes, format) is not null,
-            ciIterations: 1_500,
+            ciIterations: 800,
             new FuzzLimits(BytesPerUnit: 256),
             documented: typeof(ExpositionParseException));
     }
@@ -88,7 +88,7 @@ public sealed class TextParserFuzzTests
 
                 return true;
             },
-            ciIterations: 1_500,
+            ciIterations: 800,
             new FuzzLimits(BytesPerUnit: 256),
             documented: typeof(ExpositionParseException));
 

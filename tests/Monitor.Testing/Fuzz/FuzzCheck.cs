@@ -90,11 +90,13 @@ public static class FuzzCheck
                 slot.StartTimestamp = 0;
             }
 
-            if (allocated > limits.AllowedBytes(units))
+            for (var retry = 0; retry < 3 && allocated > limits.AllowedBytes(units); retry++)
             {
-                // Once per process and thread some calls pay for static constructors, pools filling up or a regex
-                // runner: measure the same input again, and count only what the input itself makes the parser allocate.
-                allocated = Measure(input, parse, documented);
+                // The count is not exact: a first call pays for static constructors and pools, and a GC during the
+                // call charges the thread for the rest of its allocation context (measured: a call that allocates
+                // 28 KB read as up to 820 KB in a quarter of the calls that met a GC). Measure the same input again
+                // and keep the least, which is what the input itself makes the parser allocate.
+                allocated = Math.Min(allocated, Measure(input, parse, documented));
             }
 
             stats.Record(units, allocated, accepted);
@@ -145,6 +147,24 @@ public static class FuzzCheck
         }
 
         stats.Report(name, iterations, total.Elapsed);
+    }
+
+    /// <summary>
+    /// The least of <paramref name="tries"/> measurements of what <paramref name="action"/> allocates on this thread:
+    /// one measurement can be inflated by first-call costs or by a GC during the call (see <see cref="FuzzLimits"/>).
+    /// </summary>
+    public static long LeastAllocated(Action action, int tries = 3)
+    {
+        ArgumentNullException.ThrowIfNull(action);
+        var least = long.MaxValue;
+        for (var i = 0; i < tries; i++)
+        {
+            var before = GC.GetAllocatedBytesForCurrentThread();
+            action();
+            least = Math.Min(least, GC.GetAllocatedBytesForCurrentThread() - before);
+        }
+
+        return least;
     }
 
     private static long Measure<T>(T input, Func<T, bool> parse, Type[] documented)
