@@ -152,6 +152,12 @@ internal sealed class AgentOptions
             throw new OptionsException($"cannot read --config.file '{path}': {ex.Message}");
         }
 
+        return ParseConfigFile(text, path, flags);
+    }
+
+    /// <summary>The settings of a config file's text, each checked against its flag; throws <see cref="OptionsException"/>.</summary>
+    internal static Dictionary<string, string?> ParseConfigFile(string text, string path, IReadOnlyList<FlagSpec> flags)
+    {
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         try
         {

@@ -180,7 +180,7 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
     {
         try
         {
-            return double.TryParse(Read(path).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && IsUsage(value) ? value : double.NaN;
+            return ParseNumber(Read(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -201,6 +201,16 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
             return double.NaN;
         }
 
+        return ParseKey(text, key);
+    }
+
+    /// <summary>The one number of a file's text; NaN when malformed, infinite or negative.</summary>
+    internal static double ParseNumber(ReadOnlySpan<char> text) =>
+        double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && IsUsage(value) ? value : double.NaN;
+
+    /// <summary>The value of the first good "<paramref name="key"/> value" line of a file's text; NaN when there is none.</summary>
+    internal static double ParseKey(ReadOnlySpan<char> text, string key)
+    {
         foreach (var range in text.Split('\n'))
         {
             var line = text[range];
