@@ -144,7 +144,8 @@ public sealed class CollectorFuzzTests : IDisposable
             },
             ciIterations: 150,
             FuzzLimits.TimeOnly,
-            threads: 1);
+            threads: 1,
+            longRunShare: 0.02);
     }
 
     /// <summary>The regular files under each source (a file or a folder) of the copied tree, symlinks not followed.</summary>

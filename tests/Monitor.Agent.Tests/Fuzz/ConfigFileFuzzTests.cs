@@ -69,6 +69,7 @@ public sealed class ConfigFileFuzzTests : IDisposable
             ciIterations: 300,
             new FuzzLimits(FixedBytes: 1 << 20, BytesPerUnit: 256),
             threads: 1,
+            longRunShare: 0.05,
             documented: typeof(OptionsException));
 
     [Fact]
@@ -116,7 +117,8 @@ public sealed class ConfigFileFuzzTests : IDisposable
             },
             ciIterations: 300,
             FuzzLimits.TimeOnly,
-            threads: 1);
+            threads: 1,
+            longRunShare: 0.05);
 
     private AgentOptions Load(string text)
     {

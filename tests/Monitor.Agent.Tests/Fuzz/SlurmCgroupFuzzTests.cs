@@ -65,7 +65,7 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
         FuzzCheck.Run("ProcessJobResolver.ParseCgroup", FuzzGen.Text(CgroupSeeds), t => t.Length, text =>
         {
             var job = ProcessJobResolver.ParseCgroup(text, new Dictionary<string, string> { [Sluid] = "300" });
-            if (job is not null && !Regex.IsMatch(job, "^([0-9]+|s[0-9A-Z]{13})$"))
+            if (job is not null && !Regex.IsMatch(job, "^([0-9]+|s[0-9A-Z]{13})\\z"))
             {
                 throw new InvalidOperationException($"returned job '{job}'");
             }
@@ -102,6 +102,48 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
             FuzzLimits.TimeOnly);
 
     [Fact]
+    public void ParseNumber_AnyText_IsTheFiniteNonNegativeNumberOrNaN() =>
+        FuzzCheck.Run(
+            "SlurmCgroupSource.ParseNumber",
+            NumberText,
+            text => text.Length,
+            text => SlurmCgroupSource.ParseNumber(Head(text)),
+            (text, value) =>
+            {
+                Assert.Equal(Number(text), value);
+                return !double.IsNaN(value);
+            },
+            ciIterations: 2_000);
+
+    [Fact]
+    public void ParseKey_AnyText_IsTheFirstGoodUsageLine() =>
+        FuzzCheck.Run(
+            "SlurmCgroupSource.ParseKey",
+            CpuStat,
+            text => text.Length,
+            text => SlurmCgroupSource.ParseKey(Head(text), "usage_usec"),
+            (text, value) =>
+            {
+                Assert.Equal(Key(text), value);
+                return !double.IsNaN(value);
+            },
+            ciIterations: 2_000);
+
+    [Fact]
+    public void ParseEnvironment_AnyBytes_IsTheJobIdOrNull() =>
+        FuzzCheck.Run(
+            "ProcessJobResolver.ParseEnvironment",
+            Gen.Frequency((3, Environ), (1, FuzzGen.MutatedBytes([Encoding.UTF8.GetBytes("HOME=/home/a\0SLURM_JOB_ID=4242\0SLURM_JOB_USER=a\0")]))),
+            bytes => bytes.Length,
+            bytes => ProcessJobResolver.ParseEnvironment(bytes.AsSpan(0, Math.Min(bytes.Length, 64 * 1024))),
+            (bytes, job) =>
+            {
+                Assert.Equal(EnvironmentJob(bytes), job);
+                return job is not null;
+            },
+            ciIterations: 2_000);
+
+    [Fact]
     public void Refresh_AnyCgroupFiles_ReportsTheUsageTheFilesHold()
     {
         var source = new SlurmCgroupSource(_tree.Path("cg"), _tree.Path("proc"));
@@ -126,7 +168,7 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
 
                 var result = source.RefreshAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult();
 
-                var sluidJob = procs.Split(["\r\n", "\n", "\r"], StringSplitOptions.None).Any(l => Regex.IsMatch(l, "^[0-9]+$") && System.Numerics.BigInteger.Parse(l, CultureInfo.InvariantCulture) == 4242)
+                var sluidJob = procs.Split(["\r\n", "\n", "\r"], StringSplitOptions.None).Any(l => Regex.IsMatch(l, "^[0-9]+\\z") && System.Numerics.BigInteger.Parse(l, CultureInfo.InvariantCulture) == 4242)
                     ? EnvironmentJob(environ) ?? Sluid
                     : Sluid;
                 var expected = new Dictionary<string, (JobIdentity Identity, CgroupUsage Usage)>(StringComparer.Ordinal)
@@ -149,7 +191,8 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
             },
             ciIterations: 150,
             FuzzLimits.TimeOnly,
-            threads: 1);
+            threads: 1,
+            longRunShare: 0.05);
     }
 
     [Theory]
@@ -214,7 +257,7 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
         var text = Encoding.UTF8.GetString(environ, 0, Math.Min(environ.Length, 64 * 1024));
         foreach (var variable in text.Split('\0'))
         {
-            if (variable.StartsWith("SLURM_JOB_ID=", StringComparison.Ordinal) && Regex.IsMatch(variable[13..], "^[A-Za-z0-9_\\-./:]{1,253}$"))
+            if (variable.StartsWith("SLURM_JOB_ID=", StringComparison.Ordinal) && Regex.IsMatch(variable[13..], "^[A-Za-z0-9_\\-./:]{1,253}\\z"))
             {
                 return variable[13..];
             }

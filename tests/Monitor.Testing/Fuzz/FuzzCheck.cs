@@ -26,11 +26,14 @@ public static class FuzzCheck
     /// <summary>Environment variable naming a folder that receives one <c>&lt;property&gt;.tsv</c> line per property.</summary>
     public const string ReportVariable = "MONITOR_FUZZ_REPORT";
 
-    /// <summary>The case count: <paramref name="ci"/>, or the value of <see cref="IterationsVariable"/> when set.</summary>
-    public static long Iterations(long ci)
+    /// <summary>
+    /// The case count: <paramref name="ci"/>, or <paramref name="longRunShare"/> of the value of
+    /// <see cref="IterationsVariable"/> when that is set (never fewer than <paramref name="ci"/>).
+    /// </summary>
+    public static long Iterations(long ci, double longRunShare = 1)
     {
         var text = Environment.GetEnvironmentVariable(IterationsVariable);
-        return string.IsNullOrEmpty(text) ? ci : long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture);
+        return string.IsNullOrEmpty(text) ? ci : Math.Max(ci, (long)(long.Parse(text, NumberStyles.None, CultureInfo.InvariantCulture) * longRunShare));
     }
 
     /// <summary>
@@ -46,6 +49,10 @@ public static class FuzzCheck
     /// <param name="limits">Allocation and time bounds; <see cref="FuzzLimits.Default"/> when null.</param>
     /// <param name="print">How a failing input is shown; <see cref="FuzzText.Describe(object?)"/> when null.</param>
     /// <param name="threads">CsCheck threads; 1 for properties that share a folder on disk.</param>
+    /// <param name="longRunShare">
+    /// The share of the long run's case count this property takes: 1 for parsers; less for properties that write
+    /// files and run a whole source or collector per case, whose parsers also have a pure property run in full.
+    /// </param>
     /// <param name="documented">The exceptions the parser documents for bad input.</param>
     public static void Run<T>(
         string name,
@@ -56,14 +63,36 @@ public static class FuzzCheck
         FuzzLimits? limits = null,
         Func<T, string>? print = null,
         int threads = -1,
+        double longRunShare = 1,
+        params Type[] documented) =>
+        Run(name, gen, size, parse, static (_, accepted) => accepted, ciIterations, limits, print, threads, longRunShare, documented);
+
+    /// <summary>
+    /// As <see cref="Run{T}(string, Gen{T}, Func{T, long}, Func{T, bool}, long, FuzzLimits?, Func{T, string}?, int, double, Type[])"/>,
+    /// for a property with a model: <paramref name="parse"/> (measured) returns the parser's result, and
+    /// <paramref name="check"/> (not measured, so a model may allocate) compares it with the model and returns
+    /// whether the input was accepted. A documented exception from <paramref name="parse"/> skips the check.
+    /// </summary>
+    public static void Run<T, TResult>(
+        string name,
+        Gen<T> gen,
+        Func<T, long> size,
+        Func<T, TResult> parse,
+        Func<T, TResult, bool> check,
+        long ciIterations,
+        FuzzLimits? limits = null,
+        Func<T, string>? print = null,
+        int threads = -1,
+        double longRunShare = 1,
         params Type[] documented)
     {
         ArgumentNullException.ThrowIfNull(gen);
         ArgumentNullException.ThrowIfNull(size);
         ArgumentNullException.ThrowIfNull(parse);
+        ArgumentNullException.ThrowIfNull(check);
         limits ??= FuzzLimits.Default;
         print ??= input => FuzzText.Describe(input);
-        var iterations = Iterations(ciIterations);
+        var iterations = Iterations(ciIterations, longRunShare);
         var stats = new Stats();
         var running = new ConcurrentDictionary<int, Running<T>>();
 
@@ -73,12 +102,14 @@ public static class FuzzCheck
             var units = size(input);
             slot.Input = input;
             slot.StartTimestamp = Stopwatch.GetTimestamp();
-            var accepted = false;
+            var parsed = false;
+            TResult result = default!;
             long allocated;
             var before = GC.GetAllocatedBytesForCurrentThread();
             try
             {
-                accepted = parse(input);
+                result = parse(input);
+                parsed = true;
             }
             catch (Exception e) when (IsDocumented(e, documented))
             {
@@ -99,6 +130,7 @@ public static class FuzzCheck
                 allocated = Math.Min(allocated, Measure(input, parse, documented));
             }
 
+            var accepted = parsed && check(input, result);
             stats.Record(units, allocated, accepted);
             if (allocated > limits.AllowedBytes(units))
             {
@@ -167,7 +199,7 @@ public static class FuzzCheck
         return least;
     }
 
-    private static long Measure<T>(T input, Func<T, bool> parse, Type[] documented)
+    private static long Measure<T, TResult>(T input, Func<T, TResult> parse, Type[] documented)
     {
         var before = GC.GetAllocatedBytesForCurrentThread();
         try
