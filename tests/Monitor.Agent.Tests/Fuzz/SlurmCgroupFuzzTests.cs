@@ -196,6 +196,28 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
     }
 
     [Theory]
+    [InlineData("0::/user.slice/user-1000.slice/user@1000.service/app.slice/job_\u0661\u0662\n")]
+    [InlineData("0::/system.slice/slurmstepd.scope/job_\uff11\uff12/step_0\n")]
+    [InlineData("4:memory:/slurm/uid_1/job_\u0967\n")]
+    public void ParseCgroup_NonAsciiDigits_IsNoJob(string text)
+    {
+        // A user can name a cgroup in a subtree delegated to them; Regex's \d matched Arabic-Indic and fullwidth
+        // digits, which made "١٢" a Slurm job id for the process.
+        Assert.Null(ProcessJobResolver.ParseCgroup(text, new Dictionary<string, string>()));
+    }
+
+    [Fact]
+    public async Task Refresh_JobDirectoryWithNonAsciiDigits_IsNoJob()
+    {
+        Write("cg/system.slice/slurmstepd.scope/job_\u0661\u0662/memory.current", "1\n").Write(V2 + "memory.current", "2\n");
+        var source = new SlurmCgroupSource(_tree.Path("cg"), _tree.Path("proc"));
+
+        var result = await source.RefreshAsync(CancellationToken.None);
+
+        Assert.Equal(["100"], result.Jobs.Select(j => j.Identity.JobId));
+    }
+
+    [Theory]
     [InlineData("Infinity\n")]
     [InlineData("-Infinity\n")]
     [InlineData("NaN\n")]

@@ -109,7 +109,8 @@ internal sealed partial class ProcessJobResolver(string procfs, Func<IReadOnlyDi
         }
     }
 
-    [GeneratedRegex(@"/job_(\d+)(/|$)")]
+    // [0-9], not \d: \d matches every Unicode digit, and a user can name a cgroup "job_١٢" in a subtree delegated to them.
+    [GeneratedRegex(@"/job_([0-9]+)(/|$)")]
     private static partial Regex JobPath();
 
     [GeneratedRegex(@"slurmstepd\.scope/(s[0-9A-Z]{13})(/|$)")]

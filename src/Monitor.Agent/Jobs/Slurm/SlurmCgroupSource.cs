@@ -261,7 +261,8 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         }
     }
 
-    [GeneratedRegex(@"^job_(\d+)$")]
+    // [0-9], not \d, which matches every Unicode digit ("job_١٢" is no Slurm job).
+    [GeneratedRegex(@"^job_([0-9]+)$")]
     private static partial Regex JobDirectory();
 
     /// <summary>Slurm 26.05 SLUIDs: "s" and 13 base-32 characters.</summary>
