@@ -155,7 +155,10 @@ internal sealed class AgentOptions
         return ParseConfigFile(text, path, flags);
     }
 
-    /// <summary>The settings of a config file's text, each checked against its flag; throws <see cref="OptionsException"/>.</summary>
+    /// <summary>
+    /// The settings of a config file's text (as File.ReadAllText decodes it), each checked against its flag; throws
+    /// <see cref="OptionsException"/>.
+    /// </summary>
     internal static Dictionary<string, string?> ParseConfigFile(string text, string path, IReadOnlyList<FlagSpec> flags)
     {
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);

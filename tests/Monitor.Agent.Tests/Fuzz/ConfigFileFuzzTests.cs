@@ -60,6 +60,18 @@ public sealed class ConfigFileFuzzTests : IDisposable
         Gen.Int[0, Settable.Length - 1].SelectMany(i => Value(Settable[i]).Select(v => (Settable[i], v))).Array[0, 8];
 
     [Fact]
+    public void ParseConfigFile_AnyText_ReturnsSettingsOrOptionsException() =>
+        FuzzCheck.Run(
+            "AgentOptions.ParseConfigFile",
+            // What File.ReadAllText hands it: the file's bytes decoded as UTF-8, so never a lone surrogate.
+            Gen.Frequency((6, FuzzGen.Text(Seeds)), (3, Settings.Select(Render)), (1, Nesting)).Select(t => Encoding.UTF8.GetString(Encoding.UTF8.GetBytes(t))),
+            text => text.Length,
+            text => AgentOptions.ParseConfigFile(text, "agent.json", Flags).Count >= 0,
+            ciIterations: 1_000,
+            new FuzzLimits(BytesPerUnit: 256),
+            documented: typeof(OptionsException));
+
+    [Fact]
     public void Load_AnyFile_ReturnsOptionsOrOptionsException() =>
         FuzzCheck.Run(
             "AgentOptions.Load (--config.file)",
