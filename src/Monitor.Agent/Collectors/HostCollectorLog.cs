@@ -31,7 +31,7 @@ internal static partial class HostCollectorLog
     [LoggerMessage(EventId = 2106, Level = LogLevel.Debug, Message = "CPU sysfs attribute {Path} is unavailable: {Reason}")]
     public static partial void CpuAttributeUnavailable(ILogger logger, string path, string reason);
 
-    [LoggerMessage(EventId = 2107, Level = LogLevel.Debug, Message = "Skipping /proc/meminfo field {Field}: it does not make a valid metric name")]
+    [LoggerMessage(EventId = 2107, Level = LogLevel.Debug, Message = "Skipping /proc/meminfo field {Field}: it does not make a valid metric name, or its name is taken by another field")]
     public static partial void MemInfoFieldSkipped(ILogger logger, string field);
 
     // InfiniBand link events (2110-2113): one event per change between two consecutive reads of a port, with the

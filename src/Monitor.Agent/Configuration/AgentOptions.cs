@@ -165,6 +165,15 @@ internal sealed class AgentOptions
             throw new OptionsException($"cannot read --config.file '{path}': {ex.Message}");
         }
 
+        return ParseConfigFile(text, path, flags);
+    }
+
+    /// <summary>
+    /// The settings of a config file's text (as File.ReadAllText decodes it), each checked against its flag; throws
+    /// <see cref="OptionsException"/>.
+    /// </summary>
+    internal static Dictionary<string, string?> ParseConfigFile(string text, string path, IReadOnlyList<FlagSpec> flags)
+    {
         var values = new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
         try
         {
@@ -225,8 +234,9 @@ internal sealed class AgentOptions
                 values[prefix!] = element.GetRawText();
                 break;
             default:
-                values[prefix!] = null;
-                break;
+                // null: the configuration would hold no value where every reader expects one (a null listen address
+                // or path ended in a NullReferenceException at startup).
+                throw new OptionsException($"setting '{prefix}' in --config.file is null; give it a value or leave it out");
         }
     }
 }

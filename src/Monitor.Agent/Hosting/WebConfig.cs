@@ -1,5 +1,6 @@
 using Monitor.Agent.Configuration;
 using YamlDotNet.Core;
+using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Monitor.Agent.Hosting;
@@ -24,6 +25,9 @@ internal enum ClientAuthType
 /// </summary>
 internal sealed class WebConfig
 {
+    /// <summary>Mappings and sequences nested deeper than this are refused before the document is loaded.</summary>
+    private const int MaxNesting = 64;
+
     private static readonly string[] TlsKeys = ["cert_file", "key_file", "client_ca_file", "client_auth_type", "min_version"];
 
     /// <summary>PEM certificate (chain) to serve; null for plain HTTP.</summary>
@@ -69,10 +73,18 @@ internal sealed class WebConfig
         var stream = new YamlStream();
         try
         {
+            CheckNesting(text, source);
             stream.Load(new StringReader(text));
         }
         catch (YamlException ex)
         {
+            throw new OptionsException($"--web.config.file '{source}' is not valid YAML: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
+        {
+            // YamlDotNet 16.3 throws these instead of a YamlException for some malformed documents: its scanner an
+            // InvalidOperationException on "a: {b_\na: {b_\n", its node loader an ArgumentException ("unsupported
+            // event") on a key-less entry such as "a:\n  : x\n  b: c". Still bad YAML: exit code 2, file named.
             throw new OptionsException($"--web.config.file '{source}' is not valid YAML: {ex.Message}");
         }
 
@@ -166,6 +178,29 @@ internal sealed class WebConfig
         }
 
         return new WebConfig { CertFile = cert, KeyFile = key, ClientCaFile = ca, ClientAuth = clientAuth, MinTlsVersion = minVersion, BasicAuthUsers = users };
+    }
+
+    /// <summary>
+    /// YamlStream builds its node tree recursively, so a document nested about 100,000 levels deep (200 KB of '[')
+    /// overflows the stack, which no catch can handle: the process dies. YamlDotNet's event parser is not recursive,
+    /// so walk the events first and refuse anything deeper than a web config can use (it needs 2 levels).
+    /// </summary>
+    private static void CheckNesting(string text, string source)
+    {
+        var parser = new Parser(new StringReader(text));
+        var depth = 0;
+        while (parser.MoveNext())
+        {
+            if (parser.Current is MappingStart or SequenceStart && ++depth > MaxNesting)
+            {
+                throw new OptionsException($"--web.config.file '{source}' is nested deeper than {MaxNesting} levels");
+            }
+
+            if (parser.Current is MappingEnd or SequenceEnd)
+            {
+                depth--;
+            }
+        }
     }
 
     private static string Scalar(YamlNode node, string source, string where) =>

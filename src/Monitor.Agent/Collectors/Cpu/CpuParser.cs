@@ -105,6 +105,12 @@ internal static class CpuParser
                 return ParseResult<int>.Fail($"range '{item}' ends before it starts");
             }
 
+            // Each range is bounded by MaxCpu, but repeated or overlapping ones are not: bound the whole list too.
+            if (end - start + 1 > MaxCpu + 1 - cpus.Count)
+            {
+                return ParseResult<int>.Fail($"more than {MaxCpu + 1} CPUs listed");
+            }
+
             for (var cpu = start; cpu <= end; cpu++)
             {
                 cpus.Add(cpu);

@@ -59,8 +59,19 @@ internal sealed class MemInfoCollector : ICollector
         // node_exporter types a field as a counter when its name ends in _total; no kernel field does, but a
         // counter must end in _total anyway, so the rule is the same as ours.
         var help = $"Memory information field {metric["node_memory_".Length..]}.";
-        return metric.EndsWith("_total", StringComparison.Ordinal)
-            ? _context.Group.Counter(metric, help)
-            : _context.Group.Gauge(metric, help);
+        try
+        {
+            return metric.EndsWith("_total", StringComparison.Ordinal)
+                ? _context.Group.Counter(metric, help)
+                : _context.Group.Gauge(metric, help);
+        }
+        catch (ArgumentException)
+        {
+            // Another field already owns the name ("Active(anon)" and "Active_anon" both make node_memory_Active_anon;
+            // "X_total" and "X" both claim the OpenMetrics family node_memory_X). Keep the first, as node_exporter
+            // would refuse the second; without this the collector failed on every scrape.
+            HostCollectorLog.MemInfoFieldSkipped(_context.Logger, field.ToString());
+            return null;
+        }
     }
 }

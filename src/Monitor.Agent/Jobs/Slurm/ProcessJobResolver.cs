@@ -73,17 +73,25 @@ internal sealed partial class ProcessJobResolver(string procfs, Func<IReadOnlyDi
                 read += n;
             }
 
-            foreach (var variable in Encoding.UTF8.GetString(buffer, 0, read).Split('\0'))
-            {
-                if (variable.StartsWith("SLURM_JOB_ID=", StringComparison.Ordinal) && MappingFiles.IsJobId(variable.AsSpan(13)))
-                {
-                    return variable[13..];
-                }
-            }
+            return ParseEnvironment(buffer.AsSpan(0, read));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             // Gone, or another user's process: not attributable this way.
+        }
+
+        return null;
+    }
+
+    /// <summary>SLURM_JOB_ID from the bytes of an environ file (NUL-separated NAME=value), if it is a plausible job id.</summary>
+    internal static string? ParseEnvironment(ReadOnlySpan<byte> environ)
+    {
+        foreach (var variable in Encoding.UTF8.GetString(environ).Split('\0'))
+        {
+            if (variable.StartsWith("SLURM_JOB_ID=", StringComparison.Ordinal) && MappingFiles.IsJobId(variable.AsSpan(13)))
+            {
+                return variable[13..];
+            }
         }
 
         return null;
@@ -101,7 +109,8 @@ internal sealed partial class ProcessJobResolver(string procfs, Func<IReadOnlyDi
         }
     }
 
-    [GeneratedRegex(@"/job_(\d+)(/|$)")]
+    // [0-9], not \d: \d matches every Unicode digit, and a user can name a cgroup "job_١٢" in a subtree delegated to them.
+    [GeneratedRegex(@"/job_([0-9]+)(/|$)")]
     private static partial Regex JobPath();
 
     [GeneratedRegex(@"slurmstepd\.scope/(s[0-9A-Z]{13})(/|$)")]

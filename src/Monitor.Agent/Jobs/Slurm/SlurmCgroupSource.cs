@@ -175,12 +175,12 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         }
     }
 
-    /// <summary>A file holding one number; NaN when missing or malformed (never throws). Read into a reused buffer.</summary>
+    /// <summary>A file holding one number; NaN when missing or malformed, infinite or negative (never throws). Read into a reused buffer.</summary>
     internal double ReadNumber(string path)
     {
         try
         {
-            return double.TryParse(Read(path).Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : double.NaN;
+            return ParseNumber(Read(path));
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -201,12 +201,22 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
             return double.NaN;
         }
 
+        return ParseKey(text, key);
+    }
+
+    /// <summary>The one number of a file's text; NaN when malformed, infinite or negative.</summary>
+    internal static double ParseNumber(ReadOnlySpan<char> text) =>
+        double.TryParse(text.Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && IsUsage(value) ? value : double.NaN;
+
+    /// <summary>The value of the first good "<paramref name="key"/> value" line of a file's text; NaN when there is none.</summary>
+    internal static double ParseKey(ReadOnlySpan<char> text, string key)
+    {
         foreach (var range in text.Split('\n'))
         {
             var line = text[range];
             var space = line.IndexOf(' ');
             if (space > 0 && line[..space].SequenceEqual(key) &&
-                double.TryParse(line[(space + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value))
+                double.TryParse(line[(space + 1)..].Trim(), NumberStyles.Float, CultureInfo.InvariantCulture, out var value) && IsUsage(value))
             {
                 return value;
             }
@@ -214,6 +224,12 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
 
         return double.NaN;
     }
+
+    /// <summary>
+    /// Cgroup usage files hold unsigned counters. "Infinity", "NaN", "-1" or a number past double's range (which
+    /// double.TryParse turns into infinity) is a malformed file, not a usage to export or add into a job's totals.
+    /// </summary>
+    private static bool IsUsage(double value) => double.IsFinite(value) && value >= 0;
 
     /// <summary>
     /// Reads a small cgroup file through a handle kept open across refreshes, from offset 0 (cgroup files are kernfs
@@ -245,7 +261,8 @@ internal sealed partial class SlurmCgroupSource(string cgroupRoot, string procfs
         }
     }
 
-    [GeneratedRegex(@"^job_(\d+)$")]
+    // [0-9], not \d, which matches every Unicode digit ("job_١٢" is no Slurm job).
+    [GeneratedRegex(@"^job_([0-9]+)$")]
     private static partial Regex JobDirectory();
 
     /// <summary>Slurm 26.05 SLUIDs: "s" and 13 base-32 characters.</summary>

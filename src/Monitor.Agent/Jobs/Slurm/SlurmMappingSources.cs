@@ -30,22 +30,7 @@ internal sealed class SlurmMappingDirectorySource(string directory) : IJobSource
                     continue;
                 }
 
-                foreach (var line in MappingFiles.ReadLines(path, MaxFileBytes))
-                {
-                    var id = line.Trim();
-                    if (id.Length == 0 || !MappingFiles.IsJobId(id))
-                    {
-                        continue;
-                    }
-
-                    if (!jobs.TryGetValue(id, out var gpus))
-                    {
-                        gpus = [];
-                        jobs[id] = gpus;
-                    }
-
-                    gpus.Add(new GpuRef(null, index, instance));
-                }
+                AddJobs(MappingFiles.ReadLines(path, MaxFileBytes), new GpuRef(null, index, instance), jobs);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -54,6 +39,27 @@ internal sealed class SlurmMappingDirectorySource(string directory) : IJobSource
         }
 
         return ValueTask.FromResult(new JobSourceResult([.. jobs.Select(j => new JobAssignment(new JobIdentity { JobId = j.Key }, j.Value))], null));
+    }
+
+    /// <summary>Adds <paramref name="gpu"/> to the job each line of a mapping file names; other lines are skipped.</summary>
+    internal static void AddJobs(IEnumerable<string> lines, GpuRef gpu, Dictionary<string, List<GpuRef>> jobs)
+    {
+        foreach (var line in lines)
+        {
+            var id = line.Trim();
+            if (id.Length == 0 || !MappingFiles.IsJobId(id))
+            {
+                continue;
+            }
+
+            if (!jobs.TryGetValue(id, out var gpus))
+            {
+                gpus = [];
+                jobs[id] = gpus;
+            }
+
+            gpus.Add(gpu);
+        }
     }
 
     /// <summary>"3" → GPU 3; "3.1" → GPU 3, MIG GPU instance 1; anything else is not a mapping file.</summary>
@@ -102,42 +108,12 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
         {
             foreach (var path in Directory.EnumerateFiles(directory))
             {
-                var name = Path.GetFileName(path);
-                GpuRef gpu;
-                if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
-                {
-                    gpu = new GpuRef(null, index);
-                }
-                else if (name.StartsWith("GPU-", StringComparison.Ordinal) || name.StartsWith("MIG-", StringComparison.Ordinal))
-                {
-                    gpu = new GpuRef(name, null);
-                }
-                else
+                if (!TryParseName(Path.GetFileName(path), out var gpu))
                 {
                     continue;
                 }
 
-                // jobstats writes one line; packaging/slurm's prolog writes one line per job sharing the GPU.
-                foreach (var line in MappingFiles.ReadLines(path, 64 * 1024))
-                {
-                    var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-                    if (parts.Length == 0 || !MappingFiles.IsJobId(parts[0]))
-                    {
-                        continue;
-                    }
-
-                    var uid = parts.Length > 1 && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? parts[1] : null;
-                    if (!jobs.TryGetValue(parts[0], out var entry))
-                    {
-                        entry = (uid, []);
-                        jobs[parts[0]] = entry;
-                    }
-
-                    if (!entry.Gpus.Contains(gpu))
-                    {
-                        entry.Gpus.Add(gpu);
-                    }
-                }
+                AddJobs(MappingFiles.ReadLines(path, 64 * 1024), gpu, jobs);
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -147,6 +123,45 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
 
         return ValueTask.FromResult(new JobSourceResult(
             [.. jobs.Select(j => new JobAssignment(new JobIdentity { JobId = j.Key, Uid = j.Value.Uid }, j.Value.Gpus))], null));
+    }
+
+    /// <summary>A GPU index ("3") or UUID ("GPU-…", "MIG-…") file name; anything else is not a gpustat file.</summary>
+    internal static bool TryParseName(string name, out GpuRef gpu)
+    {
+        if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+        {
+            gpu = new GpuRef(null, index);
+            return true;
+        }
+
+        gpu = name.StartsWith("GPU-", StringComparison.Ordinal) || name.StartsWith("MIG-", StringComparison.Ordinal) ? new GpuRef(name, null) : default;
+        return gpu.Uuid is not null;
+    }
+
+    /// <summary>Adds <paramref name="gpu"/> to the job each "&lt;jobid&gt; [&lt;uid&gt;]" line names; a job keeps the uid it was first seen with.</summary>
+    internal static void AddJobs(IEnumerable<string> lines, GpuRef gpu, Dictionary<string, (string? Uid, List<GpuRef> Gpus)> jobs)
+    {
+        // jobstats writes one line; packaging/slurm's prolog writes one line per job sharing the GPU.
+        foreach (var line in lines)
+        {
+            var parts = line.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (parts.Length == 0 || !MappingFiles.IsJobId(parts[0]))
+            {
+                continue;
+            }
+
+            var uid = parts.Length > 1 && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? parts[1] : null;
+            if (!jobs.TryGetValue(parts[0], out var entry))
+            {
+                entry = (uid, []);
+                jobs[parts[0]] = entry;
+            }
+
+            if (!entry.Gpus.Contains(gpu))
+            {
+                entry.Gpus.Add(gpu);
+            }
+        }
     }
 }
 
@@ -177,30 +192,7 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
                     continue;
                 }
 
-                var identity = new JobIdentity { JobId = id };
-                foreach (var line in MappingFiles.ReadLines(path, 4096))
-                {
-                    var equals = line.IndexOf('=', StringComparison.Ordinal);
-                    var value = equals > 0 ? line[(equals + 1)..].Trim() : string.Empty;
-                    if (value.Length is 0 or > 253 || value.Any(char.IsControl))
-                    {
-                        continue;
-                    }
-
-                    identity = line[..equals] switch
-                    {
-                        "user" => identity with { User = value },
-                        "uid" when uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) => identity with { Uid = value },
-                        "account" => identity with { Account = value },
-                        "partition" => identity with { Partition = value },
-                        "array_job_id" => identity with { ArrayJobId = value },
-                        "array_task_id" => identity with { ArrayTaskId = value },
-                        "sluid" => identity with { Sluid = value },
-                        _ => identity,
-                    };
-                }
-
-                jobs.Add(new JobAssignment(identity, []));
+                jobs.Add(new JobAssignment(ParseIdentity(id, MappingFiles.ReadLines(path, 4096)), []));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -209,6 +201,35 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
         }
 
         return ValueTask.FromResult(new JobSourceResult(jobs, null));
+    }
+
+    /// <summary>The identity of job <paramref name="id"/> from its file's key=value lines.</summary>
+    internal static JobIdentity ParseIdentity(string id, IEnumerable<string> lines)
+    {
+        var identity = new JobIdentity { JobId = id };
+        foreach (var line in lines)
+        {
+            var equals = line.IndexOf('=', StringComparison.Ordinal);
+            var value = equals > 0 ? line[(equals + 1)..].Trim() : string.Empty;
+            if (value.Length is 0 or > 253 || value.Any(char.IsControl))
+            {
+                continue;
+            }
+
+            identity = line[..equals] switch
+            {
+                "user" => identity with { User = value },
+                "uid" when uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) => identity with { Uid = value },
+                "account" => identity with { Account = value },
+                "partition" => identity with { Partition = value },
+                "array_job_id" => identity with { ArrayJobId = value },
+                "array_task_id" => identity with { ArrayTaskId = value },
+                "sluid" => identity with { Sluid = value },
+                _ => identity,
+            };
+        }
+
+        return identity;
     }
 }
 
@@ -239,9 +260,12 @@ internal static class MappingFiles
                 read += n;
             }
 
-            return System.Text.Encoding.UTF8.GetString(buffer, 0, read).Split('\n');
+            return Lines(buffer.AsSpan(0, read));
         }
     }
+
+    /// <summary>The lines of a file's bytes, decoded as UTF-8 (invalid sequences become U+FFFD).</summary>
+    internal static string[] Lines(ReadOnlySpan<byte> bytes) => System.Text.Encoding.UTF8.GetString(bytes).Split('\n');
 
     /// <summary>
     /// A plausible job id: Slurm's numeric id, an array task "1234_7", a SLUID, or a Kubernetes namespace/pod — at
