@@ -12,7 +12,7 @@
 set -euo pipefail
 
 iterations="${1:-1000000}"
-filter="${2:-FullyQualifiedName~.Fuzz.}"
+filter="${2:-FullyQualifiedName~.Fuzz.|FullyQualifiedName~SpoolReaderFuzzTests|FullyQualifiedName~RecordQueueTests}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 report="$(mktemp -d /tmp/monitor-fuzz.XXXXXX)"
 

@@ -1,6 +1,7 @@
 using System.Text;
 using CsCheck;
 using Monitor.Agent.Logging.Elasticsearch;
+using Monitor.Testing.Fuzz;
 
 namespace Monitor.Agent.Tests.Logging.Elasticsearch;
 
@@ -163,7 +164,7 @@ public sealed class RecordQueueTests
             }
 
             Assert.Equal(model.SelectMany(r => r).ToArray(), queue.Copy(int.MaxValue, int.MaxValue).Bytes);
-        }, iter: FuzzSettings.Iterations(300), threads: 1);
+        }, iter: FuzzCheck.Iterations(300, longRunShare: 0.1), threads: 1);
     }
 
     /// <summary>A record of exactly <paramref name="length"/> bytes whose first digits number it.</summary>

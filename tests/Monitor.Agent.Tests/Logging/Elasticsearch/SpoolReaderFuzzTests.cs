@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.RegularExpressions;
 using CsCheck;
 using Monitor.Agent.Logging.Elasticsearch;
+using Monitor.Testing.Fuzz;
 
 namespace Monitor.Agent.Tests.Logging.Elasticsearch;
 
@@ -10,8 +11,8 @@ namespace Monitor.Agent.Tests.Logging.Elasticsearch;
 /// Property and fuzz tests of the spool's record reader (issue 12's rule: no input makes a parser throw anything but
 /// its documented exception, hang, or allocate without bound). Segment files are built from valid records, records
 /// with one byte changed, random bytes and torn tails; an independent oracle (a regular expression over the same
-/// bytes) says which lines must come back. CI runs a bounded number of cases; see <see cref="FuzzSettings"/> for the
-/// long run. CsCheck prints the seed of a failing case.
+/// bytes) says which lines must come back. CI runs a bounded number of cases; see <see cref="FuzzCheck"/> for the
+/// long run (bench/fuzz.sh). CsCheck prints the seed of a failing case.
 /// </summary>
 public sealed partial class SpoolReaderFuzzTests
 {
@@ -65,7 +66,7 @@ public sealed partial class SpoolReaderFuzzTests
             Assert.Equal(expected, records);
             Assert.Equal(corrupt, metrics.DroppedCorrupt);
             Assert.InRange(allocated, 0, AllocationBound(segments.Sum(s => s.Bytes.Length)));
-        }, iter: FuzzSettings.Iterations(200), threads: 1));
+        }, iter: FuzzCheck.Iterations(200, longRunShare: 0.01), threads: 1));
     }
 
     [Fact]
@@ -94,26 +95,33 @@ public sealed partial class SpoolReaderFuzzTests
             }
 
             Assert.InRange(allocated, 0, AllocationBound(segments.Sum(s => s.Bytes.Length)));
-        }, iter: FuzzSettings.Iterations(200), threads: 1));
+        }, iter: FuzzCheck.Iterations(200, longRunShare: 0.01), threads: 1));
     }
 
     [Fact]
     public void TryParse_AnyBytes_MatchesTheOracleAndNeverThrows()
     {
         var line = Gen.Frequency((3, Piece), (1, Gen.Byte.Array[0, 100]));
-        line.Sample(bytes =>
-        {
-            var parsed = Spool.TryParse(bytes, out var record);
-            var match = LineSpec().Match(Encoding.Latin1.GetString(bytes));
-            var valid = match.Success && long.TryParse(match.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out _);
-            Assert.Equal(valid, parsed);
-            if (parsed)
+        FuzzCheck.Run(
+            "spool record line",
+            line,
+            static bytes => bytes.Length,
+            static bytes => (Parsed: Spool.TryParse(bytes, out var record), Record: record),
+            static (bytes, result) =>
             {
-                Assert.Equal(match.Groups[1].Value, record.Id);
-                Assert.Equal(long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), record.UnixMs);
-                Assert.Equal(match.Groups[3].Value, Encoding.Latin1.GetString(record.Document.Span));
-            }
-        }, iter: FuzzSettings.Iterations(20_000), threads: 1);
+                var match = LineSpec().Match(Encoding.Latin1.GetString(bytes));
+                var valid = match.Success && long.TryParse(match.Groups[2].Value, NumberStyles.None, CultureInfo.InvariantCulture, out _);
+                Assert.Equal(valid, result.Parsed);
+                if (result.Parsed)
+                {
+                    Assert.Equal(match.Groups[1].Value, result.Record.Id);
+                    Assert.Equal(long.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture), result.Record.UnixMs);
+                    Assert.Equal(match.Groups[3].Value, Encoding.Latin1.GetString(result.Record.Document.Span));
+                }
+
+                return result.Parsed;
+            },
+            ciIterations: 20_000);
     }
 
     [Fact]
@@ -205,7 +213,7 @@ public sealed partial class SpoolReaderFuzzTests
     private static async Task RunBoundedAsync(Action property)
     {
         // A reader that loops forever fails the test instead of hanging CI: a generous bound per case.
-        var timeout = TimeSpan.FromSeconds(120) + TimeSpan.FromMilliseconds(20 * FuzzSettings.Iterations(200));
+        var timeout = TimeSpan.FromSeconds(120) + TimeSpan.FromMilliseconds(20 * FuzzCheck.Iterations(200, longRunShare: 0.01));
         await Task.Run(property).WaitAsync(timeout);
     }
 
