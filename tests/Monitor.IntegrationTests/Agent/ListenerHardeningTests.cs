@@ -39,6 +39,36 @@ public sealed class ListenerHardeningTests
         Assert.Contains("monitor_agent_http_auth_failures_total 0\n", body, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(4 * 1024 + 1, 0, 1, "414")]      // request line over 4 KiB
+    [InlineData(16, 17 * 1024, 1, "431")]        // headers over 16 KiB in total
+    [InlineData(16, 8, 65, "431")]               // more than 64 headers
+    [InlineData(16, 8, 60, "200")]               // within every limit
+    public async Task Request_OverTheLineOrHeaderLimits_RefusedWithItsStatus(int pathLength, int headerBytes, int headerCount, string status)
+    {
+        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null);
+        var request = new StringBuilder();
+        request.Append("GET /metrics?").Append('a', pathLength - "/metrics?".Length).Append(" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
+        for (var i = 0; i < headerCount; i++)
+        {
+            request.Append("X-Filler-").Append(i).Append(": ").Append('b', headerBytes / headerCount).Append("\r\n");
+        }
+
+        request.Append("\r\n");
+        using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, agent.BaseAddress.Port));
+        await socket.SendAsync(Encoding.ASCII.GetBytes(request.ToString()));
+        var buffer = new byte[64];
+        var read = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        while (read < 12 && await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, timeout.Token) is var n and > 0)
+        {
+            read += n;
+        }
+
+        Assert.StartsWith($"HTTP/1.1 {status} ", Encoding.ASCII.GetString(buffer, 0, read), StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task SlowHeaders_ConnectionThatDribblesHeaders_IsClosedByTheHeaderTimeout()
     {
