@@ -13,6 +13,7 @@ using Monitor.Agent.Configuration;
 using Monitor.Agent.Self;
 using Monitor.Core.Exposition;
 using Serilog.Extensions.Logging;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Hosting;
 
@@ -351,25 +352,25 @@ internal static partial class AgentHost
 
         """;
 
-    [LoggerMessage(EventId = 1000, EventName = "listening", Level = LogLevel.Information, Message = "Listening on {Address} (monitor-agent {Version})")]
+    [LoggerMessage(EventId = EventIds.Listening, EventName = "listening", Level = LogLevel.Information, Message = "Listening on {Address} (monitor-agent {Version})")]
     private static partial void LogListening(ILogger logger, string address, string version);
 
-    [LoggerMessage(EventId = 1001, EventName = "stopping", Level = LogLevel.Information, Message = "Stopping")]
+    [LoggerMessage(EventId = EventIds.Stopping, EventName = "stopping", Level = LogLevel.Information, Message = "Stopping")]
     private static partial void LogStopping(ILogger logger);
 
-    [LoggerMessage(EventId = 1020, EventName = "file_descriptors", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.FileDescriptors, EventName = "file_descriptors", Level = LogLevel.Information,
         Message = "File descriptors: soft limit {Soft}, hard limit {Hard} (soft was {Before} when Main started; raise error: {Error}); {OpenBefore} open before the listener started, {Open} after its warm-up; at most {Connections} HTTP connections (--web.max-connections)")]
     private static partial void LogDescriptors(ILogger logger, ulong before, ulong soft, ulong hard, string error, int openBefore, int open, int connections);
 
-    [LoggerMessage(EventId = 1023, EventName = "warmed_up", Level = LogLevel.Debug, Message = "Warm-up request to {Address}: {Status}")]
+    [LoggerMessage(EventId = EventIds.WarmedUp, EventName = "warmed_up", Level = LogLevel.Debug, Message = "Warm-up request to {Address}: {Status}")]
     private static partial void LogWarmedUp(ILogger logger, string address, string status);
 
-    [LoggerMessage(EventId = 1024, EventName = "warm_up_failed", Level = LogLevel.Warning, Message = "Warm-up request to {Address} failed: {Reason}")]
+    [LoggerMessage(EventId = EventIds.WarmUpFailed, EventName = "warm_up_failed", Level = LogLevel.Warning, Message = "Warm-up request to {Address} failed: {Reason}")]
     private static partial void LogWarmUpFailed(ILogger logger, string address, string reason);
 
-    [LoggerMessage(EventId = 1025, EventName = "too_few_descriptors", Level = LogLevel.Critical, Message = "Cannot serve: {Reason}")]
+    [LoggerMessage(EventId = EventIds.TooFewDescriptors, EventName = "too_few_descriptors", Level = LogLevel.Critical, Message = "Cannot serve: {Reason}")]
     private static partial void LogTooFewDescriptors(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 1021, EventName = "connection_limit_lowered", Level = LogLevel.Warning, Message = "{Warning}")]
+    [LoggerMessage(EventId = EventIds.ConnectionLimitLowered, EventName = "connection_limit_lowered", Level = LogLevel.Warning, Message = "{Warning}")]
     private static partial void LogConnectionsLowered(ILogger logger, string warning);
 }

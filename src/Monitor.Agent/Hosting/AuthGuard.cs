@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Monitor.Core.Exposition;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Hosting;
 
@@ -251,15 +252,15 @@ internal sealed partial class AuthGuard : IDisposable
         return state;
     }
 
-    [LoggerMessage(EventId = 1011, EventName = "http_auth_failures", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.HttpAuthFailures, EventName = "http_auth_failures", Level = LogLevel.Warning,
         Message = "HTTP basic auth from {Client} in the last minute: {Failed} wrong credentials, {Busy} refused while every bcrypt worker was busy, {Backoff} refused while backing off; backing off for {BackoffSeconds} s more")]
     private static partial void LogSummary(ILogger logger, string client, long failed, long busy, long backoff, double backoffSeconds);
 
-    [LoggerMessage(EventId = 1012, EventName = "http_auth_failures_more", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.HttpAuthFailuresMore, EventName = "http_auth_failures_more", Level = LogLevel.Warning,
         Message = "HTTP basic auth in the last minute from {Clients} more client addresses: {Failed} wrong credentials, {Refused} refused unchecked")]
     private static partial void LogSummaryRest(ILogger logger, int clients, long failed, long refused);
 
-    [LoggerMessage(EventId = 1013, EventName = "http_auth_summary_failed", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.HttpAuthSummaryFailed, EventName = "http_auth_summary_failed", Level = LogLevel.Error,
         Message = "Could not write the HTTP auth failure summary")]
     private static partial void LogSummaryFailed(ILogger logger, Exception exception);
 

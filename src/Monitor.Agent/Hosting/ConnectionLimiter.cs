@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Connections.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Monitor.Core.Exposition;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Hosting;
 
@@ -241,7 +242,7 @@ internal sealed partial class ConnectionLimiter
         _unloggedRefused = 0;
     }
 
-    [LoggerMessage(EventId = 1010, EventName = "connection_limit_reached", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.ConnectionLimitReached, EventName = "connection_limit_reached", Level = LogLevel.Warning,
         Message = "All {Limit} connection slots were taken (--web.max-connections): {Displaced} idle connection(s) displaced and {Refused} refused since the last such line (at most one a minute)")]
     private static partial void LogLimitReached(ILogger logger, int limit, long displaced, long refused);
 

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Monitor.Core.Exposition;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Hosting;
 
@@ -69,7 +70,7 @@ internal sealed partial class RequestLimiter
 
     private static readonly TimeSpan LogInterval = TimeSpan.FromSeconds(10);
 
-    [LoggerMessage(EventId = 1200, EventName = "scrape_rejected", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.ScrapeRejected, EventName = "scrape_rejected", Level = LogLevel.Warning,
         Message = "{Count} request(s) rejected since the last such line: more than {Limit} in flight (--web.max-requests); the latest for {Path}")]
     private static partial void LogRejected(ILogger logger, long count, int limit, string path);
 }

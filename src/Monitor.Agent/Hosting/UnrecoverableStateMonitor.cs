@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Hosting;
 
@@ -102,7 +103,7 @@ internal sealed partial class UnrecoverableStateMonitor : ILoggerProvider
         _lifetime?.StopApplication();
     }
 
-    [LoggerMessage(EventId = 1022, EventName = "unrecoverable_state", Level = LogLevel.Critical,
+    [LoggerMessage(EventId = EventIds.UnrecoverableState, EventName = "unrecoverable_state", Level = LogLevel.Critical,
         Message = "The agent is in a state the runtime never recovers from ({Reason}); stopping with exit code {ExitCode} so that its supervisor restarts it")]
     private static partial void LogUnrecoverable(ILogger logger, string reason, int exitCode);
 

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Configuration;
 using Monitor.Core.Exposition;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Hosting;
 
@@ -96,15 +97,15 @@ internal sealed partial class WebConfigReloader
         }
     }
 
-    [LoggerMessage(EventId = 1030, EventName = "web_config_reloaded", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.WebConfigReloaded, EventName = "web_config_reloaded", Level = LogLevel.Information,
         Message = "SIGHUP: reloaded --web.config.file '{Path}': TLS {Tls}, {Users} basic-auth user(s)")]
     private static partial void LogReloaded(ILogger logger, string path, string tls, int users);
 
-    [LoggerMessage(EventId = 1031, EventName = "web_config_reload_failed", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.WebConfigReloadFailed, EventName = "web_config_reload_failed", Level = LogLevel.Error,
         Message = "SIGHUP: --web.config.file '{Path}' was not reloaded, the previous settings stay in force: {Reason}")]
     private static partial void LogReloadFailed(ILogger logger, string path, string reason);
 
-    [LoggerMessage(EventId = 1032, EventName = "web_config_reload_none", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.WebConfigReloadNone, EventName = "web_config_reload_none", Level = LogLevel.Information,
         Message = "SIGHUP: no --web.config.file to reload")]
     private static partial void LogNothingToReload(ILogger logger);
 }

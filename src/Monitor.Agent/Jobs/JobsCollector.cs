@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Jobs.Slurm;
 using Monitor.Core.Exposition;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Jobs;
 
@@ -449,19 +450,19 @@ internal sealed partial class JobsCollector : ICollector
         return name;
     }
 
-    [LoggerMessage(EventId = 4000, EventName = "job_started", Level = LogLevel.Information, Message = "Job {JobId} started on this node ({Scheduler}, user {User})")]
+    [LoggerMessage(EventId = EventIds.JobStarted, EventName = "job_started", Level = LogLevel.Information, Message = "Job {JobId} started on this node ({Scheduler}, user {User})")]
     private static partial void LogJobStarted(ILogger logger, string jobId, string scheduler, string user);
 
-    [LoggerMessage(EventId = 4001, EventName = "job_ended", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.JobEnded, EventName = "job_ended", Level = LogLevel.Information,
         Message = "Job {JobId} ended on this node after {Seconds} s: {Gpus} GPUs, {GpuSeconds} GPU-seconds allocated, {BusySeconds} busy, {EnergyJoules} J, GPU memory peak {GpuMemoryPeakBytes} B, CPU {CpuSeconds} s, memory peak {MemoryPeakBytes} B, {Xids} XIDs, {EccErrors} ECC errors")]
     private static partial void LogJobEnded(
         ILogger logger, string jobId, double seconds, int gpus, double gpuSeconds, double busySeconds, double energyJoules, double gpuMemoryPeakBytes,
         double cpuSeconds, double memoryPeakBytes, long xids, long eccErrors);
 
-    [LoggerMessage(EventId = 4002, EventName = "job_source_failed", Level = LogLevel.Warning, Message = "Job source {Source} failed (job_source_up 0): {Problem}")]
+    [LoggerMessage(EventId = EventIds.JobSourceFailed, EventName = "job_source_failed", Level = LogLevel.Warning, Message = "Job source {Source} failed (job_source_up 0): {Problem}")]
     private static partial void LogSourceFailed(ILogger logger, string source, string problem);
 
-    [LoggerMessage(EventId = 4003, EventName = "job_source_recovered", Level = LogLevel.Information, Message = "Job source {Source} works again")]
+    [LoggerMessage(EventId = EventIds.JobSourceRecovered, EventName = "job_source_recovered", Level = LogLevel.Information, Message = "Job source {Source} works again")]
     private static partial void LogSourceRecovered(ILogger logger, string source);
 }
 

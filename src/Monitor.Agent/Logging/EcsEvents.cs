@@ -16,15 +16,12 @@ namespace Monitor.Agent.Logging;
 internal readonly record struct EcsEventShape(string Kind, string Category, string Type, string? Type2, string? Code, string? Outcome, string? Namespace);
 
 /// <summary>
-/// The node-event catalogue behind docs/events.md: event id ranges map to ECS categories and to a typed object whose
+/// How node events look in ECS: the ranges of the <see cref="EventIds"/> catalogue map to ECS categories and to a typed object whose
 /// field names are the structured-log property names in snake_case (with a few renames such as <c>Gpu</c> →
 /// <c>gpu.index</c> and <c>JobId</c> → <c>job.id</c>). New GPU events in 3000–3099 are covered without code changes.
 /// </summary>
 internal static class EcsEvents
 {
-    /// <summary>Event id of the XID event; its <c>event.code</c> is the XID.</summary>
-    public const int XidEventId = 3003;
-
     private static readonly Dictionary<string, string> GpuNames = new(StringComparer.Ordinal)
     {
         ["Gpu"] = "index",
@@ -46,21 +43,21 @@ internal static class EcsEvents
         var error = logEvent.Level >= LogEventLevel.Error;
         switch (eventId)
         {
-            case >= 3000 and <= 3099:
+            case >= EventIds.GpuFirst and <= EventIds.GpuLast:
                 string? code = null;
-                if (eventId == XidEventId && logEvent.Properties.TryGetValue("Xid", out var xid) && xid is ScalarValue { Value: IFormattable x })
+                if (eventId == EventIds.GpuXid && logEvent.Properties.TryGetValue("Xid", out var xid) && xid is ScalarValue { Value: IFormattable x })
                 {
                     code = x.ToString(null, CultureInfo.InvariantCulture);
                 }
 
                 return new("event", "driver", error ? "error" : "change", null, code, null, "gpu");
-            case >= 2110 and <= 2118:
+            case >= EventIds.InfiniBandFirst and <= EventIds.InfiniBandLast:
                 return new("event", "host", error || logEvent.Level == LogEventLevel.Warning ? "error" : "change", "device", null, null, "infiniband");
-            case 4000:
+            case EventIds.JobStarted:
                 return new("event", "process", "start", null, null, null, "job");
-            case 4001:
+            case EventIds.JobEnded:
                 return new("event", "process", "end", null, null, "success", "job");
-            case >= 4002 and <= 4099:
+            case > EventIds.JobEnded and <= EventIds.JobsLast:
                 return new("event", "process", error || logEvent.Level == LogEventLevel.Warning ? "error" : "change", null, null, null, "job");
             default:
                 return new("event", "host", error ? "error" : "info", null, null, null, null);

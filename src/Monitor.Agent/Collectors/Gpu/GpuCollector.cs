@@ -3,6 +3,7 @@ using Microsoft.Extensions.Logging;
 using Monitor.Agent.Gpu.Nvml;
 using Monitor.Agent.Gpu.Xid;
 using Monitor.Core.Exposition;
+using Monitor.Agent.Logging;
 
 namespace Monitor.Agent.Collectors.Gpu;
 
@@ -766,78 +767,78 @@ internal sealed partial class GpuCollector : ICollector
         return null;
     }
 
-    [LoggerMessage(EventId = 3000, EventName = "nvml_unavailable", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.NvmlUnavailable, EventName = "nvml_unavailable", Level = LogLevel.Information,
         Message = "NVML not available, GPU metrics off (gpu_nvml_up 0); retrying with backoff up to every {RetrySeconds} s: {Reason}")]
     private static partial void LogUnavailable(ILogger logger, string reason, double retrySeconds);
 
-    [LoggerMessage(EventId = 3001, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs, driver {Driver}")]
+    [LoggerMessage(EventId = EventIds.NvmlStarted, EventName = "nvml_started", Level = LogLevel.Information, Message = "NVML initialized: {Count} GPUs, driver {Driver}")]
     private static partial void LogStarted(ILogger logger, int count, string driver);
 
-    [LoggerMessage(EventId = 3002, EventName = "gpu_lost", Level = LogLevel.Error, Message = "GPU {Gpu} ({Uuid}) is lost (GPU_IS_LOST); the other GPUs keep reporting")]
+    [LoggerMessage(EventId = EventIds.GpuLost, EventName = "gpu_lost", Level = LogLevel.Error, Message = "GPU {Gpu} ({Uuid}) is lost (GPU_IS_LOST); the other GPUs keep reporting")]
     private static partial void LogLost(ILogger logger, int gpu, string uuid);
 
-    [LoggerMessage(EventId = 3003, EventName = "gpu_xid", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuXid, EventName = "gpu_xid", Level = LogLevel.Error,
         Message = "XID {Xid} on GPU {Gpu} ({Uuid}): {Description}; resolution {Resolution}: {Action}")]
     private static partial void LogXid(ILogger logger, int gpu, string uuid, ulong xid, string description, string resolution, string action);
 
-    [LoggerMessage(EventId = 3004, EventName = "xid_listener_stopped", Level = LogLevel.Warning, Message = "XID listener stopped: {Reason}")]
+    [LoggerMessage(EventId = EventIds.XidListenerStopped, EventName = "xid_listener_stopped", Level = LogLevel.Warning, Message = "XID listener stopped: {Reason}")]
     private static partial void LogXidListenerStopped(ILogger logger, string reason);
 
-    [LoggerMessage(EventId = 3005, EventName = "gpu_sampling_stalled", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuSamplingStalled, EventName = "gpu_sampling_stalled", Level = LogLevel.Error,
         Message = "GPU {Gpu} ({Uuid}): an NVML call has not returned within {TimeoutSeconds} s; reporting it as stalled (gpu_up 0) while the other GPUs keep reporting")]
     private static partial void LogStalled(ILogger logger, int gpu, string uuid, double timeoutSeconds);
 
-    [LoggerMessage(EventId = 3006, EventName = "gpu_sampling_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}): sampling completes again")]
+    [LoggerMessage(EventId = EventIds.GpuSamplingRecovered, EventName = "gpu_sampling_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}): sampling completes again")]
     private static partial void LogRecovered(ILogger logger, int gpu, string uuid);
 
-    [LoggerMessage(EventId = 3008, EventName = "gpu_sampling_failed", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuSamplingFailed, EventName = "gpu_sampling_failed", Level = LogLevel.Error,
         Message = "GPU {Gpu} ({Uuid}): sampling failed (gpu_up 0 until it succeeds again); the other GPUs keep reporting")]
     private static partial void LogSamplingFailed(ILogger logger, Exception exception, int gpu, string uuid);
 
-    [LoggerMessage(EventId = 3009, EventName = "gpu_slowdown_started", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.GpuSlowdownStarted, EventName = "gpu_slowdown_started", Level = LogLevel.Warning,
         Message = "GPU {Gpu} ({Uuid}): clocks held down by {Reason}")]
     private static partial void LogReasonStarted(ILogger logger, int gpu, string uuid, string reason);
 
-    [LoggerMessage(EventId = 3010, EventName = "gpu_slowdown_ended", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.GpuSlowdownEnded, EventName = "gpu_slowdown_ended", Level = LogLevel.Information,
         Message = "GPU {Gpu} ({Uuid}): {Reason} no longer holds the clocks down")]
     private static partial void LogReasonEnded(ILogger logger, int gpu, string uuid, string reason);
 
-    [LoggerMessage(EventId = 3011, EventName = "gpu_ecc_corrected", Level = LogLevel.Information,
+    [LoggerMessage(EventId = EventIds.GpuEccCorrected, EventName = "gpu_ecc_corrected", Level = LogLevel.Information,
         Message = "GPU {Gpu} ({Uuid}): {Delta} new corrected ECC errors ({Total} since the driver loaded)")]
     private static partial void LogEccCorrected(ILogger logger, int gpu, string uuid, long delta, long total);
 
-    [LoggerMessage(EventId = 3012, EventName = "gpu_ecc_uncorrected", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuEccUncorrected, EventName = "gpu_ecc_uncorrected", Level = LogLevel.Error,
         Message = "GPU {Gpu} ({Uuid}): {Delta} new uncorrectable ECC errors ({Total} since the driver loaded); drain and reset the GPU, RMA if they recur")]
     private static partial void LogEccUncorrected(ILogger logger, int gpu, string uuid, long delta, long total);
 
-    [LoggerMessage(EventId = 3013, EventName = "gpu_remap_pending", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.GpuRemapPending, EventName = "gpu_remap_pending", Level = LogLevel.Warning,
         Message = "GPU {Gpu} ({Uuid}): a memory row remap waits for the next GPU reset ({Correctable} correctable, {Uncorrectable} uncorrectable rows remapped)")]
     private static partial void LogRemapPending(ILogger logger, int gpu, string uuid, long correctable, long uncorrectable);
 
-    [LoggerMessage(EventId = 3014, EventName = "gpu_remap_failure", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuRemapFailure, EventName = "gpu_remap_failure", Level = LogLevel.Error,
         Message = "GPU {Gpu} ({Uuid}): row remapping failed, NVIDIA's RMA criterion; drain the node and RMA the GPU")]
     private static partial void LogRemapFailure(ILogger logger, int gpu, string uuid);
 
-    [LoggerMessage(EventId = 3015, EventName = "gpu_recovery_action", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuRecoveryAction, EventName = "gpu_recovery_action", Level = LogLevel.Error,
         Message = "GPU {Gpu} ({Uuid}): the driver's recovery action is now {RecoveryAction} ({Action})")]
     private static partial void LogRecoveryAction(ILogger logger, int gpu, string uuid, int recoveryAction, string action);
 
-    [LoggerMessage(EventId = 3016, EventName = "gpu_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}) answers NVML again after it was lost")]
+    [LoggerMessage(EventId = EventIds.GpuRecovered, EventName = "gpu_recovered", Level = LogLevel.Warning, Message = "GPU {Gpu} ({Uuid}) answers NVML again after it was lost")]
     private static partial void LogRecoveredFromLoss(ILogger logger, int gpu, string uuid);
 
-    [LoggerMessage(EventId = 3017, EventName = "nvml_exports_missing", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.NvmlExportsMissing, EventName = "nvml_exports_missing", Level = LogLevel.Warning,
         Message = "The NVML library lacks {Count} optional functions; the values that need them are absent (gpu_nvml_export_missing): {Exports}")]
     private static partial void LogMissingExports(ILogger logger, int count, string exports);
 
-    [LoggerMessage(EventId = 3018, EventName = "gpu_inaccessible", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuInaccessible, EventName = "gpu_inaccessible", Level = LogLevel.Error,
         Message = "GPU {Gpu} cannot be opened (nvmlDeviceGetHandleByIndex_v2: {Reason}); it is left out (gpu_up{{uuid=\"\"}} 0): check the device cgroup and the permissions of /dev/nvidia*")]
     private static partial void LogInaccessible(ILogger logger, int gpu, string reason);
 
-    [LoggerMessage(EventId = 3019, EventName = "gpu_unidentified", Level = LogLevel.Error,
+    [LoggerMessage(EventId = EventIds.GpuUnidentified, EventName = "gpu_unidentified", Level = LogLevel.Error,
         Message = "GPU {Gpu} cannot be identified (nvmlDeviceGetUUID: {Reason}, {Code}); it reports gpu_up{{uuid=\"\"}} 0 until it answers")]
     private static partial void LogUnidentified(ILogger logger, int gpu, string reason, int code);
 
-    [LoggerMessage(EventId = 3007, EventName = "nvml_session_lost", Level = LogLevel.Warning,
+    [LoggerMessage(EventId = EventIds.NvmlSessionLost, EventName = "nvml_session_lost", Level = LogLevel.Warning,
         Message = "NVML session lost ({Reason}, {Code}): the driver was reloaded or no longer matches the library; re-initializing with backoff")]
     private static partial void LogSessionLost(ILogger logger, string reason, int code);
 }
