@@ -1,3 +1,4 @@
+using Monitor.Core.Exposition;
 using Xunit;
 
 namespace Monitor.Testing;
@@ -9,29 +10,18 @@ namespace Monitor.Testing;
 /// </summary>
 public static class PromMetadata
 {
-    /// <summary>Family name → (HELP text as written, TYPE).</summary>
-    public static Dictionary<string, (string? Help, string? Type)> Parse(string text)
+    /// <summary>Family name → (HELP text, TYPE as written), for the families that have either, read by <see cref="TextParser"/>.</summary>
+    public static Dictionary<string, (string? Help, string? Type)> Parse(string text) =>
+        TextParser.Parse(text, ExpositionFormat.Text004)
+            .Select(f => (f.Name, f.Help, Type: TypeName(f, text)))
+            .Where(f => f.Help is not null || f.Type is not null)
+            .ToDictionary(f => f.Name, f => (f.Help, f.Type), StringComparer.Ordinal);
+
+    private static string? TypeName(ParsedFamily family, string text) => family.Type switch
     {
-        var families = new Dictionary<string, (string? Help, string? Type)>(StringComparer.Ordinal);
-        foreach (var raw in text.Split('\n'))
-        {
-            var line = raw.TrimEnd('\r');
-            var isHelp = line.StartsWith("# HELP ", StringComparison.Ordinal);
-            if (!isHelp && !line.StartsWith("# TYPE ", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var rest = line[7..];
-            var space = rest.IndexOf(' ', StringComparison.Ordinal);
-            var name = space < 0 ? rest : rest[..space];
-            var value = space < 0 ? "" : rest[(space + 1)..];
-            families.TryGetValue(name, out var entry);
-            families[name] = isHelp ? entry with { Help = value } : entry with { Type = value };
-        }
-
-        return families;
-    }
+        ParsedMetricType.Unknown => text.Contains($"# TYPE {family.Name} untyped", StringComparison.Ordinal) ? "untyped" : null,
+        var type => type.ToString().ToLowerInvariant(),
+    };
 
     /// <summary>Asserts both outputs declare the same families with identical HELP and TYPE, naming every difference.</summary>
     public static void AssertSame(string expectedText, string actualText)

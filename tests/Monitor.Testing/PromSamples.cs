@@ -1,38 +1,49 @@
 using System.Globalization;
+using System.Text;
+using Monitor.Core.Exposition;
 using Xunit;
 
 namespace Monitor.Testing;
 
 /// <summary>
-/// A minimal reading of Prometheus text output for golden comparisons: each sample line becomes
-/// <c>name{labels}</c> → value. Labels are kept as written; node_exporter and our writer both sort them by name.
+/// Prometheus text output read for golden comparisons: each sample becomes <c>name{labels}</c> → value. Labels are
+/// kept in written order; node_exporter and our writer both sort them by name.
 /// </summary>
 public static class PromSamples
 {
-    /// <summary>Parses sample lines (comments and blank lines are skipped).</summary>
+    /// <summary>Parses text 0.0.4 with the agent's own <see cref="TextParser"/> (which throws on malformed input).</summary>
     public static Dictionary<string, double> Parse(string text)
     {
         var samples = new Dictionary<string, double>(StringComparer.Ordinal);
-        foreach (var raw in text.Split('\n'))
+        foreach (var family in TextParser.Parse(text, ExpositionFormat.Text004))
         {
-            var line = raw.TrimEnd('\r');
-            if (line.Length == 0 || line[0] == '#')
+            foreach (var sample in family.Samples)
             {
-                continue;
+                samples[Key(sample)] = sample.Value;
             }
-
-            var space = line.LastIndexOf(' ');
-            var value = line[(space + 1)..] switch
-            {
-                "NaN" => double.NaN,
-                "+Inf" => double.PositiveInfinity,
-                "-Inf" => double.NegativeInfinity,
-                var v => double.Parse(v, NumberStyles.Float, CultureInfo.InvariantCulture),
-            };
-            samples[line[..space]] = value;
         }
 
         return samples;
+    }
+
+    /// <summary>A sample as <c>name{labels}</c>, labels in written order with exposition escaping.</summary>
+    public static string Key(ParsedSample sample)
+    {
+        if (sample.Labels.Count == 0)
+        {
+            return sample.Name;
+        }
+
+        var key = new StringBuilder(sample.Name).Append('{');
+        for (var i = 0; i < sample.Labels.Count; i++)
+        {
+            var (name, value) = sample.Labels[i];
+            key.Append(i == 0 ? "" : ",").Append(name).Append("=\"")
+                .Append(value.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal).Replace("\n", "\\n", StringComparison.Ordinal))
+                .Append('"');
+        }
+
+        return key.Append('}').ToString();
     }
 
     /// <summary>The series of the given families, as <c>name{labels}</c>, ignoring values.</summary>
