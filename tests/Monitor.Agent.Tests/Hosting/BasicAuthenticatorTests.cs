@@ -2,8 +2,8 @@ using System.Net;
 using System.Text;
 using CsCheck;
 using Monitor.Agent.Hosting;
-using Monitor.Agent.Tests.Gpu;
 using Monitor.Agent.Tests.Support;
+using Monitor.Testing;
 
 namespace Monitor.Agent.Tests.Hosting;
 
@@ -19,7 +19,7 @@ public sealed class BasicAuthenticatorTests
     public async Task AuthenticateAsync_RightPassword_VerifiedOnceThenAnsweredFromTheCacheWithoutBcrypt()
     {
         using var guard = NewGuard(out _);
-        var auth = new BasicAuthenticator(Users(), guard, new ManualTime());
+        var auth = new BasicAuthenticator(Users(), guard, TestClock.Create());
 
         Assert.Equal(AuthOutcome.Success, await auth.AuthenticateAsync(Header(User, Password), Client(1)));
         Assert.Equal(1, auth.CacheCount);
@@ -38,7 +38,7 @@ public sealed class BasicAuthenticatorTests
     public async Task AuthenticateAsync_EveryWorkerBusy_RefusesUncachedCredentialsAtOnceAndCountsThem()
     {
         using var guard = NewGuard(out _);
-        var auth = new BasicAuthenticator(Users(), guard, new ManualTime());
+        var auth = new BasicAuthenticator(Users(), guard, TestClock.Create());
         var slow = BCrypt.Net.BCrypt.HashPassword("other", 13);
         Assert.True(guard.TryVerify(Client(2), "wrong", slow, out var busy));
 
@@ -61,7 +61,7 @@ public sealed class BasicAuthenticatorTests
     [Fact]
     public async Task AuthenticateAsync_RepeatedFailures_BackOffTheAddressButNotRememberedLogins()
     {
-        var time = new ManualTime();
+        var time = TestClock.Create();
         using var guard = NewGuard(out _, time);
         var auth = new BasicAuthenticator(Users(), guard, time);
         var attacker = Client(7);
@@ -91,7 +91,7 @@ public sealed class BasicAuthenticatorTests
     [Fact]
     public async Task AuthenticateAsync_CacheEntryOlderThanItsLifetime_IsVerifiedAgain()
     {
-        var time = new ManualTime();
+        var time = TestClock.Create();
         using var guard = NewGuard(out _, time);
         var auth = new BasicAuthenticator(Users(), guard, time);
         await auth.AuthenticateAsync(Header(User, Password), Client(1));
@@ -115,7 +115,7 @@ public sealed class BasicAuthenticatorTests
     public async Task AuthenticateAsync_MalformedHeader_RefusedWithoutBcrypt(string? header, string expected)
     {
         using var guard = NewGuard(out _);
-        var auth = new BasicAuthenticator(Users(), guard, new ManualTime());
+        var auth = new BasicAuthenticator(Users(), guard, TestClock.Create());
 
         var outcome = auth.AuthenticateAsync(header, Client(1));
 
@@ -127,7 +127,7 @@ public sealed class BasicAuthenticatorTests
     public async Task AuthenticateAsync_OversizedCredentials_FailWithoutBcrypt()
     {
         using var guard = NewGuard(out _);
-        var auth = new BasicAuthenticator(Users(), guard, new ManualTime());
+        var auth = new BasicAuthenticator(Users(), guard, TestClock.Create());
 
         var outcome = auth.AuthenticateAsync(Header(User, new string('x', BasicAuthenticator.MaxCredentialBytes)), Client(1));
 
@@ -144,7 +144,7 @@ public sealed class BasicAuthenticatorTests
     public async Task AuthenticateAsync_NearMissesOfARememberedPassword_AreNeverSuccess()
     {
         using var guard = NewGuard(out _);
-        var auth = new BasicAuthenticator(Users(), guard, new ManualTime());
+        var auth = new BasicAuthenticator(Users(), guard, TestClock.Create());
         Assert.Equal(AuthOutcome.Success, await auth.AuthenticateAsync(Header(User, Password), Client(1)));
         var client = 1000;
 
@@ -168,7 +168,7 @@ public sealed class BasicAuthenticatorTests
     public async Task WriteSummary_Failures_OneLinePerAddressWithCountsAndNoSecret()
     {
         using var guard = NewGuard(out var log);
-        var auth = new BasicAuthenticator(Users(), guard, new ManualTime());
+        var auth = new BasicAuthenticator(Users(), guard, TestClock.Create());
         var attacker = ClientKey.From(IPAddress.Parse("192.0.2.7"));
         for (var i = 0; i < 3; i++)
         {
@@ -226,7 +226,7 @@ public sealed class BasicAuthenticatorTests
     private static AuthGuard NewGuard(out CollectingLoggerFactory log, TimeProvider? time = null)
     {
         log = new CollectingLoggerFactory();
-        return new AuthGuard(1, null, time ?? new ManualTime(), log.CreateLogger("auth"), startSummaryTimer: false);
+        return new AuthGuard(1, null, time ?? TestClock.Create(), log.CreateLogger("auth"), startSummaryTimer: false);
     }
 
     private static Dictionary<string, string> Users() => new(StringComparer.Ordinal) { [User] = Hash };

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 using Monitor.Agent.Hosting;
-using Monitor.Agent.Tests.Gpu;
+using Monitor.Testing;
 
 namespace Monitor.Agent.Tests.Hosting;
 
@@ -12,7 +12,7 @@ public sealed class ConnectionLimiterTests
     [Fact]
     public void Admit_AtLimit_DisplacesTheOldestConnectionThatNeverCompletedARequest()
     {
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var limiter = new ConnectionLimiter(3, null, time, NullLogger.Instance);
         var first = new FakeConnection();
         var second = new FakeConnection();
@@ -41,7 +41,7 @@ public sealed class ConnectionLimiterTests
     [Fact]
     public void Admit_AtLimitWithOnlyServedIdleConnections_DisplacesTheOneIdleLongest()
     {
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var limiter = new ConnectionLimiter(2, null, time, NullLogger.Instance);
         var a = new FakeConnection();
         var b = new FakeConnection();
@@ -67,7 +67,7 @@ public sealed class ConnectionLimiterTests
     [Fact]
     public async Task Admit_EveryConnectionServingARequest_RefusesTheNewOneAndWaitsForAFreeSlot()
     {
-        var limiter = new ConnectionLimiter(2, null, new ManualTime(), NullLogger.Instance);
+        var limiter = new ConnectionLimiter(2, null, TestClock.Create(), NullLogger.Instance);
         var a = new FakeConnection();
         var b = new FakeConnection();
         var admittedA = limiter.Admit(a)!;
@@ -93,7 +93,7 @@ public sealed class ConnectionLimiterTests
     [Fact]
     public async Task DisposeAsync_DisplacedConnection_GivesItsSlotBackOnce()
     {
-        var limiter = new ConnectionLimiter(1, null, new ManualTime(), NullLogger.Instance);
+        var limiter = new ConnectionLimiter(1, null, TestClock.Create(), NullLogger.Instance);
         var old = new FakeConnection();
         var admittedOld = limiter.Admit(old)!;
         var admittedNew = limiter.Admit(new FakeConnection())!;
@@ -110,7 +110,7 @@ public sealed class ConnectionLimiterTests
     [Fact]
     public void Admit_DisplacementSlackUsedUp_RefusesUntilDisplacedConnectionsClose()
     {
-        var limiter = new ConnectionLimiter(1, null, new ManualTime(), NullLogger.Instance);
+        var limiter = new ConnectionLimiter(1, null, TestClock.Create(), NullLogger.Instance);
         for (var i = 0; i < ConnectionLimiter.DisplacementSlack + 1; i++)
         {
             Assert.NotNull(limiter.Admit(new FakeConnection()));

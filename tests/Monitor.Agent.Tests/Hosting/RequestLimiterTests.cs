@@ -1,8 +1,8 @@
 using Microsoft.AspNetCore.Http;
 using Monitor.Agent.Hosting;
-using Monitor.Agent.Tests.Gpu;
 using Monitor.Agent.Tests.Support;
 using Monitor.Core.Exposition;
+using Monitor.Testing;
 
 namespace Monitor.Agent.Tests.Hosting;
 
@@ -12,7 +12,7 @@ public sealed class RequestLimiterTests
     public async Task TryEnter_MoreThanTheLimit_RefusedWith503CountedAndLoggedAtMostOncePer10s()
     {
         var registry = new MetricRegistry();
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var log = new CollectingLoggerFactory();
         var limiter = new RequestLimiter(2, registry, log.CreateLogger("limiter"), time);
 
@@ -42,7 +42,7 @@ public sealed class RequestLimiterTests
     [Fact]
     public void TryEnter_LimitZero_NeverRefuses()
     {
-        var limiter = new RequestLimiter(0, new MetricRegistry(), new CollectingLoggerFactory().CreateLogger("limiter"), new ManualTime());
+        var limiter = new RequestLimiter(0, new MetricRegistry(), new CollectingLoggerFactory().CreateLogger("limiter"), TestClock.Create());
 
         for (var i = 0; i < 1000; i++)
         {

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Jobs;
@@ -19,7 +20,7 @@ public sealed class JobsCollectorTests
     {
         using var tree = new TempTree().Write("map/0", "1234\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
         using var logs = new CollectingLoggerFactory();
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var services = new AgentServices();
         var harness = new CollectorHarness(
             JobsCollector.Descriptor,
@@ -88,7 +89,7 @@ public sealed class JobsCollectorTests
     {
         using var tree = new TempTree().Write("map/0", "1234\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
         using var logs = new CollectingLoggerFactory();
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var services = new AgentServices();
         var harness = new CollectorHarness(
             JobsCollector.Descriptor,
@@ -132,7 +133,7 @@ public sealed class JobsCollectorTests
         Assert.Single(logs.Entries, e => e.Id.Id == 4001);
     }
 
-    private static void Tick(AgentServices services, ManualTime time, double energy)
+    private static void Tick(AgentServices services, FakeTimeProvider time, double energy)
     {
         var sample = new GpuSample { Timestamp = 1 };
         sample[GpuValue.Utilization] = 0.5;
