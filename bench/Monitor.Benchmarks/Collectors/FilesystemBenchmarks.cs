@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Hwmon;
@@ -17,10 +18,8 @@ namespace Monitor.Benchmarks.Collectors;
 public class FilesystemBenchmarks
 {
     private string _mountInfo = string.Empty;
-    private ICollector _hwmon = null!;
-    private ICollector _thermal = null!;
-    private MetricGroup _hwmonGroup = null!;
-    private MetricGroup _thermalGroup = null!;
+    private CollectorHarness _hwmon = null!;
+    private CollectorHarness _thermal = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -28,8 +27,8 @@ public class FilesystemBenchmarks
         var root = Fixtures.Path("host");
         _mountInfo = File.ReadAllText(Path.Join(root, "proc", "1", "mountinfo"));
         var paths = new HostPaths(Path.Join(root, "proc"), Path.Join(root, "sys"), root);
-        (_hwmon, _hwmonGroup) = Create(HwmonCollector.Descriptor, paths);
-        (_thermal, _thermalGroup) = Create(ThermalZoneCollector.Descriptor, paths);
+        _hwmon = new CollectorHarness(HwmonCollector.Descriptor, paths);
+        _thermal = new CollectorHarness(ThermalZoneCollector.Descriptor, paths);
         HwmonUpdate();
         ThermalZoneUpdate();
     }
@@ -40,13 +39,9 @@ public class FilesystemBenchmarks
 
     /// <summary>A warm hwmon update over five chips.</summary>
     [Benchmark]
-    public void HwmonUpdate() => Run(_hwmon, _hwmonGroup);
+    public void HwmonUpdate() => _hwmon.Update();
 
     /// <summary>A warm thermal_zone update over three zones and two cooling devices.</summary>
     [Benchmark]
-    public void ThermalZoneUpdate() => Run(_thermal, _thermalGroup);
-
-    private static void Run(ICollector collector, MetricGroup group) => BenchCollector.Run(collector, group);
-
-    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths) => BenchCollector.Create(descriptor, paths);
+    public void ThermalZoneUpdate() => _thermal.Update();
 }

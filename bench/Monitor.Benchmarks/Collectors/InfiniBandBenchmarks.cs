@@ -1,4 +1,5 @@
 using BenchmarkDotNet.Attributes;
+using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.NetClass;
@@ -16,29 +17,27 @@ namespace Monitor.Benchmarks.Collectors;
 [MemoryDiagnoser]
 public class InfiniBandBenchmarks
 {
-    private ICollector _infiniband = null!;
-    private ICollector _netclass = null!;
-    private MetricGroup _infinibandGroup = null!;
-    private MetricGroup _netclassGroup = null!;
+    private CollectorHarness _infiniband = null!;
+    private CollectorHarness _netclass = null!;
 
     [GlobalSetup]
     public void Setup()
     {
         var root = Fixtures.Path("host");
         var paths = new HostPaths(Path.Join(root, "proc"), Path.Join(root, "sys"), root);
-        (_infiniband, _infinibandGroup) = Create(InfiniBandCollector.Descriptor, paths);
-        (_netclass, _netclassGroup) = Create(NetClassCollector.Descriptor, paths);
+        _infiniband = new CollectorHarness(InfiniBandCollector.Descriptor, paths);
+        _netclass = new CollectorHarness(NetClassCollector.Descriptor, paths);
         InfiniBandUpdate();
         NetClassUpdate();
     }
 
     /// <summary>A warm infiniband update: 5 devices, 7 ports, about 240 attribute reads.</summary>
     [Benchmark]
-    public void InfiniBandUpdate() => Run(_infiniband, _infinibandGroup);
+    public void InfiniBandUpdate() => _infiniband.Update();
 
     /// <summary>A warm netclass update: 4 interfaces, 22 attribute reads each.</summary>
     [Benchmark]
-    public void NetClassUpdate() => Run(_netclass, _netclassGroup);
+    public void NetClassUpdate() => _netclass.Update();
 
     /// <summary>The rate string of an NDR port.</summary>
     [Benchmark]
@@ -47,8 +46,4 @@ public class InfiniBandBenchmarks
     /// <summary>A 64-bit counter value as sysfs prints it.</summary>
     [Benchmark]
     public ulong InfiniBandParseCounter() => InfiniBandParser.ParseCounter("70245986712", out var value) == CounterReading.Value ? value : 0;
-
-    private static void Run(ICollector collector, MetricGroup group) => BenchCollector.Run(collector, group);
-
-    private static (ICollector, MetricGroup) Create(CollectorDescriptor descriptor, HostPaths paths) => BenchCollector.Create(descriptor, paths);
 }

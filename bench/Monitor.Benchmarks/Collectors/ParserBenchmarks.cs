@@ -1,6 +1,5 @@
 using BenchmarkDotNet.Attributes;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.Logging.Abstractions;
+using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
@@ -30,12 +29,12 @@ public class ParserBenchmarks
     private string _diskstats = "";
     private string _netdev = "";
     private string _pressure = "";
-    private (MetricGroup Group, ICollector Collector) _cpu;
-    private (MetricGroup Group, ICollector Collector) _statCollector;
-    private (MetricGroup Group, ICollector Collector) _memInfoCollector;
-    private (MetricGroup Group, ICollector Collector) _diskStatsCollector;
-    private (MetricGroup Group, ICollector Collector) _netDevCollector;
-    private (MetricGroup Group, ICollector Collector) _pressureCollector;
+    private CollectorHarness _cpu = null!;
+    private CollectorHarness _statCollector = null!;
+    private CollectorHarness _memInfoCollector = null!;
+    private CollectorHarness _diskStatsCollector = null!;
+    private CollectorHarness _netDevCollector = null!;
+    private CollectorHarness _pressureCollector = null!;
 
     [GlobalSetup]
     public void Setup()
@@ -49,12 +48,12 @@ public class ParserBenchmarks
         _pressure = File.ReadAllText(Path.Join(root, "proc", "pressure", "io"));
 
         var paths = new HostPaths(Path.Join(root, "proc"), Path.Join(root, "sys"), root);
-        _cpu = Create(CpuCollector.Descriptor, paths);
-        _statCollector = Create(StatCollector.Descriptor, paths);
-        _memInfoCollector = Create(MemInfoCollector.Descriptor, paths);
-        _diskStatsCollector = Create(DiskStatsCollector.Descriptor, paths);
-        _netDevCollector = Create(NetDevCollector.Descriptor, paths);
-        _pressureCollector = Create(PressureCollector.Descriptor, paths);
+        _cpu = new CollectorHarness(CpuCollector.Descriptor, paths);
+        _statCollector = new CollectorHarness(StatCollector.Descriptor, paths);
+        _memInfoCollector = new CollectorHarness(MemInfoCollector.Descriptor, paths);
+        _diskStatsCollector = new CollectorHarness(DiskStatsCollector.Descriptor, paths);
+        _netDevCollector = new CollectorHarness(NetDevCollector.Descriptor, paths);
+        _pressureCollector = new CollectorHarness(PressureCollector.Descriptor, paths);
     }
 
     [Benchmark]
@@ -106,39 +105,20 @@ public class ParserBenchmarks
     public ulong ParsePressure() => PressureParser.Parse(_pressure).Value.SomeTotalMicroseconds;
 
     [Benchmark]
-    public void UpdateCpu() => Update(_cpu);
+    public void UpdateCpu() => _cpu.Update();
 
     [Benchmark]
-    public void UpdateStat() => Update(_statCollector);
+    public void UpdateStat() => _statCollector.Update();
 
     [Benchmark]
-    public void UpdateMemInfo() => Update(_memInfoCollector);
+    public void UpdateMemInfo() => _memInfoCollector.Update();
 
     [Benchmark]
-    public void UpdateDiskStats() => Update(_diskStatsCollector);
+    public void UpdateDiskStats() => _diskStatsCollector.Update();
 
     [Benchmark]
-    public void UpdateNetDev() => Update(_netDevCollector);
+    public void UpdateNetDev() => _netDevCollector.Update();
 
     [Benchmark]
-    public void UpdatePressure() => Update(_pressureCollector);
-
-    private static void Update((MetricGroup Group, ICollector Collector) target)
-    {
-        target.Group.BeginUpdate();
-        target.Collector.Update(CancellationToken.None);
-        target.Group.EndUpdate();
-    }
-
-    private static (MetricGroup, ICollector) Create(CollectorDescriptor descriptor, HostPaths paths)
-    {
-        var group = new MetricGroup(descriptor.Name);
-        var settings = new ConfigurationBuilder().Build().GetSection($"Collectors:{descriptor.Name}");
-        var collector = descriptor.Create(new CollectorContext(group, paths, settings, NullLogger.Instance, TimeProvider.System));
-
-        // Warm up: the first update creates families, series and caches; the benchmark measures the steady state.
-        var target = (group, collector);
-        Update(target);
-        return target;
-    }
+    public void UpdatePressure() => _pressureCollector.Update();
 }

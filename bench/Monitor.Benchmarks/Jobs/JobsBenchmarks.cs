@@ -1,5 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
@@ -27,8 +28,7 @@ public class JobsBenchmarks
     private readonly JobIntegrator _integrator = new();
     private string _root = string.Empty;
     private ProcessJobResolver? _resolver;
-    private ICollector? _collector;
-    private MetricGroup? _group;
+    private CollectorHarness? _collector;
     private AgentServices? _services;
     private double _seconds;
 
@@ -73,12 +73,11 @@ public class JobsBenchmarks
         IntegratorTick();
 
         _services = new AgentServices();
-        (_collector, _group) = BenchCollector.Create(
+        _collector = new CollectorHarness(
             JobsCollector.Descriptor,
             new HostPaths(Path.Join(_root, "proc"), Path.Join(_root, "sys"), _root),
             new Dictionary<string, string?> { ["slurm-mapping-dir"] = Path.Join(_root, "map"), ["gpustat-dir"] = Path.Join(_root, "gpustat") },
-            _services);
-        new MetricRegistry().Register(_group);
+            services: _services);
         _services.Gpu.Publish(TimeProvider.System.GetTimestamp(), _devices);
         Refresh();
     }
@@ -97,7 +96,7 @@ public class JobsBenchmarks
 
     /// <summary>One refresh: read the mapping directory and the 64 job cgroups, update lifecycles and series.</summary>
     [Benchmark]
-    public void Refresh() => BenchCollector.Run(_collector!, _group!);
+    public void Refresh() => _collector!.Update();
 
     private void Write(string relative, string content)
     {
