@@ -66,9 +66,10 @@ internal sealed class SlurmMappingDirectorySource(string directory) : IJobSource
     internal static bool TryParseName(string name, out int index, out uint? instance)
     {
         instance = null;
+        index = 0;
         var dot = name.IndexOf('.', StringComparison.Ordinal);
         var head = dot < 0 ? name : name[..dot];
-        if (!int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out index))
+        if (!MappingFiles.IsDigits(head) || !int.TryParse(head, NumberStyles.None, CultureInfo.InvariantCulture, out index))
         {
             return false;
         }
@@ -78,7 +79,7 @@ internal sealed class SlurmMappingDirectorySource(string directory) : IJobSource
             return true;
         }
 
-        if (!uint.TryParse(name.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var gi))
+        if (!MappingFiles.IsDigits(name.AsSpan(dot + 1)) || !uint.TryParse(name.AsSpan(dot + 1), NumberStyles.None, CultureInfo.InvariantCulture, out var gi))
         {
             return false;
         }
@@ -128,7 +129,7 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
     /// <summary>A GPU index ("3") or UUID ("GPU-…", "MIG-…") file name; anything else is not a gpustat file.</summary>
     internal static bool TryParseName(string name, out GpuRef gpu)
     {
-        if (int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+        if (MappingFiles.IsDigits(name) && int.TryParse(name, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
         {
             gpu = new GpuRef(null, index);
             return true;
@@ -150,7 +151,7 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
                 continue;
             }
 
-            var uid = parts.Length > 1 && uint.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out _) ? parts[1] : null;
+            var uid = parts.Length > 1 && MappingFiles.IsUid(parts[1]) ? parts[1] : null;
             if (!jobs.TryGetValue(parts[0], out var entry))
             {
                 entry = (uid, []);
@@ -219,7 +220,7 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
             identity = line[..equals] switch
             {
                 "user" => identity with { User = value },
-                "uid" when uint.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out _) => identity with { Uid = value },
+                "uid" when MappingFiles.IsUid(value) => identity with { Uid = value },
                 "account" => identity with { Account = value },
                 "partition" => identity with { Partition = value },
                 "array_job_id" => identity with { ArrayJobId = value },
@@ -236,6 +237,15 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
 /// <summary>Shared pieces of the file formats.</summary>
 internal static class MappingFiles
 {
+    /// <summary>
+    /// A uid: ASCII digits only, within <see cref="uint"/>. (<c>uint.TryParse</c> alone also accepts trailing NUL
+    /// characters, which then reached the uid label and the passwd lookup: found by the fuzz tests.)
+    /// </summary>
+    public static bool IsUid(string text) => IsDigits(text) && uint.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out _);
+
+    /// <summary>One or more ASCII digits and nothing else (the number parsers also take trailing NULs).</summary>
+    public static bool IsDigits(ReadOnlySpan<char> text) => !text.IsEmpty && text.IndexOfAnyExceptInRange('0', '9') < 0;
+
     /// <summary>The lines of a small file; a file longer than <paramref name="maxBytes"/> is read up to that size.</summary>
     public static IEnumerable<string> ReadLines(string path, int maxBytes)
     {
