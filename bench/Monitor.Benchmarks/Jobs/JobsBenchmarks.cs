@@ -1,5 +1,6 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using Monitor.Agent.Collectors.Jobs;
 using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Gpu;

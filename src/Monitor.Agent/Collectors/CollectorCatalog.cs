@@ -27,7 +27,7 @@ internal static class CollectorCatalog
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
             InfiniBandCollector.Descriptor,
-            Monitor.Agent.Jobs.JobsCollector.Descriptor,
+            Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,
             NetClassCollector.Descriptor,

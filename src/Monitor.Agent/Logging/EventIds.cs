@@ -296,15 +296,15 @@ internal static class EventIds
     /// <summary>Last id of the range that starts at <see cref="JobsFirst"/>.</summary>
     public const int JobsLast = 4099;
 
-    /// <summary><c>job_started</c> (Jobs/JobsCollector.cs).</summary>
+    /// <summary><c>job_started</c> (Jobs/JobLifecycle.cs).</summary>
     public const int JobStarted = 4000;
 
-    /// <summary><c>job_ended</c> (Jobs/JobsCollector.cs).</summary>
+    /// <summary><c>job_ended</c> (Jobs/JobLifecycle.cs).</summary>
     public const int JobEnded = 4001;
 
-    /// <summary><c>job_source_failed</c> (Jobs/JobsCollector.cs).</summary>
+    /// <summary><c>job_source_failed</c> (Collectors/Jobs/JobsCollector.cs).</summary>
     public const int JobSourceFailed = 4002;
 
-    /// <summary><c>job_source_recovered</c> (Jobs/JobsCollector.cs).</summary>
+    /// <summary><c>job_source_recovered</c> (Collectors/Jobs/JobsCollector.cs).</summary>
     public const int JobSourceRecovered = 4003;
 }

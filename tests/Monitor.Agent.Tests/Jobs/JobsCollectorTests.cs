@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
+using Monitor.Agent.Collectors.Jobs;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Jobs;
