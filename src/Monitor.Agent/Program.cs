@@ -1,9 +1,10 @@
+using Microsoft.Extensions.Logging;
+using Monitor.Agent.Collectors.Shipper;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Hosting;
-using Microsoft.Extensions.Logging;
-using Monitor.Agent.Logging;
 using Monitor.Agent.Logging.Elasticsearch;
+using Monitor.Agent.Logging;
 using Monitor.Agent.Self;
 
 namespace Monitor.Agent;

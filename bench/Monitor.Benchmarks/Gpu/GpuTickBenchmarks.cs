@@ -2,10 +2,11 @@ using System.Diagnostics;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging.Abstractions;
-using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Collectors;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Gpu.Nvml;
+using Monitor.Agent.Gpu;
 using Monitor.Core.Exposition;
 using Monitor.Testing;
 

@@ -1,12 +1,12 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using Monitor.Agent.Collectors.Jobs;
-using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Collectors;
-using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
-using Monitor.Agent.Jobs;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Jobs.Slurm;
+using Monitor.Agent.Jobs;
+using Monitor.Agent.Tests.Collectors;
 using Monitor.Core.Exposition;
 
 namespace Monitor.Benchmarks.Jobs;

@@ -11,6 +11,7 @@ using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.Stat;
 using Monitor.Agent.Collectors.ThermalZone;
+using Monitor.Agent.Gpu;
 
 namespace Monitor.Agent.Collectors;
 

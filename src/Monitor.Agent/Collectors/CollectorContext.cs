@@ -19,7 +19,7 @@ internal sealed record CollectorContext(
     TimeProvider Time)
 {
     /// <summary>State shared between collectors and the web host (GPU ticks, the job store).</summary>
-    public Monitor.Agent.Jobs.AgentServices Services { get; init; } = new();
+    public Monitor.Agent.Collectors.AgentServices Services { get; init; } = new();
 
     /// <summary>
     /// The setting <paramref name="key"/> as a positive duration ("500ms", "15s"), or <paramref name="fallback"/> when

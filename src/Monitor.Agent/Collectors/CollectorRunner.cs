@@ -47,7 +47,7 @@ internal sealed class CollectorRunner
         MetricRegistry registry,
         ILoggerFactory loggers,
         TimeProvider time,
-        Monitor.Agent.Jobs.AgentServices? services = null,
+        Monitor.Agent.Collectors.AgentServices? services = null,
         TimeSpan? readTimeout = null)
     {
         services ??= new();

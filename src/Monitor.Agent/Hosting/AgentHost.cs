@@ -74,7 +74,7 @@ internal static partial class AgentHost
 
         builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<MetricRegistry>();
-        builder.Services.AddSingleton<Monitor.Agent.Jobs.AgentServices>();
+        builder.Services.AddSingleton<Monitor.Agent.Collectors.AgentServices>();
         builder.Services.AddSingleton(sp => new CollectorRunner(
             [SelfCollector.Descriptor, .. extra ?? [], .. options.EnabledCollectors],
             options.CollectorSettings,
@@ -82,7 +82,7 @@ internal static partial class AgentHost
             sp.GetRequiredService<MetricRegistry>(),
             sp.GetRequiredService<ILoggerFactory>(),
             time,
-            sp.GetRequiredService<Monitor.Agent.Jobs.AgentServices>(),
+            sp.GetRequiredService<Monitor.Agent.Collectors.AgentServices>(),
             options.ReadTimeout));
         builder.Services.AddSingleton(sp => new RequestLimiter(
             options.MaxRequests,
@@ -121,7 +121,7 @@ internal static partial class AgentHost
         var app = builder.Build();
         var metrics = app.Services.GetRequiredService<MetricsEndpoint>();
         var limiter = app.Services.GetRequiredService<RequestLimiter>();
-        var jobs = app.Services.GetRequiredService<Monitor.Agent.Jobs.AgentServices>().Jobs;
+        var jobs = app.Services.GetRequiredService<Monitor.Agent.Collectors.AgentServices>().Jobs;
         var reloader = app.Services.GetRequiredService<WebConfigReloader>();
         tlsSource = reloader;
         _ = app.Services.GetRequiredService<CollectorRunner>();
@@ -162,7 +162,7 @@ internal static partial class AgentHost
     {
         try
         {
-            StartupWarmup.RunHandlers(app.Services.GetRequiredService<MetricRegistry>(), app.Services.GetRequiredService<Monitor.Agent.Jobs.AgentServices>().Jobs, time);
+            StartupWarmup.RunHandlers(app.Services.GetRequiredService<MetricRegistry>(), app.Services.GetRequiredService<Monitor.Agent.Collectors.AgentServices>().Jobs, time);
             if (address is not null)
             {
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));

@@ -1,3 +1,5 @@
+using Monitor.Agent.Gpu;
+
 namespace Monitor.Agent.Jobs;
 
 /// <summary>The latest tick's GPUs: index → UUID, and MIG UUID / (index, GPU instance) → the parent GPU's UUID.</summary>

@@ -1,4 +1,4 @@
-using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Gpu;
 
 namespace Monitor.Agent.Jobs;
 

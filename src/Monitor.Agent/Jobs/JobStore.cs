@@ -81,7 +81,7 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
 /// The jobs of this node: the jobs collector writes them (refreshes and GPU ticks), the web host reads them
 /// (/api/v1/jobs). Every access goes through <see cref="Read{T}"/> or <see cref="Write"/>, under one lock.
 /// </summary>
-internal sealed class JobStore
+internal sealed class JobStore : IGpuHolders
 {
     private readonly Lock _gate = new();
     private readonly Dictionary<string, TrackedJob> _jobs = new(StringComparer.Ordinal);
@@ -94,6 +94,9 @@ internal sealed class JobStore
         get => Volatile.Read(ref _holders);
         set => Volatile.Write(ref _holders, value);
     }
+
+    /// <inheritdoc/>
+    public ReadOnlySpan<JobIdentity> HoldersOf(string uuid) => Holders.TryGetValue(uuid, out var holders) ? holders : [];
 
     /// <summary>Whether a jobs collector maintains this store (the API answers 404 otherwise).</summary>
     public bool Enabled { get; set; }

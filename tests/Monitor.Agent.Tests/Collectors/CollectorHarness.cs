@@ -17,7 +17,7 @@ internal sealed class CollectorHarness
     private readonly MetricRegistry _registry = new();
     private readonly MetricGroup _group;
 
-    public CollectorHarness(CollectorDescriptor descriptor, HostPaths paths, IDictionary<string, string?>? settings = null, ILogger? logger = null, TimeProvider? time = null, Monitor.Agent.Jobs.AgentServices? services = null)
+    public CollectorHarness(CollectorDescriptor descriptor, HostPaths paths, IDictionary<string, string?>? settings = null, ILogger? logger = null, TimeProvider? time = null, Monitor.Agent.Collectors.AgentServices? services = null)
     {
         _group = new MetricGroup(descriptor.Name);
         _registry.Register(_group);

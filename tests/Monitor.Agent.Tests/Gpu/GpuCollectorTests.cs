@@ -1,6 +1,7 @@
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Gpu.Nvml;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Tests.Collectors;
 using Monitor.Testing;
 
@@ -356,7 +357,7 @@ public sealed class GpuCollectorTests
     public void CompatDcgm_JobsOnTheGpu_OneSeriesPerJobWithItsLabels()
     {
         // As dcgm-exporter: a GPU shared by two Slurm jobs is duplicated with hpc_job; a pod gets pod/namespace/container.
-        var services = new Monitor.Agent.Jobs.AgentServices();
+        var services = new Monitor.Agent.Collectors.AgentServices();
         services.Jobs.Holders = new Dictionary<string, Monitor.Agent.Jobs.JobIdentity[]>(StringComparer.Ordinal)
         {
             ["GPU-1"] = [new() { JobId = "1234" }, new() { JobId = "99" }],

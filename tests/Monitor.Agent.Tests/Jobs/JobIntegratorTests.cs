@@ -1,4 +1,4 @@
-using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Jobs;
 
 namespace Monitor.Agent.Tests.Jobs;

@@ -1,5 +1,5 @@
 using Microsoft.Extensions.Logging.Abstractions;
-using Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Jobs;
 using Monitor.Testing;
 

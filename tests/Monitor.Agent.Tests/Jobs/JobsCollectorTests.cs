@@ -1,8 +1,8 @@
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Agent.Collectors.Jobs;
-using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Jobs;
 using Monitor.Agent.Tests.Collectors;
 using Monitor.Agent.Tests.Gpu;
@@ -22,7 +22,7 @@ public sealed class JobsCollectorTests
         using var tree = new TempTree().Write("map/0", "1234\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
         using var logs = new CollectingLoggerFactory();
         var time = TestClock.Create();
-        var services = new AgentServices();
+        var services = new Monitor.Agent.Collectors.AgentServices();
         var harness = new CollectorHarness(
             JobsCollector.Descriptor,
             new HostPaths(tree.Path("proc"), tree.Path("sys"), tree.Path("root")),
@@ -91,7 +91,7 @@ public sealed class JobsCollectorTests
         using var tree = new TempTree().Write("map/0", "1234\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
         using var logs = new CollectingLoggerFactory();
         var time = TestClock.Create();
-        var services = new AgentServices();
+        var services = new Monitor.Agent.Collectors.AgentServices();
         var harness = new CollectorHarness(
             JobsCollector.Descriptor,
             new HostPaths(tree.Path("proc"), tree.Path("sys"), tree.Path("root")),
@@ -134,7 +134,7 @@ public sealed class JobsCollectorTests
         Assert.Single(logs.Entries, e => e.Id.Id == 4001);
     }
 
-    private static void Tick(AgentServices services, FakeTimeProvider time, double energy)
+    private static void Tick(Monitor.Agent.Collectors.AgentServices services, FakeTimeProvider time, double energy)
     {
         var sample = new GpuSample { Timestamp = 1 };
         sample[GpuValue.Utilization] = 0.5;

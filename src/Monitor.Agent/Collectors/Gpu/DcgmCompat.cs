@@ -1,5 +1,7 @@
 using System.Globalization;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Gpu.Xid;
+using Monitor.Agent.Jobs;
 using Monitor.Core.Exposition;
 
 namespace Monitor.Agent.Collectors.Gpu;
@@ -66,16 +68,16 @@ internal sealed class DcgmCompat
     private static readonly string[][] NoJob = [["", "", "", ""]];
 
     private readonly string _hostname;
-    private readonly Monitor.Agent.Jobs.JobStore _jobs;
+    private readonly IGpuHolders _holders;
     private readonly MetricFamily[] _families;
     private readonly MetricFamily _xid;
     private readonly MetricFamily _nvlink;
     private readonly Dictionary<int, (string Uuid, string[] Labels)> _labels = [];
 
-    public DcgmCompat(MetricGroup group, string hostname, Monitor.Agent.Jobs.JobStore jobs)
+    public DcgmCompat(MetricGroup group, string hostname, IGpuHolders holders)
     {
         _hostname = hostname;
-        _jobs = jobs;
+        _holders = holders;
         _families = [.. Rows.Select(r => group.Gauge(r.Name, r.Help, Labels))];
         _xid = group.Gauge("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", [.. Labels[..7], "err_code", "err_msg", .. Labels[7..]]);
         _nvlink = group.Gauge("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "Total number of NVLink bandwidth counters for all lanes.", Labels);
@@ -91,12 +93,25 @@ internal sealed class DcgmCompat
     }
 
     /// <summary>The job label values (pod, namespace, container, hpc_job) of each job holding the GPU, or one empty set.</summary>
-    private string[][] JobLabels(string uuid) =>
-        _jobs.Holders.TryGetValue(uuid, out var holders) && holders.Length > 0
-            ? [.. holders.Select(j => j.Scheduler == "kubernetes"
-                ? new[] { j.Pod ?? string.Empty, j.Namespace ?? string.Empty, string.Join(',', j.Containers), string.Empty }
-                : [string.Empty, string.Empty, string.Empty, j.JobId])]
-            : NoJob;
+    private string[][] JobLabels(string uuid)
+    {
+        var holders = _holders.HoldersOf(uuid);
+        if (holders.IsEmpty)
+        {
+            return NoJob;
+        }
+
+        var labels = new string[holders.Length][];
+        for (var i = 0; i < holders.Length; i++)
+        {
+            var job = holders[i];
+            labels[i] = job.Scheduler == "kubernetes"
+                ? [job.Pod ?? string.Empty, job.Namespace ?? string.Empty, string.Join(',', job.Containers), string.Empty]
+                : [string.Empty, string.Empty, string.Empty, job.JobId];
+        }
+
+        return labels;
+    }
 
     private void PublishFor(string[] labels, GpuSample sample, (double Time, ulong Xid)? lastXid)
     {

@@ -2,8 +2,9 @@ using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Gpu.Nvml;
 using Monitor.Agent.Gpu.Xid;
-using Monitor.Core.Exposition;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Logging;
+using Monitor.Core.Exposition;
 
 namespace Monitor.Agent.Collectors.Gpu;
 
@@ -140,8 +141,8 @@ internal sealed partial class GpuCollector : ICollector
     private readonly Dictionary<(string Uuid, ulong Xid), long> _xidCounts = [];
     private readonly Dictionary<string, (double Time, ulong Xid)> _lastXidSeen = [];
     private readonly List<GpuSample> _samples = [];
-    private readonly List<Monitor.Agent.Jobs.GpuTickDevice> _tick = [];
-    private readonly Monitor.Agent.Jobs.GpuTelemetry _telemetry;
+    private readonly List<GpuTickDevice> _tick = [];
+    private readonly GpuTelemetry _telemetry;
     private List<GpuDeviceSampler>? _devices;
     private int _generation;
     private long _nextAttempt = long.MinValue;
@@ -273,7 +274,7 @@ internal sealed partial class GpuCollector : ICollector
             if (device.Uuid.Length > 0 && _telemetry.HasSubscribers)
             {
                 // Only with a listener (the jobs collector): 8 small records a second otherwise spent for nothing.
-                _tick.Add(new Monitor.Agent.Jobs.GpuTickDevice(device.Index, device.Uuid, _samples[d], healthy));
+                _tick.Add(new GpuTickDevice(device.Index, device.Uuid, _samples[d], healthy));
             }
         }
 

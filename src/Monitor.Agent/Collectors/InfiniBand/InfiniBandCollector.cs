@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Threading;
 using Monitor.Core.Exposition;
 
 namespace Monitor.Agent.Collectors.InfiniBand;

@@ -1,3 +1,4 @@
+using Monitor.Agent.Threading;
 namespace Monitor.Agent.Collectors.InfiniBand;
 
 /// <summary>

@@ -1,7 +1,8 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Monitor.Agent.Jobs;
+using Monitor.Agent.Gpu;
 using Monitor.Agent.Jobs.Kubernetes;
+using Monitor.Agent.Jobs;
 using Monitor.Agent.Logging;
 using Monitor.Core.Exposition;
 

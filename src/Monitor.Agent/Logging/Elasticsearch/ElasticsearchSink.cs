@@ -67,7 +67,7 @@ internal sealed class ElasticsearchSink : ILogEventSink, IAsyncDisposable
         _shipping = Task.Run(() => Shipper.RunAsync(_stop.Token, _drainDeadline.Token));
     }
 
-    /// <summary>Counters for <see cref="ShipperCollector"/>.</summary>
+    /// <summary>Counters for the shipper collector (Collectors/Shipper).</summary>
     public ShipperMetrics Metrics { get; }
 
     /// <summary>The spool.</summary>

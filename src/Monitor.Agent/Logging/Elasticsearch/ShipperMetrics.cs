@@ -1,6 +1,6 @@
 namespace Monitor.Agent.Logging.Elasticsearch;
 
-/// <summary>The sink's counters, written by the writer and shipper threads and read by <see cref="ShipperCollector"/>.</summary>
+/// <summary>The sink's counters, written by the writer and shipper threads and read by the shipper collector (Collectors/Shipper).</summary>
 internal sealed class ShipperMetrics
 {
     private long _shipped;

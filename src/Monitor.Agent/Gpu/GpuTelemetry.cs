@@ -1,6 +1,4 @@
-using Monitor.Agent.Collectors.Gpu;
-
-namespace Monitor.Agent.Jobs;
+namespace Monitor.Agent.Gpu;
 
 /// <summary>One GPU in a tick: its NVML index, UUID and the sample the gpu collector just published.</summary>
 internal sealed record GpuTickDevice(int Index, string Uuid, GpuSample Sample, bool Healthy);
@@ -34,14 +32,4 @@ internal sealed class GpuTelemetry
             subscriber(timestamp, devices);
         }
     }
-}
-
-/// <summary>State the collectors and the web host share: one instance per agent (per collector runner).</summary>
-internal sealed class AgentServices
-{
-    /// <summary>GPU ticks, from the gpu collector to the jobs collector.</summary>
-    public GpuTelemetry Gpu { get; } = new();
-
-    /// <summary>The jobs the jobs collector tracks, for the /api/v1/jobs endpoint and dcgm compatibility labels.</summary>
-    public JobStore Jobs { get; } = new();
 }

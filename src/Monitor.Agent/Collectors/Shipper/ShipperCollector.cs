@@ -1,7 +1,7 @@
-using Monitor.Agent.Collectors;
+using Monitor.Agent.Logging.Elasticsearch;
 using Monitor.Core.Exposition;
 
-namespace Monitor.Agent.Logging.Elasticsearch;
+namespace Monitor.Agent.Collectors.Shipper;
 
 /// <summary>The Elasticsearch sink's self metrics (<c>monitor_log_shipper_*</c>), registered only when a URL is configured.</summary>
 internal sealed class ShipperCollector : ICollector

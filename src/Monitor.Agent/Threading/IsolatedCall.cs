@@ -1,4 +1,4 @@
-namespace Monitor.Agent.Collectors;
+namespace Monitor.Agent.Threading;
 
 /// <summary>
 /// A blocking kernel call (statfs on a mount, the sysfs reads of one InfiniBand device) run on its own short-lived

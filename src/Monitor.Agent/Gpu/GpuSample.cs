@@ -1,4 +1,6 @@
-namespace Monitor.Agent.Collectors.Gpu;
+using Monitor.Agent.Gpu.Nvml;
+
+namespace Monitor.Agent.Gpu;
 
 /// <summary>
 /// The scalar values one GPU sample holds, in base units (ratios 0–1, bytes, °C, W, J, Hz given as MHz here and
@@ -153,11 +155,11 @@ internal static class GpmMetrics
     /// <summary>NVML_GPM_METRIC_* ids, in <see cref="GpuValue.Gpm"/> order.</summary>
     public static readonly uint[] Ids =
     [
-        Monitor.Agent.Gpu.Nvml.NvmlGpm.GraphicsUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.SmUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.SmOccupancy,
-        Monitor.Agent.Gpu.Nvml.NvmlGpm.AnyTensorUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.DramBandwidthUtil, Monitor.Agent.Gpu.Nvml.NvmlGpm.Fp64Util,
-        Monitor.Agent.Gpu.Nvml.NvmlGpm.Fp32Util, Monitor.Agent.Gpu.Nvml.NvmlGpm.Fp16Util, Monitor.Agent.Gpu.Nvml.NvmlGpm.IntegerUtil,
-        Monitor.Agent.Gpu.Nvml.NvmlGpm.PcieTransmit, Monitor.Agent.Gpu.Nvml.NvmlGpm.PcieReceive, Monitor.Agent.Gpu.Nvml.NvmlGpm.NvLinkTransmit,
-        Monitor.Agent.Gpu.Nvml.NvmlGpm.NvLinkReceive,
+        NvmlGpm.GraphicsUtil, NvmlGpm.SmUtil, NvmlGpm.SmOccupancy,
+        NvmlGpm.AnyTensorUtil, NvmlGpm.DramBandwidthUtil, NvmlGpm.Fp64Util,
+        NvmlGpm.Fp32Util, NvmlGpm.Fp16Util, NvmlGpm.IntegerUtil,
+        NvmlGpm.PcieTransmit, NvmlGpm.PcieReceive, NvmlGpm.NvLinkTransmit,
+        NvmlGpm.NvLinkReceive,
     ];
 
     /// <summary>% to a 0–1 ratio for the utilizations; MiB/s to bytes/s for the rates.</summary>

@@ -1,7 +1,8 @@
 using System.Globalization;
 using Monitor.Agent.Gpu.Nvml;
+using Monitor.Agent.Threading;
 
-namespace Monitor.Agent.Collectors.Gpu;
+namespace Monitor.Agent.Gpu;
 
 /// <summary>
 /// Samples one GPU on a thread of its own, so a call that hangs on a broken GPU holds only this device: the
