@@ -27,7 +27,7 @@ public class GpuTickBenchmarks
     private nint _gpu;
     private nint _earlier;
     private nint _later;
-    private readonly (NvmlReturn, double)[] _gpmResults = new (NvmlReturn, double)[GpmMetrics.Ids.Length];
+    private readonly (NvmlReturn, double)[] _gpmResults = new (NvmlReturn, double)[GpuCatalog.GpmIds.Length];
 
     [GlobalSetup]
     public void Setup()
@@ -75,7 +75,7 @@ public class GpuTickBenchmarks
     public void NativeGpmInterval()
     {
         _ = _nvml!.GpmSample(_gpu, null, _later);
-        _ = _nvml.GpmMetrics(_earlier, _later, GpmMetrics.Ids, _gpmResults);
+        _ = _nvml.GpmMetrics(_earlier, _later, GpuCatalog.GpmIds, _gpmResults);
         (_earlier, _later) = (_later, _earlier);
     }
 

@@ -18,9 +18,12 @@ namespace Monitor.Agent.Gpu;
 /// </remarks>
 internal sealed class GpuDeviceSampler
 {
-
     /// <summary>Values read at the slow cadence (static or expensive), kept between slow reads.</summary>
-    private static readonly bool[] Slow = SlowValues();
+    private static readonly bool[] Slow = GpuCatalog.SlowValues();
+
+    private static readonly GpuMetric[] TickReads = GpuCatalog.Reads(GpuCadence.Tick);
+    private static readonly GpuMetric[] SlowReads = GpuCatalog.Reads(GpuCadence.Slow);
+    private static readonly GpuMetric[] FieldRows = [.. GpuCatalog.Metrics.Where(m => m.Field is not null)];
 
     private readonly INvml _nvml;
     private readonly TimeProvider _time;
@@ -39,16 +42,9 @@ internal sealed class GpuDeviceSampler
     private long _nextSlow = long.MinValue;
     private ulong _lastProcessSample;
 
-    // Energy: the last real read (J) and the trapezoidal power integral since, so the counter moves every second
-    // though the 4 ms energy call runs only at the slow cadence (reference nvml.md §9).
-    private double _energyAnchor = double.NaN;
-    private double _energyIntegral;
-    private double _energyExported = double.NaN;
-    private double _lastPower = double.NaN;
-    private long _lastPowerTime;
     private readonly string _driverVersion;
-    private readonly Dictionary<uint, GpmPair> _gpmPairs = [];
-    private readonly (NvmlReturn Result, double Value)[] _gpmResults = new (NvmlReturn, double)[GpmMetrics.Ids.Length];
+    private readonly EnergyCounter _energy;
+    private readonly GpmSampler _gpm;
     private bool _gpmSupported;
     private long _nextGpm = long.MinValue;
     private bool _identified;
@@ -65,6 +61,8 @@ internal sealed class GpuDeviceSampler
         IndexLabel = index.ToString(CultureInfo.InvariantCulture);
         Handle = handle;
         _call = new IsolatedCall(Execute, $"nvml-gpu{index}") { Persistent = true, StackSize = 256 * 1024 };
+        _energy = new EnergyCounter(time);
+        _gpm = new GpmSampler(nvml, time, result => Ok((GpuValue)Extra.Gpm, result));
     }
 
     /// <summary>Calls that are not a <see cref="GpuValue"/> of their own.</summary>
@@ -114,15 +112,6 @@ internal sealed class GpuDeviceSampler
     /// <summary>Set when a call said the NVML session is gone (uninitialized, driver unloaded, version mismatch).</summary>
     public NvmlReturn? SessionError => Volatile.Read(ref _sessionError) is var e and not 0 ? (NvmlReturn)e : null;
 
-    /// <summary>The last published state the collector compares against to log node events.</summary>
-    public GpuEventState Events { get; } = new();
-
-    /// <summary>Whether the collector has logged this device as lost (so it logs once per loss).</summary>
-    public bool ReportedLost { get; set; }
-
-    /// <summary>True after this device missed a tick's deadline, until a tick completes again.</summary>
-    public bool Stalled { get; set; }
-
     /// <summary>Starts one tick on the device's thread (an <see cref="IsolatedCall"/> kept between ticks); <see cref="Wait"/> for it.</summary>
     public void Start() => _call.Start();
 
@@ -150,12 +139,6 @@ internal sealed class GpuDeviceSampler
 
     /// <summary>The exception the last finished tick failed with, or null (the thread never dies of it).</summary>
     public Exception? Error => _call.IsInFlight ? null : _call.Fault;
-
-    /// <summary>Whether the collector has logged the current failure streak.</summary>
-    public bool ReportedError { get; set; }
-
-    /// <summary>Whether the collector has logged that the GPU cannot be identified.</summary>
-    public bool ReportedIdentify { get; set; }
 
     private void Sample()
     {
@@ -211,10 +194,14 @@ internal sealed class GpuDeviceSampler
         if (Continue && _gpmSupported && Can((GpuValue)Extra.Gpm) && now >= _nextGpm)
         {
             _nextGpm = now + (long)(_options.Gpm.TotalSeconds * _time.TimestampFrequency);
-            SampleGpm(v);
+            _gpm.Sample(Handle, _work, _migDevices);
         }
 
-        UpdateEnergy(v);
+        if (!_lost && _energy.TryRead(out var joules))
+        {
+            v[(int)GpuValue.Energy] = joules;
+        }
+
         _work.Lost = _lost;
     }
 
@@ -243,172 +230,37 @@ internal sealed class GpuDeviceSampler
 
     private bool Continue => !_lost && _sessionError == 0;
 
+    /// <summary>The values read every tick (<see cref="GpuCadence.Tick"/> rows), and the power into the energy integral.</summary>
     private void SampleFast(double[] v, long now)
     {
-        if (Can(GpuValue.Utilization) && Ok(GpuValue.Utilization, _nvml.Utilization(Handle, out var utilization)))
+        foreach (var metric in TickReads)
         {
-            v[(int)GpuValue.Utilization] = utilization.Gpu / 100.0;
-            v[(int)GpuValue.MemoryUtilization] = utilization.Memory / 100.0;
-        }
-
-        if (Can(GpuValue.MemoryTotal) && Ok(GpuValue.MemoryTotal, _nvml.Memory(Handle, out var total, out var used, out var free, out var reserved)))
-        {
-            v[(int)GpuValue.MemoryTotal] = total;
-            v[(int)GpuValue.MemoryUsed] = used;
-            v[(int)GpuValue.MemoryFree] = free;
-            v[(int)GpuValue.MemoryReserved] = reserved is { } r ? r : double.NaN;
-        }
-
-        if (Can(GpuValue.Temperature) && Ok(GpuValue.Temperature, _nvml.Temperature(Handle, out var celsius)))
-        {
-            v[(int)GpuValue.Temperature] = celsius;
-        }
-
-        if (Can(GpuValue.Power) && Ok(GpuValue.Power, _nvml.PowerUsage(Handle, out var milliwatts)))
-        {
-            v[(int)GpuValue.Power] = milliwatts / 1000.0;
-            Integrate(milliwatts / 1000.0, now);
-        }
-
-        if (Can(GpuValue.PowerLimit) && Ok(GpuValue.PowerLimit, _nvml.PowerLimit(Handle, out var limit)))
-        {
-            v[(int)GpuValue.PowerLimit] = limit / 1000.0;
-        }
-
-        for (var type = 0; type < 4; type++)
-        {
-            var key = GpuValue.Clock + type;
-            if (Can(key) && Ok(key, _nvml.Clock(Handle, type, out var mhz)))
+            if (Can(metric.Value))
             {
-                v[(int)key] = mhz;
+                _ = Ok(metric.Value, metric.Read!(_nvml, Handle, v));
             }
         }
 
-        if (Can(GpuValue.PerformanceState) && Ok(GpuValue.PerformanceState, _nvml.PerformanceState(Handle, out var pstate)) && pstate is >= 0 and <= 15)
+        if (!double.IsNaN(v[(int)GpuValue.Power]))
         {
-            v[(int)GpuValue.PerformanceState] = pstate;
-        }
-
-        if (Can(GpuValue.ClockEventReasons) && Ok(GpuValue.ClockEventReasons, _nvml.ClockEventReasons(Handle, out var reasons)))
-        {
-            v[(int)GpuValue.ClockEventReasons] = reasons;
-        }
-
-        for (var i = 0; i < 4; i++)
-        {
-            // Volatile and aggregate ECC totals cost under 1 µs each: read every tick so a burst shows at once.
-            var key = GpuValue.Ecc + i;
-            if (Can(key) && Ok(key, _nvml.EccErrors(Handle, i / 2, i % 2, out var count)))
-            {
-                v[(int)key] = count;
-            }
-        }
-
-        if (Can(GpuValue.RemappedCorrectable) &&
-            Ok(GpuValue.RemappedCorrectable, _nvml.RemappedRows(Handle, out var correctable, out var uncorrectable, out var pending, out var failure)))
-        {
-            v[(int)GpuValue.RemappedCorrectable] = correctable;
-            v[(int)GpuValue.RemappedUncorrectable] = uncorrectable;
-            v[(int)GpuValue.RemapPending] = pending != 0 ? 1 : 0;
-            v[(int)GpuValue.RemapFailure] = failure != 0 ? 1 : 0;
-        }
-
-        if (Can(GpuValue.Encoder) && Ok(GpuValue.Encoder, _nvml.CodecUtilization(Handle, decoder: false, out var encoder)))
-        {
-            v[(int)GpuValue.Encoder] = encoder / 100.0;
-        }
-
-        if (Can(GpuValue.Decoder) && Ok(GpuValue.Decoder, _nvml.CodecUtilization(Handle, decoder: true, out var decoder)))
-        {
-            v[(int)GpuValue.Decoder] = decoder / 100.0;
-        }
-
-        if (Can(GpuValue.Fan) && Ok(GpuValue.Fan, _nvml.FanSpeed(Handle, out var fan)))
-        {
-            v[(int)GpuValue.Fan] = fan / 100.0;
+            _energy.Integrate(v[(int)GpuValue.Power], now);
         }
     }
 
-    /// <summary>Static or expensive values: max clocks (1.4 ms each), thresholds, PCIe link and replays (135 µs), energy (4 ms), opt-in PCIe throughput (20 ms each).</summary>
+    /// <summary>Static or expensive values (<see cref="GpuCadence.Slow"/> rows), the energy counter's anchor, the NVLink link count.</summary>
     private void SampleSlow(double[] v, long now)
     {
-        for (var type = 0; type < 4; type++)
+        foreach (var metric in SlowReads)
         {
-            var key = GpuValue.MaxClock + type;
-            if (Can(key) && Ok(key, _nvml.MaxClock(Handle, type, out var mhz)))
+            if ((!metric.OptIn || _options.PcieThroughput) && Can(metric.Value))
             {
-                v[(int)key] = mhz;
+                _ = Ok(metric.Value, metric.Read!(_nvml, Handle, v));
             }
-        }
-
-        if (Can(GpuValue.SlowdownThreshold) && Ok(GpuValue.SlowdownThreshold, _nvml.TemperatureThreshold(Handle, 1, out var slowdown)))
-        {
-            v[(int)GpuValue.SlowdownThreshold] = slowdown;
-        }
-
-        if (Can(GpuValue.ShutdownThreshold) && Ok(GpuValue.ShutdownThreshold, _nvml.TemperatureThreshold(Handle, 0, out var shutdown)))
-        {
-            v[(int)GpuValue.ShutdownThreshold] = shutdown;
-        }
-
-        for (var cause = 0; cause < 2; cause++)
-        {
-            var key = GpuValue.RetiredPages + cause;
-            if (Can(key) && Ok(key, _nvml.RetiredPages(Handle, cause, out var pages)))
-            {
-                v[(int)key] = pages;
-            }
-        }
-
-        if (Can(GpuValue.EccMode) && Ok(GpuValue.EccMode, _nvml.EccMode(Handle, out var eccCurrent, out var eccPending)))
-        {
-            v[(int)GpuValue.EccMode] = eccCurrent ? 1 : 0;
-            v[(int)GpuValue.EccMode + 1] = eccPending ? 1 : 0;
-        }
-
-        if (Can(GpuValue.RetiredPagesPending) && Ok(GpuValue.RetiredPagesPending, _nvml.RetiredPagesPending(Handle, out var retirePending)))
-        {
-            v[(int)GpuValue.RetiredPagesPending] = retirePending ? 1 : 0;
-        }
-
-        if (Can(GpuValue.PcieGeneration) && Ok(GpuValue.PcieGeneration, _nvml.PcieLink(Handle, out var generation, out var width)))
-        {
-            v[(int)GpuValue.PcieGeneration] = generation;
-            v[(int)GpuValue.PcieWidth] = width;
-        }
-
-        if (Can(GpuValue.PcieMaxGeneration) && Ok(GpuValue.PcieMaxGeneration, _nvml.MaxPcieLink(Handle, out var maxGeneration, out var maxWidth)))
-        {
-            v[(int)GpuValue.PcieMaxGeneration] = maxGeneration;
-            v[(int)GpuValue.PcieMaxWidth] = maxWidth;
-        }
-
-        if (Can(GpuValue.PcieReplays) && Ok(GpuValue.PcieReplays, _nvml.PcieReplays(Handle, out var replays)))
-        {
-            v[(int)GpuValue.PcieReplays] = replays;
-        }
-
-        if (_options.PcieThroughput)
-        {
-            if (Can(GpuValue.PcieTransmit) && Ok(GpuValue.PcieTransmit, _nvml.PcieThroughput(Handle, 0, out var tx)))
-            {
-                v[(int)GpuValue.PcieTransmit] = tx * 1000.0;
-            }
-
-            if (Can(GpuValue.PcieReceive) && Ok(GpuValue.PcieReceive, _nvml.PcieThroughput(Handle, 1, out var rx)))
-            {
-                v[(int)GpuValue.PcieReceive] = rx * 1000.0;
-            }
-        }
-
-        if (Can(GpuValue.MigMode) && Ok(GpuValue.MigMode, _nvml.MigMode(Handle, out var mig)))
-        {
-            v[(int)GpuValue.MigMode] = mig;
         }
 
         if (Can(GpuValue.Energy) && Ok(GpuValue.Energy, _nvml.Energy(Handle, out var millijoules)))
         {
-            Anchor(millijoules / 1000.0, now);
+            _energy.Anchor(millijoules / 1000.0, now);
         }
 
         if (Can(GpuValue.NvLinkCount))
@@ -469,35 +321,13 @@ internal sealed class GpuDeviceSampler
             }
 
             var ok = result == NvmlReturn.Success;
-            switch (field.FieldId)
+            if (field.FieldId == NvmlFields.NvLinkState)
             {
-                case NvmlFields.MemoryTemperature when ok:
-                    v[(int)GpuValue.MemoryTemperature] = value;
-                    break;
-                case NvmlFields.RecoveryAction when ok:
-                    v[(int)GpuValue.RecoveryAction] = value;
-                    break;
-                case NvmlFields.NvLinkTransmitKib when ok:
-                    v[(int)GpuValue.NvLinkTransmit] = value * 1024;
-                    break;
-                case NvmlFields.NvLinkReceiveKib when ok:
-                    v[(int)GpuValue.NvLinkReceive] = value * 1024;
-                    break;
-                case NvmlFields.NvLinkCrcFlitErrors when ok:
-                    v[(int)GpuValue.NvLinkErrors] = value;
-                    break;
-                case NvmlFields.NvLinkCrcDataErrors when ok:
-                    v[(int)GpuValue.NvLinkErrors + 1] = value;
-                    break;
-                case NvmlFields.NvLinkReplayErrors when ok:
-                    v[(int)GpuValue.NvLinkErrors + 2] = value;
-                    break;
-                case NvmlFields.NvLinkRecoveryErrors when ok:
-                    v[(int)GpuValue.NvLinkErrors + 3] = value;
-                    break;
-                case NvmlFields.NvLinkState:
-                    _work.NvLinkUp.Add(ok ? (value != 0 ? 1 : 0) : double.NaN);
-                    break;
+                _work.NvLinkUp.Add(ok ? (value != 0 ? 1 : 0) : double.NaN);
+            }
+            else if (ok && RowOf(field.FieldId) is { Field: { } spec } metric)
+            {
+                v[(int)metric.Value] = value * spec.Scale;
             }
         }
 
@@ -510,31 +340,37 @@ internal sealed class GpuDeviceSampler
     private void BuildFieldBatch(int links)
     {
         var batch = new List<NvmlFieldValue>();
-        void Add(uint id, uint scope = 0)
+        foreach (var metric in FieldRows)
         {
-            if (!_unsupportedFields.Contains(id))
+            var field = metric.Field!;
+            if ((!field.NvLink || links > 0) && !_unsupportedFields.Contains(field.Id))
             {
-                batch.Add(new NvmlFieldValue { FieldId = id, ScopeId = scope });
+                batch.Add(new NvmlFieldValue { FieldId = field.Id, ScopeId = field.Scope });
             }
         }
 
-        Add(NvmlFields.MemoryTemperature);
-        Add(NvmlFields.RecoveryAction);
-        if (links > 0)
+        for (var link = 0u; link < links && link < 64; link++)
         {
-            Add(NvmlFields.NvLinkTransmitKib, NvmlFields.AllLinks);
-            Add(NvmlFields.NvLinkReceiveKib, NvmlFields.AllLinks);
-            Add(NvmlFields.NvLinkCrcFlitErrors);
-            Add(NvmlFields.NvLinkCrcDataErrors);
-            Add(NvmlFields.NvLinkReplayErrors);
-            Add(NvmlFields.NvLinkRecoveryErrors);
-            for (var link = 0u; link < links && link < 64; link++)
+            if (!_unsupportedFields.Contains(NvmlFields.NvLinkState))
             {
-                Add(NvmlFields.NvLinkState, link);
+                batch.Add(new NvmlFieldValue { FieldId = NvmlFields.NvLinkState, ScopeId = link });
             }
         }
 
         _fields = [.. batch];
+    }
+
+    private static GpuMetric? RowOf(uint fieldId)
+    {
+        foreach (var metric in FieldRows)
+        {
+            if (metric.Field!.Id == fieldId)
+            {
+                return metric;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>The entry's own result (Unknown when NVML left it unwritten) and its value as a double.</summary>
@@ -632,128 +468,6 @@ internal sealed class GpuDeviceSampler
         }
     }
 
-    /// <summary>
-    /// One GPM sample per interval (the whole GPU, or each MIG GPU instance), and the metrics between it and the
-    /// previous one; the two sample buffers then swap. Nothing is exported until two samples exist. A metric whose own
-    /// result is not SUCCESS is left out.
-    /// </summary>
-    private void SampleGpm(double[] v)
-    {
-        if (_work[GpuValue.MigMode] == 1)
-        {
-            v.AsSpan((int)GpuValue.Gpm, GpmMetrics.Ids.Length).Fill(double.NaN);
-            _work.GpmMig.Clear();
-            foreach (var gi in _migDevices.Select(m => m.GpuInstanceId).Distinct())
-            {
-                var values = new double[GpmMetrics.Ids.Length];
-                if (SampleGpmInterval(gi, values) is not null)
-                {
-                    _work.GpmMig.Add(new GpuGpmMigSample(gi, values));
-                }
-            }
-
-            return;
-        }
-
-        _work.GpmMig.Clear();
-        if (SampleGpmInterval(null, v.AsSpan((int)GpuValue.Gpm, GpmMetrics.Ids.Length)) is { } seconds)
-        {
-            // Counters that only rise: busy vs productive time, exact whatever the scrape interval.
-            Accumulate(v, GpuValue.TensorActiveSeconds, v[(int)GpuValue.Gpm + 3], seconds);
-            Accumulate(v, GpuValue.SmActiveSeconds, v[(int)GpuValue.Gpm + 1], seconds);
-        }
-    }
-
-    private static void Accumulate(double[] v, GpuValue counter, double ratio, double seconds)
-    {
-        if (double.IsNaN(ratio))
-        {
-            return;
-        }
-
-        v[(int)counter] = (double.IsNaN(v[(int)counter]) ? 0 : v[(int)counter]) + (ratio * seconds);
-    }
-
-    /// <summary>The interval's length in seconds when metrics were derived; null otherwise.</summary>
-    private double? SampleGpmInterval(uint? gpuInstance, Span<double> values)
-    {
-        values.Fill(double.NaN);
-        var key = gpuInstance ?? uint.MaxValue;
-        if (!_gpmPairs.TryGetValue(key, out var pair))
-        {
-            if (!Ok((GpuValue)Extra.Gpm, _nvml.GpmSampleAlloc(out var first)) || !Ok((GpuValue)Extra.Gpm, _nvml.GpmSampleAlloc(out var second)))
-            {
-                return null;
-            }
-
-            pair = new GpmPair(first, second);
-            _gpmPairs[key] = pair;
-        }
-
-        var now = _time.GetTimestamp();
-        if (!Ok((GpuValue)Extra.Gpm, _nvml.GpmSample(Handle, gpuInstance, pair.Current)))
-        {
-            pair.HavePrevious = false;
-            return null;
-        }
-
-        var derived = pair.HavePrevious &&
-            Ok((GpuValue)Extra.Gpm, _nvml.GpmMetrics(pair.Previous, pair.Current, GpmMetrics.Ids, _gpmResults));
-        if (derived)
-        {
-            for (var i = 0; i < _gpmResults.Length; i++)
-            {
-                if (_gpmResults[i].Result == NvmlReturn.Success && double.IsFinite(_gpmResults[i].Value))
-                {
-                    values[i] = _gpmResults[i].Value * GpmMetrics.Scale(i);
-                }
-            }
-        }
-
-        var seconds = (now - pair.PreviousTime) / (double)_time.TimestampFrequency;
-        pair.Swap();
-        pair.HavePrevious = true;
-        pair.PreviousTime = now;
-        return derived ? seconds : null;
-    }
-
-    private void Integrate(double watts, long now)
-    {
-        if (!double.IsNaN(_lastPower))
-        {
-            var seconds = (now - _lastPowerTime) / (double)_time.TimestampFrequency;
-            _energyIntegral += (watts + _lastPower) / 2 * seconds;
-        }
-
-        _lastPower = watts;
-        _lastPowerTime = now;
-    }
-
-    private void Anchor(double joules, long now)
-    {
-        // A smaller reading than the last anchor is a driver reload: the counter really reset.
-        if (double.IsNaN(_energyAnchor) || joules < _energyAnchor)
-        {
-            _energyExported = joules;
-        }
-
-        _energyAnchor = joules;
-        _energyIntegral = 0;
-        _lastPowerTime = now;
-    }
-
-    private void UpdateEnergy(double[] v)
-    {
-        if (double.IsNaN(_energyAnchor) || _lost)
-        {
-            return;
-        }
-
-        // Never backwards: when the integral ran ahead of the next real read, hold until the counter catches up.
-        _energyExported = Math.Max(_energyExported, _energyAnchor + _energyIntegral);
-        v[(int)GpuValue.Energy] = _energyExported;
-    }
-
     private bool Can(GpuValue call) => !_unsupported[(int)call] && Continue;
 
     /// <summary>True when the value may be used; remembers NOT_SUPPORTED, flags a lost GPU or a lost session.</summary>
@@ -786,24 +500,6 @@ internal sealed class GpuDeviceSampler
                 return false;
         }
     }
-
-    private static bool[] SlowValues()
-    {
-        var slow = new bool[(int)GpuValue.Count];
-        GpuValue[] values =
-        [
-            GpuValue.MaxClock, GpuValue.MaxClock + 1, GpuValue.MaxClock + 2, GpuValue.MaxClock + 3, GpuValue.SlowdownThreshold, GpuValue.ShutdownThreshold,
-            GpuValue.EccMode, GpuValue.EccMode + 1, GpuValue.RetiredPages, GpuValue.RetiredPages + 1, GpuValue.RetiredPagesPending, GpuValue.PcieGeneration, GpuValue.PcieWidth,
-            GpuValue.PcieMaxGeneration, GpuValue.PcieMaxWidth, GpuValue.PcieReplays, GpuValue.PcieTransmit, GpuValue.PcieReceive, GpuValue.MigMode,
-            GpuValue.NvLinkCount, GpuValue.Energy,
-        ];
-        foreach (var value in values)
-        {
-            slow[(int)value] = true;
-        }
-
-        return slow;
-    }
 }
 
 /// <summary>What the sampler reads beyond the defaults.</summary>
@@ -823,43 +519,4 @@ internal sealed record GpuIdentity(string PciBusId, string Serial, string Driver
 {
     /// <summary>Nothing known.</summary>
     public static GpuIdentity Empty { get; } = new(string.Empty, string.Empty, string.Empty, string.Empty, string.Empty, string.Empty);
-}
-
-/// <summary>The two GPM sample buffers of one interval: the previous sample and the one taken now.</summary>
-internal sealed class GpmPair(nint previous, nint current)
-{
-    public nint Previous { get; private set; } = previous;
-
-    public nint Current { get; private set; } = current;
-
-    /// <summary>Whether <see cref="Previous"/> holds a sample.</summary>
-    public bool HavePrevious { get; set; }
-
-    /// <summary>When <see cref="Previous"/> was taken (TimeProvider timestamp).</summary>
-    public long PreviousTime { get; set; }
-
-    /// <summary>The sample just taken becomes the previous one; the old previous buffer is reused.</summary>
-    public void Swap() => (Previous, Current) = (Current, Previous);
-}
-
-/// <summary>A GPU's last reported state, for the transition events (written on the collector's thread only).</summary>
-internal sealed class GpuEventState
-{
-    /// <summary>Whether a healthy sample has been seen (the first one sets the baseline).</summary>
-    public bool Seen { get; set; }
-
-    /// <summary>The last clock event reason mask.</summary>
-    public ulong Reasons { get; set; }
-
-    /// <summary>Volatile corrected and uncorrected ECC counts.</summary>
-    public double[] Ecc { get; } = [double.NaN, double.NaN];
-
-    /// <summary>The last remap-pending flag.</summary>
-    public double RemapPending { get; set; } = double.NaN;
-
-    /// <summary>The last remap-failure flag.</summary>
-    public double RemapFailure { get; set; } = double.NaN;
-
-    /// <summary>The last recovery action.</summary>
-    public double RecoveryAction { get; set; } = double.NaN;
 }

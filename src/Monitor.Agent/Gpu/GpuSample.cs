@@ -1,10 +1,8 @@
-using Monitor.Agent.Gpu.Nvml;
-
 namespace Monitor.Agent.Gpu;
 
 /// <summary>
-/// The scalar values one GPU sample holds, in base units (ratios 0–1, bytes, °C, W, J, Hz given as MHz here and
-/// scaled at publication). Ranged members (<see cref="Clock"/>, <see cref="Ecc"/>, …) are followed by their
+/// The scalar values one GPU sample holds, in base units (ratios 0–1, bytes, °C, W, J, Hz). <see cref="GpuCatalog"/>
+/// says how each is read, converted and named. Ranged members (<see cref="Clock"/>, <see cref="Ecc"/>, …) are followed by their
 /// siblings, as their comments say.
 /// </summary>
 internal enum GpuValue
@@ -42,10 +40,10 @@ internal enum GpuValue
     /// <summary>J since driver load: the last energy read plus the power integral since (never decreasing).</summary>
     Energy,
 
-    /// <summary>Current clock, MHz: graphics, then SM, memory and video (+0…+3).</summary>
+    /// <summary>Current clock, Hz: graphics, then SM, memory and video (+0…+3).</summary>
     Clock,
 
-    /// <summary>Max clock, MHz, same order (+0…+3).</summary>
+    /// <summary>Max clock, Hz, same order (+0…+3).</summary>
     MaxClock = Clock + 4,
 
     /// <summary>P-state 0–15.</summary>
@@ -133,7 +131,7 @@ internal enum GpuValue
     NvLinkErrors,
 
     /// <summary>
-    /// GPM profiling values of the last complete interval (Hopper+), in <see cref="GpmMetrics"/> order: graphics
+    /// GPM profiling values of the last complete interval (Hopper+), in <see cref="GpuCatalog.Gpm"/> order: graphics
     /// engine, SM active, SM occupancy, tensor, DRAM (ratios); pipes fp64, fp32, fp16, int (ratios); PCIe tx, rx and
     /// NVLink tx, rx (bytes/s) (+0…+12).
     /// </summary>
@@ -147,23 +145,6 @@ internal enum GpuValue
 
     /// <summary>The number of values.</summary>
     Count = SmActiveSeconds + 1,
-}
-
-/// <summary>The GPM metrics the agent derives, in <see cref="GpuValue.Gpm"/> order, with their scale to base units.</summary>
-internal static class GpmMetrics
-{
-    /// <summary>NVML_GPM_METRIC_* ids, in <see cref="GpuValue.Gpm"/> order.</summary>
-    public static readonly uint[] Ids =
-    [
-        NvmlGpm.GraphicsUtil, NvmlGpm.SmUtil, NvmlGpm.SmOccupancy,
-        NvmlGpm.AnyTensorUtil, NvmlGpm.DramBandwidthUtil, NvmlGpm.Fp64Util,
-        NvmlGpm.Fp32Util, NvmlGpm.Fp16Util, NvmlGpm.IntegerUtil,
-        NvmlGpm.PcieTransmit, NvmlGpm.PcieReceive, NvmlGpm.NvLinkTransmit,
-        NvmlGpm.NvLinkReceive,
-    ];
-
-    /// <summary>% to a 0–1 ratio for the utilizations; MiB/s to bytes/s for the rates.</summary>
-    public static double Scale(int index) => index < 9 ? 0.01 : 1024 * 1024;
 }
 
 /// <summary>One MIG GPU instance's GPM values (in <see cref="GpuValue.Gpm"/> order; NaN absent).</summary>

@@ -20,43 +20,13 @@ namespace Monitor.Agent.Collectors.Gpu;
 /// The profiling (DCP) fields come from NVML GPM on Hopper and newer, without DCGM or privileges; on other GPUs
 /// they are absent. <c>DCGM_FI_PROF_PCIE_TX/RX_BYTES</c> use GPM's PCIe rates, else NVML's PCIe throughput when
 /// <c>--collector.gpu.pcie-throughput</c> is on. Left out, because NVML has no source:
-/// <c>DCGM_FI_DEV_VGPU_LICENSE_STATUS</c> (vGPU guests only).
+/// <c>DCGM_FI_DEV_VGPU_LICENSE_STATUS</c> (vGPU guests only). Names, HELP and units come from <see cref="GpuCatalog"/>
+/// (its <c>Dcgm*</c> columns); the NVLink bandwidth and XID series, which are not one value, are written here.
 /// </remarks>
 internal sealed class DcgmCompat
 {
-    private const double MiB = 1024 * 1024;
-
-    /// <summary>Default-counter rows with an NVML source: value, name, HELP as dcgm-exporter writes it, whether dcgm-exporter types it counter, scale from our base unit.</summary>
-    private static readonly (GpuValue Value, string Name, string Help, bool Counter, double Scale)[] Rows =
-    [
-        (GpuValue.Clock + 1, "DCGM_FI_DEV_SM_CLOCK", "SM clock frequency (in MHz).", false, 1),
-        (GpuValue.Clock + 2, "DCGM_FI_DEV_MEM_CLOCK", "Memory clock frequency (in MHz).", false, 1),
-        (GpuValue.MemoryTemperature, "DCGM_FI_DEV_MEMORY_TEMP", "Memory temperature (in C).", false, 1),
-        (GpuValue.Temperature, "DCGM_FI_DEV_GPU_TEMP", "GPU temperature (in C).", false, 1),
-        (GpuValue.Power, "DCGM_FI_DEV_POWER_USAGE", "Power draw (in W).", false, 1),
-        (GpuValue.Energy, "DCGM_FI_DEV_TOTAL_ENERGY_CONSUMPTION", "Total energy consumption since boot (in mJ).", true, 1000),
-        (GpuValue.PcieReplays, "DCGM_FI_DEV_PCIE_REPLAY_COUNTER", "Total number of PCIe retries.", true, 1),
-        (GpuValue.Utilization, "DCGM_FI_DEV_GPU_UTIL", "GPU utilization (in %).", false, 100),
-        (GpuValue.MemoryUtilization, "DCGM_FI_DEV_MEM_COPY_UTIL", "Memory utilization (in %).", false, 100),
-        (GpuValue.Encoder, "DCGM_FI_DEV_ENC_UTIL", "Encoder utilization (in %).", false, 100),
-        (GpuValue.Decoder, "DCGM_FI_DEV_DEC_UTIL", "Decoder utilization (in %).", false, 100),
-        (GpuValue.MemoryFree, "DCGM_FI_DEV_FB_FREE", "Frame buffer memory free (in MB).", false, 1 / MiB),
-        (GpuValue.MemoryUsed, "DCGM_FI_DEV_FB_USED", "Frame buffer memory used (in MB).", false, 1 / MiB),
-        (GpuValue.MemoryReserved, "DCGM_FI_DEV_FB_RESERVED", "Frame buffer memory reserved (in MB).", false, 1 / MiB),
-        (GpuValue.RemappedUncorrectable, "DCGM_FI_DEV_UNCORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for uncorrectable errors", true, 1),
-        (GpuValue.RemappedCorrectable, "DCGM_FI_DEV_CORRECTABLE_REMAPPED_ROWS", "Number of remapped rows for correctable errors", true, 1),
-        (GpuValue.RemapFailure, "DCGM_FI_DEV_ROW_REMAP_FAILURE", "Whether remapping of rows has failed", false, 1),
-        (GpuValue.Gpm, "DCGM_FI_PROF_GR_ENGINE_ACTIVE", "Ratio of time the graphics engine is active.", false, 1),
-        (GpuValue.Gpm + 1, "DCGM_FI_PROF_SM_ACTIVE", "The ratio of cycles an SM has at least 1 warp assigned.", false, 1),
-        (GpuValue.Gpm + 2, "DCGM_FI_PROF_SM_OCCUPANCY", "The ratio of number of warps resident on an SM.", false, 1),
-        (GpuValue.Gpm + 3, "DCGM_FI_PROF_PIPE_TENSOR_ACTIVE", "Ratio of cycles the tensor (HMMA) pipe is active.", false, 1),
-        (GpuValue.Gpm + 4, "DCGM_FI_PROF_DRAM_ACTIVE", "Ratio of cycles the device memory interface is active sending or receiving data.", false, 1),
-        (GpuValue.Gpm + 5, "DCGM_FI_PROF_PIPE_FP64_ACTIVE", "Ratio of cycles the fp64 pipes are active.", false, 1),
-        (GpuValue.Gpm + 6, "DCGM_FI_PROF_PIPE_FP32_ACTIVE", "Ratio of cycles the fp32 pipes are active.", false, 1),
-        (GpuValue.Gpm + 7, "DCGM_FI_PROF_PIPE_FP16_ACTIVE", "Ratio of cycles the fp16 pipes are active.", false, 1),
-        (GpuValue.PcieTransmit, "DCGM_FI_PROF_PCIE_TX_BYTES", "The rate of data transmitted over the PCIe bus - including both protocol headers and data payloads - in bytes per second.", false, 1),
-        (GpuValue.PcieReceive, "DCGM_FI_PROF_PCIE_RX_BYTES", "The rate of data received over the PCIe bus - including both protocol headers and data payloads - in bytes per second.", false, 1),
-    ];
+    /// <summary>The catalogue rows with a dcgm-exporter name, in catalogue order.</summary>
+    private static readonly GpuMetric[] Rows = [.. GpuCatalog.Metrics.Where(m => m.Dcgm is not null)];
 
     /// <summary>
     /// dcgm-exporter's labels, then its job labels: <c>pod</c>, <c>namespace</c>, <c>container</c> (Kubernetes) and
@@ -78,7 +48,7 @@ internal sealed class DcgmCompat
     {
         _hostname = hostname;
         _holders = holders;
-        _families = [.. Rows.Select(r => group.Gauge(r.Name, r.Help, Labels))];
+        _families = [.. Rows.Select(r => group.Gauge(r.Dcgm!, r.DcgmHelp, Labels))];
         _xid = group.Gauge("DCGM_FI_DEV_XID_ERRORS", "Value of the last XID error encountered.", [.. Labels[..7], "err_code", "err_msg", .. Labels[7..]]);
         _nvlink = group.Gauge("DCGM_FI_DEV_NVLINK_BANDWIDTH_TOTAL", "Total number of NVLink bandwidth counters for all lanes.", Labels);
     }
@@ -119,15 +89,11 @@ internal sealed class DcgmCompat
         for (var i = 0; i < Rows.Length; i++)
         {
             // PCIe rates: GPM's when the GPU has it, else NVML's 20 ms throughput window (opt-in).
-            var key = Rows[i].Value switch
-            {
-                GpuValue.PcieTransmit when !double.IsNaN(v[(int)GpuValue.Gpm + 9]) => GpuValue.Gpm + 9,
-                GpuValue.PcieReceive when !double.IsNaN(v[(int)GpuValue.Gpm + 10]) => GpuValue.Gpm + 10,
-                var other => other,
-            };
+            var row = Rows[i];
+            var key = row.DcgmPrefer is { } preferred && !double.IsNaN(v[(int)preferred]) ? preferred : row.Value;
             if (v[(int)key] is var value && !double.IsNaN(value))
             {
-                _families[i].Get(labels).Set(value * Rows[i].Scale);
+                _families[i].Get(labels).Set(value * row.DcgmMultiply / row.DcgmDivide);
             }
         }
 
