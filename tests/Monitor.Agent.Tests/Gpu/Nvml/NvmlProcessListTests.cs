@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using Monitor.Agent.Gpu.Nvml;
 
-namespace Monitor.Agent.Tests.Gpu;
+namespace Monitor.Agent.Tests.Gpu.Nvml;
 
 /// <summary>
 /// <see cref="NvmlProcessList"/> over hand-built buffers laid out as the driver writes them: 24-byte

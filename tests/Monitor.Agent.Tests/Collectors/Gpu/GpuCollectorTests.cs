@@ -1,11 +1,11 @@
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Configuration;
-using Monitor.Agent.Gpu.Nvml;
 using Monitor.Agent.Gpu;
+using Monitor.Agent.Gpu.Nvml;
 using Monitor.Agent.Tests.Collectors;
 using Monitor.Testing;
 
-namespace Monitor.Agent.Tests.Gpu;
+namespace Monitor.Agent.Tests.Collectors.Gpu;
 
 public sealed class GpuCollectorTests
 {
@@ -153,7 +153,7 @@ public sealed class GpuCollectorTests
     public void Energy_BetweenSlowReads_AdvancesByThePowerIntegralAndNeverGoesBack()
     {
         // GPU 0 draws 100 W and its counter reads 1000.5 J; energy is read every 5 s, power every second.
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var nvml = new ManagedNvml(1);
         var harness = new CollectorHarness(
             GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, new Dictionary<string, string?> { ["slow-interval"] = "5s" }, time: time);
@@ -212,7 +212,7 @@ public sealed class GpuCollectorTests
     [Fact]
     public void Update_SessionLost_ShutsDownAndReinitializesWithBackoff()
     {
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var nvml = new ManagedNvml(2);
         var harness = new CollectorHarness(GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default, time: time);
         Assert.Equal(1, PromSamples.Parse(harness.Scrape())["gpu_nvml_up"]);
@@ -293,7 +293,7 @@ public sealed class GpuCollectorTests
     public void Gpm_FirstIntervalNeedsTwoSamplesThenValuesHoldUntilTheNext()
     {
         // GPU 0 has GPM (metric id m reads m × 5 %, SM occupancy fails on its own); GPU 1 is pre-Hopper.
-        var time = new ManualTime();
+        var time = TestClock.Create();
         var nvml = new ManagedNvml(2);
         var harness = new CollectorHarness(
             GpuCollector.Descriptor with { Create = c => new GpuCollector(c, nvml) }, HostPaths.Default,
@@ -784,18 +784,4 @@ public sealed class GpuCollectorTests
         private NvmlReturn Result(nint device, NvmlReturn result) =>
             SessionResult != NvmlReturn.Success ? SessionResult : device - 1 == LostDevice ? NvmlReturn.GpuIsLost : result;
     }
-}
-
-/// <summary>A clock that moves only when told to.</summary>
-internal sealed class ManualTime : TimeProvider
-{
-    private long _ticks = TimeSpan.TicksPerDay;
-
-    public override long TimestampFrequency => TimeSpan.TicksPerSecond;
-
-    public override long GetTimestamp() => Interlocked.Read(ref _ticks);
-
-    public override DateTimeOffset GetUtcNow() => new DateTimeOffset(2026, 11, 29, 0, 0, 0, TimeSpan.Zero).AddTicks(Interlocked.Read(ref _ticks));
-
-    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }

@@ -1,6 +1,6 @@
 using Monitor.Agent.Gpu.Xid;
 
-namespace Monitor.Agent.Tests.Gpu;
+namespace Monitor.Agent.Tests.Gpu.Xid;
 
 public sealed class XidCatalogTests
 {

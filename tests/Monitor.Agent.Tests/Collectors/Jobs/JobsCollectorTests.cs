@@ -9,7 +9,7 @@ using Monitor.Agent.Tests.Gpu;
 using Monitor.Agent.Tests.Support;
 using Monitor.Testing;
 
-namespace Monitor.Agent.Tests.Jobs;
+namespace Monitor.Agent.Tests.Collectors.Jobs;
 
 /// <summary>The jobs collector end to end: a mapping file, GPU ticks, series, the end event, the grace period and the API.</summary>
 public sealed class JobsCollectorTests

@@ -1,6 +1,6 @@
 using Monitor.Agent.Gpu.Nvml;
 
-namespace Monitor.Agent.Tests.Gpu;
+namespace Monitor.Agent.Tests.Gpu.Nvml;
 
 /// <summary>Loading without a GPU: the driver's absence, or a library that is not NVML, gives a reason, never a throw.</summary>
 public sealed class NvmlLibraryTests

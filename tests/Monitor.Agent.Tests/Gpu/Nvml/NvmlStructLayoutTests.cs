@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Monitor.Agent.Gpu.Nvml;
 
-namespace Monitor.Agent.Tests.Gpu;
+namespace Monitor.Agent.Tests.Gpu.Nvml;
 
 /// <summary>Sizes and offsets against the gcc layouts of the NVML 13.3 header (reference nvml.md §4).</summary>
 public sealed class NvmlStructLayoutTests

@@ -4,7 +4,7 @@ using Monitor.Agent.Gpu.Nvml;
 using Monitor.Agent.Tests.Collectors;
 using Monitor.Testing;
 
-namespace Monitor.Agent.Tests.Gpu;
+namespace Monitor.Agent.Tests.Collectors.Gpu;
 
 /// <summary>
 /// The whole gpu collector output, byte for byte: two simulated GPUs (<c>--gpu.simulate</c>) on a fake clock, with
