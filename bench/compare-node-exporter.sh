@@ -9,6 +9,11 @@
 # Usage: bench/compare-node-exporter.sh [scrapes]    (default 2000; also WARMUP=200, AGENT=path/to/monitor-agent)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The runtime settings the systemd unit gives the agent (packaging/systemd/runtime.env), so it runs as shipped.
+set -a
+# shellcheck source=packaging/systemd/runtime.env disable=SC1091 # a plain KEY=VALUE file, read from the repository root
+source packaging/systemd/runtime.env
+set +a
 
 scrapes=${1:-2000}
 warmup=${WARMUP:-200}

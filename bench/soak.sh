@@ -7,6 +7,11 @@
 #                          fit, AGENT=path/to/monitor-agent; output in OUT=out/soak: samples.csv and summary.txt)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The runtime settings the systemd unit gives the agent (packaging/systemd/runtime.env), so it runs as shipped.
+set -a
+# shellcheck source=packaging/systemd/runtime.env disable=SC1091 # a plain KEY=VALUE file, read from the repository root
+source packaging/systemd/runtime.env
+set +a
 
 duration=${DURATION:-3600}
 rate=${RATE:-10}

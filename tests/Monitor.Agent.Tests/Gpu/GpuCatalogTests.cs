@@ -71,6 +71,14 @@ public sealed partial class GpuCatalogTests
         Assert.Equal(Enumerable.Range(0, (int)GpuValue.Count), values);
     }
 
+    /// <summary>The collector writes at most two labels beyond gpu and uuid without allocating (GpuCollector.WriteValues).</summary>
+    [Fact]
+    public void EveryRow_HasAtMostTwoExtraLabels_GpmRowsAtMostOne()
+    {
+        Assert.All(GpuCatalog.Metrics, m => Assert.InRange(m.LabelNames.Length, 0, 2));
+        Assert.All(GpuCatalog.Gpm, m => Assert.InRange(m.LabelNames.Length, 0, 1));
+    }
+
     private static string[] Cells(string row) =>
         [.. EscapedBar().Split(row.Trim().Trim('|')).Select(c => c.Trim())];
 

@@ -355,7 +355,8 @@ internal sealed partial class GpuCollector : ICollector
             }
             else
             {
-                _metrics[i].Get([gpu, uuid, .. labels]).Set(value);
+                // Two extra labels at most (ECC's error and counter): a fixed-size list stays on the stack, a spread would not.
+                _metrics[i].Get([gpu, uuid, labels[0], labels[1]]).Set(value);
             }
         }
     }
@@ -371,7 +372,7 @@ internal sealed partial class GpuCollector : ICollector
                 if (!double.IsNaN(mig.Values[i]))
                 {
                     var labels = GpuCatalog.Gpm[i].LabelValues;
-                    (labels.Length == 0 ? _gpmMig[i].Get(gpu, uuid, instance) : _gpmMig[i].Get([gpu, uuid, instance, .. labels])).Set(mig.Values[i]);
+                    (labels.Length == 0 ? _gpmMig[i].Get(gpu, uuid, instance) : _gpmMig[i].Get([gpu, uuid, instance, labels[0]])).Set(mig.Values[i]);
                 }
             }
         }
