@@ -16,6 +16,11 @@
 #        PHASES="scrapers slowloris auth")
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The runtime settings the systemd unit gives the agent (packaging/systemd/runtime.env), so it runs as shipped.
+set -a
+# shellcheck source=packaging/systemd/runtime.env disable=SC1091 # a plain KEY=VALUE file, read from the repository root
+source packaging/systemd/runtime.env
+set +a
 
 secs=${1:-30}
 slowloris=${SLOWLORIS:-10000}

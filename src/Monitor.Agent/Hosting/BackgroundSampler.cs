@@ -5,7 +5,7 @@ namespace Monitor.Agent.Hosting;
 
 /// <summary>
 /// Runs the background collectors for the lifetime of the host; every 2 s it reports background updates stuck past
-/// their deadline and trims the native heap, and every minute without a full collection it runs one.
+/// their deadline and trims the native heap; it runs a full collection when none ran for a minute.
 /// </summary>
 /// <remarks>
 /// Why a full collection: Kestrel's memory pool gives idle blocks back to the GC, and those blocks live on the pinned
@@ -18,7 +18,7 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
     /// <summary>How often freed native memory is handed back; malloc_trim on our small heap takes tens of microseconds.</summary>
     private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(2);
 
-    /// <summary>Trim intervals between full-collection checks (one minute).</summary>
+    /// <summary>Trim intervals without a full collection before one runs (one minute).</summary>
     private const int CollectEvery = 30;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
@@ -29,16 +29,15 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
     private async Task TrimLoopAsync(CancellationToken stoppingToken)
     {
         using var timer = new PeriodicTimer(TrimInterval, time);
-        var ticks = 0;
-        var lastFullCollections = GC.CollectionCount(2);
+        var policy = new FullCollectionPolicy(CollectEvery);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
                 runner.CheckBackground();
-                if (++ticks % CollectEvery == 0)
+                if (policy.Tick(GC.CollectionCount(2)))
                 {
-                    _ = CollectIfNoneSince(ref lastFullCollections);
+                    GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
                 }
 
                 NativeMemory.Trim();
@@ -49,25 +48,25 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
             // Shutting down.
         }
     }
+}
 
-    /// <summary>
-    /// Runs a blocking, non-compacting gen2 collection unless one ran since <paramref name="lastFullCollections"/> was
-    /// taken (the GC's own count), then updates it. True when it collected.
-    /// </summary>
-    internal static bool CollectIfNoneSince(ref int lastFullCollections) =>
-        CollectIfNoneSince(ref lastFullCollections, static () => GC.CollectionCount(2), static () => GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false));
+/// <summary>When the agent should run a full collection: after <paramref name="everyTicks"/> ticks without one (the GC's own or ours).</summary>
+internal sealed class FullCollectionPolicy(int everyTicks)
+{
+    private int _ticks;
+    private int _lastCount = -1;
 
-    /// <summary><see cref="CollectIfNoneSince(ref int)"/> with the GC's count and collection passed in (tests).</summary>
-    internal static bool CollectIfNoneSince(ref int lastFullCollections, Func<int> fullCollections, Action collect)
+    /// <summary>One tick with the GC's full-collection count; true when one should run now.</summary>
+    public bool Tick(int fullCollections)
     {
-        var collected = false;
-        if (fullCollections() == lastFullCollections)
+        if (fullCollections != _lastCount)
         {
-            collect();
-            collected = true;
+            // A full collection ran (or this is the first tick): the window starts again.
+            _lastCount = fullCollections;
+            _ticks = 0;
+            return false;
         }
 
-        lastFullCollections = fullCollections();
-        return collected;
+        return ++_ticks >= everyTicks;
     }
 }
