@@ -23,7 +23,6 @@ internal sealed class GpuDeviceSampler
 
     private static readonly GpuMetric[] TickReads = GpuCatalog.Reads(GpuCadence.Tick);
     private static readonly GpuMetric[] SlowReads = GpuCatalog.Reads(GpuCadence.Slow);
-    private static readonly GpuMetric[] FieldRows = [.. GpuCatalog.Metrics.Where(m => m.Field is not null)];
 
     private readonly INvml _nvml;
     private readonly TimeProvider _time;
@@ -33,18 +32,18 @@ internal sealed class GpuDeviceSampler
     private readonly Lock _publishLock = new();
     private readonly IsolatedCall _call;
     private readonly bool[] _unsupported = new bool[(int)GpuValue.Count + (int)Extra.Count];
-    private readonly HashSet<uint> _unsupportedFields = [];
     private readonly List<NvmlProcessInfo> _processes = [];
     private readonly List<NvmlProcessUtilizationSample> _processUtilization = [];
     private readonly Dictionary<uint, (double Sm, double Memory)> _utilizationByPid = [];
     private readonly List<NvmlMigDevice> _migDevices = [];
-    private NvmlFieldValue[] _fields = [];
     private long _nextSlow = long.MinValue;
     private ulong _lastProcessSample;
 
     private readonly string _driverVersion;
     private readonly EnergyCounter _energy;
     private readonly GpmSampler _gpm;
+    private readonly GpuFieldBatch _fieldBatch;
+    private readonly Func<NvmlReturn, bool> _checkFields;
     private bool _gpmSupported;
     private long _nextGpm = long.MinValue;
     private bool _identified;
@@ -63,6 +62,8 @@ internal sealed class GpuDeviceSampler
         _call = new IsolatedCall(Execute, $"nvml-gpu{index}") { Persistent = true, StackSize = 256 * 1024 };
         _energy = new EnergyCounter(time);
         _gpm = new GpmSampler(nvml, time, result => Ok((GpuValue)Extra.Gpm, result));
+        _fieldBatch = new GpuFieldBatch(nvml);
+        _checkFields = result => Ok((GpuValue)Extra.FieldValues, result);
     }
 
     /// <summary>Calls that are not a <see cref="GpuValue"/> of their own.</summary>
@@ -174,7 +175,7 @@ internal sealed class GpuDeviceSampler
 
         if (Continue)
         {
-            SampleFields(v);
+            _fieldBatch.Sample(Handle, Can((GpuValue)Extra.FieldValues), v, _work.NvLinkUp, _checkFields);
         }
 
         if (Continue && _options.Processes)
@@ -272,14 +273,15 @@ internal sealed class GpuDeviceSampler
     /// <summary>NVLink's link count (field 91) at the slow cadence; it sizes the per-tick field batch.</summary>
     private void ReadLinkCount(double[] v)
     {
-        Span<NvmlFieldValue> count = [new NvmlFieldValue { FieldId = NvmlFields.NvLinkCount }];
-        if (!Can((GpuValue)Extra.FieldValues) || !Ok((GpuValue)Extra.FieldValues, _nvml.FieldValues(Handle, count)))
+        if (!Can((GpuValue)Extra.FieldValues))
         {
             return;
         }
 
-        switch (FieldResult(count[0], out var links))
+        switch (_fieldBatch.ReadLinkCount(Handle, _checkFields, out var links))
         {
+            case null:
+                return;
             case NvmlReturn.Success:
                 v[(int)GpuValue.NvLinkCount] = links;
                 break;
@@ -288,110 +290,7 @@ internal sealed class GpuDeviceSampler
                 break;
         }
 
-        BuildFieldBatch(double.IsNaN(v[(int)GpuValue.NvLinkCount]) ? 0 : (int)v[(int)GpuValue.NvLinkCount]);
-    }
-
-    /// <summary>
-    /// One field-values batch per tick: memory temperature, the recovery action and, with NVLink, throughput, error
-    /// totals and the state of every link. A field NVML calls NOT_SUPPORTED is dropped from later batches; an entry
-    /// still holding the 999/0 sentinels was left unwritten (580 quirk) and reads as "no data this tick".
-    /// </summary>
-    private void SampleFields(double[] v)
-    {
-        if (_fields.Length == 0 && _unsupportedFields.Count == 0)
-        {
-            BuildFieldBatch(0);
-        }
-
-        if (_fields.Length == 0 || !Can((GpuValue)Extra.FieldValues) || !Ok((GpuValue)Extra.FieldValues, _nvml.FieldValues(Handle, _fields)))
-        {
-            _work.NvLinkUp.Clear();
-            return;
-        }
-
-        var rebuild = false;
-        _work.NvLinkUp.Clear();
-        foreach (ref readonly var field in _fields.AsSpan())
-        {
-            var result = FieldResult(field, out var value);
-            if (result == NvmlReturn.NotSupported)
-            {
-                rebuild |= _unsupportedFields.Add(field.FieldId);
-                continue;
-            }
-
-            var ok = result == NvmlReturn.Success;
-            if (field.FieldId == NvmlFields.NvLinkState)
-            {
-                _work.NvLinkUp.Add(ok ? (value != 0 ? 1 : 0) : double.NaN);
-            }
-            else if (ok && RowOf(field.FieldId) is { Field: { } spec } metric)
-            {
-                v[(int)metric.Value] = value * spec.Scale;
-            }
-        }
-
-        if (rebuild)
-        {
-            BuildFieldBatch(double.IsNaN(v[(int)GpuValue.NvLinkCount]) ? 0 : (int)v[(int)GpuValue.NvLinkCount]);
-        }
-    }
-
-    private void BuildFieldBatch(int links)
-    {
-        var batch = new List<NvmlFieldValue>();
-        foreach (var metric in FieldRows)
-        {
-            var field = metric.Field!;
-            if ((!field.NvLink || links > 0) && !_unsupportedFields.Contains(field.Id))
-            {
-                batch.Add(new NvmlFieldValue { FieldId = field.Id, ScopeId = field.Scope });
-            }
-        }
-
-        for (var link = 0u; link < links && link < 64; link++)
-        {
-            if (!_unsupportedFields.Contains(NvmlFields.NvLinkState))
-            {
-                batch.Add(new NvmlFieldValue { FieldId = NvmlFields.NvLinkState, ScopeId = link });
-            }
-        }
-
-        _fields = [.. batch];
-    }
-
-    private static GpuMetric? RowOf(uint fieldId)
-    {
-        foreach (var metric in FieldRows)
-        {
-            if (metric.Field!.Id == fieldId)
-            {
-                return metric;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>The entry's own result (Unknown when NVML left it unwritten) and its value as a double.</summary>
-    private static NvmlReturn FieldResult(in NvmlFieldValue field, out double value)
-    {
-        value = field.ValueType switch
-        {
-            0 => field.Value.Double,
-            1 => field.Value.UInt,
-            2 or 3 => field.Value.ULong,
-            4 => field.Value.SLong,
-            5 => field.Value.SInt,
-            6 => field.Value.UShort,
-            _ => double.NaN,
-        };
-        if (field.NvmlReturn == (int)NvmlReturn.Unknown && field.Timestamp == 0)
-        {
-            return NvmlReturn.Unknown;
-        }
-
-        return (NvmlReturn)field.NvmlReturn == NvmlReturn.Success && double.IsNaN(value) ? NvmlReturn.Unknown : (NvmlReturn)field.NvmlReturn;
+        _fieldBatch.Build(GpuFieldBatch.LinksOf(v));
     }
 
     /// <summary>Compute processes with their memory, and their SM and memory utilization since the last tick.</summary>
