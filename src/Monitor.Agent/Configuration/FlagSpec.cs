@@ -24,7 +24,7 @@ internal sealed record FlagSpec(string Flag, string Key, string Default, string 
         FlagKind.Bool => "true or false",
         FlagKind.Int => "a whole number >= 0",
         FlagKind.Duration => "a positive duration such as 500ms, 5s or 1m",
-        FlagKind.Regex => "a valid regular expression",
+        FlagKind.Regex => "a valid regular expression of at most 4,096 characters",
         FlagKind.Choice => "one of " + string.Join(", ", Allowed ?? []),
         _ => "any text",
     };

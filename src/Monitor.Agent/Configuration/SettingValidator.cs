@@ -23,8 +23,20 @@ internal static class SettingValidator
         return ok ? null : $"allowed values: {flag.AllowedText}";
     }
 
+    /// <summary>
+    /// The longest pattern a regex setting takes. Real filters are tens of characters (node_exporter's longest default
+    /// is ~100); parsing a pattern costs ~330 bytes per character, so the fuzzing's 69,000-character nested pattern in
+    /// --config.file cost 22 MB just to validate (docs/testing.md).
+    /// </summary>
+    public const int MaxRegexLength = 4096;
+
     private static bool IsRegex(string value)
     {
+        if (value.Length > MaxRegexLength)
+        {
+            return false;
+        }
+
         try
         {
             _ = new Regex(value, RegexOptions.None, TimeSpan.FromSeconds(1));

@@ -60,6 +60,19 @@ public sealed class CommandLineTests
     }
 
     [Fact]
+    public void Parse_RegexLongerThanTheLimit_RefusedBeforeItIsCompiled_AtTheLimitAccepted()
+    {
+        // Found by the long fuzz run: a 69,000-character nested pattern in --config.file cost 22 MB to validate.
+        var atLimit = "^" + new string('a', SettingValidator.MaxRegexLength - 2) + "$";
+        var overLimit = "^(" + new string('(', SettingValidator.MaxRegexLength) + "a" + new string(')', SettingValidator.MaxRegexLength) + ")$";
+
+        var parsed = CommandLine.Parse([$"--collector.diskstats.device-exclude={atLimit}"], Flags);
+        Assert.Equal(atLimit, parsed.Settings["Collectors:diskstats:device-exclude"]);
+        var error = Assert.Throws<OptionsException>(() => CommandLine.Parse([$"--collector.diskstats.device-exclude={overLimit}"], Flags));
+        Assert.Contains("at most 4,096 characters", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Parse_ConfigFileFlag_IsReturnedSeparately()
     {
         var parsed = CommandLine.Parse(["--config.file", "/etc/monitor/agent.json"], Flags);
