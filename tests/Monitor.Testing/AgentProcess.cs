@@ -32,6 +32,20 @@ public sealed partial class AgentProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Waits until the log holds <paramref name="text"/>, for at most <paramref name="timeout"/>. A metric can be seen
+    /// before the log line that goes with it: the line travels through the agent's stderr and this process's reader.
+    /// </summary>
+    public async Task WaitForLogAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Log.Contains(text, StringComparison.Ordinal))
+        {
+            Xunit.Assert.True(DateTime.UtcNow < deadline, $"the agent did not log '{text}' within {timeout}:\n{Log}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>The path of the agent executable.</summary>
     public static string ExecutablePath => Path.Join(AppContext.BaseDirectory, "monitor-agent");
 

@@ -62,6 +62,7 @@ public sealed class BlockingFileTests
         Assert.True(took < TimeSpan.FromSeconds(8), $"first scrape took {took}");
         foreach (var collector in collectors)
         {
+            await agent.WaitForLogAsync($"Collector {collector} is stuck reading {fifo}", TimeSpan.FromSeconds(10));
             var lines = agent.Log.Split('\n').Where(l => l.Contains($"Collector {collector} is stuck reading {fifo}", StringComparison.Ordinal)).ToList();
             Assert.Single(lines);
         }
@@ -95,7 +96,7 @@ public sealed class BlockingFileTests
         var samples = await agent.ScrapeUntilAsync(client, s => s.ContainsKey("node_load1"));
         Assert.Equal(0.25, samples["node_load1"]);
         Assert.Equal(1.75, samples["node_load15"]);
-        Assert.Contains("Collector loadavg: the update that was stuck returned", agent.Log, StringComparison.Ordinal);
+        await agent.WaitForLogAsync("Collector loadavg: the update that was stuck returned", TimeSpan.FromSeconds(10));
         Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"loadavg\"}"]);
     }
 
@@ -116,7 +117,7 @@ public sealed class BlockingFileTests
         Assert.DoesNotContain(samples.Keys, k => k.StartsWith("node_hwmon_", StringComparison.Ordinal));
         Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"loadavg\"}"]);
         // The collector reads through the class link, so that is the path it names.
-        Assert.Contains("Collector hwmon is stuck reading " + tree.Path("sys/class/hwmon/hwmon0/temp1_input"), agent.Log, StringComparison.Ordinal);
+        await agent.WaitForLogAsync("Collector hwmon is stuck reading " + tree.Path("sys/class/hwmon/hwmon0/temp1_input"), TimeSpan.FromSeconds(10));
 
         var (exitCode, stopTook) = await agent.TerminateAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(0, exitCode);

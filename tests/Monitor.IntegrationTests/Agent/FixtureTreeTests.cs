@@ -111,6 +111,7 @@ public sealed class FixtureTreeTests
             Assert.DoesNotContain("node_load1", samples.Keys);
             Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"meminfo\"}"]);
             Assert.Contains("node_memory_MemTotal_bytes", samples.Keys);
+            await agent.WaitForLogAsync("Collector loadavg failed", TimeSpan.FromSeconds(10));
             Assert.Single(agent.Log.Split('\n'), l => l.Contains("Collector loadavg failed", StringComparison.Ordinal));
             Assert.Contains("'garbage\\x1b[2J\\x1b]0;owned\\x07'", agent.Log, StringComparison.Ordinal);
             Assert.DoesNotContain('\u001b', agent.Log);

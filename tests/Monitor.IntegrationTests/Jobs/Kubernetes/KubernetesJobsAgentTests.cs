@@ -55,7 +55,7 @@ public sealed class KubernetesJobsAgentTests : IDisposable
         var gone = await agent.ScrapeUntilAsync(client, s => s.GetValueOrDefault("job_source_up{source=\"kubernetes\"}", 1) == 0);
         Assert.Equal(1, gone["gpu_nvml_up"]);
         Assert.Contains(gone.Keys, k => k.StartsWith("gpu_power_watts{", StringComparison.Ordinal));
-        Assert.Contains(agent.Log.Split('\n'), l => l.Contains("Job source kubernetes failed", StringComparison.Ordinal));
+        await agent.WaitForLogAsync("Job source kubernetes failed", TimeSpan.FromSeconds(10));
     }
 
     private static ListPodResourcesResponse Pods(params (string Namespace, string Pod, string Container, string[] Devices)[] pods)
