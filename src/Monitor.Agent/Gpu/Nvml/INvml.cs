@@ -2,7 +2,8 @@ namespace Monitor.Agent.Gpu.Nvml;
 
 /// <summary>
 /// The NVML calls the GPU collector makes, as one seam: <see cref="NativeNvml"/> calls the real library (or the C
-/// fake in tests/native), and unit tests use a managed double. Every method returns NVML's own result code.
+/// fake in tests/native), and <see cref="SimulatedNvml"/> simulates GPUs for --gpu.simulate and the unit tests. Every method
+/// returns NVML's own result code.
 /// </summary>
 internal interface INvml
 {
