@@ -5,9 +5,9 @@ using System.Text.RegularExpressions;
 namespace Monitor.Testing;
 
 /// <summary>
-/// The real <c>monitor-agent</c> executable (copied next to the test assembly by the project reference), started on
-/// 127.0.0.1 with a port the agent picks and reports in its log. Wrapped in <c>timeout</c> so it stops itself even
-/// if the test run dies.
+/// The real <c>monitor-agent</c> executable (copied next to the test assembly by the project reference, or another
+/// build such as the shipped single file), started on 127.0.0.1 with a port the agent picks and reports in its log.
+/// Wrapped in <c>timeout</c> so it stops itself even if the test run dies.
 /// </summary>
 public sealed partial class AgentProcess : IAsyncDisposable
 {
@@ -42,6 +42,11 @@ public sealed partial class AgentProcess : IAsyncDisposable
         while (!Log.Contains(text, StringComparison.Ordinal))
         {
             Xunit.Assert.True(DateTime.UtcNow < deadline, $"the agent did not log '{text}' within {timeout}:\n{Log}");
+            if (_process.HasExited)
+            {
+                Xunit.Assert.Fail($"the agent exited ({_process.ExitCode}) before logging '{text}':\n{Log}");
+            }
+
             await Task.Delay(50);
         }
     }
@@ -49,13 +54,60 @@ public sealed partial class AgentProcess : IAsyncDisposable
     /// <summary>The path of the agent executable.</summary>
     public static string ExecutablePath => Path.Join(AppContext.BaseDirectory, "monitor-agent");
 
+    /// <summary>True once the process (its <c>timeout</c> wrapper, which exits with it) has ended.</summary>
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The exit code (the agent's: <c>timeout</c> passes it on).</summary>
+    public int ExitCode => _process.ExitCode;
+
     /// <summary>Starts the agent with <paramref name="args"/> plus a loopback listen address, and waits until it serves.</summary>
     public static Task<AgentProcess> StartAsync(params string[] args) => StartAsync(new Dictionary<string, string>(), args);
 
     /// <summary>Starts the agent with extra environment variables (e.g. to script the fake NVML library).</summary>
-    public static async Task<AgentProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args)
+    public static Task<AgentProcess> StartAsync(IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartAsync(ExecutablePath, null, environment, TimeSpan.FromSeconds(60), args);
+
+    /// <summary>
+    /// Starts <paramref name="executable"/> (the shipped single-file build, say) with <paramref name="args"/>, after
+    /// <paramref name="shellSetup"/> (e.g. <c>ulimit -n 256</c>) in its shell, and waits until it serves.
+    /// </summary>
+    public static Task<AgentProcess> StartExecutableAsync(string executable, string? shellSetup, params string[] args) =>
+        StartAsync(executable, shellSetup, new Dictionary<string, string>(), TimeSpan.FromSeconds(90), args);
+
+    /// <summary>Runs <paramref name="executable"/> until it exits by itself (a bad start-up) and returns its exit code and output.</summary>
+    public static async Task<(int ExitCode, string Log)> RunExecutableToExitAsync(string executable, string? shellSetup, params string[] args)
     {
-        var info = new ProcessStartInfo("timeout")
+        await using var agent = Launch(executable, shellSetup, new Dictionary<string, string>(), args);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await agent._process.WaitForExitAsync(timeout.Token);
+        await Task.Delay(100, CancellationToken.None); // Let the asynchronous output readers drain.
+        return (agent._process.ExitCode, agent.Log);
+    }
+
+    /// <summary>The agent's own pid: the child of the <c>timeout</c> wrapper.</summary>
+    public int AgentPid()
+    {
+        var children = File.ReadAllText($"/proc/{_process.Id}/task/{_process.Id}/children").Trim();
+        return int.Parse(children.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Sends <paramref name="signal"/> (e.g. HUP) to the agent.</summary>
+    public async Task SignalAsync(string signal)
+    {
+        var (code, _, stderr) = await ExternalTool.RunAsync("kill", [$"-{signal}", AgentPid().ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        Xunit.Assert.True(code == 0, stderr);
+    }
+
+    private static async Task<AgentProcess> StartAsync(string executable, string? shellSetup, IReadOnlyDictionary<string, string> environment, TimeSpan startTimeout, string[] args)
+    {
+        var agent = Launch(executable, shellSetup, environment, args);
+        agent.BaseAddress = await agent._listening.Task.WaitAsync(startTimeout);
+        return agent;
+    }
+
+    private static AgentProcess Launch(string executable, string? shellSetup, IReadOnlyDictionary<string, string> environment, string[] args)
+    {
+        var info = new ProcessStartInfo("bash")
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -66,8 +118,11 @@ public sealed partial class AgentProcess : IAsyncDisposable
             info.Environment[name] = value;
         }
 
-        info.ArgumentList.Add("600");
-        info.ArgumentList.Add(ExecutablePath);
+        // exec keeps one process chain: timeout, then the agent as its only child.
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add((shellSetup is null ? string.Empty : shellSetup + " && ") + "exec timeout 600 \"$@\"");
+        info.ArgumentList.Add("agent");
+        info.ArgumentList.Add(executable);
         info.ArgumentList.Add("--web.listen-address=127.0.0.1:0");
         foreach (var arg in args)
         {
@@ -81,7 +136,6 @@ public sealed partial class AgentProcess : IAsyncDisposable
         agent._process.Start();
         agent._process.BeginOutputReadLine();
         agent._process.BeginErrorReadLine();
-        agent.BaseAddress = await agent._listening.Task.WaitAsync(TimeSpan.FromSeconds(60));
         return agent;
     }
 

@@ -24,7 +24,7 @@ public sealed class AuthFloodTests
         // Cost 10, as htpasswd -B makes by default: the cost the flood would burn per attempt without the limits.
         var hash = BCrypt.Net.BCrypt.HashPassword(RightPassword, 10);
         File.WriteAllText(files.ConfigPath, $"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\nbasic_auth_users:\n  prometheus: '{hash}'\n");
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
 
         using var scraperHandler = files.TrustingHandler();
         using var scraper = new HttpClient(scraperHandler) { Timeout = TimeSpan.FromSeconds(10) };

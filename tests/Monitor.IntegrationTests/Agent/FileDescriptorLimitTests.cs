@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Agent;
 
@@ -15,7 +16,7 @@ public sealed class FileDescriptorLimitTests
     public async Task ShippedAgent_Ulimit256With200IdleConnectionsFor25s_KeepsServingAndRecovers()
     {
         var executable = await ShippedAgentBuild.GetAsync();
-        await using var agent = await AgentUnderTest.StartAsync(executable, "ulimit -n 256");
+        await using var agent = await AgentProcess.StartExecutableAsync(executable, "ulimit -n 256");
         await agent.WaitForLogAsync("HTTP connections (--web.max-connections)", TimeSpan.FromSeconds(30));
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(10) };
 
@@ -74,7 +75,7 @@ public sealed class FileDescriptorLimitTests
     {
         var executable = await ShippedAgentBuild.GetAsync();
 
-        var (code, log) = await AgentUnderTest.RunToExitAsync(executable, $"ulimit -n {limit}");
+        var (code, log) = await AgentProcess.RunExecutableToExitAsync(executable, $"ulimit -n {limit}");
 
         Assert.Equal(2, code);
         Assert.Contains($"monitor-agent: error: the file descriptor limit ({limit}) is too low", log, StringComparison.Ordinal);
@@ -87,7 +88,7 @@ public sealed class FileDescriptorLimitTests
     public async Task ShippedAgent_SoftLimitBelowHard_RaisesItToTheHardLimit()
     {
         var executable = await ShippedAgentBuild.GetAsync();
-        await using var agent = await AgentUnderTest.StartAsync(executable, "ulimit -S -n 300 && ulimit -H -n 4096");
+        await using var agent = await AgentProcess.StartExecutableAsync(executable, "ulimit -S -n 300 && ulimit -H -n 4096");
         await agent.WaitForLogAsync("HTTP connections (--web.max-connections)", TimeSpan.FromSeconds(30));
 
         Assert.Contains("soft limit 4096, hard limit 4096", agent.Log, StringComparison.Ordinal);

@@ -14,7 +14,7 @@ public sealed class ListenerHardeningTests
     {
         using var files = new WebConfigFiles();
         files.WriteConfig(tls: false, ("prometheus", "s3cret"));
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
         using var client = new HttpClient();
 
         foreach (var method in new[] { HttpMethod.Post, HttpMethod.Put, HttpMethod.Delete, HttpMethod.Options })
@@ -46,7 +46,7 @@ public sealed class ListenerHardeningTests
     [InlineData(16, 8, 60, "200")]               // within every limit
     public async Task Request_OverTheLineOrHeaderLimits_RefusedWithItsStatus(int pathLength, int headerBytes, int headerCount, string status)
     {
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null);
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null);
         var request = new StringBuilder();
         request.Append("GET /metrics?").Append('a', pathLength - "/metrics?".Length).Append(" HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n");
         for (var i = 0; i < headerCount; i++)
@@ -72,7 +72,7 @@ public sealed class ListenerHardeningTests
     [Fact]
     public async Task SlowHeaders_ConnectionThatDribblesHeaders_IsClosedByTheHeaderTimeout()
     {
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null);
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null);
         using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         await socket.ConnectAsync(new IPEndPoint(IPAddress.Loopback, agent.BaseAddress.Port));
         await socket.SendAsync("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n"u8.ToArray());
@@ -106,7 +106,7 @@ public sealed class ListenerHardeningTests
     [Fact]
     public async Task ConnectionFlood_MoreIdleConnectionsThanTheLimit_HeldConnectionsStayCappedAndScrapesSucceed()
     {
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null, "--web.max-connections=20");
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null, "--web.max-connections=20");
         await agent.WaitForLogAsync("at most 20 HTTP connections", TimeSpan.FromSeconds(30));
         var idle = new List<Socket>();
         try

@@ -21,7 +21,7 @@ public sealed class MutualTlsTests
         using var foreignFiles = new WebConfigFiles();
         using var foreign = foreignFiles.WriteClientAuthority("intruder");
         files.WriteRaw($"tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  client_ca_file: ca.crt\n  client_auth_type: {clientAuthType}\n");
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
 
         Assert.Equal(HttpStatusCode.OK, await StatusAsync(files, agent.MetricsUri, trusted));
         Assert.Null(await StatusOrNullAsync(files, agent.MetricsUri, foreign));

@@ -1,3 +1,5 @@
+using Monitor.Testing;
+
 namespace Monitor.IntegrationTests.Agent;
 
 /// <summary>
@@ -14,7 +16,7 @@ public sealed class ShippedMessagesTests
         var executable = await ShippedAgentBuild.GetAsync();
         var missing = Path.Join(Path.GetTempPath(), $"monitor-missing-{Guid.NewGuid():N}.yml");
 
-        var (code, log) = await AgentUnderTest.RunToExitAsync(executable, null, $"--web.config.file={missing}");
+        var (code, log) = await AgentProcess.RunExecutableToExitAsync(executable, null, $"--web.config.file={missing}");
 
         Assert.Equal(2, code);
         Assert.Contains(missing, log, StringComparison.Ordinal);

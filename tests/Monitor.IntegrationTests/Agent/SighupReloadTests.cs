@@ -15,7 +15,7 @@ public sealed class SighupReloadTests
         using var files = new WebConfigFiles();
         using var first = files.WriteServerCertificate("127.0.0.1 first");
         files.WriteConfig(tls: true, ("prometheus", "old-secret"));
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
         X509Certificate2? seen = null;
         using var handler = files.TrustingHandler(c => seen = new X509Certificate2(c));
         using var client = new HttpClient(handler);
@@ -54,7 +54,7 @@ public sealed class SighupReloadTests
         using var files = new WebConfigFiles();
         using var certificate = files.WriteServerCertificate("127.0.0.1");
         files.WriteConfig(tls: true, ("prometheus", "kept-secret"));
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null, $"--web.config.file={files.ConfigPath}");
         using var handler = files.TrustingHandler();
         using var client = new HttpClient(handler);
 
@@ -74,7 +74,7 @@ public sealed class SighupReloadTests
     [Fact]
     public async Task Sighup_WithoutWebConfig_IsLoggedAndNeverEndsTheProcess()
     {
-        await using var agent = await AgentUnderTest.StartAsync(AgentProcess.ExecutablePath, null);
+        await using var agent = await AgentProcess.StartExecutableAsync(AgentProcess.ExecutablePath, null);
         using var client = new HttpClient();
 
         for (var i = 0; i < 3; i++)
