@@ -69,6 +69,12 @@ internal sealed record GpuMetric(GpuValue Value, GpuCadence Cadence, string Sour
     /// <summary>See <see cref="DcgmMultiply"/>; a divisor keeps MHz exact from Hz (1e-6 has no exact double).</summary>
     public double DcgmDivide { get; init; } = 1;
 
+    /// <summary>
+    /// For a bit mask: the label value of each bit, lowest first. The family gets one series per bit, with the
+    /// row's one label (written <c>name=*</c>) set to the bit's name and the value 1 or 0.
+    /// </summary>
+    public string[]? Bits { get; init; }
+
     /// <summary>A value dcgm-exporter's series takes first when present (PCIe: GPM's rates before NVML's 20 ms window).</summary>
     public GpuValue? DcgmPrefer { get; init; }
 
@@ -143,7 +149,8 @@ internal static class GpuCatalog
         new(GpuValue.PerformanceState, GpuCadence.Tick, "nvmlDeviceGetPerformanceState, 0–15 (others dropped)", PerformanceState,
             "gpu_performance_state", "Performance state: 0 (maximum) to 15 (minimum)."),
         new(GpuValue.ClockEventReasons, GpuCadence.Tick, "nvmlDeviceGetCurrentClocksEventReasons, bit mask; one series per bit (ReasonNames)", ClockEventReasons,
-            "gpu_clock_event_reason", "Whether the reason currently holds the clocks down (1) or not (0); sw_power_cap at the power limit is normal under load.", false, "reason=*"),
+            "gpu_clock_event_reason", "Whether the reason currently holds the clocks down (1) or not (0); sw_power_cap at the power limit is normal under load.", false, "reason=*")
+            { Bits = ReasonNames },
         new(GpuValue.Ecc, GpuCadence.Tick, "nvmlDeviceGetTotalEccErrors(CORRECTED, VOLATILE)", EccOf(0),
             "gpu_ecc_errors_total", "ECC errors; counter=volatile resets when the driver loads, counter=aggregate is the board's lifetime count.", true, "error=corrected", "counter=volatile"),
         new(GpuValue.Ecc + 1, GpuCadence.Tick, "nvmlDeviceGetTotalEccErrors(CORRECTED, AGGREGATE)", EccOf(1),

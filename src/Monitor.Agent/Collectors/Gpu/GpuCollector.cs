@@ -336,13 +336,13 @@ internal sealed partial class GpuCollector : ICollector
             }
 
             var labels = metric.LabelValues;
-            if (metric.Value == GpuValue.ClockEventReasons)
+            if (metric.Bits is { } bits)
             {
-                // A bit mask: one series per reason.
-                var reasons = (ulong)value;
-                for (var bit = 0; bit < GpuCatalog.ReasonNames.Length; bit++)
+                // A bit mask: one series per bit.
+                var mask = (ulong)value;
+                for (var bit = 0; bit < bits.Length; bit++)
                 {
-                    _metrics[i].Get(gpu, uuid, GpuCatalog.ReasonNames[bit]).Set((reasons >> bit) & 1);
+                    _metrics[i].Get(gpu, uuid, bits[bit]).Set((mask >> bit) & 1);
                 }
             }
             else if (labels.Length == 0)
