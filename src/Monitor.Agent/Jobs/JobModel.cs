@@ -48,6 +48,18 @@ internal sealed record JobIdentity
     /// <summary>Kubernetes containers of the pod that hold GPUs.</summary>
     public IReadOnlyList<string> Containers { get; init; } = [];
 
+    /// <summary>
+    /// When the scheduler started the job (Slurm: the prolog's <c>start=</c>, SLURM_JOB_START_TIME where Slurm sets
+    /// it), or null when no source knows. It wins over the time the agent first saw the job.
+    /// </summary>
+    public DateTimeOffset? ScheduledStart { get; init; }
+
+    /// <summary>
+    /// When the scheduler ended the job (Slurm: the epilog's <c>end=</c>), or null while it runs or when no source
+    /// knows. A job with an end is over, whatever other sources still list it.
+    /// </summary>
+    public DateTimeOffset? ScheduledEnd { get; init; }
+
     /// <summary>Fills the fields this identity lacks from <paramref name="other"/> (same job seen by two sources).</summary>
     public JobIdentity Merge(JobIdentity other) => this with
     {
@@ -62,6 +74,8 @@ internal sealed record JobIdentity
         Pod = Pod ?? other.Pod,
         PodUid = PodUid ?? other.PodUid,
         Containers = Containers.Count > 0 ? Containers : other.Containers,
+        ScheduledStart = ScheduledStart ?? other.ScheduledStart,
+        ScheduledEnd = ScheduledEnd ?? other.ScheduledEnd,
     };
 }
 
