@@ -37,6 +37,7 @@ internal static class Program
             }
 
             options = AgentOptions.Load(commandLine, flags, CollectorCatalog.All, Environment.GetEnvironmentVariable);
+            JobLedgerPreflight(options);
         }
         catch (OptionsException ex)
         {
@@ -102,6 +103,29 @@ internal static class Program
             {
                 await elasticsearch.DisposeAsync().ConfigureAwait(false);
             }
+        }
+    }
+
+    /// <summary>
+    /// An explicitly given <c>--collector.jobs.state-path</c> must be writable: exit 2 with the reason. The default path
+    /// is checked by the ledger itself, which logs why and keeps accounting in memory.
+    /// </summary>
+    private static void JobLedgerPreflight(AgentOptions options)
+    {
+        if (!options.EnabledCollectors.Any(c => c.Name == "jobs"))
+        {
+            return;
+        }
+
+        var path = options.CollectorSettings("jobs")["state-path"];
+        if (path is null or "" or "-" || path == Collectors.Jobs.JobsCollector.DefaultStatePath)
+        {
+            return;
+        }
+
+        if (Jobs.Ledger.JobLedger.Probe(path) is { } problem)
+        {
+            throw new OptionsException($"cannot use --collector.jobs.state-path '{path}': {problem} (the job ledger needs a directory it can create and write)");
         }
     }
 }

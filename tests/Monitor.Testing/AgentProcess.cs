@@ -15,6 +15,8 @@ public sealed partial class AgentProcess : IAsyncDisposable
     private readonly StringBuilder _log = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    private string? _ledger;
+
     private AgentProcess(Process process) => _process = process;
 
     /// <summary>The agent's base address, e.g. <c>http://127.0.0.1:41234/</c>.</summary>
@@ -124,12 +126,21 @@ public sealed partial class AgentProcess : IAsyncDisposable
         info.ArgumentList.Add("agent");
         info.ArgumentList.Add(executable);
         info.ArgumentList.Add("--web.listen-address=127.0.0.1:0");
+
+        // Each agent gets its own job ledger unless the test names one: never the host's /var/lib/monitor-agent.
+        string? ledger = null;
+        if (!args.Any(a => a.StartsWith("--collector.jobs.state-path", StringComparison.Ordinal)))
+        {
+            ledger = Path.Join(Path.GetTempPath(), $"monitor-ledger-{Guid.NewGuid():N}");
+            info.ArgumentList.Add($"--collector.jobs.state-path={ledger}");
+        }
+
         foreach (var arg in args)
         {
             info.ArgumentList.Add(arg);
         }
 
-        var agent = new AgentProcess(new Process { StartInfo = info, EnableRaisingEvents = true });
+        var agent = new AgentProcess(new Process { StartInfo = info, EnableRaisingEvents = true }) { _ledger = ledger };
         agent._process.OutputDataReceived += (_, e) => agent.OnLine(e.Data);
         agent._process.ErrorDataReceived += (_, e) => agent.OnLine(e.Data);
         agent._process.Exited += (_, _) => agent._listening.TrySetException(new InvalidOperationException($"monitor-agent exited with {agent._process.ExitCode}:\n{agent.Log}"));
@@ -195,6 +206,10 @@ public sealed partial class AgentProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (_ledger is not null && Directory.Exists(_ledger))
+        {
+            Directory.Delete(_ledger, recursive: true);
+        }
     }
 
     private void OnLine(string? line)

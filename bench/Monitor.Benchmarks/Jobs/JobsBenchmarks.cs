@@ -77,7 +77,7 @@ public class JobsBenchmarks
         _collector = new CollectorHarness(
             JobsCollector.Descriptor,
             new HostPaths(Path.Join(_root, "proc"), Path.Join(_root, "sys"), _root),
-            new Dictionary<string, string?> { ["slurm-mapping-dir"] = Path.Join(_root, "map"), ["gpustat-dir"] = Path.Join(_root, "gpustat") },
+            new Dictionary<string, string?> { ["slurm-mapping-dir"] = Path.Join(_root, "map"), ["gpustat-dir"] = Path.Join(_root, "gpustat"), ["state-path"] = "-" },
             services: _services);
         _services.Gpu.Publish(TimeProvider.System.GetTimestamp(), _devices);
         Refresh();
@@ -92,7 +92,7 @@ public class JobsBenchmarks
     {
         _seconds += 1;
         _resolver!.BeginRound();
-        _integrator.Tick(_seconds, _devices, _allocated, _resolver.JobOf, (id, _) => _jobs.GetValueOrDefault(id));
+        _integrator.Tick(_seconds, 1_700_000_000 + _seconds, _devices, _allocated, _resolver.JobOf, (id, _) => _jobs.GetValueOrDefault(id));
     }
 
     /// <summary>One refresh: read the mapping directory and the 64 job cgroups, update lifecycles and series.</summary>

@@ -11,4 +11,10 @@ internal sealed class AgentServices
 
     /// <summary>The jobs the jobs collector tracks, for the /api/v1/jobs endpoint and dcgm compatibility labels.</summary>
     public JobStore Jobs { get; } = new();
+
+    /// <summary>Raised once when the agent stops, after the background collectors have (the job ledger's last checkpoint).</summary>
+    public event Action? Stopping;
+
+    /// <summary>Raises <see cref="Stopping"/>.</summary>
+    public void Stop() => Stopping?.Invoke();
 }

@@ -130,6 +130,8 @@ internal static partial class AgentHost
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent");
         startup.Unrecoverable.Attach(app.Lifetime, logger);
+        var services = app.Services.GetRequiredService<Monitor.Agent.Collectors.AgentServices>();
+        app.Lifetime.ApplicationStopped.Register(services.Stop);
         // From here on SIGHUP reloads (before, Main's registration ignores it).
         Sighup.Handler = () => reloader.Reload();
         app.Lifetime.ApplicationStarted.Register(() =>
@@ -323,11 +325,20 @@ internal static partial class AgentHost
             return;
         }
 
+        var problem = Monitor.Agent.Jobs.JobsApi.ParseQuery(Single(context, "since"), Single(context, "limit"), jobs, out var query);
+        if (problem is not null)
+        {
+            context.Response.StatusCode = StatusCodes.Status400BadRequest;
+            context.Response.ContentType = "text/plain; charset=utf-8";
+            await context.Response.WriteAsync($"400 {problem}\n");
+            return;
+        }
+
         context.Response.ContentType = "application/json; charset=utf-8";
         using var buffer = new MemoryStream();
         await using (var json = new System.Text.Json.Utf8JsonWriter(buffer, new System.Text.Json.JsonWriterOptions { Indented = true }))
         {
-            Monitor.Agent.Jobs.JobsApi.Write(json, jobs, Environment.MachineName, time.GetUtcNow());
+            Monitor.Agent.Jobs.JobsApi.Write(json, jobs, Environment.MachineName, time.GetUtcNow(), query);
         }
 
         if (!HttpMethods.IsHead(context.Request.Method))
@@ -335,6 +346,10 @@ internal static partial class AgentHost
             await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length));
         }
     }
+
+    /// <summary>A query parameter given at most once; a repeated one reads as its first value.</summary>
+    private static string? Single(HttpContext context, string name) =>
+        context.Request.Query.TryGetValue(name, out var values) && values.Count > 0 ? values[0] : null;
 
     private static string LandingPage(string telemetryPath) =>
         $"""

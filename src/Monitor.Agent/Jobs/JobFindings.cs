@@ -12,6 +12,12 @@ internal sealed class JobFindings
     /// <summary>Job id → the sources that list it.</summary>
     public Dictionary<string, List<string>> FoundBy { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>
+    /// Job id → the identity and GPU references of jobs the scheduler has ended (an end record, e.g. the Slurm
+    /// epilog's), moved out of <see cref="Found"/> by <see cref="SeparateScheduledEnds"/>.
+    /// </summary>
+    public Dictionary<string, (JobIdentity Identity, List<GpuRef> Gpus)> Ended { get; } = new(StringComparer.Ordinal);
+
     /// <summary>The sources whose refresh failed this time.</summary>
     public HashSet<string> Failed { get; } = new(StringComparer.Ordinal);
 
@@ -52,6 +58,20 @@ internal sealed class JobFindings
                 Found[id] = (job.Identity, [.. job.HeldGpus.Select(uuid => new GpuRef(uuid, null))]);
                 FoundBy[id] = [.. job.Sources];
             }
+        }
+    }
+
+    /// <summary>
+    /// Moves the jobs whose merged identity carries a scheduled end to <see cref="Ended"/>: the scheduler's word wins
+    /// over a source that still lists them (a cgroup being torn down, a mapping file not yet cleaned up).
+    /// </summary>
+    public void SeparateScheduledEnds()
+    {
+        foreach (var (id, entry) in Found.Where(f => f.Value.Identity.ScheduledEnd is not null).ToList())
+        {
+            Ended[id] = entry;
+            Found.Remove(id);
+            FoundBy.Remove(id);
         }
     }
 

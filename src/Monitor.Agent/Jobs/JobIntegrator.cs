@@ -20,21 +20,28 @@ namespace Monitor.Agent.Jobs;
 /// </list>
 /// A GPU that is unhealthy for a tick (lost, stalled) is skipped and its baseline kept, so the next healthy tick
 /// covers the gap with the counters' real deltas.
+/// <para>Every tick also goes into the GPU's <see cref="GpuHistory"/>, marked claimed when a job was credited with it,
+/// so a job found late claims the ticks since its scheduled start (<see cref="Claim"/>). A job whose scheduled end is
+/// known is credited only up to it: the tick that straddles the end gives its share.</para>
 /// </remarks>
-internal sealed class JobIntegrator
+/// <param name="historyTicks">How many ticks each GPU's history keeps (at least the refresh interval's worth).</param>
+internal sealed class JobIntegrator(int historyTicks = 64)
 {
     private readonly Dictionary<string, Baseline> _baselines = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, GpuHistory> _history = new(StringComparer.Ordinal);
     private readonly Dictionary<string, (double Utilization, double Memory)> _byJob = new(StringComparer.Ordinal);
     private readonly List<string> _holders = [];
 
     /// <summary>
-    /// Integrates one tick at <paramref name="seconds"/> (monotonic). <paramref name="allocated"/> maps a GPU UUID
+    /// Integrates one tick at <paramref name="seconds"/> (monotonic) and <paramref name="unix"/> (wall clock, Unix
+    /// seconds). <paramref name="allocated"/> maps a GPU UUID
     /// to the jobs the sources assign it to; <paramref name="jobOfProcess"/> names a process's job (or null);
     /// <paramref name="job"/> returns the tracked job for an id (and whether the job has processes on the GPU now),
     /// creating it for a job seen only through a process.
     /// </summary>
     public void Tick(
         double seconds,
+        double unix,
         IReadOnlyList<GpuTickDevice> devices,
         IReadOnlyDictionary<string, List<string>> allocated,
         Func<uint, string?> jobOfProcess,
@@ -50,6 +57,7 @@ internal sealed class JobIntegrator
             var sample = device.Sample;
             var now = new Baseline(
                 seconds,
+                unix,
                 sample[GpuValue.Energy],
                 sample[GpuValue.TensorActiveSeconds],
                 sample[GpuValue.SmActiveSeconds],
@@ -64,17 +72,32 @@ internal sealed class JobIntegrator
             _baselines[device.Uuid] = now;
             var interval = Math.Max(0, now.Seconds - before.Seconds);
             Holders(device, allocated, jobOfProcess);
-            if (_holders.Count == 0)
-            {
-                continue;
-            }
-
             var utilization = sample[GpuValue.Utilization];
             var energy = Delta(before.Energy, now.Energy);
             var tensor = Delta(before.Tensor, now.Tensor);
             var sm = Delta(before.Sm, now.Sm);
             var xids = Math.Max(0, now.Xids - before.Xids);
             var ecc = double.IsNaN(before.Ecc) || double.IsNaN(now.Ecc) ? 0 : Math.Max(0, (long)(now.Ecc - before.Ecc));
+            var used = sample[GpuValue.MemoryUsed];
+            History(device.Uuid).Add(new GpuHistory.Tick
+            {
+                From = before.Unix,
+                To = now.Unix,
+                Seconds = interval,
+                Busy = double.IsNaN(utilization) ? 0 : utilization * interval,
+                Energy = energy,
+                Tensor = tensor,
+                Sm = sm,
+                MemoryUsed = double.IsNaN(used) ? 0 : used,
+                Xids = xids,
+                Ecc = ecc,
+                Claimed = _holders.Count > 0,
+            });
+            if (_holders.Count == 0)
+            {
+                continue;
+            }
+
             var (totalUtilization, totalMemory) = (0.0, 0.0);
             foreach (var (u, m) in _byJob.Values)
             {
@@ -93,17 +116,35 @@ internal sealed class JobIntegrator
                 var weight = totalUtilization > 0 ? jobUtilization / totalUtilization
                     : totalMemory > 0 ? jobMemory / totalMemory
                     : 1.0 / _holders.Count;
-                var usage = tracked.Gpu(device.Index, device.Uuid);
-                tracked.HeldGpus.Add(device.Uuid);
-                usage.AllocatedSeconds += interval / _holders.Count;
-                if (!double.IsNaN(utilization))
+                // A job whose scheduled end falls in this tick gets the part of the tick before it.
+                var part = tracked.Identity.ScheduledEnd is { } end
+                    ? Math.Clamp((end.ToUnixTimeMilliseconds() / 1000.0 - before.Unix) / Math.Max(now.Unix - before.Unix, 1e-9), 0, 1)
+                    : 1;
+                if (part <= 0)
                 {
-                    usage.BusySeconds += utilization * interval * weight;
+                    continue;
                 }
 
-                usage.EnergyJoules += energy * weight;
-                usage.TensorActiveSeconds += tensor * weight;
-                usage.SmActiveSeconds += sm * weight;
+                var usage = tracked.Gpu(device.Index, device.Uuid);
+                tracked.HeldGpus.Add(device.Uuid);
+                tracked.Dirty = true;
+                if (usage.Resumed)
+                {
+                    // The first tick after a restart: the time since the last checkpointed tick was not measured.
+                    usage.UnobservedSeconds += Math.Max(0, before.Unix - usage.LastTickUnix);
+                    usage.Resumed = false;
+                }
+
+                usage.LastTickUnix = now.Unix;
+                usage.AllocatedSeconds += interval / _holders.Count * part;
+                if (!double.IsNaN(utilization))
+                {
+                    usage.BusySeconds += utilization * interval * weight * part;
+                }
+
+                usage.EnergyJoules += energy * weight * part;
+                usage.TensorActiveSeconds += tensor * weight * part;
+                usage.SmActiveSeconds += sm * weight * part;
                 usage.XidErrors += xids;
                 usage.EccErrors += ecc;
                 var memory = jobMemory > 0 ? jobMemory
@@ -116,6 +157,40 @@ internal sealed class JobIntegrator
 
     /// <summary>Forgets a GPU's baseline (after a driver reload its counters restart).</summary>
     public void Reset() => _baselines.Clear();
+
+    /// <summary>
+    /// Credits <paramref name="job"/> with the unclaimed ticks of GPU <paramref name="uuid"/> within
+    /// (<paramref name="from"/>, <paramref name="to"/>] (Unix seconds): the time between its scheduled start and the
+    /// refresh that found it, when no job was credited with the GPU. Returns the seconds credited.
+    /// </summary>
+    public double Claim(TrackedJob job, int index, string uuid, double from, double to, int claimants = 1)
+    {
+        if (!_history.TryGetValue(uuid, out var history))
+        {
+            return 0;
+        }
+
+        var usage = job.Gpu(index, uuid);
+        var credited = history.Claim(from, to, usage, claimants);
+        if (credited > 0)
+        {
+            job.Dirty = true;
+            usage.LastTickUnix = Math.Max(usage.LastTickUnix, Math.Min(to, _baselines.TryGetValue(uuid, out var last) ? last.Unix : to));
+        }
+
+        return credited;
+    }
+
+    private GpuHistory History(string uuid)
+    {
+        if (!_history.TryGetValue(uuid, out var history))
+        {
+            history = new GpuHistory(historyTicks);
+            _history[uuid] = history;
+        }
+
+        return history;
+    }
 
     private static double Sum(double a, double b) => double.IsNaN(a) && double.IsNaN(b) ? double.NaN : (double.IsNaN(a) ? 0 : a) + (double.IsNaN(b) ? 0 : b);
 
@@ -155,5 +230,5 @@ internal sealed class JobIntegrator
         }
     }
 
-    private readonly record struct Baseline(double Seconds, double Energy, double Tensor, double Sm, long Xids, double Ecc);
+    private readonly record struct Baseline(double Seconds, double Unix, double Energy, double Tensor, double Sm, long Xids, double Ecc);
 }

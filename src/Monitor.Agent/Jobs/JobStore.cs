@@ -32,6 +32,28 @@ internal sealed class JobGpuUsage(int index, string uuid)
 
     /// <summary>ECC errors (volatile, corrected and uncorrected) on the GPU while the job held it.</summary>
     public long EccErrors { get; set; }
+
+    /// <summary>Seconds the job held the GPU while the agent could not measure it (it was down); not in the counters above.</summary>
+    public double UnobservedSeconds { get; set; }
+
+    /// <summary>Unix time of the end of the last tick credited to the job on this GPU; 0 before the first.</summary>
+    public double LastTickUnix { get; set; }
+
+    /// <summary>Restored from the ledger: the first tick credited after the restart records the gap since <see cref="LastTickUnix"/> as unobserved.</summary>
+    public bool Resumed { get; set; }
+}
+
+/// <summary>Where a job's start or end time comes from.</summary>
+internal enum JobTimeSource : byte
+{
+    /// <summary>When the agent saw the job appear or go (exact to the refresh interval).</summary>
+    Agent,
+
+    /// <summary>The scheduler's own record (the Slurm prolog's start, the epilog's end).</summary>
+    Scheduler,
+
+    /// <summary>The ledger's last checkpoint before a restart: the job was gone when the agent came back.</summary>
+    Checkpoint,
 }
 
 /// <summary>A job the agent tracks on this node: identity, lifetime, per-GPU usage and cgroup usage.</summary>
@@ -40,11 +62,32 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
     /// <summary>Who the job is (merged from every source that reports it).</summary>
     public JobIdentity Identity { get; set; } = identity;
 
-    /// <summary>When the agent first saw it.</summary>
-    public DateTimeOffset Start { get; } = start;
+    /// <summary>When the job started: the scheduler's start when known, else when the agent first saw it.</summary>
+    public DateTimeOffset Start { get; set; } = start;
 
-    /// <summary>When the agent saw it gone; null while it runs.</summary>
+    /// <summary>Where <see cref="Start"/> comes from.</summary>
+    public JobTimeSource StartSource { get; set; }
+
+    /// <summary>When the job ended; null while it runs.</summary>
     public DateTimeOffset? End { get; set; }
+
+    /// <summary>Where <see cref="End"/> comes from.</summary>
+    public JobTimeSource EndSource { get; set; }
+
+    /// <summary>
+    /// The ledger revision of the record's last change (0 until the first refresh that records it). Revisions only
+    /// grow, across restarts too; the jobs feed (<c>/api/v1/jobs?since=</c>) returns records by it.
+    /// </summary>
+    public long Revision { get; set; }
+
+    /// <summary>Changed since its last revision (a tick credited it, or the lifecycle changed it).</summary>
+    public bool Dirty { get; set; } = true;
+
+    /// <summary>Restored from the ledger and not yet confirmed by a refresh of the sources.</summary>
+    public bool Restored { get; set; }
+
+    /// <summary>Seconds of the job's life the agent did not observe (it was down), whatever the GPUs.</summary>
+    public double UnobservedSeconds { get; set; }
 
     /// <summary>Per GPU (by UUID) usage, including GPUs the job no longer holds.</summary>
     public Dictionary<string, JobGpuUsage> Gpus { get; } = new(StringComparer.Ordinal);
@@ -100,6 +143,12 @@ internal sealed class JobStore : IGpuHolders
 
     /// <summary>Whether a jobs collector maintains this store (the API answers 404 otherwise).</summary>
     public bool Enabled { get; set; }
+
+    /// <summary>The durable ledger behind the store: ended jobs, revisions, the feed's cursor.</summary>
+    public Ledger.JobLedger? Ledger { get; set; }
+
+    /// <summary>The highest revision a feed reader has acknowledged (asked for changes since); null before any.</summary>
+    public long? Acknowledged { get; set; }
 
     /// <summary>Runs <paramref name="action"/> with the jobs, under the lock.</summary>
     public void Write(Action<Dictionary<string, TrackedJob>> action)

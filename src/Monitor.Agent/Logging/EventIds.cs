@@ -307,4 +307,19 @@ internal static class EventIds
 
     /// <summary><c>job_source_recovered</c> (Collectors/Jobs/JobsCollector.cs).</summary>
     public const int JobSourceRecovered = 4003;
+
+    /// <summary><c>job_ledger_corrupt</c> (Jobs/Ledger/JobLedger.cs).</summary>
+    public const int LedgerCorrupt = 4010;
+
+    /// <summary><c>job_ledger_memory_only</c> (Jobs/Ledger/JobLedger.cs).</summary>
+    public const int LedgerMemoryOnly = 4011;
+
+    /// <summary><c>job_ledger_write_failed</c> (Jobs/Ledger/JobLedger.cs).</summary>
+    public const int LedgerWriteFailed = 4012;
+
+    /// <summary><c>job_ledger_write_recovered</c> (Jobs/Ledger/JobLedger.cs).</summary>
+    public const int LedgerWriteRecovered = 4013;
+
+    /// <summary><c>job_ledger_loaded</c> (Collectors/Jobs/JobsCollector.cs).</summary>
+    public const int LedgerLoaded = 4014;
 }

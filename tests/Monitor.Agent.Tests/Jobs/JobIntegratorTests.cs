@@ -40,7 +40,7 @@ public sealed class JobIntegratorTests
             var b = Sample(tick.BUtil, tick.BEnergy, double.NaN, memoryUsed: 4 * GiB, xids: tick.BXids);
             b.Processes.Add(new GpuProcessSample(10, 1 * GiB, 0.6, 0.1, uint.MaxValue, uint.MaxValue));
             b.Processes.Add(new GpuProcessSample(11, 3 * GiB, 0.2, 0.1, uint.MaxValue, uint.MaxValue));
-            integrator.Tick(tick.T, [new GpuTickDevice(0, "GPU-A", a, tick.AHealthy), new GpuTickDevice(1, "GPU-B", b, true)], allocated, JobOf, (id, _) => jobs.GetValueOrDefault(id));
+            integrator.Tick(tick.T, 1_700_000_000 + tick.T, [new GpuTickDevice(0, "GPU-A", a, tick.AHealthy), new GpuTickDevice(1, "GPU-B", b, true)], allocated, JobOf, (id, _) => jobs.GetValueOrDefault(id));
         }
 
         var j1 = jobs["J1"].Gpus["GPU-A"];
@@ -77,7 +77,7 @@ public sealed class JobIntegratorTests
             var sample = Sample(0.0, 100.0 * t, double.NaN, 8 * GiB, 0);
             sample.Processes.Add(new GpuProcessSample(7, 2 * GiB, 0, 0, uint.MaxValue, uint.MaxValue));
             sample.Processes.Add(new GpuProcessSample(8, 6 * GiB, 0, 0, uint.MaxValue, uint.MaxValue));
-            integrator.Tick(t, [new GpuTickDevice(3, "GPU-C", sample, true)], new Dictionary<string, List<string>>(), pid => pid switch { 7 => "42", 8 => "43", _ => null }, Job);
+            integrator.Tick(t, 1_700_000_000 + t, [new GpuTickDevice(3, "GPU-C", sample, true)], new Dictionary<string, List<string>>(), pid => pid switch { 7 => "42", 8 => "43", _ => null }, Job);
         }
 
         Assert.Equal(0.25 * 200, jobs["42"].Gpus["GPU-C"].EnergyJoules, 12);   // 2 GiB of 8 GiB

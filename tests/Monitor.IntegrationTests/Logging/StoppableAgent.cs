@@ -46,7 +46,7 @@ internal sealed partial class StoppableAgent : IAsyncDisposable
             info.Environment[name] = value;
         }
 
-        foreach (var arg in (string[])["300", AgentProcess.ExecutablePath, "--web.listen-address=127.0.0.1:0", .. args])
+        foreach (var arg in (string[])["300", AgentProcess.ExecutablePath, "--web.listen-address=127.0.0.1:0", "--collector.jobs.state-path=-", .. args])
         {
             info.ArgumentList.Add(arg);
         }

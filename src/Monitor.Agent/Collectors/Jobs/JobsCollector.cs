@@ -1,8 +1,10 @@
 using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Gpu;
-using Monitor.Agent.Jobs.Kubernetes;
 using Monitor.Agent.Jobs;
+using Monitor.Agent.Jobs.Kubernetes;
+using Monitor.Agent.Jobs.Ledger;
+using Monitor.Agent.Jobs.Slurm;
 using Monitor.Agent.Logging;
 using Monitor.Core.Exposition;
 
@@ -14,7 +16,9 @@ namespace Monitor.Agent.Collectors.Jobs;
 /// <see cref="JobIntegrator"/>, on the gpu collector's thread. The sources come from <see cref="JobSourceFactory"/>, what
 /// they find becomes job lifetimes in <see cref="JobLifecycle"/>; this class refreshes them and writes the series. Exposes <c>job_*</c> series labelled <c>job_id</c>,
 /// <c>job_info</c>, and <c>gpu_job_info</c> for joins with the <c>gpu_*</c> series; a finished job's series stay for
-/// <c>--collector.jobs.grace-period</c>, and /api/v1/jobs keeps it for an hour.
+/// <c>--collector.jobs.grace-period</c>. Every job is kept in the durable <see cref="JobLedger"/>
+/// (<c>--collector.jobs.state-path</c>), checkpointed at every refresh and at shutdown, for
+/// <c>--collector.jobs.retention</c>; /api/v1/jobs serves it, incrementally with <c>?since=</c>.
 /// </summary>
 internal sealed partial class JobsCollector : ICollector
 {
@@ -22,8 +26,13 @@ internal sealed partial class JobsCollector : ICollector
 
     private readonly JobSources _sources;
     private readonly JobLifecycle _lifecycle;
-    private readonly JobIntegrator _integrator = new();
+    private readonly JobIntegrator _integrator;
     private readonly JobStore _store;
+    private readonly JobLedger _ledger;
+    private readonly TimeSpan _retention;
+    private readonly bool _pruneAcknowledged;
+    private readonly JobInfoWatch? _jobInfoWatch;
+    private readonly List<TrackedJob> _ended = [];
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly TimeSpan _grace;
@@ -48,6 +57,12 @@ internal sealed partial class JobsCollector : ICollector
     private readonly MetricFamily _cpu;
     private readonly MetricFamily _memory;
     private readonly MetricFamily _memoryPeak;
+    private readonly MetricFamily _unobserved;
+    private readonly MetricFamily _gpuUnobserved;
+    private readonly MetricFamily _ledgerRecords;
+    private readonly MetricFamily _ledgerCheckpoint;
+    private readonly MetricFamily _ledgerErrors;
+    private readonly MetricFamily _ledgerDurable;
 
     public JobsCollector(CollectorContext context)
     {
@@ -56,8 +71,12 @@ internal sealed partial class JobsCollector : ICollector
         _store = context.Services.Jobs;
         _store.Enabled = true;
         _grace = context.PositiveDuration("grace-period", DefaultGrace);
+        _retention = context.PositiveDuration("retention", DefaultRetention);
+        _pruneAcknowledged = Flag(context.Settings["prune-acknowledged"], false);
+        var interval = context.PositiveDuration("interval", "5s");
+        _integrator = new JobIntegrator(historyTicks: (int)Math.Min(3600, (2 * Math.Ceiling(interval.TotalSeconds)) + 30));
         var users = new PasswdUsers(Path.Join(context.Paths.Rootfs, "etc", "passwd"));
-        _lifecycle = new JobLifecycle(_logger, users.Name);
+        _lifecycle = new JobLifecycle(_logger, users.Name, _grace);
         var settings = context.Settings;
         _sources = JobSourceFactory.Create(new JobSourceOptions(
             SlurmMapping: Flag(settings["slurm-mapping"], true),
@@ -93,11 +112,54 @@ internal sealed partial class JobsCollector : ICollector
         _memory = g.Gauge("job_memory_used_bytes", "Memory of the job's cgroup now.", "job_id");
         _memoryPeak = g.Gauge("job_memory_peak_bytes", "Peak memory of the job's cgroup.", "job_id");
 
+        _unobserved = g.Gauge("job_unobserved_seconds", "Seconds of the job's life the agent did not measure (it was down); not in the job's counters.", "job_id");
+        _gpuUnobserved = g.Gauge("job_gpu_unobserved_seconds", "Seconds the job held the GPU while the agent could not measure it (it was down).", PerGpu);
+        _ledgerRecords = g.Gauge("monitor_jobs_ledger_records", "Jobs in the ledger: running, and ended within --collector.jobs.retention.");
+        _ledgerCheckpoint = g.Gauge("monitor_jobs_ledger_checkpoint_seconds", "How long the last checkpoint of the ledger took (serialize, write, fsync, rename).");
+        _ledgerErrors = g.Counter("monitor_jobs_ledger_errors_total", "Ledger problems: corrupt (an unreadable file skipped), write (a failed checkpoint), newer_version (a newer agent's ledger left alone), unusable_path.", "kind");
+        _ledgerDurable = g.Gauge("monitor_jobs_ledger_durable", "Whether the ledger checkpoints to disk (1) or runs in memory only (0; see the log).");
+
+        var statePath = settings["state-path"] is { Length: > 0 } state ? state : DefaultStatePath;
+        _ledger = new JobLedger(statePath == "-" ? null : statePath, _logger);
+        var restored = _ledger.Load();
+        var now = _time.GetUtcNow();
+        _lifecycle.CheckpointTime = _ledger.LoadedCheckpointTime;
+        _lifecycle.RecordEndsSince = _ledger.LoadedCheckpointTime ?? now;
+        foreach (var job in _ledger.Ended)
+        {
+            _lifecycle.Recorded(job);
+        }
+
+        _store.Ledger = _ledger;
+        _store.Write(jobs =>
+        {
+            foreach (var job in restored)
+            {
+                jobs[job.Identity.JobId] = job;
+            }
+        });
+        if (_ledger.Mode == LedgerMode.Durable)
+        {
+            LogLedgerLoaded(_logger, statePath, restored.Count, _ledger.Ended.Count, _ledger.Revision, _ledger.LoadedCheckpointTime is { } at ? Math.Round((now - at).TotalSeconds, 3) : 0);
+        }
+
+        if (Flag(settings["slurm-mapping"], true))
+        {
+            _jobInfoWatch = new JobInfoWatch(settings["slurm-jobinfo-dir"] is { Length: > 0 } dir ? dir : JobSourceFactory.DefaultJobInfoDirectory);
+        }
+
         context.Services.Gpu.Subscribe(OnGpuTick);
+        context.Services.Stopping += Checkpoint;
     }
 
     /// <summary>Default of <c>--collector.jobs.grace-period</c>.</summary>
     internal const string DefaultGrace = "2m";
+
+    /// <summary>Default of <c>--collector.jobs.retention</c>.</summary>
+    internal const string DefaultRetention = "168h";
+
+    /// <summary>Default of <c>--collector.jobs.state-path</c>.</summary>
+    internal const string DefaultStatePath = "/var/lib/monitor-agent/jobs";
 
     /// <summary>Registration: on by default (it costs nothing without jobs), background at 5 s.</summary>
     public static CollectorDescriptor Descriptor { get; } = new(
@@ -116,6 +178,9 @@ internal sealed partial class JobsCollector : ICollector
             new CollectorFlag("kubelet-timeout", "5s", "How long one List call to the kubelet may take.", FlagKind.Duration),
             new CollectorFlag("processes", "true", "Attribute GPU processes to jobs through /proc/<pid>/cgroup (shared GPUs: MPS, sharding, time-slicing).", FlagKind.Bool),
             new CollectorFlag("grace-period", DefaultGrace, "How long a finished job's series stay before they disappear.", FlagKind.Duration),
+            new CollectorFlag("state-path", DefaultStatePath, "Directory of the durable job ledger, checkpointed at every refresh; \"-\" keeps it in memory only. A path given explicitly must be writable (exit 2 otherwise); with the default, the agent logs why and keeps accounting in memory."),
+            new CollectorFlag("retention", DefaultRetention, "How long the ledger keeps ended jobs (for /api/v1/jobs and its ?since= feed); 168h is 7 days.", FlagKind.Duration),
+            new CollectorFlag("prune-acknowledged", "false", "Drop an ended job from the ledger before --collector.jobs.retention once a reader has acknowledged it (polled /api/v1/jobs?since= with a cursor past it). Use with a single reader.", FlagKind.Bool),
         ]);
 
     public void Update(CancellationToken cancellationToken)
@@ -143,6 +208,7 @@ internal sealed partial class JobsCollector : ICollector
             findings.KeepJobsOfFailedSources(jobs);
             return 0;
         });
+        findings.SeparateScheduledEnds();
 
         // 2. GPU references to UUIDs, with the latest tick's index and MIG tables.
         var gpus = Volatile.Read(ref _gpus);
@@ -152,10 +218,54 @@ internal sealed partial class JobsCollector : ICollector
         var usage = _sources.Cgroups?.Usage;
         _store.Write(jobs =>
         {
-            _lifecycle.Apply(jobs, findings, allocated, gpus, usage, now);
+            _lifecycle.RecordEndsSince = Max(_lifecycle.RecordEndsSince, now - _retention);
+            _ended.Clear();
+            _lifecycle.Apply(jobs, findings, allocated, gpus, usage, now, _integrator, _ended);
+            Record(jobs, now);
             Expose(jobs, now);
         });
     }
+
+    /// <summary>The ledger's part of a refresh: revisions for what changed, retention, the checkpoint, its metrics.</summary>
+    private void Record(Dictionary<string, TrackedJob> jobs, DateTimeOffset now)
+    {
+        foreach (var job in _ended)
+        {
+            _ledger.Close(job);
+        }
+
+        foreach (var job in jobs.Values)
+        {
+            if (job.End is null && job.Dirty)
+            {
+                _ledger.Stamp(job);
+            }
+        }
+
+        _jobInfoWatch?.Watch(jobs.Values.Where(j => j.End is null).Select(j => j.Identity.JobId));
+        _ledger.Prune(now - _retention, _pruneAcknowledged ? _store.Acknowledged : null);
+        _ledger.Checkpoint(jobs.Values.Where(j => j.End is null), now);
+        _ledgerRecords.Get().Set(jobs.Values.Count(j => j.End is null) + _ledger.Ended.Count);
+        _ledgerCheckpoint.Get().Set(_ledger.LastCheckpointSeconds);
+        _ledgerDurable.Get().Set(_ledger.Mode == LedgerMode.Durable ? 1 : 0);
+        foreach (var (kind, count) in _ledger.Errors)
+        {
+            _ledgerErrors.Get(kind).Set(count);
+        }
+    }
+
+    /// <summary>The final checkpoint, at shutdown.</summary>
+    private void Checkpoint() => _store.Write(jobs =>
+    {
+        foreach (var job in jobs.Values.Where(j => j.End is null && j.Dirty))
+        {
+            _ledger.Stamp(job);
+        }
+
+        _ledger.Checkpoint(jobs.Values.Where(j => j.End is null), _time.GetUtcNow());
+    });
+
+    private static DateTimeOffset Max(DateTimeOffset a, DateTimeOffset b) => a > b ? a : b;
 
     private static bool Flag(string? value, bool fallback) => bool.TryParse(value, out var flag) ? flag : fallback;
 
@@ -201,6 +311,12 @@ internal sealed partial class JobsCollector : ICollector
                 }
             }
 
+            _unobserved.Get(id).Set(job.UnobservedSeconds);
+            foreach (var usage in job.Gpus.Values)
+            {
+                _gpuUnobserved.Get(id, usage.Index.ToString(CultureInfo.InvariantCulture), usage.Uuid).Set(usage.UnobservedSeconds);
+            }
+
             SetIf(_cpu, id, job.CpuSeconds);
             SetIf(_memory, id, job.MemoryBytes);
             SetIf(_memoryPeak, id, job.MemoryPeakBytes);
@@ -232,11 +348,26 @@ internal sealed partial class JobsCollector : ICollector
         Volatile.Write(ref _gpus, GpuIndex.From(devices));
         var allocated = Volatile.Read(ref _allocated);
         var seconds = timestamp / (double)_time.TimestampFrequency;
+        var unix = _time.GetUtcNow().ToUnixTimeMilliseconds() / 1000.0;
         var processes = _sources.Processes;
+
+        // The scheduler's end records the moment they appear (one stat a tick), so a job is not credited past its end.
+        var ends = _jobInfoWatch?.EndsIfChanged();
         _store.Write(jobs =>
         {
+            if (ends is not null)
+            {
+                foreach (var (id, end) in ends)
+                {
+                    if (jobs.TryGetValue(id, out var job) && job.End is null && job.Identity.ScheduledEnd is null)
+                    {
+                        job.Identity = job.Identity with { ScheduledEnd = end };
+                    }
+                }
+            }
+
             processes?.BeginRound();
-            _integrator.Tick(seconds, devices, allocated, pid => processes?.JobOf(pid), (id, hasProcesses) => _lifecycle.ForTick(jobs, id, hasProcesses, _time.GetUtcNow()));
+            _integrator.Tick(seconds, unix, devices, allocated, pid => processes?.JobOf(pid), (id, hasProcesses) => _lifecycle.ForTick(jobs, id, hasProcesses, _time.GetUtcNow()));
         });
     }
 
@@ -253,6 +384,10 @@ internal sealed partial class JobsCollector : ICollector
             LogSourceRecovered(_logger, name);
         }
     }
+
+    [LoggerMessage(EventId = EventIds.LedgerLoaded, EventName = "job_ledger_loaded", Level = LogLevel.Information,
+        Message = "Job ledger {Directory}: {Running} running and {Ended} ended jobs restored, revision {Revision}, checkpoint {CheckpointAge} s old")]
+    private static partial void LogLedgerLoaded(ILogger logger, string directory, int running, int ended, long revision, double checkpointAge);
 
     [LoggerMessage(EventId = EventIds.JobSourceFailed, EventName = "job_source_failed", Level = LogLevel.Warning, Message = "Job source {Source} failed (job_source_up 0): {Problem}")]
     private static partial void LogSourceFailed(ILogger logger, string source, string problem);

@@ -26,7 +26,7 @@ public sealed class JobsCollectorTests
         var harness = new CollectorHarness(
             JobsCollector.Descriptor,
             new HostPaths(tree.Path("proc"), tree.Path("sys"), tree.Path("root")),
-            new Dictionary<string, string?> { ["slurm-mapping-dir"] = tree.Path("map"), ["gpustat-dir"] = tree.Path("none"), ["grace-period"] = "2m" },
+            new Dictionary<string, string?> { ["slurm-mapping-dir"] = tree.Path("map"), ["gpustat-dir"] = tree.Path("none"), ["grace-period"] = "2m", ["state-path"] = "-" },
             logs.CreateLogger("jobs"),
             time,
             services);
@@ -95,7 +95,7 @@ public sealed class JobsCollectorTests
         var harness = new CollectorHarness(
             JobsCollector.Descriptor,
             new HostPaths(tree.Path("proc"), tree.Path("sys"), tree.Path("root")),
-            new Dictionary<string, string?> { ["slurm-mapping-dir"] = tree.Path("map"), ["gpustat-dir"] = tree.Path("none"), ["grace-period"] = "2m" },
+            new Dictionary<string, string?> { ["slurm-mapping-dir"] = tree.Path("map"), ["gpustat-dir"] = tree.Path("none"), ["grace-period"] = "2m", ["state-path"] = "-" },
             logs.CreateLogger("jobs"),
             time,
             services);
