@@ -1,0 +1,366 @@
+using System.Text.Json;
+using Microsoft.Extensions.Time.Testing;
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Jobs;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Gpu;
+using Monitor.Agent.Jobs;
+using Monitor.Agent.Jobs.Ledger;
+using Monitor.Agent.Tests.Collectors;
+using Monitor.Agent.Tests.Support;
+using Monitor.Testing;
+
+namespace Monitor.Agent.Tests.Jobs;
+
+/// <summary>
+/// The job ledger through the jobs collector: restarts against a scripted GPU trace with hand-computed totals, the
+/// files' faults (torn, corrupt, newer, unwritable, full), and the ?since= feed.
+/// </summary>
+public sealed class JobLedgerTests : IDisposable
+{
+    private const string Uuid = "GPU-5131d000-0000-4000-8000-000000000000";
+    private const string Labels = $"{{gpu=\"0\",job_id=\"7\",uuid=\"{Uuid}\"}}";
+    private readonly TempTree _tree = new TempTree().Write("map/0", "7\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
+    private readonly FakeTimeProvider _time = TestClock.Create();
+
+    public void Dispose() => _tree.Dispose();
+
+    /// <summary>The trace: at second t, utilization (t mod 5) / 4, power 100 + 10 t W, tensor active 30 % of the time.</summary>
+    private static double Utilization(int t) => t % 5 / 4.0;
+
+    private static double EnergyCounter(int t) => Enumerable.Range(1, t).Sum(s => 100.0 + (10 * s));
+
+    [Fact]
+    public void Restart_TenSecondsDownFiveThenTenMore_CountersAreTheTwentyObservedSecondsAndFiveUnobserved()
+    {
+        // Agent A: the job on GPU 0 for ticks 1–10, then a clean stop (the last checkpoint).
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+        for (var t = 1; t <= 10; t++)
+        {
+            Tick(services, t);
+        }
+
+        harness.Update();
+        var before = PromSamples.Parse(harness.Scrape());
+        services.Stop();
+
+        // 5 s down; agent B on the same ledger: its first tick is a baseline, its refresh confirms the job, 10 more ticks.
+        var (services2, harness2) = Agent();
+        Tick(services2, 15);
+        harness2.Update();
+        for (var t = 16; t <= 25; t++)
+        {
+            Tick(services2, t);
+        }
+
+        var after = PromSamples.Parse(harness2.Scrape());
+        int[] observed = [.. Enumerable.Range(1, 10), .. Enumerable.Range(16, 10)];
+        Assert.Equal(10, before["job_gpu_allocated_seconds_total" + Labels], 9);
+        Assert.Equal(20, after["job_gpu_allocated_seconds_total" + Labels], 9);
+        Assert.Equal(observed.Sum(Utilization), after["job_gpu_busy_seconds_total" + Labels], 9);
+        Assert.Equal(observed.Sum(t => EnergyCounter(t) - EnergyCounter(t - 1)), after["job_gpu_energy_joules_total" + Labels], 6);
+        Assert.Equal(20 * 0.3, after["job_gpu_tensor_active_seconds_total" + Labels], 9);
+        Assert.Equal(5, after["job_unobserved_seconds{job_id=\"7\"}"], 9);
+        Assert.Equal(5, after["job_gpu_unobserved_seconds" + Labels], 9);
+        Assert.Equal(before["job_start_timestamp_seconds{job_id=\"7\"}"], after["job_start_timestamp_seconds{job_id=\"7\"}"]);
+        Assert.Equal(1, after["monitor_jobs_ledger_durable"]);
+    }
+
+    [Fact]
+    public void Restart_JobGoneWhileDown_EndsAtTheCheckpoint()
+    {
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+        for (var t = 1; t <= 4; t++)
+        {
+            Tick(services, t);
+        }
+
+        harness.Update();
+
+        // A crash: no shutdown checkpoint; the last one is the refresh at t = 4. The job ends while the agent is down.
+        File.Delete(_tree.Path("map/0"));
+        _time.Advance(TimeSpan.FromSeconds(60));
+        var (services2, harness2) = Agent();
+        harness2.Update();
+
+        var job = Job(services2, "7");
+        Assert.Equal("ended", job.GetProperty("state").GetString());
+        Assert.Equal("checkpoint", job.GetProperty("end_source").GetString());
+        Assert.Equal(TestClock.Start + TimeSpan.FromSeconds(4), job.GetProperty("end").GetDateTimeOffset());
+        Assert.Equal(4, job.GetProperty("gpus")[0].GetProperty("allocated_seconds").GetDouble(), 9);
+        Assert.Equal(0, job.GetProperty("unobserved_seconds").GetDouble());
+    }
+
+    [Fact]
+    public void Checkpoint_TornNewestFile_ThePreviousGoodOneLoadsAndTheErrorIsCounted()
+    {
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+        Tick(services, 1);
+        harness.Update();
+        Tick(services, 2);
+        harness.Update();
+
+        // The newest checkpoint (the third write went to slot a: a, b, a) loses its tail.
+        var newest = Path.Join(_tree.Path("state"), "checkpoint.a");
+        var bytes = File.ReadAllBytes(newest);
+        File.WriteAllBytes(newest, bytes[..(bytes.Length - 9)]);
+
+        using var logs = new CollectingLoggerFactory();
+        var (services2, harness2) = Agent(logs);
+        var samples = PromSamples.Parse(harness2.Scrape());
+
+        Assert.Equal(1, samples["monitor_jobs_ledger_errors_total{kind=\"corrupt\"}"]);
+        Assert.Single(logs.Entries, e => e.Id.Id == 4010);
+        Assert.Equal(1, Job(services2, "7").GetProperty("gpus")[0].GetProperty("allocated_seconds").GetDouble(), 9);
+    }
+
+    [Fact]
+    public void Load_LedgerOfANewerVersion_LeftUntouchedAndAccountingInMemory()
+    {
+        Directory.CreateDirectory(_tree.Path("state"));
+        var path = Path.Join(_tree.Path("state"), "checkpoint.a");
+        byte[] newer = [.. "MJLG"u8, 2, 0, 0, 0, 1, 2, 3];
+        File.WriteAllBytes(path, newer);
+        using var logs = new CollectingLoggerFactory();
+
+        var (services, harness) = Agent(logs);
+        Tick(services, 0);
+        harness.Update();
+        var samples = PromSamples.Parse(harness.Scrape());
+
+        Assert.Equal(newer, File.ReadAllBytes(path));
+        Assert.False(File.Exists(Path.Join(_tree.Path("state"), "checkpoint.b")));
+        Assert.Equal(0, samples["monitor_jobs_ledger_durable"]);
+        Assert.Equal(1, samples["monitor_jobs_ledger_errors_total{kind=\"newer_version\"}"]);
+        Assert.Contains("written by a newer monitor-agent (ledger format 2", logs.Entries.Single(e => e.Id.Id == 4011).Message, StringComparison.Ordinal);
+        Assert.Equal(1, samples["job_running{job_id=\"7\"}"]);
+    }
+
+    [Fact]
+    public void Checkpoint_DiskFull_LoggedOnceCountedAndTheFeedWaitsUntilItIsWritten()
+    {
+        using var logs = new CollectingLoggerFactory();
+        var (services, harness) = Agent(logs);
+        Tick(services, 0);
+        harness.Update();
+        var cursor = Feed(services, "0").GetProperty("cursor").GetString()!;
+        var ledger = services.Jobs.Ledger!;
+        var full = true;
+        ledger.FaultInjection = operation =>
+        {
+            if (full && operation == "write")
+            {
+                throw new IOException("No space left on device");
+            }
+        };
+
+        Tick(services, 1);
+        harness.Update();
+        Tick(services, 2);
+        harness.Update();
+        var during = PromSamples.Parse(harness.Render());
+
+        // Nothing new is durable, so the feed has nothing new; accounting went on in memory.
+        Assert.Equal(2, during["monitor_jobs_ledger_errors_total{kind=\"write\"}"]);
+        Assert.Equal(0, Feed(services, cursor).GetProperty("jobs").GetArrayLength());
+        Assert.Equal(2, during["job_gpu_allocated_seconds_total" + Labels], 9);
+        Assert.Contains("No space left on device", logs.Entries.Single(e => e.Id.Id == 4012).Message, StringComparison.Ordinal);
+
+        full = false;
+        Tick(services, 3);
+        harness.Update();
+        var changed = Feed(services, cursor).GetProperty("jobs");
+        Assert.Equal(1, changed.GetArrayLength());
+        Assert.Equal(3, changed[0].GetProperty("gpus")[0].GetProperty("allocated_seconds").GetDouble(), 9);
+        Assert.Single(logs.Entries, e => e.Id.Id == 4013);
+    }
+
+    [Fact]
+    public void Feed_RandomStartsEndsAndRestarts_APollerThatSavesItsCursorSeesEveryRevisionOnce()
+    {
+        // 1,000 random job starts and ends on 4 GPUs over 20 agent restarts; a poller asks after every refresh.
+        var random = new Random(20261204);
+        var seen = new Dictionary<(string Job, string Start), long>();
+        var revisions = new HashSet<long>();
+        string cursor = "0";
+        var onGpu = new Dictionary<int, int>();
+        var next = 1;
+        var events = 0;
+        for (var restart = 0; restart < 20; restart++)
+        {
+            var (services, harness) = Agent();
+            Tick(services, Now());
+            while (events < (restart + 1) * 50)
+            {
+                // Start a job on a free GPU, or end a running one; then a tick and a refresh.
+                if (onGpu.Count < 4 && (onGpu.Count == 0 || random.Next(2) == 0))
+                {
+                    var gpu = Enumerable.Range(0, 4).First(g => !onGpu.ContainsKey(g));
+                    onGpu[gpu] = next;
+                    File.WriteAllText(_tree.Path($"map/{gpu}"), $"{next}\n");
+                    next++;
+                }
+                else
+                {
+                    var gpu = onGpu.Keys.ElementAt(random.Next(onGpu.Count));
+                    onGpu.Remove(gpu);
+                    File.Delete(_tree.Path($"map/{gpu}"));
+                }
+
+                events++;
+                Tick(services, Now() + 1, gpus: 4);
+                harness.Update();
+                var answer = Feed(services, cursor);
+                Assert.False(answer.TryGetProperty("reset", out _));
+                Assert.False(answer.GetProperty("truncated").GetBoolean());
+                foreach (var record in answer.GetProperty("jobs").EnumerateArray())
+                {
+                    var revision = record.GetProperty("revision").GetInt64();
+                    Assert.True(revisions.Add(revision), $"revision {revision} seen twice");
+                    var key = (record.GetProperty("job_id").GetString()!, record.GetProperty("start").GetString()!);
+                    Assert.True(!seen.TryGetValue(key, out var last) || last < revision, $"{key} went back from {last} to {revision}");
+                    seen[key] = revision;
+                }
+
+                cursor = answer.GetProperty("cursor").GetString()!;
+            }
+
+            if (restart % 2 == 0)
+            {
+                services.Stop();
+            }
+        }
+
+        // Every job that started was seen, and its last revision is the ledger's.
+        var (final, _) = Agent();
+        var all = Feed(final, "0").GetProperty("jobs").EnumerateArray().ToDictionary(j => (j.GetProperty("job_id").GetString()!, j.GetProperty("start").GetString()!), j => j.GetProperty("revision").GetInt64());
+        Assert.Equal(next - 1, seen.Count);
+        Assert.Equal(all.Count, seen.Count);
+        foreach (var (key, revision) in all)
+        {
+            Assert.Equal(revision, seen[key]);
+        }
+    }
+
+    [Fact]
+    public void Feed_CursorOfAnotherLedger_StartsOverWithReset()
+    {
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+
+        var answer = Feed(services, $"{Guid.NewGuid():N}-5");
+
+        Assert.True(answer.GetProperty("reset").GetBoolean());
+        Assert.Equal(1, answer.GetProperty("jobs").GetArrayLength());
+        Assert.NotNull(JobsApi.ParseQuery("not-a-cursor", null, services.Jobs, out _));
+    }
+
+    [Fact]
+    public void Format_JobRoundTrips_EveryField()
+    {
+        var job = new TrackedJob(
+            new JobIdentity
+            {
+                JobId = "ns/pod", Scheduler = "kubernetes", User = "alice", Uid = "1000", Account = "a", Partition = "p", ArrayJobId = "1", ArrayTaskId = "2",
+                Sluid = "s5K", Namespace = "ns", Pod = "pod", PodUid = "uid", Containers = ["c1", "c2"], ScheduledStart = TestClock.Start, ScheduledEnd = TestClock.Start.AddSeconds(9),
+            },
+            TestClock.Start.AddMilliseconds(123))
+        {
+            StartSource = JobTimeSource.Scheduler, End = TestClock.Start.AddSeconds(9), EndSource = JobTimeSource.Checkpoint, Revision = 42, UnobservedSeconds = 1.5,
+            CpuSeconds = 2.5, MemoryBytes = double.NaN, MemoryPeakBytes = 7,
+        };
+        job.Sources.Add("slurm_mapping");
+        var usage = job.Gpu(3, Uuid);
+        (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules, usage.TensorActiveSeconds, usage.SmActiveSeconds) = (1, 2, 3, 4, 5);
+        (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix) = (6, 7, 8, 9, 10);
+        job.HeldGpus.Add(Uuid);
+
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
+        {
+            LedgerFormat.WriteJob(w, job);
+        }
+
+        buffer.Position = 0;
+        using var r = new BinaryReader(buffer, LedgerFormat.Utf8);
+        var back = LedgerFormat.ReadJob(r);
+
+        Assert.Equal(job.Identity with { Containers = [] }, back.Identity with { Containers = [] });
+        Assert.Equal(["c1", "c2"], back.Identity.Containers);
+        Assert.Equal((job.Start, job.StartSource, job.End, job.EndSource, job.Revision, job.UnobservedSeconds), (back.Start, back.StartSource, back.End, back.EndSource, back.Revision, back.UnobservedSeconds));
+        Assert.Equal((2.5, 7.0), (back.CpuSeconds, back.MemoryPeakBytes));
+        Assert.True(double.IsNaN(back.MemoryBytes));
+        Assert.Equal(["slurm_mapping"], back.Sources);
+        Assert.Equal([Uuid], back.HeldGpus);
+        var u = back.Gpus[Uuid];
+        Assert.Equal((3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7L, 8L, 9.0, 10.0), (u.Index, u.AllocatedSeconds, u.BusySeconds, u.EnergyJoules, u.TensorActiveSeconds, u.SmActiveSeconds, u.MemoryPeakBytes, u.XidErrors, u.EccErrors, u.UnobservedSeconds, u.LastTickUnix));
+    }
+
+    private (AgentServices Services, CollectorHarness Harness) Agent(CollectingLoggerFactory? logs = null)
+    {
+        var services = new AgentServices();
+        var harness = new CollectorHarness(
+            JobsCollector.Descriptor,
+            new HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Path("root")),
+            new Dictionary<string, string?>
+            {
+                ["slurm-mapping-dir"] = _tree.Path("map"), ["gpustat-dir"] = _tree.Path("none"), ["slurm-jobinfo-dir"] = _tree.Path("jobs"),
+                ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = "false", ["processes"] = "false",
+            },
+            logs?.CreateLogger("jobs"),
+            _time,
+            services);
+        return (services, harness);
+    }
+
+    /// <summary>The clock moves to second <paramref name="t"/> of the trace and every GPU ticks with the trace's values.</summary>
+    private void Tick(AgentServices services, int t, int gpus = 1)
+    {
+        var now = TestClock.Start + TimeSpan.FromSeconds(t);
+        if (now > _time.GetUtcNow())
+        {
+            _time.Advance(now - _time.GetUtcNow());
+        }
+
+        var devices = new List<GpuTickDevice>();
+        for (var g = 0; g < gpus; g++)
+        {
+            var sample = new GpuSample { Timestamp = 1 };
+            sample[GpuValue.Utilization] = Utilization(t);
+            sample[GpuValue.Energy] = EnergyCounter(t);
+            sample[GpuValue.TensorActiveSeconds] = 0.3 * t;
+            devices.Add(new GpuTickDevice(g, $"GPU-5131d000-0000-4000-8000-{g:D12}", sample, Healthy: true));
+        }
+
+        services.Gpu.Publish(_time.GetTimestamp(), devices);
+    }
+
+    private int Now() => (int)(_time.GetUtcNow() - TestClock.Start).TotalSeconds;
+
+    private JsonElement Job(AgentServices services, string id) =>
+        Document(services, null).GetProperty("jobs").EnumerateArray().Single(j => j.GetProperty("job_id").GetString() == id);
+
+    private JsonElement Feed(AgentServices services, string since)
+    {
+        Assert.Null(JobsApi.ParseQuery(since, null, services.Jobs, out var query));
+        return Document(services, query);
+    }
+
+    private JsonElement Document(AgentServices services, FeedQuery? query)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            JobsApi.Write(json, services.Jobs, "node1", _time.GetUtcNow(), query);
+        }
+
+        return JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();
+    }
+}
