@@ -89,6 +89,35 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
     /// <summary>Seconds of the job's life the agent did not observe (it was down), whatever the GPUs.</summary>
     public double UnobservedSeconds { get; set; }
 
+    /// <summary>
+    /// The record as of its last durable revision: what the series and /api/v1/jobs show, so a reader never sees a
+    /// value a crash could take back. Null until the first checkpoint that holds the job.
+    /// </summary>
+    public TrackedJob? Published { get; set; }
+
+    /// <summary>A copy of the record, detached from later ticks.</summary>
+    public TrackedJob Clone()
+    {
+        var copy = new TrackedJob(Identity, Start)
+        {
+            StartSource = StartSource, End = End, EndSource = EndSource, Revision = Revision, Dirty = false, UnobservedSeconds = UnobservedSeconds,
+            CpuSeconds = CpuSeconds, MemoryBytes = MemoryBytes, MemoryPeakBytes = MemoryPeakBytes,
+        };
+        copy.Sources.UnionWith(Sources);
+        copy.HeldGpus.UnionWith(HeldGpus);
+        foreach (var (uuid, usage) in Gpus)
+        {
+            copy.Gpus[uuid] = new JobGpuUsage(usage.Index, uuid)
+            {
+                AllocatedSeconds = usage.AllocatedSeconds, BusySeconds = usage.BusySeconds, EnergyJoules = usage.EnergyJoules,
+                TensorActiveSeconds = usage.TensorActiveSeconds, SmActiveSeconds = usage.SmActiveSeconds, MemoryPeakBytes = usage.MemoryPeakBytes,
+                XidErrors = usage.XidErrors, EccErrors = usage.EccErrors, UnobservedSeconds = usage.UnobservedSeconds, LastTickUnix = usage.LastTickUnix,
+            };
+        }
+
+        return copy;
+    }
+
     /// <summary>Per GPU (by UUID) usage, including GPUs the job no longer holds.</summary>
     public Dictionary<string, JobGpuUsage> Gpus { get; } = new(StringComparer.Ordinal);
 

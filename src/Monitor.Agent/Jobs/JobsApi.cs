@@ -61,8 +61,10 @@ internal static class JobsApi
         {
             var ledger = store.Ledger;
             var durable = ledger?.DurableRevision ?? 0;
+            // Each record as of its last durable revision (TrackedJob.Published).
             var records = jobs.Values.Where(j => j.End is null)
-                .Concat(ledger?.Ended ?? jobs.Values.Where(j => j.End is not null).ToList());
+                .Concat(ledger?.Ended ?? jobs.Values.Where(j => j.End is not null).ToList())
+                .Select(j => j.Published).OfType<TrackedJob>();
             var cursor = durable;
             if (query is { } feed)
             {

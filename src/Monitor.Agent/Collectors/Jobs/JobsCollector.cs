@@ -245,6 +245,16 @@ internal sealed partial class JobsCollector : ICollector
         _jobInfoWatch?.Watch(jobs.Values.Where(j => j.End is null).Select(j => j.Identity.JobId));
         _ledger.Prune(now - _retention, _pruneAcknowledged ? _store.Acknowledged : null);
         _ledger.Checkpoint(jobs.Values.Where(j => j.End is null), now);
+
+        // What is durable becomes visible: the series and the API show records a crash cannot take back.
+        foreach (var job in jobs.Values.Concat(_ledger.Ended))
+        {
+            if (job.Revision <= _ledger.DurableRevision && (job.Published?.Revision ?? 0) < job.Revision)
+            {
+                job.Published = job.Clone();
+            }
+        }
+
         _ledgerRecords.Get().Set(jobs.Values.Count(j => j.End is null) + _ledger.Ended.Count);
         _ledgerCheckpoint.Get().Set(_ledger.LastCheckpointSeconds);
         _ledgerDurable.Get().Set(_ledger.Mode == LedgerMode.Durable ? 1 : 0);
@@ -271,7 +281,7 @@ internal sealed partial class JobsCollector : ICollector
 
     private void Expose(Dictionary<string, TrackedJob> jobs, DateTimeOffset now)
     {
-        foreach (var job in jobs.Values)
+        foreach (var job in jobs.Values.Select(j => j.Published).OfType<TrackedJob>())
         {
             if (job.End is { } end && now - end > _grace)
             {
@@ -323,6 +333,7 @@ internal sealed partial class JobsCollector : ICollector
         }
 
         _store.Holders = jobs.Values
+            .Select(j => j.Published).OfType<TrackedJob>()
             .Where(j => j.End is null)
             .SelectMany(j => j.HeldGpus.Select(uuid => (uuid, j.Identity)))
             .GroupBy(h => h.uuid, StringComparer.Ordinal)
