@@ -62,14 +62,25 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
     /// <summary>Who the job is (merged from every source that reports it).</summary>
     public JobIdentity Identity { get; set; } = identity;
 
-    /// <summary>When the job started: the scheduler's start when known, else when the agent first saw it.</summary>
-    public DateTimeOffset Start { get; set; } = start;
+    /// <summary>
+    /// When the job started: the scheduler's start when known, else when the agent first saw it. Whole milliseconds,
+    /// as the ledger stores it, so a record reads the same before and after a restart.
+    /// </summary>
+    public DateTimeOffset Start
+    {
+        get;
+        set => field = DateTimeOffset.FromUnixTimeMilliseconds(value.ToUnixTimeMilliseconds());
+    } = DateTimeOffset.FromUnixTimeMilliseconds(start.ToUnixTimeMilliseconds());
 
     /// <summary>Where <see cref="Start"/> comes from.</summary>
     public JobTimeSource StartSource { get; set; }
 
-    /// <summary>When the job ended; null while it runs.</summary>
-    public DateTimeOffset? End { get; set; }
+    /// <summary>When the job ended (whole milliseconds); null while it runs.</summary>
+    public DateTimeOffset? End
+    {
+        get;
+        set => field = value is { } end ? DateTimeOffset.FromUnixTimeMilliseconds(end.ToUnixTimeMilliseconds()) : null;
+    }
 
     /// <summary>Where <see cref="End"/> comes from.</summary>
     public JobTimeSource EndSource { get; set; }
