@@ -286,12 +286,12 @@ public sealed class JobLedgerTests : IDisposable
         using var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
         {
-            LedgerFormat.WriteJob(w, job);
+            LedgerFormat.WriteJob(w, job, LedgerFormat.WriteGpuTable(w, [job]));
         }
 
         buffer.Position = 0;
         using var r = new BinaryReader(buffer, LedgerFormat.Utf8);
-        var back = LedgerFormat.ReadJob(r);
+        var back = LedgerFormat.ReadJob(r, LedgerFormat.ReadGpuTable(r));
 
         Assert.Equal(job.Identity with { Containers = [] }, back.Identity with { Containers = [] });
         Assert.Equal(["c1", "c2"], back.Identity.Containers);

@@ -30,7 +30,9 @@ internal enum LedgerMode
 /// <para>A revision is visible in the feed only once it is on disk (<see cref="DurableRevision"/>): a crash can
 /// never reuse a revision a reader has seen. Every method runs under the <see cref="JobStore"/>'s lock.</para>
 /// </remarks>
+#pragma warning disable CA1001 // The scratch MemoryStream holds no unmanaged resource; it is kept to write without allocating.
 internal sealed partial class JobLedger
+#pragma warning restore CA1001
 {
     private const string EndedLog = "ended.log";
     private static readonly string[] Slots = ["checkpoint.a", "checkpoint.b"];
@@ -39,6 +41,8 @@ internal sealed partial class JobLedger
     private readonly ILogger _logger;
     private readonly List<TrackedJob> _ended = [];
     private readonly List<TrackedJob> _unlogged = [];
+    private readonly List<TrackedJob> _toWrite = [];
+    private readonly MemoryStream _scratch = new(64 * 1024);
     private readonly Dictionary<string, bool> _reported = new(StringComparer.Ordinal);
     private long _sequence;
     private int _slot;
@@ -271,7 +275,7 @@ internal sealed partial class JobLedger
         long written = 0;
         try
         {
-            using var buffer = new MemoryStream(64 * 1024);
+            var buffer = _scratch;
             written += _logNeedsRewrite ? RewriteLog(buffer) : AppendLog(buffer);
             written += WriteCheckpoint(buffer, running, now);
             DurableRevision = Revision;
@@ -364,7 +368,10 @@ internal sealed partial class JobLedger
         buffer.SetLength(0);
         LedgerFormat.WriteHeader(buffer);
         var start = buffer.Length;
-        buffer.Write(new byte[8]); // The frame's length and CRC, filled in below.
+        buffer.Write(stackalloc byte[8]); // The frame's length and CRC, filled in below.
+        _toWrite.Clear();
+        _toWrite.AddRange(running);
+        _toWrite.AddRange(_unlogged);
         using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
         {
             w.Write(Id.ToByteArray());
@@ -372,13 +379,15 @@ internal sealed partial class JobLedger
             w.Write(Revision);
             w.Write(PrunedThrough);
             w.Write(now.ToUnixTimeMilliseconds());
-            var jobs = running.Concat(_unlogged).ToList();
-            w.Write7BitEncodedInt(jobs.Count);
-            foreach (var job in jobs)
+            var gpus = LedgerFormat.WriteGpuTable(w, _toWrite);
+            w.Write7BitEncodedInt(_toWrite.Count);
+            foreach (var job in _toWrite)
             {
-                LedgerFormat.WriteJob(w, job);
+                LedgerFormat.WriteJob(w, job, gpus);
             }
         }
+
+        _toWrite.Clear();
 
         SealFrame(buffer, start);
         var written = WriteAtomically(buffer, Path.Join(_directory, Slots[_slot]));
@@ -391,10 +400,10 @@ internal sealed partial class JobLedger
     private static void Frame(MemoryStream buffer, TrackedJob job)
     {
         var start = buffer.Length;
-        buffer.Write(new byte[8]);
+        buffer.Write(stackalloc byte[8]);
         using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
         {
-            LedgerFormat.WriteJob(w, job);
+            LedgerFormat.WriteJob(w, job, LedgerFormat.WriteGpuTable(w, [job]));
         }
 
         SealFrame(buffer, start);
@@ -421,21 +430,11 @@ internal sealed partial class JobLedger
             stream.Flush(flushToDisk: true);
         }
 
+        // No fsync of the directory: if a power loss takes the rename back, the other slot still holds the previous
+        // checkpoint, which loads. A crash of the agent alone loses nothing (the page cache survives it).
         FaultInjection?.Invoke("rename");
         File.Move(temporary, path, overwrite: true);
-        SyncDirectory();
         return buffer.Length;
-    }
-
-    /// <summary>fsync of the directory, so the rename itself survives a power loss.</summary>
-    private void SyncDirectory()
-    {
-        var handle = Native.Open(_directory!, 0x10000 /* O_RDONLY | O_DIRECTORY */);
-        if (handle >= 0)
-        {
-            _ = Native.Fsync(handle);
-            _ = Native.Close(handle);
-        }
     }
 
     private CheckpointFile? ReadCheckpoint(string path)
@@ -476,11 +475,12 @@ internal sealed partial class JobLedger
             var revision = reader.ReadInt64();
             var pruned = reader.ReadInt64();
             var writtenAt = DateTimeOffset.FromUnixTimeMilliseconds(reader.ReadInt64());
+            var gpus = LedgerFormat.ReadGpuTable(reader);
             var count = reader.Read7BitEncodedInt();
             var jobs = new List<TrackedJob>();
             for (var i = 0; i < count; i++)
             {
-                jobs.Add(LedgerFormat.ReadJob(reader));
+                jobs.Add(LedgerFormat.ReadJob(reader, gpus));
             }
 
             return new CheckpointFile(id, sequence, revision, pruned, writtenAt, jobs);
@@ -522,7 +522,7 @@ internal sealed partial class JobLedger
             try
             {
                 using var reader = new BinaryReader(new MemoryStream(payload.ToArray()), LedgerFormat.Utf8);
-                jobs.Add(LedgerFormat.ReadJob(reader));
+                jobs.Add(LedgerFormat.ReadJob(reader, LedgerFormat.ReadGpuTable(reader)));
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or FormatException)
             {
@@ -610,16 +610,4 @@ internal sealed partial class JobLedger
     private static partial void LogWriteRecovered(ILogger logger, string directory);
 
     private sealed record CheckpointFile(Guid Id, long Sequence, long Revision, long PrunedThrough, DateTimeOffset WrittenAt, List<TrackedJob> Jobs);
-
-    private static partial class Native
-    {
-        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "open", StringMarshalling = System.Runtime.InteropServices.StringMarshalling.Utf8)]
-        public static partial int Open(string path, int flags);
-
-        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "fsync")]
-        public static partial int Fsync(int fd);
-
-        [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "close")]
-        public static partial int Close(int fd);
-    }
 }

@@ -78,8 +78,44 @@ internal static class LedgerFormat
         return true;
     }
 
-    /// <summary>Writes one job record.</summary>
-    public static void WriteJob(BinaryWriter w, TrackedJob job)
+    /// <summary>
+    /// Writes the GPU table of <paramref name="jobs"/>: each UUID once, so job records name GPUs by their place in it
+    /// (a UUID is 40 bytes; 64 jobs on 8 GPUs would repeat them 512 times). Returns UUID → place.
+    /// </summary>
+    public static Dictionary<string, int> WriteGpuTable(BinaryWriter w, IEnumerable<TrackedJob> jobs)
+    {
+        var table = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var job in jobs)
+        {
+            foreach (var uuid in job.Gpus.Keys)
+            {
+                table.TryAdd(uuid, table.Count);
+            }
+        }
+
+        w.Write7BitEncodedInt(table.Count);
+        foreach (var uuid in table.Keys)
+        {
+            w.Write(uuid);
+        }
+
+        return table;
+    }
+
+    /// <summary>Reads a GPU table written by <see cref="WriteGpuTable"/>.</summary>
+    public static string[] ReadGpuTable(BinaryReader r)
+    {
+        var table = new string[Count(r, 65536)];
+        for (var i = 0; i < table.Length; i++)
+        {
+            table[i] = r.ReadString();
+        }
+
+        return table;
+    }
+
+    /// <summary>Writes one job record; its GPUs are named by their place in <paramref name="gpus"/>.</summary>
+    public static void WriteJob(BinaryWriter w, TrackedJob job, Dictionary<string, int> gpus)
     {
         var i = job.Identity;
         w.Write(i.JobId);
@@ -121,7 +157,7 @@ internal static class LedgerFormat
         foreach (var gpu in job.Gpus.Values)
         {
             w.Write7BitEncodedInt(gpu.Index);
-            w.Write(gpu.Uuid);
+            w.Write7BitEncodedInt(gpus[gpu.Uuid]);
             w.Write(job.HeldGpus.Contains(gpu.Uuid));
             w.Write(gpu.AllocatedSeconds);
             w.Write(gpu.BusySeconds);
@@ -136,8 +172,11 @@ internal static class LedgerFormat
         }
     }
 
-    /// <summary>Reads one job record; throws <see cref="InvalidDataException"/> (or <see cref="EndOfStreamException"/>) on a malformed one.</summary>
-    public static TrackedJob ReadJob(BinaryReader r)
+    /// <summary>
+    /// Reads one job record, its GPUs named in <paramref name="gpus"/>; throws <see cref="InvalidDataException"/> (or
+    /// <see cref="EndOfStreamException"/>) on a malformed one.
+    /// </summary>
+    public static TrackedJob ReadJob(BinaryReader r, string[] gpus)
     {
         var identity = new JobIdentity
         {
@@ -180,7 +219,9 @@ internal static class LedgerFormat
 
         for (var g = Count(r, 4096); g > 0; g--)
         {
-            var usage = job.Gpu(r.Read7BitEncodedInt(), r.ReadString());
+            var index = r.Read7BitEncodedInt();
+            var place = r.Read7BitEncodedInt();
+            var usage = job.Gpu(index, place >= 0 && place < gpus.Length ? gpus[place] : throw new InvalidDataException($"GPU {place} of a table of {gpus.Length}"));
             if (r.ReadBoolean())
             {
                 job.HeldGpus.Add(usage.Uuid);
