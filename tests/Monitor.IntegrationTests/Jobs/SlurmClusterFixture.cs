@@ -230,6 +230,56 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         Assert.Single(agent.Log.Split('\n'), l => l.Contains($"Job {job} started on this node", StringComparison.Ordinal));
     }
 
+    [Fact]
+    public async Task Agent_ThirtySecondRefresh_AllocatedSecondsAreSlurmsElapsedTimeOnEachGpu()
+    {
+        // Refreshes 30 s apart: a 20 s job may never be seen running. The prolog's start and the epilog's end records,
+        // and each GPU's tick history, still give it exactly the time Slurm ran it.
+        await using var agent = await AgentProcess.StartAsync(
+            "--gpu.simulate=4", "--collector.disable-defaults", "--collector.gpu", "--collector.jobs", "--collector.jobs.interval=30s",
+            $"--collector.jobs.slurm-mapping-dir={slurm.MappingDir}", $"--collector.jobs.gpustat-dir={slurm.GpustatDir}",
+            $"--collector.jobs.slurm-jobinfo-dir={slurm.JobInfoDir}");
+        using var client = new HttpClient();
+        await agent.ScrapeUntilAsync(client, s => s.GetValueOrDefault("gpu_up{gpu=\"3\",uuid=\"GPU-5131d000-0000-4000-8000-000000000003\"}") == 1);
+
+        var job = await slurm.SubmitAsync("--gres=gpu:2 --wrap 'sleep 20'");
+        await slurm.WaitForStateAsync(job, "COMPLETED", TimeSpan.FromSeconds(90));
+        var show = await slurm.SlurmAsync("scontrol", "show", "job", job);
+        var elapsed = (Time(show, "EndTime") - Time(show, "StartTime")).TotalSeconds;
+
+        // The refresh after the end records the job (at most 30 s later).
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        System.Text.Json.JsonElement entry;
+        while (true)
+        {
+            using var document = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(new Uri(agent.BaseAddress, "/api/v1/jobs")));
+            entry = document.RootElement.GetProperty("jobs").EnumerateArray().FirstOrDefault(j => j.GetProperty("job_id").GetString() == job && j.GetProperty("state").GetString() == "ended").Clone();
+            if (entry.ValueKind != System.Text.Json.JsonValueKind.Undefined || DateTime.UtcNow > deadline)
+            {
+                break;
+            }
+
+            await Task.Delay(500);
+        }
+
+        Assert.True(entry.ValueKind == System.Text.Json.JsonValueKind.Object, $"job {job} was not recorded as ended within 60 s:\n{agent.Log}");
+        Assert.Equal("scheduler", entry.GetProperty("start_source").GetString());
+        Assert.Equal("scheduler", entry.GetProperty("end_source").GetString());
+        var gpus = entry.GetProperty("gpus").EnumerateArray().ToList();
+        Assert.Equal(2, gpus.Count);
+        Assert.All(gpus, g => Assert.InRange(g.GetProperty("allocated_seconds").GetDouble(), elapsed - 1, elapsed + 1));
+        Assert.All(gpus, g => Assert.True(g.GetProperty("energy_joules").GetDouble() > 0, "no energy over the job"));
+    }
+
+    /// <summary>A time field of <c>scontrol show job</c> (local time, whole seconds).</summary>
+    private static DateTimeOffset Time(string show, string field)
+    {
+        var at = show.IndexOf(field + "=", StringComparison.Ordinal);
+        Assert.True(at >= 0, $"no {field} in:\n{show}");
+        var text = new string(show[(at + field.Length + 1)..].TakeWhile(c => !char.IsWhiteSpace(c)).ToArray());
+        return new DateTimeOffset(DateTime.ParseExact(text, "yyyy-MM-dd'T'HH:mm:ss", CultureInfo.InvariantCulture, DateTimeStyles.AssumeLocal));
+    }
+
     /// <summary>The directory's non-hidden files and their contents, ordered by name.</summary>
     private static SortedDictionary<string, string> Files(string directory)
     {
