@@ -39,6 +39,7 @@ public sealed class AgentCliTests
     [InlineData("--no-collector.nonexistent", "unknown flag --no-collector.nonexistent", "--help")]
     [InlineData("--no-log.level", "unknown flag --no-log.level", "--help")]
     [InlineData("stray", "unexpected argument 'stray'", "--")]
+    [InlineData("--collector.jobs.state-path=/proc/1/monitor-ledger", "cannot use --collector.jobs.state-path '/proc/1/monitor-ledger'", "a directory it can create and write")]
     public async Task BadFlag_ExitsTwo_NamingFlagAndAllowedValues(string arg, string names, string allowed)
     {
         var (code, _, stderr) = await AgentProcess.RunToExitAsync(arg);
