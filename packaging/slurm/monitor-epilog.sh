@@ -4,7 +4,10 @@
 # It removes the lines of job $SLURM_JOB_ID from every file of
 #   $MONITOR_JOB_MAPPING_DIR (default /run/monitor/job-mapping; lines equal to the job id) and
 #   $MONITOR_GPUSTAT_DIR     (default /run/gpustat; lines "<jobid> <uid>"),
-# and deletes files left empty. Lines of other jobs sharing a GPU stay. It scans the whole directories rather than
+# and deletes files left empty. It adds end=<epoch seconds> to the job's info file in $MONITOR_JOB_INFO_DIR (default
+# /run/monitor/jobs), keeping the first end if it runs twice, so the agent accounts the job to Slurm's end even if it
+# reads the file later. Info files of jobs that ended more than $MONITOR_JOB_INFO_KEEP_MINUTES ago (default 10080,
+# 7 days) are deleted. Lines of other jobs sharing a GPU stay. It scans the whole directories rather than
 # trusting the GPU variables, so it also cleans up when the epilog's environment differs from the prolog's.
 #
 # Changes are made under flock on <dir>/.monitor.lock and land by rename from a temporary file, like the prolog's.
@@ -75,10 +78,24 @@ main() {
       ;;
   esac
   status=0
-  info=${MONITOR_JOB_INFO_DIR:-/run/monitor/jobs}/$job
-  if [ -e "$info" ] && ! rm -f -- "$info"; then
-    log "could not remove $info"
-    status=1
+  info_dir=${MONITOR_JOB_INFO_DIR:-/run/monitor/jobs}
+  info=$info_dir/$job
+  if [ -f "$info" ] && ! grep -q '^end=' "$info" 2>/dev/null; then
+    info_tmp=$info_dir/.$job.tmp.$$
+    if ! { { cat -- "$info" && printf 'end=%s\n' "$(date +%s)"; } >"$info_tmp" && chmod 0644 "$info_tmp" && mv -f "$info_tmp" "$info"; }; then
+      rm -f "$info_tmp"
+      log "could not record the end in $info"
+      status=1
+    fi
+  fi
+  keep=${MONITOR_JOB_INFO_KEEP_MINUTES:-10080}
+  case $keep in
+    '' | *[!0-9]*) keep=10080 ;;
+  esac
+  if [ -d "$info_dir" ]; then
+    # Only ended jobs' files (a job may run longer than the retention).
+    find "$info_dir" -maxdepth 1 -type f ! -name '.*' -mmin +"$keep" -exec grep -l '^end=' {} + 2>/dev/null |
+      while read -r old; do rm -f -- "$old"; done
   fi
   for dir in "${MONITOR_JOB_MAPPING_DIR:-/run/monitor/job-mapping}" "${MONITOR_GPUSTAT_DIR:-/run/gpustat}"; do
     [ -d "$dir" ] || continue

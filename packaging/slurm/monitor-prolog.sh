@@ -6,8 +6,11 @@
 #   $MONITOR_GPUSTAT_DIR/<index|uuid>  (default /run/gpustat): Princeton jobstats' format, "<jobid> <uid>" per line;
 #                                       read with --collector.jobs.gpustat-dir.
 #   $MONITOR_JOB_INFO_DIR/<jobid>      (default /run/monitor/jobs): the job's identity as key=value lines (user, uid,
-#                                       account, partition, array_job_id, array_task_id, sluid), for every job, with or
-#                                       without GPUs; read with --collector.jobs.slurm-jobinfo-dir.
+#                                       account, partition, array_job_id, array_task_id, sluid), its GPUs (gpus=, host
+#                                       indices or UUIDs, comma-separated) and its start (start=, epoch seconds:
+#                                       SLURM_JOB_START_TIME where Slurm sets it, else now), for every job, with or
+#                                       without GPUs; read with --collector.jobs.slurm-jobinfo-dir. The epilog adds
+#                                       end=. The agent takes these times over its own observation.
 #
 # The GPUs come from SLURM_JOB_GPUS (host indices; preferred, Slurm 25.11 keeps indices there), else
 # GPU_DEVICE_ORDINAL, else CUDA_VISIBLE_DEVICES. When CUDA_VISIBLE_DEVICES holds GPU-/MIG- UUIDs (Slurm 25.11 does),
@@ -15,7 +18,8 @@
 #
 # Every change is made under flock on <dir>/.monitor.lock and lands by rename from a temporary file in the same
 # directory, so concurrent prologs and epilogs of jobs sharing a GPU neither lose lines nor expose partial files.
-# Running it twice for the same job changes nothing. The epilog (monitor-epilog.sh) removes the job's lines.
+# Running it twice for the same job changes nothing (the first start= is kept). The epilog (monitor-epilog.sh)
+# removes the job's lines and records its end in the job info file.
 #
 # This script NEVER fails the job: a monitoring problem (no GPUs, no job id, unwritable directory, lock timeout) is
 # logged to stderr and to syslog (logger, tag monitor-slurm) and the script exits 0. A non-zero prolog exit would make
@@ -71,18 +75,27 @@ add_line() {
   return 1
 }
 
-# write_info DIR JOB UID: DIR/JOB holds the job's identity as key=value lines, from the prolog's environment.
-# Values lose any newline; a value Slurm did not set is left out. Atomic (temporary file, then rename).
+# write_info DIR JOB UID GPUS: DIR/JOB holds the job's identity as key=value lines, from the prolog's environment,
+# its GPUs and its start. Values lose any newline; a value Slurm did not set is left out. A start already recorded for
+# this lifetime (the file exists without end=) is kept. Atomic (temporary file, then rename).
 write_info() {
   wi_dir=$1
   if ! mkdir -p -- "$wi_dir" 2>/dev/null; then
     log "cannot create $wi_dir"
     return 1
   fi
+  wi_start=${SLURM_JOB_START_TIME:-}
+  case $wi_start in
+    '' | *[!0-9]*) wi_start=$(date +%s) ;;
+  esac
+  if [ -f "$wi_dir/$2" ] && ! grep -q '^end=' "$wi_dir/$2" 2>/dev/null; then
+    wi_old=$(sed -n 's/^start=\([0-9][0-9]*\)$/\1/p' "$wi_dir/$2" 2>/dev/null | head -n 1)
+    [ -n "$wi_old" ] && wi_start=$wi_old
+  fi
   wi_tmp=$wi_dir/.$2.tmp.$$
   {
     for wi_pair in "user=${SLURM_JOB_USER:-}" "uid=$3" "account=${SLURM_JOB_ACCOUNT:-}" "partition=${SLURM_JOB_PARTITION:-}" \
-      "array_job_id=${SLURM_ARRAY_JOB_ID:-}" "array_task_id=${SLURM_ARRAY_TASK_ID:-}" "sluid=${SLURM_JOB_SLUID:-}"; do
+      "array_job_id=${SLURM_ARRAY_JOB_ID:-}" "array_task_id=${SLURM_ARRAY_TASK_ID:-}" "sluid=${SLURM_JOB_SLUID:-}" "gpus=$4" "start=$wi_start"; do
       case $wi_pair in
         *=) ;;
         *) printf '%s\n' "$wi_pair" | tr -d '\r' | head -n 1 ;;
@@ -136,9 +149,6 @@ main() {
       ;;
   esac
 
-  info_status=0
-  write_info "${MONITOR_JOB_INFO_DIR:-/run/monitor/jobs}" "$job" "$uid" || info_status=1
-
   if [ -n "${SLURM_JOB_GPUS:-}" ]; then
     source_var=SLURM_JOB_GPUS gpus=$SLURM_JOB_GPUS
   elif [ -n "${GPU_DEVICE_ORDINAL:-}" ]; then
@@ -146,7 +156,7 @@ main() {
   elif [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
     source_var=CUDA_VISIBLE_DEVICES gpus=$CUDA_VISIBLE_DEVICES
   else
-    return "$info_status" # a job without GPUs
+    source_var='' gpus='' # a job without GPUs
   fi
 
   indices=
@@ -185,9 +195,20 @@ main() {
     done
   fi
 
+  # The job info names the GPUs by host index, or by UUID when Slurm gave no index.
+  info_gpus=
+  for entry in ${indices:-$uuids}; do
+    info_gpus=${info_gpus:+$info_gpus,}$entry
+  done
+  info_status=0
+  write_info "${MONITOR_JOB_INFO_DIR:-/run/monitor/jobs}" "$job" "$uid" "$info_gpus" || info_status=1
+  if [ -z "$source_var" ]; then
+    return "$info_status"
+  fi
+
   if [ -z "$indices$uuids" ]; then
     log "job $job: no GPU index or UUID in $source_var='$gpus'"
-    return 0
+    return "$info_status"
   fi
 
   status=$info_status

@@ -80,17 +80,52 @@ reset() { rm -rf "$map" "$stat" "$info"; }
 context="indices from SLURM_JOB_GPUS"
 reset
 run "$prolog" SLURM_JOB_ID=11 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=0,2 CUDA_VISIBLE_DEVICES=0,2 GPU_DEVICE_ORDINAL=0,2 \
-  SLURM_JOB_USER=alice SLURM_JOB_ACCOUNT=physics SLURM_JOB_PARTITION=gpu SLURM_ARRAY_JOB_ID=10 SLURM_ARRAY_TASK_ID=1
+  SLURM_JOB_USER=alice SLURM_JOB_ACCOUNT=physics SLURM_JOB_PARTITION=gpu SLURM_ARRAY_JOB_ID=10 SLURM_ARRAY_TASK_ID=1 \
+  SLURM_JOB_START_TIME=1700000000
 [[ -z $last_stderr ]] || fail "$context: prolog wrote to stderr: $last_stderr"
 expect "$map" 0=11 2=11
 expect "$stat" "0=11 1000" "2=11 1000"
-[[ $(cat "$info/11") == $'user=alice\nuid=1000\naccount=physics\npartition=gpu\narray_job_id=10\narray_task_id=1' ]] ||
-  fail "$context: job info file: $(cat "$info/11" 2>&1)"
+identity=$'user=alice\nuid=1000\naccount=physics\npartition=gpu\narray_job_id=10\narray_task_id=1\ngpus=0,2\nstart=1700000000'
+[[ $(cat "$info/11") == "$identity" ]] || fail "$context: job info file: $(cat "$info/11" 2>&1)"
 checks=$((checks + 1))
 run "$epilog" SLURM_JOB_ID=11
 expect "$map"
 expect "$stat"
-[[ ! -e $info/11 ]] || fail "$context: the epilog left the job info file"
+# The epilog keeps the identity and adds the end (now, to the second); a second run keeps the first end.
+now=$(date +%s)
+end=$(sed -n 's/^end=//p' "$info/11")
+[[ $(head -n 8 "$info/11") == "$identity" && $(wc -l <"$info/11") -eq 9 && $end =~ ^[0-9]+$ ]] ||
+  fail "$context: job info file after the epilog: $(cat "$info/11" 2>&1)"
+((end <= now && end >= now - 5)) || fail "$context: end=$end is not now ($now)"
+sleep 1
+run "$epilog" SLURM_JOB_ID=11
+[[ $(sed -n 's/^end=//p' "$info/11") == "$end" ]] || fail "$context: a second epilog changed the end: $(cat "$info/11")"
+checks=$((checks + 1))
+
+context="the prolog's start: now without SLURM_JOB_START_TIME, kept by a rerun, fresh after an end (a requeue)"
+reset
+before=$(date +%s)
+run "$prolog" SLURM_JOB_ID=17 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=1
+start=$(sed -n 's/^start=//p' "$info/17")
+if ! [[ $start =~ ^[0-9]+$ ]] || ((start < before || start > before + 5)); then fail "$context: start=$start (now $before)"; fi
+grep -qx 'gpus=1' "$info/17" || fail "$context: no gpus=1 in $(cat "$info/17")"
+sleep 1
+run "$prolog" SLURM_JOB_ID=17 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=1
+[[ $(sed -n 's/^start=//p' "$info/17") == "$start" ]] || fail "$context: a rerun changed the start: $(cat "$info/17")"
+run "$epilog" SLURM_JOB_ID=17
+run "$prolog" SLURM_JOB_ID=17 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=1 SLURM_JOB_START_TIME=1800000000
+if ! grep -qx 'start=1800000000' "$info/17" || grep -q '^end=' "$info/17"; then fail "$context: after a requeue: $(cat "$info/17")"; fi
+checks=$((checks + 1))
+
+context="the epilog prunes info files of jobs that ended more than 7 days ago, never a running job's"
+reset
+mkdir -p "$info"
+printf 'uid=1\nstart=1\nend=2\n' >"$info/90"
+printf 'uid=1\nstart=1\n' >"$info/91"
+printf 'uid=1\nstart=1\nend=2\n' >"$info/92"
+touch -d '8 days ago' "$info/90" "$info/91"
+run "$epilog" SLURM_JOB_ID=93
+[[ ! -e $info/90 && -e $info/91 && -e $info/92 ]] || fail "$context: left $(ls "$info")"
 checks=$((checks + 1))
 
 context="Slurm 25.11: indices in SLURM_JOB_GPUS, UUIDs in CUDA_VISIBLE_DEVICES"

@@ -83,9 +83,11 @@ internal sealed class JobFindings
         {
             foreach (var reference in refs)
             {
-                if (gpus.Resolve(reference) is { } uuid)
+                // Two sources naming the same GPU for a job (mapping and gpustat, say) make one holder, not two.
+                if (gpus.Resolve(reference) is { } uuid
+                    && (allocated.TryGetValue(uuid, out var holders) ? holders : allocated[uuid] = []) is var list && !list.Contains(id))
                 {
-                    (allocated.TryGetValue(uuid, out var holders) ? holders : allocated[uuid] = []).Add(id);
+                    list.Add(id);
                 }
             }
         }

@@ -83,6 +83,25 @@ public sealed class JobSourceTests
     }
 
     [Fact]
+    public async Task JobInfo_StartEndAndGpus_ParsedExactlyBadOnesIgnored()
+    {
+        using var tree = new TempTree()
+            .Write("jobs/5", "uid=1001\ngpus=0,2\nstart=1764800000\nend=1764800020\n")
+            .Write("jobs/6", "gpus=GPU-5131d000-0000-4000-8000-000000000003,MIG-aa bb,x,99999\nstart=1764800000\n")
+            .Write("jobs/7", "start=abc\nend=-5\n")
+            .Write("jobs/8", "start=1234567890123\nend=\n");
+
+        var jobs = (await new SlurmJobInfoSource(tree.Path("jobs")).RefreshAsync(CancellationToken.None)).Jobs.ToDictionary(j => j.Identity.JobId);
+
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1764800000), jobs["5"].Identity.ScheduledStart);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1764800020), jobs["5"].Identity.ScheduledEnd);
+        Assert.Equal([new GpuRef(null, 0), new GpuRef(null, 2)], jobs["5"].Gpus);
+        Assert.Null(jobs["6"].Identity.ScheduledEnd);
+        Assert.Equal([new GpuRef("GPU-5131d000-0000-4000-8000-000000000003", null)], jobs["6"].Gpus);
+        Assert.All(new[] { jobs["7"], jobs["8"] }, j => Assert.Equal((null, null), (j.Identity.ScheduledStart, j.Identity.ScheduledEnd)));
+    }
+
+    [Fact]
     public async Task CgroupV2_JobsWithCpuAndMemory_MultipleSlurmdAndSluid()
     {
         using var tree = new TempTree()

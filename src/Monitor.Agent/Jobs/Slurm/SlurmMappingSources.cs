@@ -168,8 +168,10 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
 
 /// <summary>
 /// The job identity files packaging/slurm's prolog writes for every job: <c>&lt;dir&gt;/&lt;jobid&gt;</c> with
-/// <c>key=value</c> lines (user, uid, account, partition, array_job_id, array_task_id, sluid). Unknown keys and values
-/// that are too long or hold control characters are ignored. A missing directory is healthy and empty.
+/// <c>key=value</c> lines (user, uid, account, partition, array_job_id, array_task_id, sluid), the job's GPUs
+/// (<c>gpus=</c>, host indices or UUIDs) and the scheduler's times (<c>start=</c> from the prolog, <c>end=</c> from the
+/// epilog, epoch seconds), which win over the agent's own observation. Unknown keys and values that are too long,
+/// malformed or hold control characters are ignored. A missing directory is healthy and empty.
 /// </summary>
 internal sealed class SlurmJobInfoSource(string directory) : IJobSource
 {
@@ -193,7 +195,8 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
                     continue;
                 }
 
-                jobs.Add(new JobAssignment(ParseIdentity(id, MappingFiles.ReadLines(path, 4096)), []));
+                var lines = MappingFiles.ReadLines(path, 4096).ToList();
+                jobs.Add(new JobAssignment(ParseIdentity(id, lines), ParseGpus(lines)));
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -226,12 +229,46 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
                 "array_job_id" => identity with { ArrayJobId = value },
                 "array_task_id" => identity with { ArrayTaskId = value },
                 "sluid" => identity with { Sluid = value },
+                "start" when EpochSeconds(value) is { } start => identity with { ScheduledStart = start },
+                "end" when EpochSeconds(value) is { } end => identity with { ScheduledEnd = end },
                 _ => identity,
             };
         }
 
         return identity;
     }
+
+    /// <summary>The GPUs of a <c>gpus=</c> line: host indices, or GPU-/MIG- UUIDs; anything else is ignored.</summary>
+    internal static List<GpuRef> ParseGpus(IEnumerable<string> lines)
+    {
+        var gpus = new List<GpuRef>();
+        foreach (var line in lines)
+        {
+            if (!line.StartsWith("gpus=", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            foreach (var entry in line[5..].Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Take(64))
+            {
+                if (entry.Length <= 4 && int.TryParse(entry, NumberStyles.None, CultureInfo.InvariantCulture, out var index))
+                {
+                    gpus.Add(new GpuRef(null, index));
+                }
+                else if (entry.Length <= 64 && (entry.StartsWith("GPU-", StringComparison.Ordinal) || entry.StartsWith("MIG-", StringComparison.Ordinal))
+                    && entry.All(c => char.IsAsciiLetterOrDigit(c) || c == '-'))
+                {
+                    gpus.Add(new GpuRef(entry, null));
+                }
+            }
+        }
+
+        return gpus;
+    }
+
+    /// <summary>Whole epoch seconds (at most 12 digits), or null.</summary>
+    private static DateTimeOffset? EpochSeconds(string value) =>
+        value.Length <= 12 && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
 }
 
 /// <summary>Shared pieces of the file formats.</summary>
