@@ -253,8 +253,14 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         while (true)
         {
             using var document = System.Text.Json.JsonDocument.Parse(await client.GetStringAsync(new Uri(agent.BaseAddress, "/api/v1/jobs")));
-            entry = document.RootElement.GetProperty("jobs").EnumerateArray().FirstOrDefault(j => j.GetProperty("job_id").GetString() == job && j.GetProperty("state").GetString() == "ended").Clone();
-            if (entry.ValueKind != System.Text.Json.JsonValueKind.Undefined || DateTime.UtcNow > deadline)
+            entry = document.RootElement.GetProperty("jobs").EnumerateArray().FirstOrDefault(j => j.GetProperty("job_id").GetString() == job && j.GetProperty("state").GetString() == "ended");
+            if (entry.ValueKind != System.Text.Json.JsonValueKind.Undefined)
+            {
+                entry = entry.Clone();
+                break;
+            }
+
+            if (DateTime.UtcNow > deadline)
             {
                 break;
             }
