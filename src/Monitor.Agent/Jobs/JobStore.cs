@@ -106,24 +106,30 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
     /// </summary>
     public TrackedJob? Published { get; set; }
 
-    /// <summary>A copy of the record, detached from later ticks.</summary>
-    public TrackedJob Clone()
+    /// <summary>
+    /// Makes <see cref="Published"/> a copy of the record as it is now, reusing the previous copy's objects (a running
+    /// job is published at every refresh). A reader holds the store's lock, so it never sees a copy half made.
+    /// </summary>
+    public void Publish() => Published = CopyTo(Published is { End: null } previous && End is null ? previous : new TrackedJob(Identity, Start));
+
+    private TrackedJob CopyTo(TrackedJob copy)
     {
-        var copy = new TrackedJob(Identity, Start)
-        {
-            StartSource = StartSource, End = End, EndSource = EndSource, Revision = Revision, Dirty = false, UnobservedSeconds = UnobservedSeconds,
-            CpuSeconds = CpuSeconds, MemoryBytes = MemoryBytes, MemoryPeakBytes = MemoryPeakBytes,
-        };
+        copy.Identity = Identity;
+        copy.Start = Start;
+        (copy.StartSource, copy.End, copy.EndSource, copy.Revision, copy.Dirty, copy.UnobservedSeconds) = (StartSource, End, EndSource, Revision, false, UnobservedSeconds);
+        (copy.CpuSeconds, copy.MemoryBytes, copy.MemoryPeakBytes) = (CpuSeconds, MemoryBytes, MemoryPeakBytes);
+        copy.Sources.Clear();
         copy.Sources.UnionWith(Sources);
+        copy.HeldGpus.Clear();
         copy.HeldGpus.UnionWith(HeldGpus);
         foreach (var (uuid, usage) in Gpus)
         {
-            copy.Gpus[uuid] = new JobGpuUsage(usage.Index, uuid)
-            {
-                AllocatedSeconds = usage.AllocatedSeconds, BusySeconds = usage.BusySeconds, EnergyJoules = usage.EnergyJoules,
-                TensorActiveSeconds = usage.TensorActiveSeconds, SmActiveSeconds = usage.SmActiveSeconds, MemoryPeakBytes = usage.MemoryPeakBytes,
-                XidErrors = usage.XidErrors, EccErrors = usage.EccErrors, UnobservedSeconds = usage.UnobservedSeconds, LastTickUnix = usage.LastTickUnix,
-            };
+            var to = copy.Gpu(usage.Index, uuid);
+            to.Index = usage.Index;
+            (to.AllocatedSeconds, to.BusySeconds, to.EnergyJoules, to.TensorActiveSeconds, to.SmActiveSeconds) =
+                (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules, usage.TensorActiveSeconds, usage.SmActiveSeconds);
+            (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix) =
+                (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix);
         }
 
         return copy;

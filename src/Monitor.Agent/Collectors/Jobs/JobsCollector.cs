@@ -251,7 +251,7 @@ internal sealed partial class JobsCollector : ICollector
         {
             if (job.Revision <= _ledger.DurableRevision && (job.Published?.Revision ?? 0) < job.Revision)
             {
-                job.Published = job.Clone();
+                job.Publish();
             }
         }
 

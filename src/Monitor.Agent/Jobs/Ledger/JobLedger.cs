@@ -206,7 +206,7 @@ internal sealed partial class JobLedger
         _ended.AddRange(byRevision.Values.Where(j => j.Revision > PrunedThrough || PrunedThrough == 0).OrderBy(j => j.Revision));
         foreach (var job in running.Concat(_ended))
         {
-            job.Published = job.Clone();
+            job.Publish();
         }
 
         Revision = Math.Max(Revision, _ended.Count > 0 ? _ended[^1].Revision : 0);
