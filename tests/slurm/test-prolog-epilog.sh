@@ -3,9 +3,11 @@
 #
 #   1. Directly, with the environment Slurm would give them: GPU indices, UUIDs in CUDA_VISIBLE_DEVICES (Slurm 25.11),
 #      the fallbacks, a CPU-only job, two jobs sharing a GPU, each script run twice, concurrent runs, and failures
-#      that must not fail the job. Every file's exact content is checked.
+#      that must not fail the job. Every file's exact content is checked. The job info file: the prolog's start= (kept
+#      by a rerun, fresh after a requeue), the epilog's end= (kept by a rerun), pruning of files ended 7 days ago.
 #   2. Under a real Slurm (tests/slurm/start-slurm.sh: munged, slurmctld, slurmd, 4 fake GPUs): jobs with
-#      --gres=gpu:2 and --gres=gpu:1, the files while they run, and none left after their epilogs.
+#      --gres=gpu:2 and --gres=gpu:1, the files while they run, no GPU line left after their epilogs, and each job's
+#      info file left with its start= and the epilog's end=.
 #
 # Usage: tests/slurm/test-prolog-epilog.sh [--direct-only]   (part 2 needs root; about 30 s in all)
 # Exits non-zero with a message naming the failed check.
@@ -277,9 +279,10 @@ while IFS='=' read -r key value; do
     SLURM_CONF) export SLURM_CONF=$value ;;
     MONITOR_JOB_MAPPING_DIR) map=$value ;;
     MONITOR_GPUSTAT_DIR) stat=$value ;;
+    MONITOR_JOB_INFO_DIR) info=$value ;;
   esac
 done <<<"$env_out"
-[[ -n $slurm_dir && -n ${SLURM_CONF:-} ]] || fail "start-slurm.sh printed no environment: $env_out"
+[[ -n $slurm_dir && -n ${SLURM_CONF:-} && $info == "$slurm_dir"/* ]] || fail "start-slurm.sh printed no environment: $env_out"
 say "Slurm up in $((SECONDS - part2)) s"
 
 # wait_state JOB STATE SECONDS
@@ -332,6 +335,38 @@ submit() {
   runuser -u "$user" -- sbatch --parsable --chdir=/tmp --output=/dev/null "$@" | cut -d';' -f1
 }
 
+# check_info JOB UID ENDED: the job's info file names its uid and GPUs and holds one start= (SLURM_JOB_START_TIME
+# where Slurm gave the prolog one, else within a few seconds of Slurm's StartTime); ENDED=1: also exactly one end=,
+# not before the start and within a few seconds of now (the epilog has just run); ENDED=0: no end=.
+check_info() {
+  local file=$info/$1 start end now given
+  [[ -f $file ]] || fail "$context: no job info file for job $1"
+  grep -qx "uid=$2" "$file" || fail "$context: info/$1 has no uid=$2: $(tr '\n' '|' <"$file")"
+  grep -qE '^gpus=[0-9]' "$file" || fail "$context: info/$1 has no gpus=: $(tr '\n' '|' <"$file")"
+  [[ $(grep -c '^start=' "$file") -eq 1 ]] || fail "$context: info/$1 has not one start=: $(tr '\n' '|' <"$file")"
+  start=$(sed -n 's/^start=//p' "$file")
+  [[ $start =~ ^[0-9]+$ ]] || fail "$context: info/$1: start=$start"
+  given=$(sed -n 's/^SLURM_JOB_START_TIME=//p' "$slurm_dir/hook-env/prolog.$1")
+  if [[ -n $given ]]; then
+    [[ $start == "$given" ]] || fail "$context: info/$1: start=$start, but Slurm gave the prolog SLURM_JOB_START_TIME=$given"
+  else
+    given=$(date -d "$(scontrol show job "$1" | grep -oE 'StartTime=[^ ]+' | cut -d= -f2)" +%s) ||
+      fail "$context: no StartTime for job $1 in scontrol"
+    ((start >= given - 2 && start <= given + 5)) || fail "$context: info/$1: start=$start, Slurm's StartTime $given"
+  fi
+  now=$(date +%s)
+  if (($3)); then
+    [[ $(grep -c '^end=' "$file") -eq 1 ]] || fail "$context: info/$1 has not one end=: $(tr '\n' '|' <"$file")"
+    end=$(sed -n 's/^end=//p' "$file")
+    if ! [[ $end =~ ^[0-9]+$ ]] || ((end < start || end > now || end < now - 10)); then
+      fail "$context: info/$1: end=$end (start $start, now $now)"
+    fi
+  else
+    ! grep -q '^end=' "$file" || fail "$context: info/$1 has an end= while the job runs: $(tr '\n' '|' <"$file")"
+  fi
+  checks=$((checks + 1))
+}
+
 context="a real Slurm: job A with --gres=gpu:2 as $user"
 a=$(submit --gres=gpu:2 --wrap 'sleep 60') || fail "sbatch failed"
 wait_state "$a" RUNNING 30
@@ -347,6 +382,7 @@ expect "$map" "${specs[@]}"
 expect "$stat" "${stat_specs[@]}"
 grep -qx "SLURM_JOB_GPUS=$(IFS=,; echo "${a_gpus[*]}")" "$slurm_dir/hook-env/prolog.$a" ||
   fail "$context: the prolog's SLURM_JOB_GPUS is not $(IFS=,; echo "${a_gpus[*]}"): $(grep GPU "$slurm_dir/hook-env/prolog.$a" | tr '\n' ' ')"
+check_info "$a" "$uid" 0
 say "job $a RUNNING on GPUs ${a_gpus[*]} after $((SECONDS - part2)) s; files: $(cd "$map" && grep -H . -- * | tr '\n' ' ')"
 
 context="a real Slurm: job B with --gres=gpu:1 as root, ending by itself while A runs"
@@ -358,10 +394,13 @@ mapfile -t b_gpus < <(gpus_of "$b")
 [[ " ${a_gpus[*]} " != *" ${b_gpus[0]} "* ]] || fail "$context: GPU ${b_gpus[0]} given to both jobs"
 expect "$map" "${specs[@]}" "${b_gpus[0]}=$b"
 expect "$stat" "${stat_specs[@]}" "${b_gpus[0]}=$b $root_uid"
+check_info "$b" "$root_uid" 0
 wait_gone "$b" 30
 expect "$map" "${specs[@]}"
 expect "$stat" "${stat_specs[@]}"
 [[ -s $slurm_dir/hook-env/epilog.$b ]] || fail "$context: the epilog did not run"
+check_info "$b" "$root_uid" 1
+check_info "$a" "$uid" 0
 
 context="a real Slurm: job A cancelled"
 scancel "$a"
@@ -369,5 +408,7 @@ wait_gone "$a" 30
 expect "$map"
 expect "$stat"
 [[ -s $slurm_dir/hook-env/epilog.$a ]] || fail "$context: the epilog did not run"
+check_info "$a" "$uid" 1
+say "job info after the epilogs: $(cd "$info" && grep -H -E '^(start|end)=' -- "$a" "$b" | tr '\n' ' ')"
 
 say "part 2 (real Slurm) passed in $((SECONDS - part2)) s; all $checks checks passed in $((SECONDS - started)) s"

@@ -101,6 +101,42 @@ public sealed class JobSourceTests
         Assert.All(new[] { jobs["7"], jobs["8"] }, j => Assert.Equal((null, null), (j.Identity.ScheduledStart, j.Identity.ScheduledEnd)));
     }
 
+    [Theory]
+    [InlineData("0", 0L)]
+    [InlineData("1700000000", 1700000000L)]
+    [InlineData("253402300799", 253402300799L)] // 9999-12-31T23:59:59Z, the last representable second
+    [InlineData("abc", null)]
+    [InlineData("-5", null)]
+    [InlineData("+5", null)]
+    [InlineData("1.5", null)]
+    [InlineData("1234567890123", null)] // 13 digits
+    [InlineData("999999999999", null)] // 12 digits, past the year 9999: ignored, not thrown
+    [InlineData("", null)]
+    public void JobInfo_ParseIdentity_StartAndEndAreWholeEpochSeconds(string value, long? seconds)
+    {
+        var identity = SlurmJobInfoSource.ParseIdentity("9", [$"start={value}", $"end={value}"]);
+
+        var expected = seconds is { } s ? DateTimeOffset.FromUnixTimeSeconds(s) : (DateTimeOffset?)null;
+        Assert.Equal((expected, expected), (identity.ScheduledStart, identity.ScheduledEnd));
+        Assert.Equal(TimeSpan.Zero, identity.ScheduledStart?.Offset ?? TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void JobInfo_ParseIdentity_StartAndEndExactAlongsideTheIdentity()
+    {
+        var identity = SlurmJobInfoSource.ParseIdentity("4242", ["user=alice", "uid=1001", "gpus=0", "start=1764800000", "end=1764800020"]);
+
+        Assert.Equal(
+            new JobIdentity
+            {
+                JobId = "4242", User = "alice", Uid = "1001", Containers = identity.Containers,
+                ScheduledStart = DateTimeOffset.FromUnixTimeSeconds(1764800000), ScheduledEnd = DateTimeOffset.FromUnixTimeSeconds(1764800020),
+            },
+            identity);
+        Assert.Equal(new DateTimeOffset(2025, 12, 3, 22, 13, 20, TimeSpan.Zero), identity.ScheduledStart);
+        Assert.Equal(TimeSpan.FromSeconds(20), identity.ScheduledEnd - identity.ScheduledStart);
+    }
+
     [Fact]
     public async Task CgroupV2_JobsWithCpuAndMemory_MultipleSlurmdAndSluid()
     {

@@ -266,9 +266,17 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
         return gpus;
     }
 
-    /// <summary>Whole epoch seconds (at most 12 digits), or null.</summary>
+    /// <summary>9999-12-31T23:59:59Z, the last second <see cref="DateTimeOffset.FromUnixTimeSeconds"/> accepts.</summary>
+    private const long MaxEpochSeconds = 253_402_300_799;
+
+    /// <summary>
+    /// Whole epoch seconds (at most 12 digits), or null. Beyond the year 9999 (<see cref="MaxEpochSeconds"/>) is null
+    /// too: <see cref="DateTimeOffset.FromUnixTimeSeconds"/> would throw, and end the refresh or the GPU tick.
+    /// </summary>
     private static DateTimeOffset? EpochSeconds(string value) =>
-        value.Length <= 12 && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) ? DateTimeOffset.FromUnixTimeSeconds(seconds) : null;
+        value.Length <= 12 && long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds <= MaxEpochSeconds
+            ? DateTimeOffset.FromUnixTimeSeconds(seconds)
+            : null;
 }
 
 /// <summary>Shared pieces of the file formats.</summary>
