@@ -6,8 +6,8 @@
 #   $MONITOR_GPUSTAT_DIR     (default /run/gpustat; lines "<jobid> <uid>"),
 # and deletes files left empty. It adds end=<epoch seconds> to the job's info file in $MONITOR_JOB_INFO_DIR (default
 # /run/monitor/jobs), keeping the first end if it runs twice, so the agent accounts the job to Slurm's end even if it
-# reads the file later. Info files of jobs that ended more than $MONITOR_JOB_INFO_KEEP_MINUTES ago (default 10080,
-# 7 days) are deleted. Lines of other jobs sharing a GPU stay. It scans the whole directories rather than
+# reads the file later. Info files of jobs that ended more than $MONITOR_JOB_INFO_KEEP_MINUTES ago (default 1440,
+# a day) are deleted. Lines of other jobs sharing a GPU stay. It scans the whole directories rather than
 # trusting the GPU variables, so it also cleans up when the epilog's environment differs from the prolog's.
 #
 # Changes are made under flock on <dir>/.monitor.lock and land by rename from a temporary file, like the prolog's.
@@ -88,9 +88,9 @@ main() {
       status=1
     fi
   fi
-  keep=${MONITOR_JOB_INFO_KEEP_MINUTES:-10080}
+  keep=${MONITOR_JOB_INFO_KEEP_MINUTES:-1440}
   case $keep in
-    '' | *[!0-9]*) keep=10080 ;;
+    '' | *[!0-9]*) keep=1440 ;;
   esac
   if [ -d "$info_dir" ]; then
     # Only ended jobs' files (a job may run longer than the retention).

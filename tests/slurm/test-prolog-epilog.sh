@@ -119,13 +119,13 @@ run "$prolog" SLURM_JOB_ID=17 SLURM_JOB_UID=1000 SLURM_JOB_GPUS=1 SLURM_JOB_STAR
 if ! grep -qx 'start=1800000000' "$info/17" || grep -q '^end=' "$info/17"; then fail "$context: after a requeue: $(cat "$info/17")"; fi
 checks=$((checks + 1))
 
-context="the epilog prunes info files of jobs that ended more than 7 days ago, never a running job's"
+context="the epilog prunes info files of jobs that ended more than a day ago, never a running job's"
 reset
 mkdir -p "$info"
 printf 'uid=1\nstart=1\nend=2\n' >"$info/90"
 printf 'uid=1\nstart=1\n' >"$info/91"
 printf 'uid=1\nstart=1\nend=2\n' >"$info/92"
-touch -d '8 days ago' "$info/90" "$info/91"
+touch -d '2 days ago' "$info/90" "$info/91"
 run "$epilog" SLURM_JOB_ID=93
 [[ ! -e $info/90 && -e $info/91 && -e $info/92 ]] || fail "$context: left $(ls "$info")"
 checks=$((checks + 1))

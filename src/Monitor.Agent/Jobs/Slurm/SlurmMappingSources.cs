@@ -175,28 +175,60 @@ internal sealed class GpustatDirectorySource(string directory) : IJobSource
 /// </summary>
 internal sealed class SlurmJobInfoSource(string directory) : IJobSource
 {
+    // The epilog leaves each ended job's file for a day, so a busy node holds a thousand. The prolog and epilog only
+    // ever rename files in or delete them, which changes the directory's modification time: while it stays the same,
+    // the last result stands. When it changes, each file is parsed again only if its own time or size changed.
+    private readonly Dictionary<string, (DateTime Modified, long Length, JobAssignment Job)> _parsed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _seen = new(StringComparer.Ordinal);
+    private DateTime _directoryModified;
+    private JobSourceResult? _last;
+
     public string Name => "slurm_jobinfo";
 
     public ValueTask<JobSourceResult> RefreshAsync(CancellationToken cancellationToken)
     {
         if (!Directory.Exists(directory))
         {
+            _parsed.Clear();
+            _last = null;
             return ValueTask.FromResult(new JobSourceResult([], null));
         }
 
+        var directoryModified = Directory.GetLastWriteTimeUtc(directory);
+        if (_last is not null && directoryModified == _directoryModified)
+        {
+            return ValueTask.FromResult(_last);
+        }
+
         var jobs = new List<JobAssignment>();
+        _seen.Clear();
         try
         {
-            foreach (var path in Directory.EnumerateFiles(directory))
+            foreach (var file in new DirectoryInfo(directory).EnumerateFiles())
             {
-                var id = Path.GetFileName(path);
+                var id = file.Name;
                 if (id.StartsWith('.') || !MappingFiles.IsJobId(id))
                 {
                     continue;
                 }
 
-                var lines = MappingFiles.ReadLines(path, 4096).ToList();
-                jobs.Add(new JobAssignment(ParseIdentity(id, lines), ParseGpus(lines)));
+                try
+                {
+                    var (modified, length) = (file.LastWriteTimeUtc, file.Length);
+                    if (!_parsed.TryGetValue(id, out var cached) || cached.Modified != modified || cached.Length != length)
+                    {
+                        var lines = MappingFiles.ReadLines(file.FullName, 4096).ToList();
+                        cached = (modified, length, new JobAssignment(ParseIdentity(id, lines), ParseGpus(lines)));
+                        _parsed[id] = cached;
+                    }
+
+                    _seen.Add(id);
+                    jobs.Add(cached.Job);
+                }
+                catch (FileNotFoundException)
+                {
+                    // Pruned by an epilog between the listing and the read: gone, not a failure.
+                }
             }
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
@@ -204,7 +236,13 @@ internal sealed class SlurmJobInfoSource(string directory) : IJobSource
             return ValueTask.FromResult(JobSourceResult.Failed($"cannot read {directory}: {e.Message}"));
         }
 
-        return ValueTask.FromResult(new JobSourceResult(jobs, null));
+        foreach (var id in _parsed.Keys.Where(id => !_seen.Contains(id)).ToList())
+        {
+            _parsed.Remove(id);
+        }
+
+        (_directoryModified, _last) = (directoryModified, new JobSourceResult(jobs, null));
+        return ValueTask.FromResult(_last);
     }
 
     /// <summary>The identity of job <paramref name="id"/> from its file's key=value lines.</summary>
