@@ -264,6 +264,59 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     [Fact]
+    public void Load_DirectoryThatCannotBeCreated_RunsInMemoryAndSaysWhy()
+    {
+        using var logs = new CollectingLoggerFactory();
+        var ledger = new JobLedger("/proc/1/monitor-ledger", logs.CreateLogger("jobs"));
+
+        Assert.Empty(ledger.Load());
+
+        Assert.Equal(LedgerMode.Memory, ledger.Mode);
+        Assert.Equal(1, ledger.Errors["unusable_path"]);
+        Assert.Contains("cannot write /proc/1/monitor-ledger", logs.Entries.Single(e => e.Id.Id == 4011).Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(false, 2)]
+    [InlineData(true, 1)]
+    public void Retention_AcknowledgedEndedJobs_DroppedEarlyOnlyWhenAsked(bool pruneAcknowledged, int endedLeft)
+    {
+        // Two jobs end; a reader acknowledges the first one's revision; a third refresh prunes.
+        var services = new AgentServices();
+        var harness = new CollectorHarness(
+            JobsCollector.Descriptor,
+            new HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Path("root")),
+            new Dictionary<string, string?>
+            {
+                ["slurm-mapping-dir"] = _tree.Path("map"), ["gpustat-dir"] = _tree.Path("none"), ["slurm-jobinfo-dir"] = _tree.Path("jobs"),
+                ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = "false", ["processes"] = "false",
+                ["prune-acknowledged"] = pruneAcknowledged ? "true" : "false",
+            },
+            time: _time,
+            services: services);
+        File.WriteAllText(_tree.Path("map/1"), "8\n");
+        Tick(services, 0, gpus: 2);
+        harness.Update();
+        File.Delete(_tree.Path("map/0"));
+        Tick(services, 1, gpus: 2);
+        harness.Update();
+        var first = Feed(services, "0");
+        var seven = first.GetProperty("jobs").EnumerateArray().Single(j => j.GetProperty("job_id").GetString() == "7").GetProperty("revision").GetInt64();
+        File.Delete(_tree.Path("map/1"));
+        Tick(services, 2, gpus: 2);
+        harness.Update();
+
+        // The reader's next poll acknowledges everything up to job 7's end, not job 8's.
+        Feed(services, services.Jobs.Ledger!.Cursor(seven));
+        Tick(services, 3, gpus: 2);
+        harness.Update();
+
+        var ended = Document(services, null).GetProperty("jobs").EnumerateArray().Where(j => j.GetProperty("state").GetString() == "ended").ToList();
+        Assert.Equal(endedLeft, ended.Count);
+        Assert.Contains(ended, j => j.GetProperty("job_id").GetString() == "8");
+    }
+
+    [Fact]
     public void Format_JobRoundTrips_EveryField()
     {
         var job = new TrackedJob(
