@@ -1,0 +1,99 @@
+using System.Net.Http.Headers;
+using Monitor.Aggregator.Storage;
+using Monitor.Contracts;
+
+namespace Monitor.Aggregator.Collection;
+
+/// <summary>How one poll of one target went.</summary>
+/// <param name="Target">The agent.</param>
+/// <param name="Ok">Every page was read and stored.</param>
+/// <param name="Pages">Feed answers applied.</param>
+/// <param name="Records">Records that changed the store.</param>
+/// <param name="Problem">Why not, when not.</param>
+/// <param name="Truncated">The agent said the cursor was older than its retention: ended jobs may be missing.</param>
+internal sealed record PollResult(string Target, bool Ok, int Pages, int Records, string? Problem, bool Truncated = false);
+
+/// <summary>
+/// Polls one agent's jobs feed from the stored cursor until it has caught up (<c>more</c> false), storing each answer
+/// with its cursor in one transaction (<see cref="SqliteJobStore.Apply"/>). A target that times out, answers an HTTP
+/// error or garbage costs only its own poll: the cursor stays, and the next poll starts from it.
+/// </summary>
+internal sealed class TargetPoller(HttpClient client, SqliteJobStore store, TimeProvider time)
+{
+    /// <summary>Records per feed answer.</summary>
+    public const int PageSize = 1000;
+
+    /// <summary>Answers read in one poll at most, so a target far behind cannot hold the cycle.</summary>
+    public const int MaxPages = 100;
+
+    /// <summary>Polls <paramref name="target"/> (an agent's base address, e.g. http://node1:9420) within <paramref name="timeout"/>.</summary>
+    public async Task<PollResult> PollAsync(string target, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(timeout);
+        var (pages, records, truncated) = (0, 0, false);
+        try
+        {
+            while (pages < MaxPages)
+            {
+                var cursor = store.Target(target)?.Cursor ?? "0";
+                var uri = new Uri($"{target.TrimEnd('/')}/api/v1/jobs?since={Uri.EscapeDataString(cursor)}&limit={PageSize}");
+                using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+                request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+                using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, deadline.Token).ConfigureAwait(false);
+                if (!response.IsSuccessStatusCode)
+                {
+                    return new PollResult(target, false, pages, records, $"HTTP {(int)response.StatusCode} {response.ReasonPhrase}");
+                }
+
+                var body = await ReadBoundedAsync(response, deadline.Token).ConfigureAwait(false);
+                var page = JobsFeedReader.Parse(body);
+                records += store.Apply(target, page, time.GetUtcNow());
+                truncated |= page.Truncated;
+                pages++;
+                if (!page.More)
+                {
+                    return new PollResult(target, true, pages, records, null, truncated);
+                }
+            }
+
+            return new PollResult(target, true, pages, records, null, truncated);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return new PollResult(target, false, pages, records, $"no answer within {timeout.TotalSeconds:0.#} s");
+        }
+        catch (HttpRequestException e)
+        {
+            return new PollResult(target, false, pages, records, e.Message);
+        }
+        catch (FeedFormatException e)
+        {
+            return new PollResult(target, false, pages, records, $"bad feed answer: {e.Message}");
+        }
+    }
+
+    private static async Task<byte[]> ReadBoundedAsync(HttpResponseMessage response, CancellationToken cancellationToken)
+    {
+        if (response.Content.Headers.ContentLength > JobsFeedReader.MaxBytes)
+        {
+            throw new FeedFormatException($"the answer is {response.Content.Headers.ContentLength} bytes, more than {JobsFeedReader.MaxBytes}");
+        }
+
+        await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        using var buffer = new MemoryStream();
+        var chunk = new byte[81920 / 2];
+        int read;
+        while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (buffer.Length + read > JobsFeedReader.MaxBytes)
+            {
+                throw new FeedFormatException($"the answer is more than {JobsFeedReader.MaxBytes} bytes");
+            }
+
+            buffer.Write(chunk, 0, read);
+        }
+
+        return buffer.ToArray();
+    }
+}

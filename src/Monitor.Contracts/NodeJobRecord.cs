@@ -1,0 +1,118 @@
+namespace Monitor.Contracts;
+
+/// <summary>
+/// One job on one node as the agent's jobs feed gives it (<c>GET /api/v1/jobs</c>, docs/api.md): identity, times and
+/// their sources, cgroup usage and per-GPU counters, cumulative since the job started on that node. A record is
+/// identified by (<see cref="JobId"/>, <see cref="Start"/>); <see cref="Revision"/> orders its versions.
+/// </summary>
+public sealed record NodeJobRecord
+{
+    /// <summary>Slurm's job id, or "namespace/pod".</summary>
+    public required string JobId { get; init; }
+
+    /// <summary>The ledger revision of this version of the record.</summary>
+    public required long Revision { get; init; }
+
+    /// <summary>"slurm" or "kubernetes".</summary>
+    public required string Scheduler { get; init; }
+
+    /// <summary>"running" or "ended".</summary>
+    public required string State { get; init; }
+
+    /// <summary>User name, when known.</summary>
+    public string? User { get; init; }
+
+    /// <summary>Numeric user id, when known.</summary>
+    public string? Uid { get; init; }
+
+    /// <summary>Slurm account.</summary>
+    public string? Account { get; init; }
+
+    /// <summary>Slurm partition.</summary>
+    public string? Partition { get; init; }
+
+    /// <summary>Kubernetes namespace.</summary>
+    public string? Namespace { get; init; }
+
+    /// <summary>Kubernetes pod.</summary>
+    public string? Pod { get; init; }
+
+    /// <summary>When the job started on this node.</summary>
+    public required DateTimeOffset Start { get; init; }
+
+    /// <summary>"scheduler" or "agent".</summary>
+    public string StartSource { get; init; } = "agent";
+
+    /// <summary>When it ended; null while it runs.</summary>
+    public DateTimeOffset? End { get; init; }
+
+    /// <summary>"scheduler", "agent" or "checkpoint"; null while it runs.</summary>
+    public string? EndSource { get; init; }
+
+    /// <summary>Seconds the agent did not observe (it was down).</summary>
+    public double UnobservedSeconds { get; init; }
+
+    /// <summary>CPU seconds of the job's cgroup; null when unknown.</summary>
+    public double? CpuSeconds { get; init; }
+
+    /// <summary>Memory of the job's cgroup now (bytes); null when unknown.</summary>
+    public double? MemoryBytes { get; init; }
+
+    /// <summary>Peak memory of the job's cgroup (bytes); null when unknown.</summary>
+    public double? MemoryPeakBytes { get; init; }
+
+    /// <summary>Every GPU the job used on this node.</summary>
+    public IReadOnlyList<NodeJobGpu> Gpus { get; init; } = [];
+
+    /// <summary>Whether the job has ended on this node.</summary>
+    public bool Ended => State == "ended";
+}
+
+/// <summary>One job's usage of one GPU on one node (cumulative).</summary>
+public sealed record NodeJobGpu
+{
+    /// <summary>NVML index.</summary>
+    public required int Index { get; init; }
+
+    /// <summary>GPU UUID.</summary>
+    public required string Uuid { get; init; }
+
+    /// <summary>Whether the job holds it now.</summary>
+    public bool Held { get; init; }
+
+    /// <summary>Seconds the job held the GPU (its share when shared).</summary>
+    public double AllocatedSeconds { get; init; }
+
+    /// <summary>Utilization × seconds, the job's share.</summary>
+    public double BusySeconds { get; init; }
+
+    /// <summary>Joules, the job's share.</summary>
+    public double EnergyJoules { get; init; }
+
+    /// <summary>Tensor-pipe active seconds (Hopper+).</summary>
+    public double TensorActiveSeconds { get; init; }
+
+    /// <summary>SM active seconds (Hopper+).</summary>
+    public double SmActiveSeconds { get; init; }
+
+    /// <summary>The most GPU memory the job's processes held (bytes).</summary>
+    public double MemoryPeakBytes { get; init; }
+
+    /// <summary>XID errors while the job held the GPU.</summary>
+    public long XidErrors { get; init; }
+
+    /// <summary>ECC errors while the job held the GPU.</summary>
+    public long EccErrors { get; init; }
+
+    /// <summary>Seconds held while the agent was down.</summary>
+    public double UnobservedSeconds { get; init; }
+}
+
+/// <summary>One answer of the jobs feed.</summary>
+/// <param name="Node">The agent's host name.</param>
+/// <param name="Cursor">Where the next poll starts (null from an agent without a ledger).</param>
+/// <param name="More">The answer was cut by <c>limit</c>: poll again at once.</param>
+/// <param name="Truncated">The cursor was older than the node's retention: ended jobs may have been missed.</param>
+/// <param name="Reset">The cursor was another ledger's: the node's records start over.</param>
+/// <param name="Jobs">The records, in revision order.</param>
+public sealed record JobsFeedPage(string Node, string? Cursor, bool More, bool Truncated, bool Reset, IReadOnlyList<NodeJobRecord> Jobs);
