@@ -317,6 +317,47 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     [Fact]
+    public void Feed_WhatTheAgentWrites_TheContractReadsFieldForField()
+    {
+        // The aggregator reads the agent's feed through Monitor.Contracts: the agent's own answer must parse to the same values.
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+        for (var t = 1; t <= 3; t++)
+        {
+            Tick(services, t);
+        }
+
+        harness.Update();
+        File.Delete(_tree.Path("map/0"));
+        Tick(services, 4);
+        harness.Update();
+        using var buffer = new MemoryStream();
+        Assert.Null(JobsApi.ParseQuery("0", null, services.Jobs, out var query));
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            JobsApi.Write(json, services.Jobs, "node1", _time.GetUtcNow(), query);
+        }
+
+        var page = Monitor.Contracts.JobsFeedReader.Parse(buffer.ToArray());
+        var mine = Document(services, query).GetProperty("jobs")[0];
+
+        Assert.Equal(("node1", false, false, false), (page.Node, page.More, page.Truncated, page.Reset));
+        Assert.Equal(services.Jobs.Ledger!.Cursor(services.Jobs.Ledger.DurableRevision), page.Cursor);
+        var job = Assert.Single(page.Jobs);
+        Assert.Equal(("7", "slurm", "ended", "agent", "agent"), (job.JobId, job.Scheduler, job.State, job.StartSource, job.EndSource));
+        Assert.Equal(mine.GetProperty("revision").GetInt64(), job.Revision);
+        Assert.Equal(mine.GetProperty("start").GetDateTimeOffset(), job.Start);
+        Assert.Equal(mine.GetProperty("end").GetDateTimeOffset(), job.End);
+        var gpu = Assert.Single(job.Gpus);
+        Assert.Equal((0, Uuid, false), (gpu.Index, gpu.Uuid, gpu.Held));
+        Assert.Equal(4, gpu.AllocatedSeconds, 9);
+        Assert.Equal(Enumerable.Range(1, 4).Sum(Utilization), gpu.BusySeconds, 9);
+        Assert.Equal(EnergyCounter(4), gpu.EnergyJoules, 6);
+        Assert.Equal(4 * 0.3, gpu.TensorActiveSeconds, 9);
+    }
+
+    [Fact]
     public void Format_JobRoundTrips_EveryField()
     {
         var job = new TrackedJob(
