@@ -56,6 +56,9 @@ public sealed partial class AgentProcess : IAsyncDisposable
     /// <summary>The path of the agent executable.</summary>
     public static string ExecutablePath => Path.Join(AppContext.BaseDirectory, "monitor-agent");
 
+    /// <summary>The path of the aggregator executable (copied next to the test assembly where a test project references it).</summary>
+    public static string AggregatorPath => Path.Join(AppContext.BaseDirectory, "monitor-aggregator");
+
     /// <summary>True once the process (its <c>timeout</c> wrapper, which exits with it) has ended.</summary>
     public bool HasExited => _process.HasExited;
 
@@ -129,7 +132,7 @@ public sealed partial class AgentProcess : IAsyncDisposable
 
         // Each agent gets its own job ledger unless the test names one: never the host's /var/lib/monitor-agent.
         string? ledger = null;
-        if (!args.Any(a => a.StartsWith("--collector.jobs.state-path", StringComparison.Ordinal)))
+        if (Path.GetFileName(executable) == "monitor-agent" && !args.Any(a => a.StartsWith("--collector.jobs.state-path", StringComparison.Ordinal)))
         {
             ledger = Path.Join(Path.GetTempPath(), $"monitor-ledger-{Guid.NewGuid():N}");
             info.ArgumentList.Add($"--collector.jobs.state-path={ledger}");

@@ -15,7 +15,8 @@ internal sealed record TargetState(string Target, string? Cursor, long Polls);
 /// applied at open, each in its own transaction. A feed answer is applied in one transaction together with the
 /// target's new cursor, so a crash between the two cannot happen: a restart polls again from the stored cursor and
 /// never counts a record twice or skips one. Records are keyed by (cluster, job, start on the node, node) and only a
-/// higher revision replaces a stored one, so applying the same answer twice changes nothing.
+/// higher revision replaces a stored one, so applying the same answer twice changes nothing. One connection, used
+/// under a lock: polls fetch in parallel and store one at a time.
 /// </summary>
 internal sealed class SqliteJobStore : IDisposable
 {
@@ -62,6 +63,7 @@ internal sealed class SqliteJobStore : IDisposable
 
     private readonly SqliteConnection _connection;
     private readonly string _cluster;
+    private readonly Lock _gate = new();
 
     /// <summary>Opens (creating if needed) the store at <paramref name="path"/> and migrates it.</summary>
     public SqliteJobStore(string path, string cluster)
@@ -84,6 +86,14 @@ internal sealed class SqliteJobStore : IDisposable
     /// <summary>What the store holds about <paramref name="target"/> (null before its first poll).</summary>
     public TargetState? Target(string target)
     {
+        lock (_gate)
+        {
+            return ReadTarget(target);
+        }
+    }
+
+    private TargetState? ReadTarget(string target)
+    {
         using var command = Command("SELECT cursor, polls FROM targets WHERE target = $target", ("$target", target));
         using var reader = command.ExecuteReader();
         return reader.Read() ? new TargetState(target, reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt64(1)) : null;
@@ -94,6 +104,14 @@ internal sealed class SqliteJobStore : IDisposable
     /// the target's cursor moved to the answer's, in one transaction. Returns how many records changed.
     /// </summary>
     public int Apply(string target, JobsFeedPage page, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            return ApplyLocked(target, page, now);
+        }
+    }
+
+    private int ApplyLocked(string target, JobsFeedPage page, DateTimeOffset now)
     {
         using var transaction = _connection.BeginTransaction();
         var changed = 0;
@@ -120,6 +138,14 @@ internal sealed class SqliteJobStore : IDisposable
 
     /// <summary>Every node's record of job <paramref name="jobId"/> (each lifetime: a requeued job has several starts).</summary>
     public IReadOnlyList<(string Node, NodeJobRecord Record)> Job(string jobId)
+    {
+        lock (_gate)
+        {
+            return ReadJob(jobId);
+        }
+    }
+
+    private List<(string Node, NodeJobRecord Record)> ReadJob(string jobId)
     {
         var records = new List<(string, NodeJobRecord)>();
         using var command = Command(

@@ -1,0 +1,121 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Monitor.Aggregator.Storage;
+using Prometheus;
+
+namespace Monitor.Aggregator.Collection;
+
+/// <summary>
+/// Polls every target every <c>--poll.interval</c>, at most <c>--poll.concurrency</c> at once, each within
+/// <c>--poll.timeout</c>. A target that fails is retried at the next cycles with exponential backoff (one cycle,
+/// then two, four... at most 10 minutes), and its health is a metric. One failure is logged when it starts and one
+/// line when the target recovers, never one per cycle.
+/// </summary>
+internal sealed partial class PollCycle(
+    TargetList targets, TargetPoller poller, AggregatorOptions options, TimeProvider time, ILogger<PollCycle> logger)
+{
+    private static readonly Gauge TargetUp = Metrics.CreateGauge("monitor_aggregator_target_up", "Whether the target's last poll worked (1) or not (0).", "target");
+    private static readonly Gauge PollSeconds = Metrics.CreateGauge("monitor_aggregator_target_poll_seconds", "How long the target's last poll took.", "target");
+    private static readonly Counter Records = Metrics.CreateCounter("monitor_aggregator_records_stored_total", "Job records that changed the store.");
+    private static readonly Gauge CycleSeconds = Metrics.CreateGauge("monitor_aggregator_cycle_seconds", "How long the last poll cycle took, all targets.");
+    private static readonly Gauge Targets = Metrics.CreateGauge("monitor_aggregator_targets", "Targets known.");
+
+    private readonly Dictionary<string, (int Failures, DateTimeOffset Next, string? Problem)> _health = new(StringComparer.Ordinal);
+
+    /// <summary>One cycle: polls every target that is due. Returns each poll's result.</summary>
+    public async Task<IReadOnlyList<PollResult>> RunOnceAsync(CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        var now = time.GetUtcNow();
+        var current = targets.Current();
+        Targets.Set(current.Count);
+        using var slots = new SemaphoreSlim(options.PollConcurrency);
+        var due = current.Where(t => !_health.TryGetValue(t, out var h) || h.Next <= now).ToList();
+        var results = await Task.WhenAll(due.Select(async target =>
+        {
+            await slots.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                var began = Stopwatch.GetTimestamp();
+                var result = await poller.PollAsync(target, options.PollTimeout, cancellationToken).ConfigureAwait(false);
+                PollSeconds.WithLabels(target).Set(Stopwatch.GetElapsedTime(began).TotalSeconds);
+                return result;
+            }
+            finally
+            {
+                slots.Release();
+            }
+        })).ConfigureAwait(false);
+
+        foreach (var result in results)
+        {
+            Record(result, now);
+        }
+
+        CycleSeconds.Set(Stopwatch.GetElapsedTime(started).TotalSeconds);
+        return results;
+    }
+
+    /// <summary>Runs cycles until <paramref name="stoppingToken"/> fires.</summary>
+    public async Task RunAsync(CancellationToken stoppingToken)
+    {
+        using var timer = new PeriodicTimer(options.PollInterval, time);
+        do
+        {
+            try
+            {
+                await RunOnceAsync(stoppingToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // The store failed (a full disk, say): the cycle is lost, the cursors stay, the next cycle tries again.
+                LogCycleFailed(logger, e.Message, e);
+            }
+        }
+        while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private void Record(PollResult result, DateTimeOffset now)
+    {
+        Records.Inc(result.Records);
+        TargetUp.WithLabels(result.Target).Set(result.Ok ? 1 : 0);
+        var had = _health.TryGetValue(result.Target, out var health);
+        if (result.Ok)
+        {
+            if (had && health.Failures > 0)
+            {
+                LogRecovered(logger, result.Target, health.Failures);
+            }
+
+            _health[result.Target] = (0, now, null);
+            if (result.Truncated)
+            {
+                LogTruncated(logger, result.Target);
+            }
+
+            return;
+        }
+
+        var failures = (had ? health.Failures : 0) + 1;
+        var backoff = TimeSpan.FromTicks(Math.Min(TimeSpan.FromMinutes(10).Ticks, options.PollInterval.Ticks * (1L << Math.Min(failures - 1, 20))));
+        if (failures == 1)
+        {
+            LogFailed(logger, result.Target, result.Problem ?? "unknown");
+        }
+
+        // Half an interval early, so the cycle that falls due 2^(failures-1) intervals from now polls it.
+        _health[result.Target] = (failures, now + backoff - (options.PollInterval / 2), result.Problem);
+    }
+
+    [LoggerMessage(EventId = 5000, EventName = "target_failed", Level = LogLevel.Warning, Message = "Target {Target} failed (monitor_aggregator_target_up 0; retried with backoff): {Problem}")]
+    private static partial void LogFailed(ILogger logger, string target, string problem);
+
+    [LoggerMessage(EventId = 5001, EventName = "target_recovered", Level = LogLevel.Information, Message = "Target {Target} answers again after {Failures} failed polls")]
+    private static partial void LogRecovered(ILogger logger, string target, int failures);
+
+    [LoggerMessage(EventId = 5002, EventName = "target_truncated", Level = LogLevel.Warning, Message = "Target {Target}: the stored cursor was older than the agent's retention; ended jobs may be missing")]
+    private static partial void LogTruncated(ILogger logger, string target);
+
+    [LoggerMessage(EventId = 5003, EventName = "cycle_failed", Level = LogLevel.Error, Message = "A poll cycle failed: {Problem}")]
+    private static partial void LogCycleFailed(ILogger logger, string problem, Exception exception);
+}
