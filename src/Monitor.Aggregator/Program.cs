@@ -106,7 +106,7 @@ using (store)
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
-            if (!JobReport.Write(json, id, store.Job(id)))
+            if (!JobReport.Write(json, id, store.Job(id), TimeProvider.System.GetUtcNow()))
             {
                 return Results.NotFound($"no node has reported job {id}");
             }

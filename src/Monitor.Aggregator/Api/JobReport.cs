@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Monitor.Aggregator.Usage;
 using Monitor.Contracts;
 
 namespace Monitor.Aggregator.Api;
@@ -11,7 +12,7 @@ namespace Monitor.Aggregator.Api;
 internal static class JobReport
 {
     /// <summary>Writes the job's document; false (nothing written) when no node has reported it.</summary>
-    public static bool Write(Utf8JsonWriter json, string jobId, IReadOnlyList<(string Node, NodeJobRecord Record)> records)
+    public static bool Write(Utf8JsonWriter json, string jobId, IReadOnlyList<(string Node, NodeJobRecord Record)> records, DateTimeOffset now)
     {
         if (records.Count == 0)
         {
@@ -44,6 +45,28 @@ internal static class JobReport
         json.WriteNumber("gpu_tensor_active_seconds", gpus.Sum(g => g.TensorActiveSeconds));
         json.WriteNumber("cpu_seconds", records.Sum(r => r.Record.CpuSeconds ?? 0));
         json.WriteNumber("unobserved_seconds", records.Max(r => r.Record.UnobservedSeconds));
+        var facts = Facts(records, now);
+        json.WriteNumber("runtime_seconds", facts.RuntimeSeconds);
+        if (EfficiencyRules.Utilization(facts) is { } utilization)
+        {
+            json.WriteNumber("gpu_utilization", utilization);
+        }
+        else
+        {
+            json.WriteNull("gpu_utilization");
+        }
+
+        json.WriteStartArray("notes");
+        foreach (var note in EfficiencyRules.Evaluate(facts))
+        {
+            json.WriteStartObject();
+            json.WriteString("severity", note.Severity);
+            json.WriteString("rule", note.Rule);
+            json.WriteString("message", note.Message);
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
         json.WriteStartArray("node_records");
         foreach (var (node, record) in records.OrderBy(r => r.Node, StringComparer.Ordinal).ThenBy(r => r.Record.Start))
         {
@@ -88,6 +111,17 @@ internal static class JobReport
         json.WriteEndArray();
         json.WriteEndObject();
         return true;
+    }
+
+    /// <summary>The facts the efficiency rules judge: run time from the earliest start to the last end (or now).</summary>
+    public static JobFacts Facts(IReadOnlyList<(string Node, NodeJobRecord Record)> records, DateTimeOffset now)
+    {
+        var start = records.Min(r => r.Record.Start);
+        var end = records.Any(r => !r.Record.Ended) ? now : records.Max(r => r.Record.End!.Value);
+        return new JobFacts(
+            Math.Max(0, (end - start).TotalSeconds),
+            [.. records.SelectMany(r => r.Record.Gpus.Select(g => new GpuFacts(r.Node, g.Index, g.AllocatedSeconds, g.BusySeconds, g.TensorActiveSeconds, g.MemoryPeakBytes, g.XidErrors, g.EccErrors)))],
+            records.Max(r => r.Record.UnobservedSeconds));
     }
 
     private static void Optional(Utf8JsonWriter json, string name, string? value)
