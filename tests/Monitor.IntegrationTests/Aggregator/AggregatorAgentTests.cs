@@ -42,6 +42,17 @@ public sealed class AggregatorAgentTests
         Assert.Equal(mine.GetProperty("allocated_seconds").GetDouble(), report.GetProperty("gpu_allocated_seconds").GetDouble());
         Assert.Equal(mine.GetProperty("energy_joules").GetDouble(), report.GetProperty("gpu_energy_joules").GetDouble());
 
+        // monitor jobstats shows the same job.
+        var (code, stdout, stderr) = await ExternalTool.RunAsync(
+            Path.Join(AppContext.BaseDirectory, "monitor"), ["jobstats", "42", $"--aggregator={aggregator.BaseAddress}"], timeout: TimeSpan.FromSeconds(30));
+        Assert.True(code == 0, stderr);
+        Assert.StartsWith("Job 42: ended", stdout, StringComparison.Ordinal);
+        Assert.Contains($"{Environment.MachineName,-12}   1  ", stdout, StringComparison.Ordinal);
+        var (missingCode, _, missing) = await ExternalTool.RunAsync(
+            Path.Join(AppContext.BaseDirectory, "monitor"), ["jobstats", "999", $"--aggregator={aggregator.BaseAddress}"], timeout: TimeSpan.FromSeconds(30));
+        Assert.Equal(1, missingCode);
+        Assert.Contains("job 999 is not known to the aggregator", missing, StringComparison.Ordinal);
+
         // Its own health, and an unknown job.
         var metrics = await client.GetStringAsync(new Uri(aggregator.BaseAddress, "metrics"));
         Assert.Contains($"monitor_aggregator_target_up{{target=\"{agent.BaseAddress.ToString().TrimEnd('/')}\"}} 1", metrics, StringComparison.Ordinal);

@@ -1,0 +1,69 @@
+using System.Text.Json;
+using Monitor.Aggregator.Api;
+using Monitor.Cli;
+using Monitor.Contracts;
+using Monitor.Testing;
+
+namespace Monitor.Aggregator.Tests.Cli;
+
+/// <summary>
+/// <c>monitor jobstats</c>'s report, byte for byte (tests/fixtures/cli/), for jobs built from records whose numbers
+/// are easy to check by hand. Regenerate with <c>MONITOR_UPDATE_GOLDEN=1</c> and review the diff.
+/// </summary>
+public sealed class JobStatsTextTests
+{
+    private static readonly DateTimeOffset Start = new(2026, 12, 1, 8, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void FourGpusAtNinePercentOnTwoNodes_MatchesGolden()
+    {
+        // An hour on 2 nodes × 2 GPUs, each busy 9 % of the time at 350 W: 4 GPU-hours, 0.36 busy, 1.4 kWh, 0.35 kWh a GPU-hour.
+        (string, NodeJobRecord)[] records =
+        [
+            ("gpu17", Record(Start, Start.AddHours(1), Gpu(0, 0.09), Gpu(1, 0.09))),
+            ("gpu18", Record(Start.AddSeconds(2), Start.AddHours(1), Gpu(0, 0.09), Gpu(1, 0.09))),
+        ];
+
+        Golden("jobstats-four-gpus.txt", records, Start.AddHours(2));
+    }
+
+    [Fact]
+    public void RunningSingleGpuJobWithXids_MatchesGolden()
+    {
+        (string, NodeJobRecord)[] records = [("gpu3", Record(Start, null, Gpu(5, 0.3, memory: 12e9, xids: 1, hours: 0.5)) with { UnobservedSeconds = 42 })];
+
+        Golden("jobstats-running-xid.txt", records, Start.AddMinutes(30));
+    }
+
+    private static void Golden(string name, (string, NodeJobRecord)[] records, DateTimeOffset now)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            Assert.True(JobReport.Write(json, "12345", records, now));
+        }
+
+        using var document = JsonDocument.Parse(buffer.ToArray());
+        var text = JobStatsText.Format(document.RootElement);
+        var path = Fixtures.Path("cli", name);
+        if (Environment.GetEnvironmentVariable("MONITOR_UPDATE_GOLDEN") == "1")
+        {
+            File.WriteAllText(path, text);
+        }
+
+        Assert.Equal(File.ReadAllText(path), text);
+    }
+
+    private static NodeJobRecord Record(DateTimeOffset start, DateTimeOffset? end, params NodeJobGpu[] gpus) => new()
+    {
+        JobId = "12345", Revision = 7, Scheduler = "slurm", State = end is null ? "running" : "ended", User = "alice", Account = "physics",
+        Partition = "gpu", Start = start, StartSource = "scheduler", End = end, EndSource = end is null ? null : "scheduler", Gpus = gpus,
+    };
+
+    /// <summary>A GPU held <paramref name="hours"/> at <paramref name="utilization"/>, drawing 350 W throughout.</summary>
+    private static NodeJobGpu Gpu(int index, double utilization, double memory = 20e9, long xids = 0, double hours = 1) => new()
+    {
+        Index = index, Uuid = $"GPU-5131d000-0000-4000-8000-{index:D12}", AllocatedSeconds = 3600 * hours,
+        BusySeconds = 3600 * hours * utilization, EnergyJoules = 350 * 3600 * hours, MemoryPeakBytes = memory, XidErrors = xids,
+    };
+}
