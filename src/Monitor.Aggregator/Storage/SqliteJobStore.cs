@@ -4,6 +4,9 @@ using Monitor.Contracts;
 
 namespace Monitor.Aggregator.Storage;
 
+/// <summary>One group of a usage query: GPU-seconds allocated and busy, joules, CPU seconds and jobs finished.</summary>
+internal sealed record UsageRow(string Key, double GpuAllocatedSeconds, double GpuBusySeconds, double GpuEnergyJoules, double CpuSeconds, long Jobs);
+
 /// <summary>What the store remembers of one target: the agent's ledger (the cursor's first part) and the cursor.</summary>
 /// <param name="Target">The agent's address, as configured.</param>
 /// <param name="Cursor">The cursor to poll from next; null before the first poll.</param>
@@ -58,6 +61,20 @@ internal sealed class SqliteJobStore : IDisposable
             tensor_active_seconds REAL NOT NULL, sm_active_seconds REAL NOT NULL, memory_peak_bytes REAL NOT NULL,
             xid_errors INTEGER NOT NULL, ecc_errors INTEGER NOT NULL, unobserved_seconds REAL NOT NULL,
             PRIMARY KEY (cluster, job_id, start_ms, node, uuid));
+        """,
+        """
+        CREATE TABLE daily_usage (
+            cluster TEXT NOT NULL,
+            day TEXT NOT NULL,
+            account TEXT NOT NULL,
+            user TEXT NOT NULL,
+            partition TEXT NOT NULL,
+            gpu_allocated_seconds REAL NOT NULL,
+            gpu_busy_seconds REAL NOT NULL,
+            gpu_energy_joules REAL NOT NULL,
+            cpu_seconds REAL NOT NULL,
+            jobs INTEGER NOT NULL,
+            PRIMARY KEY (cluster, day, account, user, partition));
         """,
     ];
 
@@ -223,6 +240,8 @@ internal sealed class SqliteJobStore : IDisposable
     private int UpsertJob(SqliteTransaction transaction, string target, string node, NodeJobRecord job, bool reset)
     {
         var startMs = job.Start.ToUnixTimeMilliseconds();
+        var wasEnded = Scalar(transaction, "SELECT end_ms IS NOT NULL FROM node_jobs WHERE cluster = $cluster AND job_id = $job AND start_ms = $start AND node = $node",
+            ("$cluster", _cluster), ("$job", job.JobId), ("$start", startMs), ("$node", node)) is 1L;
         using var command = Command(
             $"""
             INSERT INTO node_jobs (cluster, job_id, start_ms, node, target, revision, state, scheduler, user, uid, account, partition,
@@ -269,7 +288,82 @@ internal sealed class SqliteJobStore : IDisposable
             gpuCommand.ExecuteNonQuery();
         }
 
+        if (job.End is { } ended && !wasEnded)
+        {
+            RollUp(transaction, node, job, startMs, ended);
+        }
+
         return 1;
+    }
+
+    /// <summary>
+    /// A node's record has just ended: its totals go to the day of its end, under its account, user and partition,
+    /// in the same transaction. A record ends once (revisions only grow), so nothing is added twice. The job counts
+    /// once, with the first of its nodes' records to end.
+    /// </summary>
+    private void RollUp(SqliteTransaction transaction, string node, NodeJobRecord job, long startMs, DateTimeOffset end)
+    {
+        var counted = Scalar(
+            transaction,
+            "SELECT COUNT(*) FROM node_jobs WHERE cluster = $cluster AND job_id = $job AND node <> $node AND end_ms IS NOT NULL AND ABS(start_ms - $start) < 86400000",
+            ("$cluster", _cluster), ("$job", job.JobId), ("$node", node), ("$start", startMs)) is > 0L;
+        using var command = Command(
+            """
+            INSERT INTO daily_usage (cluster, day, account, user, partition, gpu_allocated_seconds, gpu_busy_seconds, gpu_energy_joules, cpu_seconds, jobs)
+            VALUES ($cluster, $day, $account, $user, $partition, $allocated, $busy, $energy, $cpu, $jobs)
+            ON CONFLICT (cluster, day, account, user, partition) DO UPDATE SET
+                gpu_allocated_seconds = gpu_allocated_seconds + excluded.gpu_allocated_seconds,
+                gpu_busy_seconds = gpu_busy_seconds + excluded.gpu_busy_seconds,
+                gpu_energy_joules = gpu_energy_joules + excluded.gpu_energy_joules,
+                cpu_seconds = cpu_seconds + excluded.cpu_seconds,
+                jobs = jobs + excluded.jobs
+            """,
+            ("$cluster", _cluster), ("$day", end.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("$account", job.Account ?? job.Namespace ?? ""),
+            ("$user", job.User ?? job.Uid ?? ""), ("$partition", job.Partition ?? ""), ("$allocated", job.Gpus.Sum(g => g.AllocatedSeconds)),
+            ("$busy", job.Gpus.Sum(g => g.BusySeconds)), ("$energy", job.Gpus.Sum(g => g.EnergyJoules)), ("$cpu", job.CpuSeconds ?? 0), ("$jobs", counted ? 0 : 1));
+        command.Transaction = transaction;
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>
+    /// Usage from <paramref name="from"/> to <paramref name="to"/> (days, <paramref name="to"/> excluded) grouped by
+    /// <paramref name="by"/>: <c>account</c>, <c>user</c>, <c>partition</c> or <c>day</c>. Reads the daily rollups
+    /// only, so a year costs what a day does times 365.
+    /// </summary>
+    public IReadOnlyList<UsageRow> Usage(string by, DateOnly from, DateOnly to)
+    {
+        var column = by switch
+        {
+            "account" => "account",
+            "user" => "user",
+            "partition" => "partition",
+            "day" => "day",
+            _ => throw new ArgumentException($"usage is grouped by account, user, partition or day, not '{by}'", nameof(by)),
+        };
+        lock (_gate)
+        {
+            using var command = Command(
+                $"""
+                SELECT {column}, SUM(gpu_allocated_seconds), SUM(gpu_busy_seconds), SUM(gpu_energy_joules), SUM(cpu_seconds), SUM(jobs)
+                FROM daily_usage WHERE cluster = $cluster AND day >= $from AND day < $to GROUP BY {column} ORDER BY {column}
+                """,
+                ("$cluster", _cluster), ("$from", from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("$to", to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
+            using var reader = command.ExecuteReader();
+            var rows = new List<UsageRow>();
+            while (reader.Read())
+            {
+                rows.Add(new UsageRow(reader.GetString(0), reader.GetDouble(1), reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4), reader.GetInt64(5)));
+            }
+
+            return rows;
+        }
+    }
+
+    private object? Scalar(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = Command(sql, parameters);
+        command.Transaction = transaction;
+        return command.ExecuteScalar();
     }
 
     private void Migrate()
