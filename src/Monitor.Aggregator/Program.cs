@@ -114,6 +114,28 @@ using (store)
 
         return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
     });
+    app.MapGet("/api/v1/usage", (HttpContext context) =>
+    {
+        var q = context.Request.Query;
+        if (UsageReport.Parse(q["by"].FirstOrDefault(), q["from"].FirstOrDefault(), q["to"].FirstOrDefault(), out var query) is { } problem)
+        {
+            return Results.BadRequest(problem);
+        }
+
+        var rows = store.Usage(query.By, query.From, query.To);
+        if (q["format"].FirstOrDefault() == "csv")
+        {
+            return Results.Text(UsageReport.Csv(query, rows), "text/csv; charset=utf-8");
+        }
+
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            UsageReport.WriteJson(json, query, rows);
+        }
+
+        return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
+    });
     app.MapGet("/healthz", () => "ok\n");
     app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
     app.MapMetrics();

@@ -53,6 +53,18 @@ public sealed class AggregatorAgentTests
         Assert.Equal(1, missingCode);
         Assert.Contains("job 999 is not known to the aggregator", missing, StringComparison.Ordinal);
 
+        // monitor usage sums it: the day of its end, under no account (a mapping file gives none).
+        var day = ledger.GetProperty("end").GetDateTimeOffset().UtcDateTime.Date;
+        var (usageCode, csv, usageError) = await ExternalTool.RunAsync(
+            Path.Join(AppContext.BaseDirectory, "monitor"),
+            ["usage", "--by=user", $"--from={day:yyyy-MM-dd}", $"--to={day.AddDays(1):yyyy-MM-dd}", "--csv", $"--aggregator={aggregator.BaseAddress}"],
+            timeout: TimeSpan.FromSeconds(30));
+        Assert.True(usageCode == 0, usageError);
+        var row = csv.Split("\r\n")[1].Split(',');
+        Assert.Equal("", row[0]);
+        Assert.Equal(mine.GetProperty("allocated_seconds").GetDouble() / 3600, double.Parse(row[1], System.Globalization.CultureInfo.InvariantCulture), 6);
+        Assert.Equal("1", row[5]);
+
         // Its own health, and an unknown job.
         var metrics = await client.GetStringAsync(new Uri(aggregator.BaseAddress, "metrics"));
         Assert.Contains($"monitor_aggregator_target_up{{target=\"{agent.BaseAddress.ToString().TrimEnd('/')}\"}} 1", metrics, StringComparison.Ordinal);
