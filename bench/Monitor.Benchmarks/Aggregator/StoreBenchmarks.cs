@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using BenchmarkDotNet.Attributes;
+using Monitor.Aggregator.Storage;
+using Monitor.Contracts;
+
+namespace Monitor.Benchmarks.Aggregator;
+
+/// <summary>
+/// The aggregator's SQLite store at the size: 1,000,000 ended jobs (one node, one GPU each) over 30 days,
+/// 50 accounts, 500 users and 4 partitions, applied as feed answers of 1,000 records (one transaction each, with the
+/// rollups). The setup prints the insert rate and the file's size; <see cref="UsageByAccountForAMonth"/> is the
+/// month's usage query. The file is under /var/tmp (a disk).
+/// </summary>
+[MemoryDiagnoser]
+public class StoreBenchmarks
+{
+    private const int Jobs = 1_000_000;
+    private string _root = string.Empty;
+    private SqliteJobStore? _store;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _root = Path.Join("/var/tmp", $"monitor-bench-store-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(_root);
+        _store = new SqliteJobStore(Path.Join(_root, "store.db"), "default");
+        var start = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        var watch = Stopwatch.StartNew();
+        for (var page = 0; page < Jobs / 1000; page++)
+        {
+            var records = new List<NodeJobRecord>(1000);
+            for (var i = 0; i < 1000; i++)
+            {
+                var j = (page * 1000) + i;
+                var begin = start.AddSeconds(j * 2.592); // 1,000,000 jobs over 30 days
+                records.Add(new NodeJobRecord
+                {
+                    JobId = j.ToString(System.Globalization.CultureInfo.InvariantCulture), Revision = j + 1, Scheduler = "slurm", State = "ended",
+                    User = $"user{j % 500}", Account = $"account{j % 50}", Partition = $"part{j % 4}", Start = begin, End = begin.AddHours(1),
+                    StartSource = "scheduler", EndSource = "scheduler", CpuSeconds = 3600,
+                    Gpus = [new NodeJobGpu { Index = j % 8, Uuid = $"GPU-{j % 8}", AllocatedSeconds = 3600, BusySeconds = 1800, EnergyJoules = 1_260_000 }],
+                });
+            }
+
+            _store.Apply($"http://node{page % 100}:9420", new JobsFeedPage($"node{page % 100}", $"{Guid.Empty:N}-{page}", false, false, false, records), start);
+        }
+
+        var seconds = watch.Elapsed.TotalSeconds;
+        var bytes = new DirectoryInfo(_root).EnumerateFiles().Sum(f => f.Length);
+        Console.WriteLine($"// stored {Jobs:N0} jobs in {seconds:0.0} s = {Jobs / seconds:N0} jobs/s; store {bytes / 1e6:0} MB ({bytes / 1e6 / (Jobs / 1e6):0} MB per million jobs)");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _store?.Dispose();
+        Directory.Delete(_root, recursive: true);
+    }
+
+    /// <summary>November's usage by account (50 rows from 1,500 rollup rows).</summary>
+    [Benchmark]
+    public int UsageByAccountForAMonth() => _store!.Usage("account", new DateOnly(2026, 11, 1), new DateOnly(2026, 12, 1)).Count;
+
+    /// <summary>One job's records, as <c>monitor jobstats</c> asks.</summary>
+    [Benchmark]
+    public int OneJob() => _store!.Job("123456").Count;
+}
