@@ -305,7 +305,9 @@ internal sealed class SqliteJobStore : IDisposable
     {
         var counted = Scalar(
             transaction,
-            "SELECT COUNT(*) FROM node_jobs WHERE cluster = $cluster AND job_id = $job AND node <> $node AND end_ms IS NOT NULL AND ABS(start_ms - $start) < 86400000",
+            // "+end_ms" keeps SQLite on the primary key (cluster, job_id, ...): with the end index it scanned every ended
+            // record, and storing a million jobs slowed down with each one.
+            "SELECT COUNT(*) FROM node_jobs WHERE cluster = $cluster AND job_id = $job AND node <> $node AND +end_ms IS NOT NULL AND ABS(start_ms - $start) < 86400000",
             ("$cluster", _cluster), ("$job", job.JobId), ("$node", node), ("$start", startMs)) is > 0L;
         using var command = Command(
             """
