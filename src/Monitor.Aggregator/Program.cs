@@ -138,6 +138,7 @@ using (store)
     });
     app.MapGet("/healthz", () => "ok\n");
     app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
+    _ = new Monitor.Aggregator.Usage.UsageMetrics(store, Metrics.DefaultRegistry);
     app.MapMetrics();
     await app.StartAsync();
     var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Aggregator");

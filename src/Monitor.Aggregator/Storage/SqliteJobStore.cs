@@ -361,6 +361,28 @@ internal sealed class SqliteJobStore : IDisposable
         }
     }
 
+    /// <summary>All-time totals per account and user, from the rollups (for the aggregator's own counters).</summary>
+    public IReadOnlyList<(string Account, string User, UsageRow Totals)> TotalsByAccountAndUser()
+    {
+        lock (_gate)
+        {
+            using var command = Command(
+                """
+                SELECT account, user, SUM(gpu_allocated_seconds), SUM(gpu_busy_seconds), SUM(gpu_energy_joules), SUM(cpu_seconds), SUM(jobs)
+                FROM daily_usage WHERE cluster = $cluster GROUP BY account, user ORDER BY account, user
+                """,
+                ("$cluster", _cluster));
+            using var reader = command.ExecuteReader();
+            var rows = new List<(string, string, UsageRow)>();
+            while (reader.Read())
+            {
+                rows.Add((reader.GetString(0), reader.GetString(1), new UsageRow(string.Empty, reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5), reader.GetInt64(6))));
+            }
+
+            return rows;
+        }
+    }
+
     private object? Scalar(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
     {
         using var command = Command(sql, parameters);

@@ -68,6 +68,7 @@ public sealed class AggregatorAgentTests
         // Its own health, and an unknown job.
         var metrics = await client.GetStringAsync(new Uri(aggregator.BaseAddress, "metrics"));
         Assert.Contains($"monitor_aggregator_target_up{{target=\"{agent.BaseAddress.ToString().TrimEnd('/')}\"}} 1", metrics, StringComparison.Ordinal);
+        Assert.Contains("monitor_usage_jobs_finished_total{account=\"\",user=\"\"} 1", metrics, StringComparison.Ordinal);
         using var unknown = await client.GetAsync(new Uri(aggregator.BaseAddress, "api/v1/jobs/nope"));
         Assert.Equal(System.Net.HttpStatusCode.NotFound, unknown.StatusCode);
     }
