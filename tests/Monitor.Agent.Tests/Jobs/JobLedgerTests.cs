@@ -264,6 +264,44 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     [Fact]
+    public void SchedulerTimes_JobFoundLateClaimsTheGapAndIsCutAtTheEpilogsEnd()
+    {
+        // Slurm starts job 7 at second 2; the refresh at second 5 finds it; the epilog ends it at second 8, and the
+        // refresh after the tick at second 9 closes it. Ground truth: the six ticks (2, 8].
+        File.Delete(_tree.Path("map/0"));
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+        for (var t = 1; t <= 5; t++)
+        {
+            Tick(services, t);
+        }
+
+        var start = TestClock.Start.AddSeconds(2).ToUnixTimeSeconds();
+        JobInfo($"uid=1000\ngpus=0\nstart={start}\n");
+        File.WriteAllText(_tree.Path("map/0"), "7\n");
+        harness.Update();
+        for (var t = 6; t <= 8; t++)
+        {
+            Tick(services, t);
+        }
+
+        // The epilog: the end record lands (by rename, as the script does) and the mapping file goes.
+        JobInfo($"uid=1000\ngpus=0\nstart={start}\nend={start + 6}\n");
+        File.Delete(_tree.Path("map/0"));
+        Tick(services, 9);
+        harness.Update();
+
+        var job = Job(services, "7");
+        Assert.Equal(("scheduler", "scheduler", "ended"), (job.GetProperty("start_source").GetString(), job.GetProperty("end_source").GetString(), job.GetProperty("state").GetString()));
+        var gpu = job.GetProperty("gpus")[0];
+        int[] held = [3, 4, 5, 6, 7, 8];
+        Assert.Equal(6, gpu.GetProperty("allocated_seconds").GetDouble(), 9);
+        Assert.Equal(held.Sum(Utilization), gpu.GetProperty("busy_seconds").GetDouble(), 9);
+        Assert.Equal(EnergyCounter(8) - EnergyCounter(2), gpu.GetProperty("energy_joules").GetDouble(), 6);
+    }
+
+    [Fact]
     public void Load_DirectoryThatCannotBeCreated_RunsInMemoryAndSaysWhy()
     {
         using var logs = new CollectingLoggerFactory();
@@ -282,18 +320,7 @@ public sealed class JobLedgerTests : IDisposable
     public void Retention_AcknowledgedEndedJobs_DroppedEarlyOnlyWhenAsked(bool pruneAcknowledged, int endedLeft)
     {
         // Two jobs end; a reader acknowledges the first one's revision; a third refresh prunes.
-        var services = new AgentServices();
-        var harness = new CollectorHarness(
-            JobsCollector.Descriptor,
-            new HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Path("root")),
-            new Dictionary<string, string?>
-            {
-                ["slurm-mapping-dir"] = _tree.Path("map"), ["gpustat-dir"] = _tree.Path("none"), ["slurm-jobinfo-dir"] = _tree.Path("jobs"),
-                ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = "false", ["processes"] = "false",
-                ["prune-acknowledged"] = pruneAcknowledged ? "true" : "false",
-            },
-            time: _time,
-            services: services);
+        var (services, harness) = Agent(pruneAcknowledged: pruneAcknowledged ? "true" : "false");
         File.WriteAllText(_tree.Path("map/1"), "8\n");
         Tick(services, 0, gpus: 2);
         harness.Update();
@@ -398,20 +425,16 @@ public sealed class JobLedgerTests : IDisposable
         Assert.Equal((3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7L, 8L, 9.0, 10.0), (u.Index, u.AllocatedSeconds, u.BusySeconds, u.EnergyJoules, u.TensorActiveSeconds, u.SmActiveSeconds, u.MemoryPeakBytes, u.XidErrors, u.EccErrors, u.UnobservedSeconds, u.LastTickUnix));
     }
 
-    private (AgentServices Services, CollectorHarness Harness) Agent(CollectingLoggerFactory? logs = null)
+    private (AgentServices Services, CollectorHarness Harness) Agent(CollectingLoggerFactory? logs = null, string? pruneAcknowledged = null)
     {
         var services = new AgentServices();
+        var settings = new Dictionary<string, string?>
+        {
+            ["slurm-mapping-dir"] = _tree.Path("map"), ["gpustat-dir"] = _tree.Path("none"), ["slurm-jobinfo-dir"] = _tree.Path("jobs"),
+            ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = "false", ["processes"] = "false", ["prune-acknowledged"] = pruneAcknowledged,
+        };
         var harness = new CollectorHarness(
-            JobsCollector.Descriptor,
-            new HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Path("root")),
-            new Dictionary<string, string?>
-            {
-                ["slurm-mapping-dir"] = _tree.Path("map"), ["gpustat-dir"] = _tree.Path("none"), ["slurm-jobinfo-dir"] = _tree.Path("jobs"),
-                ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = "false", ["processes"] = "false",
-            },
-            logs?.CreateLogger("jobs"),
-            _time,
-            services);
+            JobsCollector.Descriptor, new HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Path("root")), settings, logs?.CreateLogger("jobs"), _time, services);
         return (services, harness);
     }
 
@@ -438,6 +461,14 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     private int Now() => (int)(_time.GetUtcNow() - TestClock.Start).TotalSeconds;
+
+    /// <summary>Writes job 7's info file by rename, as the prolog and epilog do (the directory's time moves).</summary>
+    private void JobInfo(string content)
+    {
+        Directory.CreateDirectory(_tree.Path("jobs"));
+        File.WriteAllText(_tree.Path("jobs/.7.tmp"), content);
+        File.Move(_tree.Path("jobs/.7.tmp"), _tree.Path("jobs/7"), overwrite: true);
+    }
 
     private JsonElement Job(AgentServices services, string id) =>
         Document(services, null).GetProperty("jobs").EnumerateArray().Single(j => j.GetProperty("job_id").GetString() == id);

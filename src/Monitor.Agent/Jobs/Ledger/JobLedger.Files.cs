@@ -130,23 +130,7 @@ internal sealed partial class JobLedger
 
     private CheckpointFile? ReadCheckpoint(string path)
     {
-        byte[] file;
-        try
-        {
-            if (!File.Exists(path))
-            {
-                return null;
-            }
-
-            file = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Corrupt(path, e.Message);
-            return null;
-        }
-
-        if (!CheckVersion(path, file))
+        if (ReadLedgerFile(path) is not { } file)
         {
             return null;
         }
@@ -186,23 +170,7 @@ internal sealed partial class JobLedger
     private List<TrackedJob> ReadLog(string path)
     {
         var jobs = new List<TrackedJob>();
-        byte[] file;
-        try
-        {
-            if (!File.Exists(path))
-            {
-                return jobs;
-            }
-
-            file = File.ReadAllBytes(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            Corrupt(path, e.Message);
-            return jobs;
-        }
-
-        if (file.Length == 0 || !CheckVersion(path, file))
+        if (ReadLedgerFile(path, mayBeEmpty: true) is not { } file)
         {
             return jobs;
         }
@@ -251,5 +219,31 @@ internal sealed partial class JobLedger
         }
 
         return version == LedgerFormat.Version || Corrupt(path, $"unknown ledger format {version}");
+    }
+
+    /// <summary>
+    /// The bytes of a ledger file of this format, or null: absent, empty where <paramref name="mayBeEmpty"/> (a log
+    /// whose first append was cut short), unreadable or corrupt (logged and counted), or from a newer agent (left
+    /// alone, the ledger in memory).
+    /// </summary>
+    private byte[]? ReadLedgerFile(string path, bool mayBeEmpty = false)
+    {
+        byte[] file;
+        try
+        {
+            if (!File.Exists(path))
+            {
+                return null;
+            }
+
+            file = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            Corrupt(path, e.Message);
+            return null;
+        }
+
+        return (file.Length == 0 && mayBeEmpty) || !CheckVersion(path, file) ? null : file;
     }
 }
