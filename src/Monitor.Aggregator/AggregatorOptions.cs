@@ -29,9 +29,24 @@ internal sealed record AggregatorOptions
     /// <summary><c>--poll.concurrency</c>: targets polled at once.</summary>
     public int PollConcurrency { get; init; } = 64;
 
+    /// <summary><c>--storage.postgres</c>: an Npgsql connection string; when set, PostgreSQL is the store instead of SQLite.</summary>
+    public string? PostgresConnection { get; init; }
+
+    /// <summary><c>--storage.retention</c>: how long ended jobs' records are kept (daily rollups are kept for ever).</summary>
+    public TimeSpan Retention { get; init; } = TimeSpan.FromDays(400);
+
+    /// <summary><c>--jobs.incomplete-after</c>: how long a running job's node may be unreachable before the job is finalized incomplete.</summary>
+    public TimeSpan IncompleteAfter { get; init; } = TimeSpan.FromHours(6);
+
+    /// <summary><c>--shard</c>: which targets this replica polls.</summary>
+    public Collection.Shard Shard { get; init; } = Collection.Shard.All;
+
+    /// <summary><c>--ha.standby</c>: poll only while holding the PostgreSQL advisory lock.</summary>
+    public bool Standby { get; init; }
+
     /// <summary>
-    /// A Go-style duration as the agent and Prometheus write them (<c>500ms</c>, <c>30s</c>, <c>5m</c>, <c>1h</c>, or a
-    /// sum such as <c>1m30s</c>); null when it is not one or not positive.
+    /// A duration as the agent and Prometheus write them (<c>500ms</c>, <c>30s</c>, <c>5m</c>, <c>1h</c>, <c>2d</c>,
+    /// <c>1w</c>, <c>1y</c> of 365 days, or a sum such as <c>1m30s</c>); null when it is not one or not positive.
     /// </summary>
     public static TimeSpan? ParseDuration(string text)
     {
@@ -67,6 +82,9 @@ internal sealed record AggregatorOptions
                 "s" => number,
                 "m" => number * 60,
                 "h" => number * 3600,
+                "d" => number * 86400,
+                "w" => number * 7 * 86400,
+                "y" => number * 365 * 86400,
                 _ => null,
             };
             if (seconds is not { } value || value > TimeSpan.MaxValue.TotalSeconds / 2)

@@ -7,6 +7,7 @@ using Monitor.Aggregator;
 using Monitor.Aggregator.Api;
 using Monitor.Aggregator.Collection;
 using Monitor.Aggregator.Storage;
+using Monitor.Aggregator.Usage;
 using Prometheus;
 
 // monitor-aggregator: polls every agent's jobs feed into one store and serves the cluster's jobs (docs/aggregator.md).
@@ -18,7 +19,13 @@ var targetFiles = new Option<string[]>("--targets.file") { Description = "Promet
 var interval = new Option<string>("--poll.interval") { Description = "How often every target is polled.", DefaultValueFactory = _ => "30s" };
 var timeout = new Option<string>("--poll.timeout") { Description = "How long one target's poll may take.", DefaultValueFactory = _ => "10s" };
 var concurrency = new Option<int>("--poll.concurrency") { Description = "Targets polled at once.", DefaultValueFactory = _ => 64 };
-foreach (var duration in new[] { interval, timeout })
+var postgres = new Option<string?>("--storage.postgres") { Description = "Store in PostgreSQL instead of SQLite: an Npgsql connection string (Host=...;Database=...;Username=...). Also read from MONITOR_AGGREGATOR_POSTGRES, which keeps a password out of the process list." };
+var retention = new Option<string>("--storage.retention") { Description = "How long ended jobs' records are kept; daily usage rollups are kept for ever.", DefaultValueFactory = _ => "400d" };
+var incompleteAfter = new Option<string>("--jobs.incomplete-after") { Description = "A running job whose node has not answered for this long is finalized and marked incomplete.", DefaultValueFactory = _ => "6h" };
+var shard = new Option<string>("--shard") { Description = "i/N: poll only the targets whose hash modulo N is i (Prometheus hashmod), so N replicas on one PostgreSQL store split the targets.", DefaultValueFactory = _ => "0/1" };
+var standby = new Option<bool>("--ha.standby") { Description = "Poll only while holding a PostgreSQL advisory lock; replicas without it stand by and serve the API." };
+var costFile = new Option<string?>("--cost.file") { Description = "YAML rates for chargeback: currency, gpu_hour, kwh, cpu_hour, and per-partition overrides (docs/aggregator.md)." };
+foreach (var duration in new[] { interval, timeout, retention, incompleteAfter })
 {
     duration.Validators.Add(result =>
     {
@@ -30,6 +37,14 @@ foreach (var duration in new[] { interval, timeout })
     });
 }
 
+shard.Validators.Add(result =>
+{
+    if (Shard.Parse(result.GetValueOrDefault<string>()) is null)
+    {
+        result.AddError($"invalid value '{result.GetValueOrDefault<string>()}' for --shard: i/N with 0 <= i < N <= 1000, such as 0/2");
+    }
+});
+
 concurrency.Validators.Add(result =>
 {
     if (result.GetValueOrDefault<int>() is < 1 or > 10_000)
@@ -40,7 +55,7 @@ concurrency.Validators.Add(result =>
 
 var root = new RootCommand("monitor-aggregator: collects per-job usage from every monitor-agent's jobs feed into one store and serves it.")
 {
-    listen, storage, cluster, targets, targetFiles, interval, timeout, concurrency,
+    listen, storage, cluster, targets, targetFiles, interval, timeout, concurrency, postgres, retention, incompleteAfter, shard, standby, costFile,
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
@@ -68,22 +83,57 @@ var options = new AggregatorOptions
     PollInterval = AggregatorOptions.ParseDuration(parse.GetValue(interval)!)!.Value,
     PollTimeout = AggregatorOptions.ParseDuration(parse.GetValue(timeout)!)!.Value,
     PollConcurrency = parse.GetValue(concurrency),
+    PostgresConnection = parse.GetValue(postgres) is { Length: > 0 } flag ? flag
+        : Environment.GetEnvironmentVariable("MONITOR_AGGREGATOR_POSTGRES") is { Length: > 0 } fromEnvironment ? fromEnvironment : null,
+    Retention = AggregatorOptions.ParseDuration(parse.GetValue(retention)!)!.Value,
+    IncompleteAfter = AggregatorOptions.ParseDuration(parse.GetValue(incompleteAfter)!)!.Value,
+    Shard = Shard.Parse(parse.GetValue(shard)!)!.Value,
+    Standby = parse.GetValue(standby),
 };
+if (options.Standby && options.PostgresConnection is null)
+{
+    await Console.Error.WriteLineAsync("monitor-aggregator: error: --ha.standby needs --storage.postgres: the leader lock is PostgreSQL's");
+    return 2;
+}
+
+CostRates? rates = null;
+if (parse.GetValue(costFile) is { } ratesPath)
+{
+    try
+    {
+        rates = CostRates.Load(ratesPath);
+    }
+    catch (FormatException e)
+    {
+        await Console.Error.WriteLineAsync($"monitor-aggregator: error: --cost.file: {e.Message}");
+        return 2;
+    }
+}
+
 if (!TryListenEndpoint(options.ListenAddress, out var endpoint))
 {
     await Console.Error.WriteLineAsync($"monitor-aggregator: error: invalid value '{options.ListenAddress}' for --web.listen-address: [host]:port");
     return 2;
 }
 
-SqliteJobStore store;
+JobStore store;
 try
 {
-    Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.StoragePath))!);
-    store = new SqliteJobStore(options.StoragePath, options.Cluster);
+    if (options.PostgresConnection is { } connection)
+    {
+        store = JobStore.OpenPostgres(connection, options.Cluster);
+    }
+    else
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(options.StoragePath))!);
+        store = JobStore.OpenSqlite(options.StoragePath, options.Cluster);
+    }
 }
-catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or Microsoft.Data.Sqlite.SqliteException)
+catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or ArgumentException or System.Data.Common.DbException or TimeoutException)
 {
-    await Console.Error.WriteLineAsync($"monitor-aggregator: error: cannot open --storage.path '{options.StoragePath}': {e.Message}");
+    // Npgsql's messages name the host and the failure, never the password.
+    var what = options.PostgresConnection is null ? $"--storage.path '{options.StoragePath}'" : "--storage.postgres";
+    await Console.Error.WriteLineAsync($"monitor-aggregator: error: cannot open {what}: {e.Message}");
     return 2;
 }
 
@@ -97,6 +147,11 @@ using (store)
     builder.Services.AddSingleton(TimeProvider.System);
     builder.Services.AddSingleton(new TargetList(options.Targets, options.TargetFiles));
     builder.Services.AddSingleton(sp => new TargetPoller(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, store, TimeProvider.System));
+    if (options.Standby)
+    {
+        builder.Services.AddSingleton(new LeaderLock(options.PostgresConnection!, options.Cluster));
+    }
+
     builder.Services.AddSingleton<PollCycle>();
     builder.Services.AddHostedService<PollService>();
     var app = builder.Build();
@@ -122,29 +177,39 @@ using (store)
             return Results.BadRequest(problem);
         }
 
-        var rows = store.Usage(query.By, query.From, query.To);
+        var rows = store.Usage(query.By, query.From, query.To, rates);
         if (q["format"].FirstOrDefault() == "csv")
         {
-            return Results.Text(UsageReport.Csv(query, rows), "text/csv; charset=utf-8");
+            return Results.Text(UsageReport.Csv(query, rows, rates?.Currency), "text/csv; charset=utf-8");
         }
 
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
         {
-            UsageReport.WriteJson(json, query, rows);
+            UsageReport.WriteJson(json, query, rows, rates?.Currency);
+        }
+
+        return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
+    });
+    app.MapGet("/api/v1/running", () =>
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            RunningReport.Write(json, store.Running(), TimeProvider.System.GetUtcNow());
         }
 
         return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
     });
     app.MapGet("/healthz", () => "ok\n");
     app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
-    _ = new Monitor.Aggregator.Usage.UsageMetrics(store, Metrics.DefaultRegistry);
+    _ = new UsageMetrics(store, Metrics.DefaultRegistry);
     app.MapMetrics();
     await app.StartAsync();
     var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Aggregator");
     foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
     {
-        AggregatorLog.Listening(logger, address, options.Targets.Count, options.TargetFiles.Count, options.StoragePath);
+        AggregatorLog.Listening(logger, address, options.Targets.Count, options.TargetFiles.Count, store.Description);
     }
 
     await app.WaitForShutdownAsync();

@@ -62,7 +62,8 @@ internal static class JobStatsText
 
     private static string Percent(double part, double whole) => whole > 0 ? string.Create(CultureInfo.InvariantCulture, $"{part / whole * 100:0} %") : "-";
 
-    private static string Duration(double seconds)
+    /// <summary>Seconds as h:mm:ss (hours unbounded).</summary>
+    internal static string Duration(double seconds)
     {
         var span = TimeSpan.FromSeconds(Math.Round(seconds));
         return string.Create(CultureInfo.InvariantCulture, $"{(int)span.TotalHours}:{span.Minutes:00}:{span.Seconds:00}");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Net;
 using System.Text.Json;
 using Monitor.Cli;
 
@@ -11,37 +12,10 @@ var aggregator = new Option<string>("--aggregator")
 var json = new Option<bool>("--json") { Description = "Print the aggregator's JSON document instead of the report." };
 var jobId = new Argument<string>("job-id") { Description = "The Slurm job id, or namespace/pod." };
 var jobstats = new Command("jobstats", "What a job used on every node and GPU, with efficiency notes.") { jobId, json };
-jobstats.SetAction(async (parse, cancellationToken) =>
+jobstats.SetAction((parse, cancellationToken) =>
 {
     var id = parse.GetValue(jobId)!;
-    var baseUrl = parse.GetValue(aggregator)!.TrimEnd('/');
-    using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
-    try
-    {
-        using var response = await client.GetAsync(new Uri($"{baseUrl}/api/v1/jobs/{Uri.EscapeDataString(id)}"), cancellationToken);
-        if (response.StatusCode == System.Net.HttpStatusCode.NotFound)
-        {
-            await Console.Error.WriteLineAsync($"monitor: job {id} is not known to the aggregator at {baseUrl} (no node has reported it)");
-            return 1;
-        }
-
-        response.EnsureSuccessStatusCode();
-        var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (parse.GetValue(json))
-        {
-            Console.Out.Write(body);
-            return 0;
-        }
-
-        using var document = JsonDocument.Parse(body);
-        Console.Out.Write(JobStatsText.Format(document.RootElement));
-        return 0;
-    }
-    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
-    {
-        await Console.Error.WriteLineAsync($"monitor: cannot get job {id} from {baseUrl}: {e.Message}");
-        return 1;
-    }
+    return Fetch(parse, $"/api/v1/jobs/{Uri.EscapeDataString(id)}", $"job {id}", parse.GetValue(json) ? null : JobStatsText.Format, cancellationToken);
 });
 
 var by = new Option<string>("--by") { Description = "Group by account, user, partition or day.", DefaultValueFactory = _ => "account" };
@@ -49,41 +23,62 @@ by.AcceptOnlyFromAmong("account", "user", "partition", "day");
 var from = new Option<string>("--from") { Description = "First day (YYYY-MM-DD), of the jobs' ends.", Required = true };
 var to = new Option<string>("--to") { Description = "Day after the last (YYYY-MM-DD), excluded.", Required = true };
 var csv = new Option<bool>("--csv") { Description = "Print CSV instead of the table." };
-var usage = new Command("usage", "GPU-hours allocated and busy, energy, CPU-hours and jobs finished, by account, user, partition or day.") { by, from, to, csv };
-usage.SetAction(async (parse, cancellationToken) =>
+var usage = new Command("usage", "GPU-hours allocated and busy, energy, CPU-hours, jobs finished and cost, by account, user, partition or day.") { by, from, to, csv };
+usage.SetAction((parse, cancellationToken) =>
+{
+    var query = $"by={Uri.EscapeDataString(parse.GetValue(by)!)}&from={Uri.EscapeDataString(parse.GetValue(from)!)}&to={Uri.EscapeDataString(parse.GetValue(to)!)}";
+    return parse.GetValue(csv)
+        ? Fetch(parse, $"/api/v1/usage?{query}&format=csv", "usage", null, cancellationToken)
+        : Fetch(parse, $"/api/v1/usage?{query}", "usage", UsageText.Format, cancellationToken);
+});
+
+var limit = new Option<int>("--limit") { Description = "Jobs shown at most.", DefaultValueFactory = _ => 50 };
+var top = new Command("top", "The cluster's running jobs by GPUs held, with their utilization; idle GPUs flagged.") { limit, json };
+top.SetAction((parse, cancellationToken) =>
+{
+    var most = Math.Max(1, parse.GetValue(limit));
+    return Fetch(parse, "/api/v1/running", "the running jobs", parse.GetValue(json) ? null : document => TopText.Format(document, most), cancellationToken);
+});
+
+var root = new RootCommand("monitor: per-job usage from monitor-aggregator.") { jobstats, usage, top };
+root.Options.Add(aggregator);
+aggregator.Recursive = true;
+return await root.Parse(args).InvokeAsync();
+
+// Gets path from the aggregator and prints the body as it is, or formatted when format is given. Exit codes: 0, 1 for
+// what cannot be had (unknown job, aggregator unreachable or broken), 2 for a request the aggregator refused.
+async Task<int> Fetch(ParseResult parse, string path, string what, Func<JsonElement, string>? format, CancellationToken cancellationToken)
 {
     var baseUrl = parse.GetValue(aggregator)!.TrimEnd('/');
-    var query = $"by={Uri.EscapeDataString(parse.GetValue(by)!)}&from={Uri.EscapeDataString(parse.GetValue(from)!)}&to={Uri.EscapeDataString(parse.GetValue(to)!)}";
     using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
     try
     {
-        using var response = await client.GetAsync(new Uri($"{baseUrl}/api/v1/usage?{query}{(parse.GetValue(csv) ? "&format=csv" : string.Empty)}"), cancellationToken);
+        using var response = await client.GetAsync(new Uri(baseUrl + path), cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
-        if (response.StatusCode == System.Net.HttpStatusCode.BadRequest)
+        switch (response.StatusCode)
         {
-            await Console.Error.WriteLineAsync($"monitor: {body.Trim().Trim('"')}");
-            return 2;
+            case HttpStatusCode.NotFound:
+                await Console.Error.WriteLineAsync($"monitor: {what} is not known to the aggregator at {baseUrl} (no node has reported it)");
+                return 1;
+            case HttpStatusCode.BadRequest:
+                await Console.Error.WriteLineAsync($"monitor: {body.Trim().Trim('"')}");
+                return 2;
         }
 
         response.EnsureSuccessStatusCode();
-        if (parse.GetValue(csv))
+        if (format is null)
         {
             Console.Out.Write(body);
             return 0;
         }
 
         using var document = JsonDocument.Parse(body);
-        Console.Out.Write(UsageText.Format(document.RootElement));
+        Console.Out.Write(format(document.RootElement));
         return 0;
     }
-    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException)
+    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException or UriFormatException)
     {
-        await Console.Error.WriteLineAsync($"monitor: cannot get usage from {baseUrl}: {e.Message}");
+        await Console.Error.WriteLineAsync($"monitor: cannot get {what} from {baseUrl}: {e.Message}");
         return 1;
     }
-});
-
-var root = new RootCommand("monitor: per-job usage from monitor-aggregator.") { jobstats, usage };
-root.Options.Add(aggregator);
-aggregator.Recursive = true;
-return await root.Parse(args).InvokeAsync();
+}

@@ -16,7 +16,7 @@ public sealed record NodeJobRecord
     /// <summary>"slurm" or "kubernetes".</summary>
     public required string Scheduler { get; init; }
 
-    /// <summary>"running" or "ended".</summary>
+    /// <summary>"running" or "ended"; in the aggregator's store also "incomplete" (its node stopped answering while it ran).</summary>
     public required string State { get; init; }
 
     /// <summary>User name, when known.</summary>

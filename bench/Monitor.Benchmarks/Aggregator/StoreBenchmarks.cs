@@ -6,24 +6,31 @@ using Monitor.Contracts;
 namespace Monitor.Benchmarks.Aggregator;
 
 /// <summary>
-/// The aggregator's SQLite store at the size: 1,000,000 ended jobs (one node, one GPU each) over 30 days,
-/// 50 accounts, 500 users and 4 partitions, applied as feed answers of 1,000 records (one transaction each, with the
-/// rollups). The setup prints the insert rate and the file's size; <see cref="UsageByAccountForAMonth"/> is the
-/// month's usage query. The file is under /var/tmp (a disk).
+/// The aggregator's store, SQLite and PostgreSQL, at the size: 1,000,000 ended jobs (one node, one GPU each)
+/// over 30 days, 50 accounts, 500 users and 4 partitions, applied as feed answers of 1,000 records (one transaction
+/// each, with the rollups). The setup prints the insert rate and the store's size; <see cref="UsageByAccountForAMonth"/>
+/// is the month's usage query. The SQLite file is under /var/tmp (a disk); PostgreSQL is the test server
+/// (<see cref="Monitor.Testing.PostgresServer"/>: a data directory under /tmp, fsync off).
 /// </summary>
 [MemoryDiagnoser]
 public class StoreBenchmarks
 {
     private const int Jobs = 1_000_000;
     private string _root = string.Empty;
-    private SqliteJobStore? _store;
+    private JobStore? _store;
+    private string? _postgres;
+
+    /// <summary>"sqlite" or "postgres".</summary>
+    [Params("sqlite", "postgres")]
+    public string Store { get; set; } = "sqlite";
 
     [GlobalSetup]
     public void Setup()
     {
         _root = Path.Join("/var/tmp", $"monitor-bench-store-{Guid.NewGuid():N}");
         Directory.CreateDirectory(_root);
-        _store = new SqliteJobStore(Path.Join(_root, "store.db"), "default");
+        _postgres = Store == "postgres" ? Monitor.Testing.PostgresServer.Shared.CreateDatabase() : null;
+        _store = _postgres is null ? JobStore.OpenSqlite(Path.Join(_root, "store.db"), "default") : JobStore.OpenPostgres(_postgres, "default");
         var start = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
         var watch = Stopwatch.StartNew();
         for (var page = 0; page < Jobs / 1000; page++)
@@ -46,7 +53,7 @@ public class StoreBenchmarks
         }
 
         var seconds = watch.Elapsed.TotalSeconds;
-        var bytes = new DirectoryInfo(_root).EnumerateFiles().Sum(f => f.Length);
+        var bytes = _postgres is null ? new DirectoryInfo(_root).EnumerateFiles().Sum(f => f.Length) : DatabaseSize(_postgres);
         Console.WriteLine($"// stored {Jobs:N0} jobs in {seconds:0.0} s = {Jobs / seconds:N0} jobs/s; store {bytes / 1e6:0} MB ({bytes / 1e6 / (Jobs / 1e6):0} MB per million jobs)");
     }
 
@@ -55,6 +62,15 @@ public class StoreBenchmarks
     {
         _store?.Dispose();
         Directory.Delete(_root, recursive: true);
+    }
+
+    private static long DatabaseSize(string connectionString)
+    {
+        using var connection = new Npgsql.NpgsqlConnection(connectionString);
+        connection.Open();
+        using var command = connection.CreateCommand();
+        command.CommandText = "SELECT pg_database_size(current_database())";
+        return (long)command.ExecuteScalar()!;
     }
 
     /// <summary>November's usage by account (50 rows from 1,500 rollup rows).</summary>

@@ -1,6 +1,5 @@
 using Monitor.Agent.Configuration;
 using YamlDotNet.Core;
-using YamlDotNet.Core.Events;
 using YamlDotNet.RepresentationModel;
 
 namespace Monitor.Agent.Hosting;
@@ -180,26 +179,11 @@ internal sealed class WebConfig
         return new WebConfig { CertFile = cert, KeyFile = key, ClientCaFile = ca, ClientAuth = clientAuth, MinTlsVersion = minVersion, BasicAuthUsers = users };
     }
 
-    /// <summary>
-    /// YamlStream builds its node tree recursively, so a document nested about 100,000 levels deep (200 KB of '[')
-    /// overflows the stack, which no catch can handle: the process dies. YamlDotNet's event parser is not recursive,
-    /// so walk the events first and refuse anything deeper than a web config can use (it needs 2 levels).
-    /// </summary>
     private static void CheckNesting(string text, string source)
     {
-        var parser = new Parser(new StringReader(text));
-        var depth = 0;
-        while (parser.MoveNext())
+        if (!Monitor.Contracts.YamlNesting.IsWithin(text, MaxNesting))
         {
-            if (parser.Current is MappingStart or SequenceStart && ++depth > MaxNesting)
-            {
-                throw new OptionsException($"--web.config.file '{source}' is nested deeper than {MaxNesting} levels");
-            }
-
-            if (parser.Current is MappingEnd or SequenceEnd)
-            {
-                depth--;
-            }
+            throw new OptionsException($"--web.config.file '{source}' is nested deeper than {MaxNesting} levels");
         }
     }
 

@@ -6,7 +6,8 @@ namespace Monitor.Aggregator.Api;
 
 /// <summary>
 /// One job across the cluster (<c>GET /api/v1/jobs/{id}</c>): every node's record of it, and totals over nodes and
-/// GPUs. A job runs while any node says it runs, and ends at the last node's end. Every lifetime of the id (a requeued
+/// GPUs. A job runs while any node says it runs, and ends at the last node's end; it is incomplete when a node
+/// stopped answering while it ran there (<c>--jobs.incomplete-after</c>). Every lifetime of the id (a requeued
 /// job) is listed in <c>node_records</c> with its own start, and the totals add them up.
 /// </summary>
 internal static class JobReport
@@ -22,7 +23,9 @@ internal static class JobReport
         json.WriteStartObject();
         json.WriteString("job_id", jobId);
         var running = records.Any(r => !r.Record.Ended);
-        json.WriteString("state", running ? "running" : "ended");
+
+        // Incomplete: a node stopped answering while the job ran there, so its usage ends at its last answer.
+        json.WriteString("state", records.Any(r => r.Record.State == "incomplete") ? "incomplete" : running ? "running" : "ended");
         Optional(json, "user", records.Select(r => r.Record.User).FirstOrDefault(u => u is not null));
         Optional(json, "account", records.Select(r => r.Record.Account).FirstOrDefault(a => a is not null));
         Optional(json, "partition", records.Select(r => r.Record.Partition).FirstOrDefault(p => p is not null));

@@ -36,11 +36,16 @@ internal static class UsageReport
         return null;
     }
 
-    /// <summary>Writes the rows as JSON.</summary>
-    public static void WriteJson(Utf8JsonWriter json, (string By, DateOnly From, DateOnly To) query, IReadOnlyList<UsageRow> rows)
+    /// <summary>Writes the rows as JSON; with a <paramref name="currency"/> (rates configured), each row's cost too.</summary>
+    public static void WriteJson(Utf8JsonWriter json, (string By, DateOnly From, DateOnly To) query, IReadOnlyList<UsageRow> rows, string? currency = null)
     {
         json.WriteStartObject();
         json.WriteString("by", query.By);
+        if (currency is not null)
+        {
+            json.WriteString("currency", currency);
+        }
+
         json.WriteString("from", query.From.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
         json.WriteString("to", query.To.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture));
         json.WriteStartArray("rows");
@@ -62,6 +67,11 @@ internal static class UsageReport
             json.WriteNumber("energy_kwh", row.GpuEnergyJoules / 3.6e6);
             json.WriteNumber("cpu_hours", row.CpuSeconds / 3600);
             json.WriteNumber("jobs", row.Jobs);
+            if (currency is not null)
+            {
+                json.WriteNumber("cost", Math.Round(row.Cost ?? 0, 2));
+            }
+
             json.WriteEndObject();
         }
 
@@ -69,16 +79,21 @@ internal static class UsageReport
         json.WriteEndObject();
     }
 
-    /// <summary>The rows as CSV (RFC 4180), one header line.</summary>
-    public static string Csv((string By, DateOnly From, DateOnly To) query, IReadOnlyList<UsageRow> rows)
+    /// <summary>The rows as CSV (RFC 4180), one header line; with a <paramref name="currency"/>, cost and currency columns.</summary>
+    public static string Csv((string By, DateOnly From, DateOnly To) query, IReadOnlyList<UsageRow> rows, string? currency = null)
     {
         var csv = new StringBuilder();
-        csv.Append(query.By).Append(",gpu_hours_allocated,gpu_hours_busy,energy_kwh,cpu_hours,jobs\r\n");
+        csv.Append(query.By).Append(",gpu_hours_allocated,gpu_hours_busy,energy_kwh,cpu_hours,jobs").Append(currency is null ? "" : ",cost,currency").Append("\r\n");
         foreach (var row in rows)
         {
             csv.Append(Field(row.Key)).Append(',')
-                .Append(string.Create(CultureInfo.InvariantCulture, $"{row.GpuAllocatedSeconds / 3600:0.######},{row.GpuBusySeconds / 3600:0.######},{row.GpuEnergyJoules / 3.6e6:0.######},{row.CpuSeconds / 3600:0.######},{row.Jobs}"))
-                .Append("\r\n");
+                .Append(string.Create(CultureInfo.InvariantCulture, $"{row.GpuAllocatedSeconds / 3600:0.######},{row.GpuBusySeconds / 3600:0.######},{row.GpuEnergyJoules / 3.6e6:0.######},{row.CpuSeconds / 3600:0.######},{row.Jobs}"));
+            if (currency is not null)
+            {
+                csv.Append(string.Create(CultureInfo.InvariantCulture, $",{row.Cost ?? 0:0.00},")).Append(Field(currency));
+            }
+
+            csv.Append("\r\n");
         }
 
         return csv.ToString();

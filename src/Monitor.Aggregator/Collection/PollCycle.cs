@@ -9,16 +9,24 @@ namespace Monitor.Aggregator.Collection;
 /// Polls every target every <c>--poll.interval</c>, at most <c>--poll.concurrency</c> at once, each within
 /// <c>--poll.timeout</c>. A target that fails is retried at the next cycles with exponential backoff (one cycle,
 /// then two, four... at most 10 minutes), and its health is a metric. One failure is logged when it starts and one
-/// line when the target recovers, never one per cycle.
+/// line when the target recovers, never one per cycle. With <c>--shard=i/N</c> it polls only its share of the targets;
+/// with <c>--ha.standby</c> only while it holds the leader lock. After the polls, it finalizes the jobs of nodes
+/// unreachable for longer than <c>--jobs.incomplete-after</c>, and once an hour deletes records older than
+/// <c>--storage.retention</c>.
 /// </summary>
 internal sealed partial class PollCycle(
-    TargetList targets, TargetPoller poller, AggregatorOptions options, TimeProvider time, ILogger<PollCycle> logger)
+    TargetList targets, TargetPoller poller, JobStore store, AggregatorOptions options, TimeProvider time, ILogger<PollCycle> logger, LeaderLock? leader = null)
 {
     private static readonly Gauge TargetUp = Metrics.CreateGauge("monitor_aggregator_target_up", "Whether the target's last poll worked (1) or not (0).", "target");
     private static readonly Gauge PollSeconds = Metrics.CreateGauge("monitor_aggregator_target_poll_seconds", "How long the target's last poll took.", "target");
     private static readonly Counter Records = Metrics.CreateCounter("monitor_aggregator_records_stored_total", "Job records that changed the store.");
     private static readonly Gauge CycleSeconds = Metrics.CreateGauge("monitor_aggregator_cycle_seconds", "How long the last poll cycle took, all targets.");
-    private static readonly Gauge Targets = Metrics.CreateGauge("monitor_aggregator_targets", "Targets known.");
+    private static readonly Gauge Targets = Metrics.CreateGauge("monitor_aggregator_targets", "Targets this replica polls (its shard of every target known).");
+    private static readonly Gauge Leader = Metrics.CreateGauge("monitor_aggregator_leader", "Whether this replica polls (1) or stands by (0, --ha.standby without the lock).");
+    private static readonly Counter Incomplete = Metrics.CreateCounter("monitor_aggregator_records_incomplete_total", "Running node records finalized incomplete because their node was unreachable for --jobs.incomplete-after.");
+    private static readonly Counter Expired = Metrics.CreateCounter("monitor_aggregator_records_expired_total", "Ended node records deleted by --storage.retention.");
+
+    private DateTimeOffset _nextRetention = DateTimeOffset.MinValue;
 
     private readonly Dictionary<string, (int Failures, DateTimeOffset Next, string? Problem)> _health = new(StringComparer.Ordinal);
 
@@ -27,7 +35,14 @@ internal sealed partial class PollCycle(
     {
         var started = Stopwatch.GetTimestamp();
         var now = time.GetUtcNow();
-        var current = targets.Current();
+        if (leader is not null && !leader.TryLead())
+        {
+            Leader.Set(0);
+            return [];
+        }
+
+        Leader.Set(1);
+        var current = targets.Current().Where(options.Shard.Owns).ToList();
         Targets.Set(current.Count);
         using var slots = new SemaphoreSlim(options.PollConcurrency);
         var due = current.Where(t => !_health.TryGetValue(t, out var h) || h.Next <= now).ToList();
@@ -52,6 +67,8 @@ internal sealed partial class PollCycle(
             Record(result, now);
         }
 
+        Maintain(now);
+
         CycleSeconds.Set(Stopwatch.GetElapsedTime(started).TotalSeconds);
         return results;
     }
@@ -73,6 +90,22 @@ internal sealed partial class PollCycle(
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    private void Maintain(DateTimeOffset now)
+    {
+        var incomplete = store.FinalizeUnreachable(now, options.IncompleteAfter);
+        if (incomplete > 0)
+        {
+            Incomplete.Inc(incomplete);
+            LogIncomplete(logger, incomplete, options.IncompleteAfter.TotalHours);
+        }
+
+        if (now >= _nextRetention)
+        {
+            _nextRetention = now + TimeSpan.FromHours(1);
+            Expired.Inc(store.DeleteEndedBefore(now - options.Retention));
+        }
     }
 
     private void Record(PollResult result, DateTimeOffset now)
@@ -115,6 +148,9 @@ internal sealed partial class PollCycle(
 
     [LoggerMessage(EventId = 5002, EventName = "target_truncated", Level = LogLevel.Warning, Message = "Target {Target}: the stored cursor was older than the agent's retention; ended jobs may be missing")]
     private static partial void LogTruncated(ILogger logger, string target);
+
+    [LoggerMessage(EventId = 5004, EventName = "records_incomplete", Level = LogLevel.Warning, Message = "{Count} running job records finalized incomplete: their nodes have not answered for {Hours} h (--jobs.incomplete-after)")]
+    private static partial void LogIncomplete(ILogger logger, int count, double hours);
 
     [LoggerMessage(EventId = 5003, EventName = "cycle_failed", Level = LogLevel.Error, Message = "A poll cycle failed: {Problem}")]
     private static partial void LogCycleFailed(ILogger logger, string problem, Exception exception);

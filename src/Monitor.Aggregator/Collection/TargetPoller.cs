@@ -15,10 +15,10 @@ internal sealed record PollResult(string Target, bool Ok, int Pages, int Records
 
 /// <summary>
 /// Polls one agent's jobs feed from the stored cursor until it has caught up (<c>more</c> false), storing each answer
-/// with its cursor in one transaction (<see cref="SqliteJobStore.Apply"/>). A target that times out, answers an HTTP
+/// with its cursor in one transaction (<see cref="JobStore.Apply"/>). A target that times out, answers an HTTP
 /// error or garbage costs only its own poll: the cursor stays, and the next poll starts from it.
 /// </summary>
-internal sealed class TargetPoller(HttpClient client, SqliteJobStore store, TimeProvider time)
+internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvider time)
 {
     /// <summary>Records per feed answer.</summary>
     public const int PageSize = 1000;

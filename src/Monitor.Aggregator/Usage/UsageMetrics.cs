@@ -12,13 +12,13 @@ namespace Monitor.Aggregator.Usage;
 internal sealed class UsageMetrics
 {
     private static readonly string[] Labels = ["account", "user"];
-    private readonly SqliteJobStore _store;
+    private readonly JobStore _store;
     private readonly Counter _allocated;
     private readonly Counter _busy;
     private readonly Counter _energy;
     private readonly Counter _jobs;
 
-    public UsageMetrics(SqliteJobStore store, CollectorRegistry registry)
+    public UsageMetrics(JobStore store, CollectorRegistry registry)
     {
         _store = store;
         var factory = Metrics.WithCustomRegistry(registry);

@@ -24,10 +24,10 @@ public sealed class PollCycleTests : IDisposable
             ["http://bad:9420"] = new StandInAgent { Node = "bad", Fault = _ => Faults.Status(HttpStatusCode.BadGateway) },
         };
         agents["http://good:9420"].Set("1", 1_764_800_000, 1);
-        using var store = new SqliteJobStore(_tree.Path("store.db"), "default");
+        using var store = JobStore.OpenSqlite(_tree.Path("store.db"), "default");
         var options = new AggregatorOptions { PollInterval = TimeSpan.FromSeconds(30), PollTimeout = TimeSpan.FromSeconds(5) };
         var cycle = new PollCycle(
-            new TargetList(["good:9420", "http://bad:9420/"], []), new TargetPoller(new HttpClient(new Router(agents)), store, _time), options, _time, NullLogger<PollCycle>.Instance);
+            new TargetList(["good:9420", "http://bad:9420/"], []), new TargetPoller(new HttpClient(new Router(agents)), store, _time), store, options, _time, NullLogger<PollCycle>.Instance);
 
         var polledBad = new List<int>();
         for (var c = 0; c < 8; c++)
@@ -71,13 +71,16 @@ public sealed class PollCycleTests : IDisposable
     [InlineData("500ms", 0.5)]
     [InlineData("1m30s", 90)]
     [InlineData("2h", 7200)]
+    [InlineData("400d", 400 * 86400)]
+    [InlineData("1w", 7 * 86400)]
+    [InlineData("1y", 365 * 86400)]
     public void Duration_GoStyle_Parsed(string text, double seconds) => Assert.Equal(TimeSpan.FromSeconds(seconds), AggregatorOptions.ParseDuration(text));
 
     [Theory]
     [InlineData("")]
     [InlineData("0s")]
     [InlineData("30")]
-    [InlineData("5d")]
+    [InlineData("5x")]
     [InlineData("-1s")]
     [InlineData("1e400s")]
     public void Duration_NotOne_Null(string text) => Assert.Null(AggregatorOptions.ParseDuration(text));

@@ -2,21 +2,24 @@ using System.Net;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Aggregator.Collection;
 using Monitor.Aggregator.Storage;
+using Monitor.Aggregator.Tests.Storage;
 using Monitor.Testing;
 
 namespace Monitor.Aggregator.Tests.Collection;
 
-/// <summary>Polling stand-in agents into a real SQLite store: exactly once across restarts, faults and resets.</summary>
+/// <summary>Polling stand-in agents into a real store, SQLite and PostgreSQL: exactly once across restarts, faults and resets.</summary>
 public sealed class TargetPollerTests : IDisposable
 {
     private const string Target = "http://node1:9420";
     private readonly TempTree _tree = new();
     private readonly FakeTimeProvider _time = new(DateTimeOffset.UnixEpoch.AddSeconds(1_764_800_000));
+    private TestStore? _store;
 
     public void Dispose() => _tree.Dispose();
 
-    [Fact]
-    public async Task Poll_PagesUntilCaughtUp_EveryRecordOnceAndTheCursorStored()
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public async Task Poll_PagesUntilCaughtUp_EveryRecordOnceAndTheCursorStored(string kind)
     {
         var agent = new StandInAgent();
         for (var j = 0; j < 2500; j++)
@@ -24,7 +27,7 @@ public sealed class TargetPollerTests : IDisposable
             agent.Set($"{j}", 1_764_800_000 + j, allocatedSeconds: j);
         }
 
-        using var store = Store();
+        using var store = Store(kind);
         var result = await Poller(agent, store).PollAsync(Target, TimeSpan.FromSeconds(10), CancellationToken.None);
 
         Assert.Equal((true, 3, 2500), (result.Ok, result.Pages, result.Records));
@@ -36,8 +39,9 @@ public sealed class TargetPollerTests : IDisposable
         Assert.Equal((true, 1, 0), (again.Ok, again.Pages, again.Records));
     }
 
-    [Fact]
-    public async Task Poll_KilledMidPollAndRestarted_NothingTwiceNothingSkipped()
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public async Task Poll_KilledMidPollAndRestarted_NothingTwiceNothingSkipped(string kind)
     {
         var agent = new StandInAgent();
         for (var j = 0; j < 2500; j++)
@@ -48,7 +52,7 @@ public sealed class TargetPollerTests : IDisposable
         // The second page fails (the aggregator dies there, as far as the store can tell): the first page is stored
         // with its cursor, in one transaction.
         agent.Fault = n => n == 2 ? Faults.Status(HttpStatusCode.InternalServerError) : null;
-        using (var store = Store())
+        using (var store = Store(kind))
         {
             var first = await Poller(agent, store).PollAsync(Target, TimeSpan.FromSeconds(10), CancellationToken.None);
             Assert.Equal((false, 1, 1000, "HTTP 500 Internal Server Error"), (first.Ok, first.Pages, first.Records, first.Problem));
@@ -57,7 +61,7 @@ public sealed class TargetPollerTests : IDisposable
         // Meanwhile job 5 changes; a new aggregator process on the same file continues from the stored cursor.
         agent.Fault = null;
         agent.Set("5", 1_764_800_000, allocatedSeconds: 7);
-        using (var store = Store())
+        using (var store = Store(kind))
         {
             var second = await Poller(agent, store).PollAsync(Target, TimeSpan.FromSeconds(10), CancellationToken.None);
             Assert.True(second.Ok, second.Problem);
@@ -67,12 +71,13 @@ public sealed class TargetPollerTests : IDisposable
         }
     }
 
-    [Fact]
-    public async Task Poll_GarbageHungOr500_OnlyThatPollFailsAndTheCursorStays()
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public async Task Poll_GarbageHungOr500_OnlyThatPollFailsAndTheCursorStays(string kind)
     {
         var agent = new StandInAgent();
         agent.Set("1", 1_764_800_000, allocatedSeconds: 10);
-        using var store = Store();
+        using var store = Store(kind);
         await Poller(agent, store).PollAsync(Target, TimeSpan.FromSeconds(10), CancellationToken.None);
         var cursor = store.Target(Target)!.Cursor;
         agent.Set("1", 1_764_800_000, allocatedSeconds: 20);
@@ -95,8 +100,9 @@ public sealed class TargetPollerTests : IDisposable
         Assert.Equal(20, store.Job("1").Single().Record.Gpus.Single().AllocatedSeconds);
     }
 
-    [Fact]
-    public async Task Poll_AgentLedgerWiped_ResetRecordsReplaceTheOldRevisions()
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public async Task Poll_AgentLedgerWiped_ResetRecordsReplaceTheOldRevisions(string kind)
     {
         var agent = new StandInAgent();
         for (var j = 0; j < 10; j++)
@@ -104,7 +110,7 @@ public sealed class TargetPollerTests : IDisposable
             agent.Set("42", 1_764_800_000, allocatedSeconds: j);
         }
 
-        using var store = Store();
+        using var store = Store(kind);
         await Poller(agent, store).PollAsync(Target, TimeSpan.FromSeconds(10), CancellationToken.None);
         Assert.Equal(10, store.Job("42").Single().Record.Revision);
 
@@ -118,34 +124,28 @@ public sealed class TargetPollerTests : IDisposable
         Assert.Equal(2, store.Job("42").Single().Record.Revision);
     }
 
-    [Fact]
-    public void Store_NewerSchema_RefusedWithTheReason()
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public void Store_NewerSchema_RefusedWithTheReason(string kind)
     {
-        var path = _tree.Path("aggregator.db");
-        using (var store = new SqliteJobStore(path, "default"))
+        var test = TestStore.Create(kind, _tree);
+        using (var store = test.Open())
         {
-            Assert.Equal(SqliteJobStore.LatestVersion, store.SchemaVersion);
+            Assert.Equal(JobStore.LatestVersion, store.SchemaVersion);
         }
 
-        using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path};Pooling=False"))
-        {
-            connection.Open();
-            using var command = connection.CreateCommand();
-            command.CommandText = "INSERT INTO schema_version (version) VALUES (99)";
-            command.ExecuteNonQuery();
-        }
-
-        var e = Assert.Throws<InvalidOperationException>(() => new SqliteJobStore(path, "default"));
+        test.Execute("INSERT INTO schema_version (version) VALUES (99)");
+        var e = Assert.Throws<InvalidOperationException>(() => test.Open());
         Assert.Contains("schema is version 99, newer than this monitor-aggregator knows", e.Message, StringComparison.Ordinal);
     }
 
-    private SqliteJobStore Store()
+    private JobStore Store(string kind)
     {
-        Directory.CreateDirectory(_tree.Root);
-        return new SqliteJobStore(_tree.Path("aggregator.db"), "default");
+        _store ??= TestStore.Create(kind, _tree);
+        return _store.Open();
     }
 
-    private TargetPoller Poller(StandInAgent agent, SqliteJobStore store) => new(new HttpClient(agent, disposeHandler: false), store, _time);
+    private TargetPoller Poller(StandInAgent agent, JobStore store) => new(new HttpClient(agent, disposeHandler: false), store, _time);
 
     /// <summary>A target that accepts the request and never answers.</summary>
     private sealed class HungHandler : HttpMessageHandler

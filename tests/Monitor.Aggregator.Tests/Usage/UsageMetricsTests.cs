@@ -13,7 +13,7 @@ public sealed class UsageMetricsTests
     public async Task Scrape_CountersAreTheRollupsAllTimeSums()
     {
         using var tree = new TempTree();
-        using var store = new SqliteJobStore(tree.Path("store.db"), "default");
+        using var store = JobStore.OpenSqlite(tree.Path("store.db"), "default");
         var registry = Metrics.NewCustomRegistry();
         _ = new UsageMetrics(store, registry);
         var day = new DateTimeOffset(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);

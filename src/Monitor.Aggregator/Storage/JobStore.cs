@@ -1,0 +1,752 @@
+using System.Data;
+using System.Data.Common;
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Monitor.Aggregator.Usage;
+using Monitor.Contracts;
+using Npgsql;
+
+namespace Monitor.Aggregator.Storage;
+
+/// <summary>
+/// One group of a usage query: GPU-seconds allocated and busy, joules, CPU seconds and jobs finished, and the cost
+/// when rates are configured (<see cref="CostRates"/>).
+/// </summary>
+internal sealed record UsageRow(string Key, double GpuAllocatedSeconds, double GpuBusySeconds, double GpuEnergyJoules, double CpuSeconds, long Jobs, double? Cost = null);
+
+/// <summary>What the store remembers of one target: the agent's ledger (the cursor's first part) and the cursor.</summary>
+/// <param name="Target">The agent's address, as configured.</param>
+/// <param name="Cursor">The cursor to poll from next; null before the first poll.</param>
+/// <param name="Polls">Feed answers applied so far.</param>
+internal sealed record TargetState(string Target, string? Cursor, long Polls);
+
+/// <summary>One GPU of a running job, for <c>monitor top</c>: its totals and what changed at the last poll.</summary>
+internal sealed record RunningGpu(string Node, int Index, double AllocatedSeconds, double BusySeconds, double RecentAllocatedSeconds, double RecentBusySeconds);
+
+/// <summary>A job that runs now on at least one node, with the GPUs it holds.</summary>
+internal sealed record RunningJob(string JobId, string? User, string? Account, string? Partition, DateTimeOffset Start, IReadOnlyList<string> Nodes, IReadOnlyList<RunningGpu> Gpus);
+
+/// <summary>
+/// The aggregator's store, on SQLite (<c>--storage.path</c>: one file, no set-up) or PostgreSQL
+/// (<c>--storage.postgres</c>: for scale and for several replicas). Both run the same SQL; where the two differ, the
+/// difference is named here. Schema migrations are numbered and applied at open, each in its own transaction (on
+/// PostgreSQL under an advisory lock, so replicas starting together migrate once).
+/// <para>
+/// A feed answer is applied in one transaction together with the target's new cursor, so a crash between the two
+/// cannot happen: a restart polls again from the stored cursor and never counts a record twice or skips one. Records
+/// are keyed by (cluster, job, start on the node, node) and only a higher revision replaces a stored one, so applying
+/// the same answer twice changes nothing.
+/// </para>
+/// <para>
+/// Daily rollups: when a node's record ends, what it has not yet added goes to the day of its end. A running record
+/// whose agent has not answered for the finalization grace is finalized "incomplete": what it has goes to that day,
+/// and if the node later reports more, only the difference is added. A job counts once, with its first record to
+/// finalize.
+/// </para>
+/// One connection, used under a lock: polls fetch in parallel and store one at a time. A PostgreSQL connection that
+/// breaks is opened again at the next call.
+/// </summary>
+internal sealed class JobStore : IDisposable
+{
+    /// <summary>The migrations, in order; the schema's version is how many have run. The SQL is common to both databases.</summary>
+    private static readonly string[] Migrations =
+    [
+        """
+        CREATE TABLE targets (
+            target TEXT PRIMARY KEY,
+            cursor TEXT,
+            polls BIGINT NOT NULL DEFAULT 0,
+            updated_ms BIGINT NOT NULL);
+        CREATE TABLE node_jobs (
+            cluster TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            start_ms BIGINT NOT NULL,
+            node TEXT NOT NULL,
+            target TEXT NOT NULL,
+            revision BIGINT NOT NULL,
+            state TEXT NOT NULL,
+            scheduler TEXT NOT NULL,
+            "user" TEXT, uid TEXT, account TEXT, partition TEXT, namespace TEXT, pod TEXT,
+            start_source TEXT NOT NULL,
+            end_ms BIGINT,
+            end_source TEXT,
+            unobserved_seconds DOUBLE PRECISION NOT NULL,
+            cpu_seconds DOUBLE PRECISION, memory_bytes DOUBLE PRECISION, memory_peak_bytes DOUBLE PRECISION,
+            PRIMARY KEY (cluster, job_id, start_ms, node));
+        CREATE INDEX node_jobs_by_end ON node_jobs (cluster, end_ms);
+        CREATE TABLE node_job_gpus (
+            cluster TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            start_ms BIGINT NOT NULL,
+            node TEXT NOT NULL,
+            uuid TEXT NOT NULL,
+            gpu_index BIGINT NOT NULL,
+            held BIGINT NOT NULL,
+            allocated_seconds DOUBLE PRECISION NOT NULL, busy_seconds DOUBLE PRECISION NOT NULL, energy_joules DOUBLE PRECISION NOT NULL,
+            tensor_active_seconds DOUBLE PRECISION NOT NULL, sm_active_seconds DOUBLE PRECISION NOT NULL, memory_peak_bytes DOUBLE PRECISION NOT NULL,
+            xid_errors BIGINT NOT NULL, ecc_errors BIGINT NOT NULL, unobserved_seconds DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (cluster, job_id, start_ms, node, uuid));
+        """,
+        """
+        CREATE TABLE daily_usage (
+            cluster TEXT NOT NULL,
+            day TEXT NOT NULL,
+            account TEXT NOT NULL,
+            "user" TEXT NOT NULL,
+            partition TEXT NOT NULL,
+            gpu_allocated_seconds DOUBLE PRECISION NOT NULL,
+            gpu_busy_seconds DOUBLE PRECISION NOT NULL,
+            gpu_energy_joules DOUBLE PRECISION NOT NULL,
+            cpu_seconds DOUBLE PRECISION NOT NULL,
+            jobs BIGINT NOT NULL,
+            PRIMARY KEY (cluster, day, account, "user", partition));
+        """,
+        // Finalization: what each record has added to the rollups, and how it was finalized ('ended' or 'incomplete').
+        // Records that ended before this migration were rolled up in full. And each GPU's change at the last poll.
+        """
+        ALTER TABLE node_jobs ADD COLUMN finalized TEXT;
+        ALTER TABLE node_jobs ADD COLUMN rolled_allocated_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE node_jobs ADD COLUMN rolled_busy_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE node_jobs ADD COLUMN rolled_energy_joules DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE node_jobs ADD COLUMN rolled_cpu_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE node_job_gpus ADD COLUMN recent_allocated_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+        ALTER TABLE node_job_gpus ADD COLUMN recent_busy_seconds DOUBLE PRECISION NOT NULL DEFAULT 0;
+        UPDATE node_jobs SET finalized = 'ended',
+            rolled_allocated_seconds = (SELECT COALESCE(SUM(g.allocated_seconds), 0) FROM node_job_gpus g WHERE g.cluster = node_jobs.cluster AND g.job_id = node_jobs.job_id AND g.start_ms = node_jobs.start_ms AND g.node = node_jobs.node),
+            rolled_busy_seconds = (SELECT COALESCE(SUM(g.busy_seconds), 0) FROM node_job_gpus g WHERE g.cluster = node_jobs.cluster AND g.job_id = node_jobs.job_id AND g.start_ms = node_jobs.start_ms AND g.node = node_jobs.node),
+            rolled_energy_joules = (SELECT COALESCE(SUM(g.energy_joules), 0) FROM node_job_gpus g WHERE g.cluster = node_jobs.cluster AND g.job_id = node_jobs.job_id AND g.start_ms = node_jobs.start_ms AND g.node = node_jobs.node),
+            rolled_cpu_seconds = COALESCE(cpu_seconds, 0)
+        WHERE end_ms IS NOT NULL;
+        CREATE INDEX node_jobs_open ON node_jobs (cluster, target) WHERE finalized IS NULL;
+        """,
+    ];
+
+    /// <summary>The advisory lock key that serializes migrations across replicas ("monitor" in ASCII).</summary>
+    private const long MigrationLockKey = 0x6d6f6e69746f72;
+
+    private readonly Func<DbConnection> _connect;
+    private readonly string _cluster;
+    private readonly Lock _gate = new();
+    private DbConnection? _connection;
+
+    private JobStore(Func<DbConnection> connect, string cluster, bool postgres, string description)
+    {
+        _connect = connect;
+        _cluster = cluster;
+        IsPostgres = postgres;
+        Description = description;
+        lock (_gate)
+        {
+            Run(Migrate);
+        }
+    }
+
+    /// <summary>Whether the store is PostgreSQL.</summary>
+    public bool IsPostgres { get; }
+
+    /// <summary>What the store is, for logs: "SQLite /var/lib/..." or "PostgreSQL host:port/database".</summary>
+    public string Description { get; }
+
+    /// <summary>The schema version after opening.</summary>
+    public int SchemaVersion { get; private set; }
+
+    /// <summary>The newest schema this build knows.</summary>
+    public static int LatestVersion => Migrations.Length;
+
+    /// <summary>Opens (creating if needed) the SQLite store at <paramref name="path"/> and migrates it.</summary>
+    public static JobStore OpenSqlite(string path, string cluster) => new(
+        () =>
+        {
+            var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Pooling = false }.ToString());
+            connection.Open();
+            using var pragma = connection.CreateCommand();
+            pragma.CommandText = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;";
+            pragma.ExecuteNonQuery();
+            return connection;
+        },
+        cluster,
+        postgres: false,
+        $"SQLite {path}");
+
+    /// <summary>Opens the PostgreSQL store named by <paramref name="connectionString"/> (Npgsql's keywords) and migrates it.</summary>
+    public static JobStore OpenPostgres(string connectionString, string cluster)
+    {
+        // Statements are the same every poll: let Npgsql prepare them once per connection.
+        var builder = new NpgsqlConnectionStringBuilder(connectionString) { MaxAutoPrepare = 32, AutoPrepareMinUsages = 2 };
+        var text = builder.ConnectionString;
+        return new JobStore(
+            () =>
+            {
+                var connection = new NpgsqlConnection(text);
+                connection.Open();
+                return connection;
+            },
+            cluster,
+            postgres: true,
+            $"PostgreSQL {builder.Host}:{builder.Port}/{builder.Database}");
+    }
+
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            _connection?.Dispose();
+            _connection = null;
+        }
+    }
+
+    /// <summary>What the store holds about <paramref name="target"/> (null before its first poll).</summary>
+    public TargetState? Target(string target)
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var command = Command("SELECT cursor, polls FROM targets WHERE target = @target", ("target", target));
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? new TargetState(target, reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt64(1)) : null;
+            });
+        }
+    }
+
+    /// <summary>
+    /// Applies one feed answer of <paramref name="target"/>: every record upserted (a stored higher revision wins), and
+    /// the target's cursor moved to the answer's, in one transaction. Returns how many records changed.
+    /// </summary>
+    public int Apply(string target, JobsFeedPage page, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var transaction = _connection!.BeginTransaction();
+                var changed = 0;
+
+                LockJobs(transaction, page.Jobs.Select(j => j.JobId));
+                foreach (var job in page.Jobs)
+                {
+                    // A reset means the agent's ledger started over: its revisions start again, so they replace what is stored.
+                    changed += UpsertJob(transaction, target, page.Node, job, page.Reset);
+                }
+
+                Execute(
+                    transaction,
+                    """
+                    INSERT INTO targets (target, cursor, polls, updated_ms) VALUES (@target, @cursor, 1, @now)
+                    ON CONFLICT (target) DO UPDATE SET cursor = excluded.cursor, polls = targets.polls + 1, updated_ms = excluded.updated_ms
+                    """,
+                    ("target", target), ("cursor", (object?)page.Cursor ?? DBNull.Value), ("now", now.ToUnixTimeMilliseconds()));
+                transaction.Commit();
+                return changed;
+            });
+        }
+    }
+
+    /// <summary>
+    /// Every node's record of job <paramref name="jobId"/> (each lifetime: a requeued job has several starts). A record
+    /// finalized because its node stopped answering has the state "incomplete".
+    /// </summary>
+    public IReadOnlyList<(string Node, NodeJobRecord Record)> Job(string jobId)
+    {
+        lock (_gate)
+        {
+            return Run(() => ReadRecords(null, "job_id = @job", ("job", jobId)));
+        }
+    }
+
+    /// <summary>Every job running now (some node's record neither ended nor finalized), with the GPUs it holds.</summary>
+    public IReadOnlyList<RunningJob> Running()
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                var records = ReadRecords(null, "finalized IS NULL");
+                var recent = new Dictionary<(string Job, long Start, string Node, string Uuid), (double Allocated, double Busy)>();
+                using (var command = Command(
+                    """
+                    SELECT g.job_id, g.start_ms, g.node, g.uuid, g.recent_allocated_seconds, g.recent_busy_seconds
+                    FROM node_job_gpus g JOIN node_jobs j ON j.cluster = g.cluster AND j.job_id = g.job_id AND j.start_ms = g.start_ms AND j.node = g.node
+                    WHERE j.cluster = @cluster AND j.finalized IS NULL
+                    """,
+                    ("cluster", _cluster)))
+                using (var reader = command.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        recent[(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3))] = (reader.GetDouble(4), reader.GetDouble(5));
+                    }
+                }
+
+                return records
+                    .GroupBy(r => r.Record.JobId, StringComparer.Ordinal)
+                    .Select(job =>
+                    {
+                        var first = job.OrderBy(r => r.Record.Start).First().Record;
+                        var gpus = job.SelectMany(r => r.Record.Gpus.Where(g => g.Held).Select(g =>
+                        {
+                            var (allocated, busy) = recent.GetValueOrDefault((r.Record.JobId, r.Record.Start.ToUnixTimeMilliseconds(), r.Node, g.Uuid));
+                            return new RunningGpu(r.Node, g.Index, g.AllocatedSeconds, g.BusySeconds, allocated, busy);
+                        })).ToList();
+                        return new RunningJob(job.Key, first.User ?? first.Uid, first.Account ?? first.Namespace, first.Partition, first.Start, [.. job.Select(r => r.Node).Distinct().Order(StringComparer.Ordinal)], gpus);
+                    })
+                    .ToList();
+            });
+        }
+    }
+
+    /// <summary>
+    /// Finalizes as "incomplete" every running record whose target has not answered since before
+    /// <paramref name="now"/> − <paramref name="grace"/>: what it has goes to today's rollup, so a node that never
+    /// comes back still counts, and the job is marked incomplete rather than silently complete. Returns how many.
+    /// </summary>
+    public int FinalizeUnreachable(DateTimeOffset now, TimeSpan grace)
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                var stale = ReadRecords(
+                    null,
+                    "finalized IS NULL AND end_ms IS NULL AND target IN (SELECT target FROM targets WHERE updated_ms < @before)",
+                    ("before", (now - grace).ToUnixTimeMilliseconds()));
+                if (stale.Count == 0)
+                {
+                    return 0;
+                }
+
+                using var transaction = _connection!.BeginTransaction();
+                LockJobs(transaction, stale.Select(r => r.Record.JobId));
+                foreach (var (node, record) in stale)
+                {
+                    RollUp(transaction, node, record, record.Start.ToUnixTimeMilliseconds(), now, "incomplete");
+                }
+
+                transaction.Commit();
+                return stale.Count;
+            });
+        }
+    }
+
+    /// <summary>
+    /// Deletes the records of jobs that ended (or were finalized) before <paramref name="before"/>, with their GPUs.
+    /// The daily rollups stay, so usage over any window still answers. Returns how many node records went.
+    /// </summary>
+    public int DeleteEndedBefore(DateTimeOffset before)
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var transaction = _connection!.BeginTransaction();
+                var cutoff = ("before", (object)before.ToUnixTimeMilliseconds());
+                Execute(
+                    transaction,
+                    """
+                    DELETE FROM node_job_gpus WHERE EXISTS (
+                        SELECT 1 FROM node_jobs j WHERE j.cluster = node_job_gpus.cluster AND j.job_id = node_job_gpus.job_id AND j.start_ms = node_job_gpus.start_ms
+                            AND j.node = node_job_gpus.node AND j.cluster = @cluster AND j.finalized IS NOT NULL AND COALESCE(j.end_ms, j.start_ms) < @before)
+                    """,
+                    ("cluster", _cluster),
+                    cutoff);
+                var deleted = Execute(
+                    transaction,
+                    "DELETE FROM node_jobs WHERE cluster = @cluster AND finalized IS NOT NULL AND COALESCE(end_ms, start_ms) < @before",
+                    ("cluster", _cluster),
+                    cutoff);
+                transaction.Commit();
+                return deleted;
+            });
+        }
+    }
+
+    private List<(string Node, NodeJobRecord Record)> ReadRecords(DbTransaction? transaction, string where, params (string Name, object Value)[] parameters)
+    {
+        var records = new List<(string, NodeJobRecord)>();
+        using (var command = Command(
+            $"""
+            SELECT node, start_ms, revision, state, scheduler, "user", uid, account, partition, namespace, pod, start_source,
+                   end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes, job_id, finalized
+            FROM node_jobs WHERE cluster = @cluster AND {where} ORDER BY job_id, start_ms, node
+            """,
+            [("cluster", _cluster), .. parameters]))
+        {
+            command.Transaction = transaction;
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                records.Add((reader.GetString(0), new NodeJobRecord
+                {
+                    JobId = reader.GetString(18),
+                    Revision = reader.GetInt64(2),
+                    // A record finalized because its node stopped answering says so: its job is incomplete.
+                    State = Text(reader, 19) == "incomplete" ? "incomplete" : reader.GetString(3),
+                    Scheduler = reader.GetString(4),
+                    User = Text(reader, 5),
+                    Uid = Text(reader, 6),
+                    Account = Text(reader, 7),
+                    Partition = Text(reader, 8),
+                    Namespace = Text(reader, 9),
+                    Pod = Text(reader, 10),
+                    Start = DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(1)),
+                    StartSource = reader.GetString(11),
+                    End = reader.IsDBNull(12) ? null : DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(12)),
+                    EndSource = Text(reader, 13),
+                    UnobservedSeconds = reader.GetDouble(14),
+                    CpuSeconds = reader.IsDBNull(15) ? null : reader.GetDouble(15),
+                    MemoryBytes = reader.IsDBNull(16) ? null : reader.GetDouble(16),
+                    MemoryPeakBytes = reader.IsDBNull(17) ? null : reader.GetDouble(17),
+                }));
+            }
+        }
+
+        for (var i = 0; i < records.Count; i++)
+        {
+            var (node, record) = records[i];
+            records[i] = (node, record with { Gpus = Gpus(transaction, record.JobId, record.Start.ToUnixTimeMilliseconds(), node) });
+        }
+
+        return records;
+    }
+
+    private List<NodeJobGpu> Gpus(DbTransaction? transaction, string jobId, long startMs, string node)
+    {
+        var gpus = new List<NodeJobGpu>();
+        using var command = Command(
+            """
+            SELECT gpu_index, uuid, held, allocated_seconds, busy_seconds, energy_joules, tensor_active_seconds, sm_active_seconds,
+                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds
+            FROM node_job_gpus WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node ORDER BY gpu_index, uuid
+            """,
+            ("cluster", _cluster), ("job", jobId), ("start", startMs), ("node", node));
+        command.Transaction = transaction;
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
+        {
+            gpus.Add(new NodeJobGpu
+            {
+                Index = checked((int)reader.GetInt64(0)),
+                Uuid = reader.GetString(1),
+                Held = reader.GetInt64(2) != 0,
+                AllocatedSeconds = reader.GetDouble(3),
+                BusySeconds = reader.GetDouble(4),
+                EnergyJoules = reader.GetDouble(5),
+                TensorActiveSeconds = reader.GetDouble(6),
+                SmActiveSeconds = reader.GetDouble(7),
+                MemoryPeakBytes = reader.GetDouble(8),
+                XidErrors = reader.GetInt64(9),
+                EccErrors = reader.GetInt64(10),
+                UnobservedSeconds = reader.GetDouble(11),
+            });
+        }
+
+        return gpus;
+    }
+
+    private int UpsertJob(DbTransaction transaction, string target, string node, NodeJobRecord job, bool reset)
+    {
+        var startMs = job.Start.ToUnixTimeMilliseconds();
+        string? finalized = null;
+        using (var read = Command(
+            "SELECT finalized FROM node_jobs WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node",
+            ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node)))
+        {
+            read.Transaction = transaction;
+            finalized = read.ExecuteScalar() as string;
+        }
+
+        var changed = Execute(
+            transaction,
+            $"""
+            INSERT INTO node_jobs (cluster, job_id, start_ms, node, target, revision, state, scheduler, "user", uid, account, partition,
+                namespace, pod, start_source, end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes)
+            VALUES (@cluster, @job, @start, @node, @target, @revision, @state, @scheduler, @user, @uid, @account, @partition,
+                @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak)
+            ON CONFLICT (cluster, job_id, start_ms, node) DO UPDATE SET
+                target = excluded.target, revision = excluded.revision, state = excluded.state, scheduler = excluded.scheduler,
+                "user" = excluded."user", uid = excluded.uid, account = excluded.account, partition = excluded.partition,
+                namespace = excluded.namespace, pod = excluded.pod, start_source = excluded.start_source, end_ms = excluded.end_ms,
+                end_source = excluded.end_source, unobserved_seconds = excluded.unobserved_seconds, cpu_seconds = excluded.cpu_seconds,
+                memory_bytes = excluded.memory_bytes, memory_peak_bytes = excluded.memory_peak_bytes,
+                finalized = CASE WHEN excluded.end_ms IS NULL THEN NULL ELSE node_jobs.finalized END
+            WHERE {(reset ? "1 = 1" : "excluded.revision > node_jobs.revision")}
+            """,
+            ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("target", target), ("revision", job.Revision),
+            ("state", job.State), ("scheduler", job.Scheduler), ("user", Db(job.User)), ("uid", Db(job.Uid)), ("account", Db(job.Account)),
+            ("partition", Db(job.Partition)), ("namespace", Db(job.Namespace)), ("pod", Db(job.Pod)), ("start_source", job.StartSource),
+            ("end", job.End is { } end ? end.ToUnixTimeMilliseconds() : DBNull.Value), ("end_source", Db(job.EndSource)),
+            ("unobserved", job.UnobservedSeconds), ("cpu", Db(job.CpuSeconds)), ("memory", Db(job.MemoryBytes)), ("memory_peak", Db(job.MemoryPeakBytes)));
+        if (changed == 0)
+        {
+            return 0; // An older or equal revision: already stored.
+        }
+
+        foreach (var gpu in job.Gpus)
+        {
+            Execute(
+                transaction,
+                """
+                INSERT INTO node_job_gpus (cluster, job_id, start_ms, node, uuid, gpu_index, held, allocated_seconds, busy_seconds, energy_joules,
+                    tensor_active_seconds, sm_active_seconds, memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds,
+                    recent_allocated_seconds, recent_busy_seconds)
+                VALUES (@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved,
+                    @allocated, @busy)
+                ON CONFLICT (cluster, job_id, start_ms, node, uuid) DO UPDATE SET
+                    gpu_index = excluded.gpu_index, held = excluded.held, allocated_seconds = excluded.allocated_seconds,
+                    busy_seconds = excluded.busy_seconds, energy_joules = excluded.energy_joules, tensor_active_seconds = excluded.tensor_active_seconds,
+                    sm_active_seconds = excluded.sm_active_seconds, memory_peak_bytes = excluded.memory_peak_bytes, xid_errors = excluded.xid_errors,
+                    ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds,
+                    recent_allocated_seconds = excluded.allocated_seconds - node_job_gpus.allocated_seconds,
+                    recent_busy_seconds = excluded.busy_seconds - node_job_gpus.busy_seconds
+                """,
+                ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("uuid", gpu.Uuid), ("index", (long)gpu.Index),
+                ("held", gpu.Held ? 1L : 0L), ("allocated", gpu.AllocatedSeconds), ("busy", gpu.BusySeconds), ("energy", gpu.EnergyJoules),
+                ("tensor", gpu.TensorActiveSeconds), ("sm", gpu.SmActiveSeconds), ("memory_peak", gpu.MemoryPeakBytes), ("xids", gpu.XidErrors),
+                ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds));
+        }
+
+        if (job.End is { } ended && finalized != "ended")
+        {
+            RollUp(transaction, node, job, startMs, ended, "ended");
+        }
+
+        return 1;
+    }
+
+    /// <summary>
+    /// On PostgreSQL, replicas may store two nodes of one job at once (two shards, or a finalization beside a poll):
+    /// each transaction takes its jobs' advisory locks first, all at once and in one order, so finalizing counts a job
+    /// once and two transactions never deadlock. SQLite has one writer.
+    /// </summary>
+    private void LockJobs(DbTransaction transaction, IEnumerable<string> jobIds)
+    {
+        var ids = jobIds.Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (IsPostgres && ids.Length > 0)
+        {
+            Execute(transaction, "SELECT pg_advisory_xact_lock(hashtext(@cluster || '/' || j)) FROM unnest(@jobs) WITH ORDINALITY AS t(j, n) ORDER BY n", ("cluster", _cluster), ("jobs", ids));
+        }
+    }
+
+    /// <summary>
+    /// Finalizes a node's record as <paramref name="how"/> ("ended" or "incomplete"): what it has not yet added to the
+    /// rollups goes to the day of <paramref name="at"/>, under its account, user and partition, in the caller's
+    /// transaction. The job counts once, with the first of its nodes' records to finalize.
+    /// </summary>
+    private void RollUp(DbTransaction transaction, string node, NodeJobRecord job, long startMs, DateTimeOffset at, string how)
+    {
+        var key = new (string, object)[] { ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node) };
+        double allocated = 0, busy = 0, energy = 0, cpu = 0;
+        var wasFinalized = false;
+        using (var read = Command(
+            "SELECT rolled_allocated_seconds, rolled_busy_seconds, rolled_energy_joules, rolled_cpu_seconds, finalized FROM node_jobs WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node",
+            key))
+        {
+            read.Transaction = transaction;
+            using var reader = read.ExecuteReader();
+            if (reader.Read())
+            {
+                (allocated, busy, energy, cpu, wasFinalized) = (reader.GetDouble(0), reader.GetDouble(1), reader.GetDouble(2), reader.GetDouble(3), !reader.IsDBNull(4));
+            }
+        }
+
+        // On the primary key (cluster, job_id, start_ms, ...): an earlier version of this query went through the end
+        // index, scanned every ended record, and storing a million jobs slowed down with each one.
+        var counted = wasFinalized || Convert.ToInt64(Scalar(
+            transaction,
+            "SELECT COUNT(*) FROM node_jobs WHERE cluster = @cluster AND job_id = @job AND node <> @node AND finalized IS NOT NULL AND start_ms > @start - 86400000 AND start_ms < @start + 86400000",
+            key), CultureInfo.InvariantCulture) > 0;
+        var (totalAllocated, totalBusy, totalEnergy, totalCpu) = (job.Gpus.Sum(g => g.AllocatedSeconds), job.Gpus.Sum(g => g.BusySeconds), job.Gpus.Sum(g => g.EnergyJoules), job.CpuSeconds ?? 0);
+        Execute(
+            transaction,
+            """
+            INSERT INTO daily_usage (cluster, day, account, "user", partition, gpu_allocated_seconds, gpu_busy_seconds, gpu_energy_joules, cpu_seconds, jobs)
+            VALUES (@cluster, @day, @account, @user, @partition, @allocated, @busy, @energy, @cpu, @jobs)
+            ON CONFLICT (cluster, day, account, "user", partition) DO UPDATE SET
+                gpu_allocated_seconds = daily_usage.gpu_allocated_seconds + excluded.gpu_allocated_seconds,
+                gpu_busy_seconds = daily_usage.gpu_busy_seconds + excluded.gpu_busy_seconds,
+                gpu_energy_joules = daily_usage.gpu_energy_joules + excluded.gpu_energy_joules,
+                cpu_seconds = daily_usage.cpu_seconds + excluded.cpu_seconds,
+                jobs = daily_usage.jobs + excluded.jobs
+            """,
+            ("cluster", _cluster), ("day", Day(at)), ("account", job.Account ?? job.Namespace ?? ""),
+            ("user", job.User ?? job.Uid ?? ""), ("partition", job.Partition ?? ""), ("allocated", totalAllocated - allocated),
+            ("busy", totalBusy - busy), ("energy", totalEnergy - energy), ("cpu", totalCpu - cpu), ("jobs", counted ? 0L : 1L));
+        Execute(
+            transaction,
+            """
+            UPDATE node_jobs SET finalized = @how, rolled_allocated_seconds = @allocated, rolled_busy_seconds = @busy,
+                rolled_energy_joules = @energy, rolled_cpu_seconds = @cpu
+            WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node
+            """,
+            [.. key, ("how", how), ("allocated", totalAllocated), ("busy", totalBusy), ("energy", totalEnergy), ("cpu", totalCpu)]);
+    }
+
+    /// <summary>
+    /// Usage from <paramref name="from"/> to <paramref name="to"/> (days, <paramref name="to"/> excluded) grouped by
+    /// <paramref name="by"/>: <c>account</c>, <c>user</c>, <c>partition</c> or <c>day</c>, with each group's cost
+    /// when <paramref name="rates"/> are given. Reads the daily rollups only, so a year costs what a day does times 365.
+    /// </summary>
+    public IReadOnlyList<UsageRow> Usage(string by, DateOnly from, DateOnly to, CostRates? rates = null)
+    {
+        var column = by switch
+        {
+            "account" => "account",
+            "user" => "\"user\"",
+            "partition" => "partition",
+            "day" => "day",
+            _ => throw new ArgumentException($"usage is grouped by account, user, partition or day, not '{by}'", nameof(by)),
+        };
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                // By partition too: rates are per partition.
+                using var command = Command(
+                    $"""
+                    SELECT {column}, partition, SUM(gpu_allocated_seconds), SUM(gpu_busy_seconds), SUM(gpu_energy_joules), SUM(cpu_seconds), CAST(SUM(jobs) AS BIGINT)
+                    FROM daily_usage WHERE cluster = @cluster AND day >= @from AND day < @to GROUP BY {column}, partition ORDER BY {column}, partition
+                    """,
+                    ("cluster", _cluster), ("from", from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("to", to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
+                using var reader = command.ExecuteReader();
+                var rows = new List<UsageRow>();
+                while (reader.Read())
+                {
+                    var part = new UsageRow(reader.GetString(0), reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5), reader.GetInt64(6));
+                    var cost = rates?.Cost(reader.GetString(1), part);
+                    if (rows.Count > 0 && rows[^1].Key == part.Key)
+                    {
+                        var last = rows[^1];
+                        rows[^1] = new UsageRow(
+                            last.Key, last.GpuAllocatedSeconds + part.GpuAllocatedSeconds, last.GpuBusySeconds + part.GpuBusySeconds,
+                            last.GpuEnergyJoules + part.GpuEnergyJoules, last.CpuSeconds + part.CpuSeconds, last.Jobs + part.Jobs, last.Cost + cost);
+                    }
+                    else
+                    {
+                        rows.Add(part with { Cost = cost });
+                    }
+                }
+
+                return rows;
+            });
+        }
+    }
+
+    /// <summary>All-time totals per account and user, from the rollups (for the aggregator's own counters).</summary>
+    public IReadOnlyList<(string Account, string User, UsageRow Totals)> TotalsByAccountAndUser()
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var command = Command(
+                    """
+                    SELECT account, "user", SUM(gpu_allocated_seconds), SUM(gpu_busy_seconds), SUM(gpu_energy_joules), SUM(cpu_seconds), CAST(SUM(jobs) AS BIGINT)
+                    FROM daily_usage WHERE cluster = @cluster GROUP BY account, "user" ORDER BY account, "user"
+                    """,
+                    ("cluster", _cluster));
+                using var reader = command.ExecuteReader();
+                var rows = new List<(string, string, UsageRow)>();
+                while (reader.Read())
+                {
+                    rows.Add((reader.GetString(0), reader.GetString(1), new UsageRow(string.Empty, reader.GetDouble(2), reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5), reader.GetInt64(6))));
+                }
+
+                return rows;
+            });
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> on an open connection; one that failed is dropped and opened again next time.</summary>
+    private T Run<T>(Func<T> work)
+    {
+        _connection ??= _connect();
+        try
+        {
+            return work();
+        }
+        catch (DbException) when (_connection.State != ConnectionState.Open || IsPostgres)
+        {
+            // PostgreSQL restarted or the network dropped: the next call starts from a fresh connection.
+            _connection.Dispose();
+            _connection = null;
+            throw;
+        }
+    }
+
+    private void Run(Action work) => Run(() =>
+    {
+        work();
+        return 0;
+    });
+
+    private void Migrate()
+    {
+        Execute(null, "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)");
+        if (IsPostgres)
+        {
+            Execute(null, "SELECT pg_advisory_lock(@key)", ("key", MigrationLockKey));
+        }
+
+        try
+        {
+            SchemaVersion = Convert.ToInt32(Scalar(null, "SELECT COALESCE(MAX(version), 0) FROM schema_version"), CultureInfo.InvariantCulture);
+            if (SchemaVersion > Migrations.Length)
+            {
+                throw new InvalidOperationException($"the store's schema is version {SchemaVersion}, newer than this monitor-aggregator knows ({Migrations.Length}); upgrade it, or use another store");
+            }
+
+            for (var version = SchemaVersion; version < Migrations.Length; version++)
+            {
+                using var transaction = _connection!.BeginTransaction();
+                Execute(transaction, Migrations[version]);
+                Execute(transaction, "INSERT INTO schema_version (version) VALUES (@version)", ("version", (long)version + 1));
+                transaction.Commit();
+                SchemaVersion = version + 1;
+            }
+        }
+        finally
+        {
+            if (IsPostgres)
+            {
+                Execute(null, "SELECT pg_advisory_unlock(@key)", ("key", MigrationLockKey));
+            }
+        }
+    }
+
+    private int Execute(DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = Command(sql, parameters);
+        command.Transaction = transaction;
+        return command.ExecuteNonQuery();
+    }
+
+    private object? Scalar(DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
+    {
+        using var command = Command(sql, parameters);
+        command.Transaction = transaction;
+        return command.ExecuteScalar();
+    }
+
+    private DbCommand Command(string sql, params (string Name, object Value)[] parameters)
+    {
+        var command = _connection!.CreateCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        return command;
+    }
+
+    private static string Day(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
+
+    private static object Db(string? value) => (object?)value ?? DBNull.Value;
+
+    private static object Db(double? value) => value is { } number ? number : DBNull.Value;
+
+    private static string? Text(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+}
