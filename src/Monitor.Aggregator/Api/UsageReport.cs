@@ -69,7 +69,7 @@ internal static class UsageReport
             json.WriteNumber("jobs", row.Jobs);
             if (currency is not null)
             {
-                json.WriteNumber("cost", Math.Round(row.Cost ?? 0, 2));
+                json.WriteNumber("cost", row.Cost ?? 0);
             }
 
             json.WriteEndObject();

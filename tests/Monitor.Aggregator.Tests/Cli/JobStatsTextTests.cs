@@ -44,14 +44,7 @@ public sealed class JobStatsTextTests
         }
 
         using var document = JsonDocument.Parse(buffer.ToArray());
-        var text = JobStatsText.Format(document.RootElement);
-        var path = Fixtures.Path("cli", name);
-        if (Environment.GetEnvironmentVariable("MONITOR_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(path, text);
-        }
-
-        Assert.Equal(File.ReadAllText(path), text);
+        Goldens.Check(name, JobStatsText.Format(document.RootElement));
     }
 
     private static NodeJobRecord Record(DateTimeOffset start, DateTimeOffset? end, params NodeJobGpu[] gpus) => new()

@@ -20,13 +20,21 @@ public sealed class UsageTextTests
     ];
 
     [Fact]
-    public void Table_MatchesGolden() => Golden("usage-by-account.txt", UsageText.Format(Document()));
+    public void Table_MatchesGolden() => Goldens.Check("usage-by-account.txt", UsageText.Format(Document()));
 
     [Fact]
     public void Csv_MatchesGoldenAndQuotesWhatASpreadsheetWouldRun()
     {
-        Golden("usage-by-account.csv", UsageReport.Csv(Query, Rows));
+        Goldens.Check("usage-by-account.csv", UsageReport.Csv(Query, Rows));
         Assert.Contains("\"=cmd()\",", UsageReport.Csv(Query, [new UsageRow("=cmd()", 0, 0, 0, 0, 0)]), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TableAndCsv_WithRates_CostColumnMatchesGolden()
+    {
+        UsageRow[] costed = [.. Rows.Select((r, i) => r with { Cost = (i + 1) * 10.005 })];
+        Goldens.Check("usage-by-account-cost.txt", UsageText.Format(Document(costed, "EUR")));
+        Goldens.Check("usage-by-account-cost.csv", UsageReport.Csv(Query, costed, "EUR"));
     }
 
     [Theory]
@@ -35,25 +43,14 @@ public sealed class UsageTextTests
     [InlineData("account", "2026-12-01", "2026-11-01", "to must be after from")]
     public void Query_Bad_Refused(string by, string from, string to, string problem) => Assert.Equal(problem, UsageReport.Parse(by, from, to, out _));
 
-    private static JsonElement Document()
+    private static JsonElement Document(UsageRow[]? rows = null, string? currency = null)
     {
         using var buffer = new MemoryStream();
         using (var json = new Utf8JsonWriter(buffer))
         {
-            UsageReport.WriteJson(json, Query, Rows);
+            UsageReport.WriteJson(json, Query, rows ?? Rows, currency);
         }
 
         return JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();
-    }
-
-    private static void Golden(string name, string text)
-    {
-        var path = Fixtures.Path("cli", name);
-        if (Environment.GetEnvironmentVariable("MONITOR_UPDATE_GOLDEN") == "1")
-        {
-            File.WriteAllText(path, text);
-        }
-
-        Assert.Equal(File.ReadAllText(path), text);
     }
 }
