@@ -1,14 +1,20 @@
 using System.CommandLine;
 using System.Net;
-using System.Text.Json;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Hosting;
+using Monitor.Agent.Logging;
 using Monitor.Aggregator;
+using Monitor.Aggregator.Access;
 using Monitor.Aggregator.Api;
 using Monitor.Aggregator.Collection;
 using Monitor.Aggregator.Storage;
 using Monitor.Aggregator.Usage;
 using Prometheus;
+using Serilog;
+using Serilog.Events;
 
 // monitor-aggregator: polls every agent's jobs feed into one store and serves the cluster's jobs (docs/aggregator.md).
 var listen = new Option<string>("--web.listen-address") { Description = "Address to listen on: [host]:port.", DefaultValueFactory = _ => ":9430" };
@@ -24,6 +30,12 @@ var retention = new Option<string>("--storage.retention") { Description = "How l
 var incompleteAfter = new Option<string>("--jobs.incomplete-after") { Description = "A running job whose node has not answered for this long is finalized and marked incomplete.", DefaultValueFactory = _ => "6h" };
 var shard = new Option<string>("--shard") { Description = "i/N: poll only the targets whose hash modulo N is i (Prometheus hashmod), so N replicas on one PostgreSQL store split the targets.", DefaultValueFactory = _ => "0/1" };
 var standby = new Option<bool>("--ha.standby") { Description = "Poll only while holding a PostgreSQL advisory lock; replicas without it stand by and serve the API." };
+var webConfig = new Option<string?>("--web.config.file") { Description = "Exporter-toolkit web configuration (YAML) for TLS: tls_server_config, as the agent and node_exporter read it." };
+var tokensFile = new Option<string?>("--web.tokens-file") { Description = "Bearer tokens that may read the aggregator (YAML: name, sha256, optional accounts). Without it, anyone who can reach the port reads everything." };
+var logLevel = new Option<string>("--log.level") { Description = "Only log messages with the given severity or above.", DefaultValueFactory = _ => "info" };
+logLevel.AcceptOnlyFromAmong("debug", "info", "warn", "error");
+var logFormat = new Option<string>("--log.format") { Description = "Output format of log messages: text for terminals, json for ECS documents.", DefaultValueFactory = _ => "text" };
+logFormat.AcceptOnlyFromAmong("text", "json");
 var costFile = new Option<string?>("--cost.file") { Description = "YAML rates for chargeback: currency, gpu_hour, kwh, cpu_hour, and per-partition overrides (docs/aggregator.md)." };
 foreach (var duration in new[] { interval, timeout, retention, incompleteAfter })
 {
@@ -56,6 +68,7 @@ concurrency.Validators.Add(result =>
 var root = new RootCommand("monitor-aggregator: collects per-job usage from every monitor-agent's jobs feed into one store and serves it.")
 {
     listen, storage, cluster, targets, targetFiles, interval, timeout, concurrency, postgres, retention, incompleteAfter, shard, standby, costFile,
+    webConfig, tokensFile, logLevel, logFormat,
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
@@ -116,6 +129,29 @@ if (!TryListenEndpoint(options.ListenAddress, out var endpoint))
     return 2;
 }
 
+Tls? tls = null;
+TokenFile? tokens = null;
+try
+{
+    if (parse.GetValue(webConfig) is { Length: > 0 } webConfigPath)
+    {
+        var web = WebConfig.Load(webConfigPath);
+        if (web.BasicAuthUsers.Count > 0)
+        {
+            throw new OptionsException($"--web.config.file '{webConfigPath}': basic_auth_users is the agent's; the aggregator takes bearer tokens (--web.tokens-file)");
+        }
+
+        tls = Tls.Create(web);
+    }
+
+    tokens = parse.GetValue(tokensFile) is { Length: > 0 } tokensPath ? TokenFile.Load(tokensPath) : null;
+}
+catch (Exception e) when (e is OptionsException or FormatException)
+{
+    await Console.Error.WriteLineAsync($"monitor-aggregator: error: {e.Message}");
+    return 2;
+}
+
 JobStore store;
 try
 {
@@ -140,8 +176,32 @@ catch (Exception e) when (e is IOException or UnauthorizedAccessException or Inv
 using (store)
 {
     var builder = WebApplication.CreateSlimBuilder();
-    builder.WebHost.ConfigureKestrel(kestrel => kestrel.Listen(endpoint));
-    builder.Logging.AddSimpleConsole(console => console.SingleLine = true);
+    builder.WebHost.ConfigureKestrel(kestrel =>
+    {
+        kestrel.AddServerHeader = false;
+        kestrel.Listen(endpoint, listen =>
+        {
+            if (tls is not null)
+            {
+                listen.UseHttps(new TlsHandshakeCallbackOptions { OnConnection = _ => ValueTask.FromResult(tls.ServerOptions), HandshakeTimeout = TimeSpan.FromSeconds(10) });
+            }
+        });
+    });
+    var json = parse.GetValue(logFormat) == "json";
+    var level = parse.GetValue(logLevel) switch
+    {
+        "debug" => LogEventLevel.Debug,
+        "warn" => LogEventLevel.Warning,
+        "error" => LogEventLevel.Error,
+        _ => LogEventLevel.Information,
+    };
+    var version = typeof(JobStore).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";
+    builder.Services.AddSerilog(serilog => serilog
+        .MinimumLevel.Is(level)
+        .MinimumLevel.Override("Microsoft", LogEventLevel.Warning)
+        .MinimumLevel.Override("System", LogEventLevel.Warning)
+        .WriteTo.Console(json ? new EcsJsonFormatter("monitor-aggregator", version, Environment.MachineName) : new TextLogFormatter(), standardErrorFromLevel: LogEventLevel.Verbose));
+    builder.Services.AddOpenApi();
     builder.Services.AddSingleton(options);
     builder.Services.AddSingleton(store);
     builder.Services.AddSingleton(TimeProvider.System);
@@ -154,55 +214,22 @@ using (store)
 
     builder.Services.AddSingleton<PollCycle>();
     builder.Services.AddHostedService<PollService>();
+    if (tokens is not null)
+    {
+        builder.Services.AddSingleton(tokens);
+        builder.Services.AddSingleton<AccessGuard>();
+    }
+
     var app = builder.Build();
-
-    app.MapGet("/api/v1/jobs/{id}", (string id, HttpContext context) =>
+    if (tokens is not null)
     {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            if (!JobReport.Write(json, id, store.Job(id), TimeProvider.System.GetUtcNow()))
-            {
-                return Results.NotFound($"no node has reported job {id}");
-            }
-        }
+        var guard = app.Services.GetRequiredService<AccessGuard>();
+        app.Use((context, next) => guard.InvokeAsync(context, next));
+    }
 
-        return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
-    });
-    app.MapGet("/api/v1/usage", (HttpContext context) =>
-    {
-        var q = context.Request.Query;
-        if (UsageReport.Parse(q["by"].FirstOrDefault(), q["from"].FirstOrDefault(), q["to"].FirstOrDefault(), out var query) is { } problem)
-        {
-            return Results.BadRequest(problem);
-        }
-
-        var rows = store.Usage(query.By, query.From, query.To, rates);
-        if (q["format"].FirstOrDefault() == "csv")
-        {
-            return Results.Text(UsageReport.Csv(query, rows, rates?.Currency), "text/csv; charset=utf-8");
-        }
-
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            UsageReport.WriteJson(json, query, rows, rates?.Currency);
-        }
-
-        return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
-    });
-    app.MapGet("/api/v1/running", () =>
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
-        {
-            RunningReport.Write(json, store.Running(), TimeProvider.System.GetUtcNow());
-        }
-
-        return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
-    });
-    app.MapGet("/healthz", () => "ok\n");
-    app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
+    ApiEndpoints.Map(app, store, rates, TimeProvider.System);
+    app.MapOpenApi();
+    app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/api/v1/running\">Running jobs</a></li><li><a href=\"/openapi/v1.json\">OpenAPI</a></li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
     _ = new UsageMetrics(store, Metrics.DefaultRegistry);
     app.MapMetrics();
     await app.StartAsync();
@@ -210,6 +237,11 @@ using (store)
     foreach (var address in app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses ?? [])
     {
         AggregatorLog.Listening(logger, address, options.Targets.Count, options.TargetFiles.Count, store.Description);
+    }
+
+    if (tokens is null)
+    {
+        AggregatorLog.Open(logger);
     }
 
     await app.WaitForShutdownAsync();

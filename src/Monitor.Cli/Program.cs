@@ -9,6 +9,7 @@ var aggregator = new Option<string>("--aggregator")
     Description = "The aggregator's base URL (or MONITOR_AGGREGATOR).",
     DefaultValueFactory = _ => Environment.GetEnvironmentVariable("MONITOR_AGGREGATOR") is { Length: > 0 } url ? url : "http://localhost:9430",
 };
+var tokenFile = new Option<string?>("--token-file") { Description = "A file holding the bearer token, when the aggregator requires one (or MONITOR_TOKEN)." };
 var json = new Option<bool>("--json") { Description = "Print the aggregator's JSON document instead of the report." };
 var jobId = new Argument<string>("job-id") { Description = "The Slurm job id, or namespace/pod." };
 var jobstats = new Command("jobstats", "What a job used on every node and GPU, with efficiency notes.") { jobId, json };
@@ -42,7 +43,9 @@ top.SetAction((parse, cancellationToken) =>
 
 var root = new RootCommand("monitor: per-job usage from monitor-aggregator.") { jobstats, usage, top };
 root.Options.Add(aggregator);
+root.Options.Add(tokenFile);
 aggregator.Recursive = true;
+tokenFile.Recursive = true;
 return await root.Parse(args).InvokeAsync();
 
 // Gets path from the aggregator and prints the body as it is, or formatted when format is given. Exit codes: 0, 1 for
@@ -53,7 +56,14 @@ async Task<int> Fetch(ParseResult parse, string path, string what, Func<JsonElem
     using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
     try
     {
-        using var response = await client.GetAsync(new Uri(baseUrl + path), cancellationToken);
+        using var request = new HttpRequestMessage(HttpMethod.Get, new Uri(baseUrl + path));
+        var token = parse.GetValue(tokenFile) is { Length: > 0 } file ? (await File.ReadAllTextAsync(file, cancellationToken)).Trim() : Environment.GetEnvironmentVariable("MONITOR_TOKEN");
+        if (!string.IsNullOrEmpty(token))
+        {
+            request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+
+        using var response = await client.SendAsync(request, cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         switch (response.StatusCode)
         {
@@ -63,6 +73,9 @@ async Task<int> Fetch(ParseResult parse, string path, string what, Func<JsonElem
             case HttpStatusCode.BadRequest:
                 await Console.Error.WriteLineAsync($"monitor: {body.Trim().Trim('"')}");
                 return 2;
+            case HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden:
+                await Console.Error.WriteLineAsync($"monitor: the aggregator at {baseUrl} refused the request ({(int)response.StatusCode}): give a token that may see {what} with --token-file or MONITOR_TOKEN");
+                return 1;
         }
 
         response.EnsureSuccessStatusCode();
@@ -76,7 +89,7 @@ async Task<int> Fetch(ParseResult parse, string path, string what, Func<JsonElem
         Console.Out.Write(format(document.RootElement));
         return 0;
     }
-    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException or UriFormatException)
+    catch (Exception e) when (e is HttpRequestException or TaskCanceledException or JsonException or KeyNotFoundException or InvalidOperationException or UriFormatException or IOException or UnauthorizedAccessException)
     {
         await Console.Error.WriteLineAsync($"monitor: cannot get {what} from {baseUrl}: {e.Message}");
         return 1;

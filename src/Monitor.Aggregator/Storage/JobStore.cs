@@ -584,10 +584,13 @@ internal sealed class JobStore : IDisposable
     /// <summary>
     /// Usage from <paramref name="from"/> to <paramref name="to"/> (days, <paramref name="to"/> excluded) grouped by
     /// <paramref name="by"/>: <c>account</c>, <c>user</c>, <c>partition</c> or <c>day</c>, with each group's cost
-    /// when <paramref name="rates"/> are given. Reads the daily rollups only, so a year costs what a day does times 365.
+    /// when <paramref name="rates"/> are given, of <paramref name="accounts"/> only when given. Reads the daily rollups
+    /// only, so a year costs what a day does times 365.
     /// </summary>
-    public IReadOnlyList<UsageRow> Usage(string by, DateOnly from, DateOnly to, CostRates? rates = null)
+    public IReadOnlyList<UsageRow> Usage(string by, DateOnly from, DateOnly to, CostRates? rates = null, IReadOnlySet<string>? accounts = null)
     {
+        var only = accounts?.Order(StringComparer.Ordinal).Select((a, i) => ($"a{i}", (object)a)).ToArray();
+        var filter = only is null ? string.Empty : only.Length == 0 ? " AND 1 = 0" : $" AND account IN ({string.Join(", ", only.Select(a => "@" + a.Item1))})";
         var column = by switch
         {
             "account" => "account",
@@ -604,9 +607,9 @@ internal sealed class JobStore : IDisposable
                 using var command = Command(
                     $"""
                     SELECT {column}, partition, SUM(gpu_allocated_seconds), SUM(gpu_busy_seconds), SUM(gpu_energy_joules), SUM(cpu_seconds), CAST(SUM(jobs) AS BIGINT)
-                    FROM daily_usage WHERE cluster = @cluster AND day >= @from AND day < @to GROUP BY {column}, partition ORDER BY {column}, partition
+                    FROM daily_usage WHERE cluster = @cluster AND day >= @from AND day < @to{filter} GROUP BY {column}, partition ORDER BY {column}, partition
                     """,
-                    ("cluster", _cluster), ("from", from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("to", to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)));
+                    [("cluster", _cluster), ("from", from.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), ("to", to.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)), .. only ?? []]);
                 using var reader = command.ExecuteReader();
                 var rows = new List<UsageRow>();
                 while (reader.Read())

@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Monitor.Aggregator.Access;
+using Monitor.Aggregator.Storage;
+using Monitor.Aggregator.Usage;
+using Monitor.Contracts;
+
+namespace Monitor.Aggregator.Api;
+
+/// <summary>
+/// The REST API (docs/aggregator.md, "API"; the OpenAPI document at <c>/openapi/v1.json</c>). With
+/// <c>--web.tokens-file</c>, a token limited to some accounts sees only theirs: another account's job is a 404, as an
+/// unknown one is, and usage and running jobs are filtered.
+/// </summary>
+internal static class ApiEndpoints
+{
+    /// <summary>Maps the API's routes.</summary>
+    public static void Map(WebApplication app, JobStore store, CostRates? rates, TimeProvider time)
+    {
+        app.MapGet("/api/v1/jobs/{id}", (string id, HttpContext context) =>
+        {
+            var records = VisibleJob(store, id, context);
+            return Json(json => JobReport.Write(json, id, records, time.GetUtcNow()), $"no node has reported job {id}");
+        })
+            .WithSummary("One job across the cluster: totals, every node's record and GPUs, and efficiency notes.");
+
+        app.MapGet("/api/v1/usage", (HttpContext context, string? by, string? from, string? to, string? format) =>
+        {
+            if (UsageReport.Parse(by, from, to, out var query) is { } problem)
+            {
+                return Results.BadRequest(problem);
+            }
+
+            var rows = store.Usage(query.By, query.From, query.To, rates, AccessGuard.Of(context)?.Accounts);
+            return format == "csv"
+                ? Results.Text(UsageReport.Csv(query, rows, rates?.Currency), "text/csv; charset=utf-8")
+                : Json(json => UsageReport.WriteJson(json, query, rows, rates?.Currency));
+        })
+            .WithSummary("Usage of the jobs that ended in [from, to), by account, user, partition or day; format=csv for CSV.");
+
+        app.MapGet("/api/v1/running", (HttpContext context) =>
+        {
+            var token = AccessGuard.Of(context);
+            var jobs = store.Running().Where(j => token is null || token.Sees(j.Account)).ToList();
+            return Json(json => RunningReport.Write(json, jobs, time.GetUtcNow()));
+        })
+            .WithSummary("The running jobs by GPUs held, with their utilization since the start and at the last poll, and idle GPUs.");
+
+        app.MapGet("/healthz", () => "ok\n").WithSummary("ok when the aggregator serves.");
+    }
+
+    /// <summary>Job <paramref name="id"/>'s records, or none when the request's token may not see its account.</summary>
+    public static IReadOnlyList<(string Node, NodeJobRecord Record)> VisibleJob(JobStore store, string id, HttpContext context)
+    {
+        var records = store.Job(id);
+        var account = records.Select(r => r.Record.Account ?? r.Record.Namespace).FirstOrDefault(a => a is not null);
+        return AccessGuard.Of(context) is { } token && !token.Sees(account) ? [] : records;
+    }
+
+    private static IResult Json(Action<Utf8JsonWriter> write) => Json(json =>
+    {
+        write(json);
+        return true;
+    }, string.Empty);
+
+    private static IResult Json(Func<Utf8JsonWriter, bool> write, string notFound)
+    {
+        using var buffer = new MemoryStream();
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = true }))
+        {
+            if (!write(json))
+            {
+                return Results.NotFound(notFound);
+            }
+        }
+
+        return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
+    }
+}
