@@ -8,4 +8,15 @@ if (args.Length > 0 && args[0] == "es-throughput")
     return;
 }
 
+if (args.Length > 0 && args[0] is "poll-fleet" or "fleet-server")
+{
+    var culture = System.Globalization.CultureInfo.InvariantCulture;
+    var agents = args.Length > 1 ? int.Parse(args[1], culture) : 10_000;
+    var jobs = args.Length > 2 ? int.Parse(args[2], culture) : 50_000;
+    await (args[0] == "fleet-server"
+        ? Monitor.Benchmarks.Aggregator.PollFleet.ServeAsync(agents, jobs)
+        : Monitor.Benchmarks.Aggregator.PollFleet.RunAsync(agents, jobs, args.Length > 3 ? args[3] : "sqlite", args.Length > 4 ? int.Parse(args[4], culture) : 5));
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

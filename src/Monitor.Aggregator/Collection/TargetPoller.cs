@@ -48,7 +48,7 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
 
                 var body = await ReadBoundedAsync(response, deadline.Token).ConfigureAwait(false);
                 var page = JobsFeedReader.Parse(body);
-                records += store.Apply(target, page, time.GetUtcNow());
+                records += await store.ApplyAsync(target, page, time.GetUtcNow()).ConfigureAwait(false);
                 truncated |= page.Truncated;
                 pages++;
                 if (!page.More)

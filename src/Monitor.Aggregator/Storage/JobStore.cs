@@ -127,6 +127,8 @@ internal sealed class JobStore : IDisposable
     private readonly Func<DbConnection> _connect;
     private readonly string _cluster;
     private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _writers = new(1, 1);
+    private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private DbConnection? _connection;
 
     private JobStore(Func<DbConnection> connect, string cluster, bool postgres, string description)
@@ -146,6 +148,9 @@ internal sealed class JobStore : IDisposable
 
     /// <summary>What the store is, for logs: "SQLite /var/lib/..." or "PostgreSQL host:port/database".</summary>
     public string Description { get; }
+
+    /// <summary>Seconds spent applying feed answers (under the store's lock), since the store was opened.</summary>
+    public double ApplySeconds { get; private set; }
 
     /// <summary>The schema version after opening.</summary>
     public int SchemaVersion { get; private set; }
@@ -190,9 +195,22 @@ internal sealed class JobStore : IDisposable
     {
         lock (_gate)
         {
-            _connection?.Dispose();
-            _connection = null;
+            Close();
         }
+
+        _writers.Dispose();
+    }
+
+    private void Close()
+    {
+        foreach (var command in _prepared.Values)
+        {
+            command.Dispose();
+        }
+
+        _prepared.Clear();
+        _connection?.Dispose();
+        _connection = null;
     }
 
     /// <summary>What the store holds about <paramref name="target"/> (null before its first poll).</summary>
@@ -202,8 +220,7 @@ internal sealed class JobStore : IDisposable
         {
             return Run(() =>
             {
-                using var command = Command("SELECT cursor, polls FROM targets WHERE target = @target", ("target", target));
-                using var reader = command.ExecuteReader();
+                using var reader = Prepared(null, "SELECT cursor, polls FROM targets WHERE target = @target", [("target", target)]).ExecuteReader();
                 return reader.Read() ? new TargetState(target, reader.IsDBNull(0) ? null : reader.GetString(0), reader.GetInt64(1)) : null;
             });
         }
@@ -217,13 +234,48 @@ internal sealed class JobStore : IDisposable
     {
         lock (_gate)
         {
-            return Run(() =>
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                return ApplyLocked(target, page, now);
+            }
+            finally
+            {
+                ApplySeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            }
+        }
+    }
+
+    /// <summary>
+    /// <see cref="Apply"/> for concurrent polls: they wait their turn asynchronously, so 64 polls waiting for the one
+    /// writer hold no threads (blocked on the lock, they starved the thread pool, and other polls' HTTP timed out).
+    /// </summary>
+    public async Task<int> ApplyAsync(string target, JobsFeedPage page, DateTimeOffset now)
+    {
+        await _writers.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return Apply(target, page, now);
+        }
+        finally
+        {
+            _writers.Release();
+        }
+    }
+
+    private int ApplyLocked(string target, JobsFeedPage page, DateTimeOffset now) =>
+            Run(() =>
             {
                 using var transaction = _connection!.BeginTransaction();
                 var changed = 0;
 
                 LockJobs(transaction, page.Jobs.Select(j => j.JobId));
-                foreach (var job in page.Jobs)
+                if (IsPostgres)
+                {
+                    changed += UpsertRunningBatch(transaction, target, page.Node, [.. page.Jobs.Where(j => j.End is null)], page.Reset);
+                }
+
+                foreach (var job in IsPostgres ? page.Jobs.Where(j => j.End is not null) : page.Jobs)
                 {
                     // A reset means the agent's ledger started over: its revisions start again, so they replace what is stored.
                     changed += UpsertJob(transaction, target, page.Node, job, page.Reset);
@@ -239,8 +291,6 @@ internal sealed class JobStore : IDisposable
                 transaction.Commit();
                 return changed;
             });
-        }
-    }
 
     /// <summary>
     /// Every node's record of job <paramref name="jobId"/> (each lifetime: a requeued job has several starts). A record
@@ -443,39 +493,121 @@ internal sealed class JobStore : IDisposable
         return gpus;
     }
 
+    /// <summary>The upsert of a node's job record: only a higher revision replaces a stored one, any after a reset.</summary>
+    private (string Sql, (string Name, object Value)[] Parameters) JobUpsert(string target, string node, NodeJobRecord job, bool reset) =>
+    (
+        $"""
+        INSERT INTO node_jobs (cluster, job_id, start_ms, node, target, revision, state, scheduler, "user", uid, account, partition,
+            namespace, pod, start_source, end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes)
+        VALUES (@cluster, @job, @start, @node, @target, @revision, @state, @scheduler, @user, @uid, @account, @partition,
+            @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak)
+        ON CONFLICT (cluster, job_id, start_ms, node) DO UPDATE SET
+            target = excluded.target, revision = excluded.revision, state = excluded.state, scheduler = excluded.scheduler,
+            "user" = excluded."user", uid = excluded.uid, account = excluded.account, partition = excluded.partition,
+            namespace = excluded.namespace, pod = excluded.pod, start_source = excluded.start_source, end_ms = excluded.end_ms,
+            end_source = excluded.end_source, unobserved_seconds = excluded.unobserved_seconds, cpu_seconds = excluded.cpu_seconds,
+            memory_bytes = excluded.memory_bytes, memory_peak_bytes = excluded.memory_peak_bytes,
+            finalized = CASE WHEN excluded.end_ms IS NULL THEN NULL ELSE node_jobs.finalized END
+        WHERE {(reset ? "1 = 1" : "excluded.revision > node_jobs.revision")}
+        """,
+        [
+            ("cluster", _cluster), ("job", job.JobId), ("start", job.Start.ToUnixTimeMilliseconds()), ("node", node), ("target", target), ("revision", job.Revision),
+            ("state", job.State), ("scheduler", job.Scheduler), ("user", Db(job.User)), ("uid", Db(job.Uid)), ("account", Db(job.Account)),
+            ("partition", Db(job.Partition)), ("namespace", Db(job.Namespace)), ("pod", Db(job.Pod)), ("start_source", job.StartSource),
+            ("end", job.End is { } end ? end.ToUnixTimeMilliseconds() : (object)DBNull.Value), ("end_source", Db(job.EndSource)),
+            ("unobserved", job.UnobservedSeconds), ("cpu", Db(job.CpuSeconds)), ("memory", Db(job.MemoryBytes)), ("memory_peak", Db(job.MemoryPeakBytes)),
+        ]);
+
+    private const string GpuInsert =
+        """
+        INSERT INTO node_job_gpus (cluster, job_id, start_ms, node, uuid, gpu_index, held, allocated_seconds, busy_seconds, energy_joules,
+            tensor_active_seconds, sm_active_seconds, memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds,
+            recent_allocated_seconds, recent_busy_seconds)
+        """;
+
+    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy";
+
+    private const string GpuOnConflict =
+        """
+        ON CONFLICT (cluster, job_id, start_ms, node, uuid) DO UPDATE SET
+            gpu_index = excluded.gpu_index, held = excluded.held, allocated_seconds = excluded.allocated_seconds,
+            busy_seconds = excluded.busy_seconds, energy_joules = excluded.energy_joules, tensor_active_seconds = excluded.tensor_active_seconds,
+            sm_active_seconds = excluded.sm_active_seconds, memory_peak_bytes = excluded.memory_peak_bytes, xid_errors = excluded.xid_errors,
+            ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds,
+            recent_allocated_seconds = excluded.allocated_seconds - node_job_gpus.allocated_seconds,
+            recent_busy_seconds = excluded.busy_seconds - node_job_gpus.busy_seconds
+        """;
+
+    /// <summary>The upsert of one GPU of a node's job record; the recent_* columns keep what changed since the last one.</summary>
+    private const string GpuUpsertSql = GpuInsert + "\nVALUES (" + GpuValues + ")\n" + GpuOnConflict;
+
+    /// <summary>
+    /// <see cref="GpuUpsertSql"/> guarded by its job's row: written only when the job's record is at this revision
+    /// (the job upsert before it in the same batch changed it, or a replay of the same answer). For a batch, where
+    /// the job upsert's result is not known when the GPU's statement is sent.
+    /// </summary>
+    private const string GuardedGpuUpsertSql = GpuInsert + "\nSELECT " + GpuValues
+        + "\nWHERE EXISTS (SELECT 1 FROM node_jobs j WHERE j.cluster = @cluster AND j.job_id = @job AND j.start_ms = @start AND j.node = @node AND j.revision = @revision)\n"
+        + GpuOnConflict;
+
+    private (string Name, object Value)[] GpuParameters(string node, NodeJobRecord job, long startMs, NodeJobGpu gpu) =>
+    [
+        ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("uuid", gpu.Uuid), ("index", (long)gpu.Index),
+        ("held", gpu.Held ? 1L : 0L), ("allocated", gpu.AllocatedSeconds), ("busy", gpu.BusySeconds), ("energy", gpu.EnergyJoules),
+        ("tensor", gpu.TensorActiveSeconds), ("sm", gpu.SmActiveSeconds), ("memory_peak", gpu.MemoryPeakBytes), ("xids", gpu.XidErrors),
+        ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds),
+    ];
+
+    /// <summary>
+    /// PostgreSQL: the running records of an answer and their GPUs in one batch, one round trip instead of one per
+    /// statement (a poll of an agent with 5 running jobs on 8 GPUs was 16 round trips). Returns how many records changed.
+    /// </summary>
+    private int UpsertRunningBatch(DbTransaction transaction, string target, string node, IReadOnlyList<NodeJobRecord> jobs, bool reset)
+    {
+        using var batch = _connection!.CreateBatch();
+        batch.Transaction = transaction;
+        var upserts = new List<DbBatchCommand>(jobs.Count);
+        foreach (var job in jobs)
+        {
+            var (sql, parameters) = JobUpsert(target, node, job, reset);
+            upserts.Add(Add(batch, sql, parameters));
+            foreach (var gpu in job.Gpus)
+            {
+                Add(batch, GuardedGpuUpsertSql, [.. GpuParameters(node, job, job.Start.ToUnixTimeMilliseconds(), gpu), ("revision", job.Revision)]);
+            }
+        }
+
+        batch.ExecuteNonQuery();
+        return upserts.Count(u => u.RecordsAffected > 0);
+    }
+
+    private static DbBatchCommand Add(DbBatch batch, string sql, (string Name, object Value)[] parameters)
+    {
+        var command = batch.CreateBatchCommand();
+        command.CommandText = sql;
+        foreach (var (name, value) in parameters)
+        {
+            var parameter = command.CreateParameter();
+            parameter.ParameterName = name;
+            parameter.Value = value;
+            command.Parameters.Add(parameter);
+        }
+
+        batch.BatchCommands.Add(command);
+        return command;
+    }
+
     private int UpsertJob(DbTransaction transaction, string target, string node, NodeJobRecord job, bool reset)
     {
         var startMs = job.Start.ToUnixTimeMilliseconds();
-        string? finalized = null;
-        using (var read = Command(
-            "SELECT finalized FROM node_jobs WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node",
-            ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node)))
-        {
-            read.Transaction = transaction;
-            finalized = read.ExecuteScalar() as string;
-        }
-
-        var changed = Execute(
+        // Only an ended record can finalize; a running one is just upserted.
+        var finalized = job.End is null ? null : Scalar(
             transaction,
-            $"""
-            INSERT INTO node_jobs (cluster, job_id, start_ms, node, target, revision, state, scheduler, "user", uid, account, partition,
-                namespace, pod, start_source, end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes)
-            VALUES (@cluster, @job, @start, @node, @target, @revision, @state, @scheduler, @user, @uid, @account, @partition,
-                @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak)
-            ON CONFLICT (cluster, job_id, start_ms, node) DO UPDATE SET
-                target = excluded.target, revision = excluded.revision, state = excluded.state, scheduler = excluded.scheduler,
-                "user" = excluded."user", uid = excluded.uid, account = excluded.account, partition = excluded.partition,
-                namespace = excluded.namespace, pod = excluded.pod, start_source = excluded.start_source, end_ms = excluded.end_ms,
-                end_source = excluded.end_source, unobserved_seconds = excluded.unobserved_seconds, cpu_seconds = excluded.cpu_seconds,
-                memory_bytes = excluded.memory_bytes, memory_peak_bytes = excluded.memory_peak_bytes,
-                finalized = CASE WHEN excluded.end_ms IS NULL THEN NULL ELSE node_jobs.finalized END
-            WHERE {(reset ? "1 = 1" : "excluded.revision > node_jobs.revision")}
-            """,
-            ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("target", target), ("revision", job.Revision),
-            ("state", job.State), ("scheduler", job.Scheduler), ("user", Db(job.User)), ("uid", Db(job.Uid)), ("account", Db(job.Account)),
-            ("partition", Db(job.Partition)), ("namespace", Db(job.Namespace)), ("pod", Db(job.Pod)), ("start_source", job.StartSource),
-            ("end", job.End is { } end ? end.ToUnixTimeMilliseconds() : DBNull.Value), ("end_source", Db(job.EndSource)),
-            ("unobserved", job.UnobservedSeconds), ("cpu", Db(job.CpuSeconds)), ("memory", Db(job.MemoryBytes)), ("memory_peak", Db(job.MemoryPeakBytes)));
+            "SELECT finalized FROM node_jobs WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node",
+            ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node)) as string;
+
+        var (jobSql, jobParameters) = JobUpsert(target, node, job, reset);
+        var changed = Execute(transaction, jobSql, jobParameters);
         if (changed == 0)
         {
             return 0; // An older or equal revision: already stored.
@@ -483,26 +615,7 @@ internal sealed class JobStore : IDisposable
 
         foreach (var gpu in job.Gpus)
         {
-            Execute(
-                transaction,
-                """
-                INSERT INTO node_job_gpus (cluster, job_id, start_ms, node, uuid, gpu_index, held, allocated_seconds, busy_seconds, energy_joules,
-                    tensor_active_seconds, sm_active_seconds, memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds,
-                    recent_allocated_seconds, recent_busy_seconds)
-                VALUES (@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved,
-                    @allocated, @busy)
-                ON CONFLICT (cluster, job_id, start_ms, node, uuid) DO UPDATE SET
-                    gpu_index = excluded.gpu_index, held = excluded.held, allocated_seconds = excluded.allocated_seconds,
-                    busy_seconds = excluded.busy_seconds, energy_joules = excluded.energy_joules, tensor_active_seconds = excluded.tensor_active_seconds,
-                    sm_active_seconds = excluded.sm_active_seconds, memory_peak_bytes = excluded.memory_peak_bytes, xid_errors = excluded.xid_errors,
-                    ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds,
-                    recent_allocated_seconds = excluded.allocated_seconds - node_job_gpus.allocated_seconds,
-                    recent_busy_seconds = excluded.busy_seconds - node_job_gpus.busy_seconds
-                """,
-                ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("uuid", gpu.Uuid), ("index", (long)gpu.Index),
-                ("held", gpu.Held ? 1L : 0L), ("allocated", gpu.AllocatedSeconds), ("busy", gpu.BusySeconds), ("energy", gpu.EnergyJoules),
-                ("tensor", gpu.TensorActiveSeconds), ("sm", gpu.SmActiveSeconds), ("memory_peak", gpu.MemoryPeakBytes), ("xids", gpu.XidErrors),
-                ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds));
+            Execute(transaction, GpuUpsertSql, GpuParameters(node, job, startMs, gpu));
         }
 
         if (job.End is { } ended && finalized != "ended")
@@ -670,8 +783,7 @@ internal sealed class JobStore : IDisposable
         catch (DbException) when (_connection.State != ConnectionState.Open || IsPostgres)
         {
             // PostgreSQL restarted or the network dropped: the next call starts from a fresh connection.
-            _connection.Dispose();
-            _connection = null;
+            Close();
             throw;
         }
     }
@@ -716,18 +828,34 @@ internal sealed class JobStore : IDisposable
         }
     }
 
-    private int Execute(DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
-    {
-        using var command = Command(sql, parameters);
-        command.Transaction = transaction;
-        return command.ExecuteNonQuery();
-    }
+    private int Execute(DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters) =>
+        Prepared(transaction, sql, parameters).ExecuteNonQuery();
 
-    private object? Scalar(DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters)
+    private object? Scalar(DbTransaction? transaction, string sql, params (string Name, object Value)[] parameters) =>
+        Prepared(transaction, sql, parameters).ExecuteScalar();
+
+    /// <summary>
+    /// The connection's command for <paramref name="sql"/>, made once and kept, with <paramref name="parameters"/>
+    /// bound: the statements of a poll run thousands of times, and parsing each once per connection instead of once
+    /// per call is most of the store's speed. Not for readers (they are disposed by their caller).
+    /// </summary>
+    private DbCommand Prepared(DbTransaction? transaction, string sql, (string Name, object Value)[] parameters)
     {
-        using var command = Command(sql, parameters);
+        if (!_prepared.TryGetValue(sql, out var command))
+        {
+            command = Command(sql, parameters);
+            _prepared[sql] = command;
+        }
+        else
+        {
+            foreach (var (name, value) in parameters)
+            {
+                command.Parameters[name].Value = value;
+            }
+        }
+
         command.Transaction = transaction;
-        return command.ExecuteScalar();
+        return command;
     }
 
     private DbCommand Command(string sql, params (string Name, object Value)[] parameters)
