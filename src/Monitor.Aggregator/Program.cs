@@ -137,7 +137,7 @@ using (store)
         return Results.Bytes(buffer.ToArray(), "application/json; charset=utf-8");
     });
     app.MapGet("/healthz", () => "ok\n");
-    app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
+    Monitor.Aggregator.Web.WebPages.Map(app, store.Job, store.Usage, TimeProvider.System);
     _ = new Monitor.Aggregator.Usage.UsageMetrics(store, Metrics.DefaultRegistry);
     app.MapMetrics();
     await app.StartAsync();
