@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
-# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library, Slurm and munge
-# for the one-node Slurm of the jobs tests) when they are missing; that needs root.
+# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library, Chromium for the
+# aggregator's web pages, Slurm and munge for the one-node Slurm of the jobs tests) when they are missing; that needs root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -15,6 +15,7 @@ need shellcheck shellcheck
 need curl curl
 need jq jq
 need gcc gcc
+need chromium chromium
 if ((${#packages[@]})); then
   echo "test.sh: installing ${packages[*]}" >&2
   if [[ $(id -u) -ne 0 ]]; then

@@ -43,9 +43,10 @@ internal static class Html
         .n{text-align:right}
         tfoot td{font-weight:700;border-top:2px solid #c3c9d1;border-bottom:0}
         .scroll{overflow-x:auto}
-        dl.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(165px,1fr));gap:6px 16px;margin:0}
+        dl.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:6px 16px;margin:0}
         dl.facts dt{font-size:12px;color:#4b5563}
-        dl.facts dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums}
+        dl.facts dd{margin:0;font-weight:600;font-variant-numeric:tabular-nums;overflow-wrap:anywhere}
+        dl.totals dd{font-size:16px}
         .badge{display:inline-block;padding:1px 8px;border-radius:10px;font-size:12px;font-weight:600;vertical-align:middle;margin-left:8px}
         .badge.running{background:#dbeafe;color:#1e40af}
         .badge.ended{background:#e5e7eb;color:#374151}
@@ -129,8 +130,8 @@ internal static class Html
     /// <summary>A ratio as a percentage with one decimal (<c>9.0 %</c>); a dash when there is none.</summary>
     public static string Percent(double? ratio) => ratio is { } r ? Number(r * 100, "0.0") + " %" : "–";
 
-    /// <summary>A time in UTC, to the second.</summary>
-    public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
+    /// <summary>A time in UTC, to the second (the pages say UTC in their labels, once).</summary>
+    public static string Time(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
 
     /// <summary>A day as <c>yyyy-MM-dd</c>.</summary>
     public static string Day(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);

@@ -52,11 +52,11 @@ internal static class JobPage
         Fact(body, "Account", job.Account ?? "–");
         Fact(body, "Partition", job.Partition ?? "–");
         Fact(body, "State", State(job));
-        Fact(body, "Start", Html.Time(job.Start));
-        Fact(body, "End", job.End is { } end ? Html.Time(end) : "running");
+        Fact(body, "Start (UTC)", Html.Time(job.Start));
+        Fact(body, "End (UTC)", job.End is { } end ? Html.Time(end) : "running");
         Fact(body, "Run time", Html.Duration(job.RuntimeSeconds));
-        Fact(body, "Nodes", job.Nodes.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        Fact(body, "GPUs", job.Gpus.Count.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Fact(body, "Nodes", Html.Number(job.Nodes, "0"));
+        Fact(body, "GPUs", Html.Number(job.Gpus.Count, "0"));
         body.Append($"</dl></section>\n");
     }
 
@@ -64,17 +64,24 @@ internal static class JobPage
 
     private static void Totals(HtmlBuilder body, JobSummary job)
     {
-        body.Append($"<section><h2>Totals</h2><div class=\"scroll\"><table class=\"totals\"><thead><tr>");
-        body.Append($"<th class=\"n\">GPU-hours</th><th class=\"n\">Busy GPU-hours</th><th class=\"n\">Mean utilization</th><th class=\"n\">Tensor active</th>");
-        body.Append($"<th class=\"n\">Energy</th><th class=\"n\">kWh per GPU-hour</th><th class=\"n\">GPU memory peak</th><th class=\"n\">CPU-hours</th>");
-        body.Append($"<th class=\"n\">XID errors</th><th class=\"n\">ECC errors</th><th class=\"n\">Not measured</th></tr></thead><tbody><tr>");
-        body.Append($"<td class=\"n\">{Units.Hours(job.GpuAllocatedSeconds):0.00}</td><td class=\"n\">{Units.Hours(job.GpuBusySeconds):0.00}</td>");
-        body.Append($"<td class=\"n\">{Html.Percent(job.GpuBusyFraction)}</td><td class=\"n\">{Html.Percent(job.GpuTensorFraction)}</td>");
-        body.Append($"<td class=\"n\">{Units.KilowattHours(job.GpuEnergyJoules):0.000} kWh</td>");
-        body.Append($"<td class=\"n\">{(job.KilowattHoursPerGpuHour is { } perHour ? Html.Number(perHour, "0.000") : "–")}</td>");
-        body.Append($"<td class=\"n\">{Html.Gigabytes(job.GpuMemoryPeakBytes)}</td><td class=\"n\">{Units.Hours(job.CpuSeconds):0.00}</td>");
-        body.Append($"<td class=\"n\">{job.XidErrors}</td><td class=\"n\">{job.EccErrors}</td><td class=\"n\">{job.UnobservedSeconds:0.#} s</td>");
-        body.Append($"</tr></tbody></table></div></section>\n");
+        body.Append($"<section><h2>Totals</h2><dl class=\"facts totals\">");
+        Fact(body, "GPU-hours", Html.Number(Units.Hours(job.GpuAllocatedSeconds), "0.00"));
+        Fact(body, "Busy GPU-hours", Html.Number(Units.Hours(job.GpuBusySeconds), "0.00"));
+        Fact(body, "Mean utilization", Html.Percent(job.GpuBusyFraction));
+        Fact(body, "Tensor active", Html.Percent(job.GpuTensorFraction));
+        Fact(body, "Energy", Html.Number(Units.KilowattHours(job.GpuEnergyJoules), "0.000") + " kWh");
+        Fact(body, "kWh per GPU-hour", job.KilowattHoursPerGpuHour is { } perHour ? Html.Number(perHour, "0.000") : "–");
+        Fact(body, "GPU memory peak", Html.Gigabytes(job.GpuMemoryPeakBytes));
+        Fact(body, "CPU-hours", Html.Number(Units.Hours(job.CpuSeconds), "0.00"));
+        Fact(body, "XID errors", Html.Number(job.XidErrors, "0"));
+        Fact(body, "ECC errors", Html.Number(job.EccErrors, "0"));
+        if (job.UnobservedSeconds > 0)
+        {
+            // Only when there is some, as jobstats does: the unobserved note says the same in words.
+            Fact(body, "Not measured", Html.Number(job.UnobservedSeconds, "0.#") + " s");
+        }
+
+        body.Append($"</dl></section>\n");
     }
 
     private static void Notes(HtmlBuilder body, JobSummary job)
@@ -109,23 +116,27 @@ internal static class JobPage
         var utilization = charted.Select(g => new ChartBar(Label(g), g.BusyFraction ?? 0, Severity(g.BusyFraction), Html.Percent(g.BusyFraction))).ToList();
         var maxKwh = charted.Max(g => Units.KilowattHours(g.Counters.EnergyJoules));
         var energy = charted.Select(g => new ChartBar(Label(g), Units.KilowattHours(g.Counters.EnergyJoules), "energy", Html.Number(Units.KilowattHours(g.Counters.EnergyJoules), "0.000") + " kWh")).ToList();
-        Mark[] marks = [new(EfficiencyRules.LowUtilization, "critical"), new(EfficiencyRules.FairUtilization, "warning")];
+        ChartMark[] marks =
+        [
+            new(EfficiencyRules.LowUtilization, Threshold(EfficiencyRules.LowUtilization), "critical", "end"),
+            new(EfficiencyRules.FairUtilization, Threshold(EfficiencyRules.FairUtilization), "warning", "start"),
+        ];
         body.Append($"<section><h2>Per GPU</h2>");
         if (charted.Count < job.Gpus.Count)
         {
             body.Append($"<p class=\"sub\">The charts show the first {charted.Count} of {job.Gpus.Count} GPUs; the table below lists every one.</p>");
         }
 
-        body.Append($"<div class=\"charts\"><figure><figcaption>Utilization (busy / allocated) <small>dashed: {Html.Percent(EfficiencyRules.LowUtilization)} and {Html.Percent(EfficiencyRules.FairUtilization)}, the efficiency rules' thresholds</small></figcaption>");
+        body.Append($"<div class=\"charts\"><figure><figcaption>Utilization (busy / allocated) <small>dashed: the efficiency rules' thresholds</small></figcaption>");
         body.Append(SvgChart.HorizontalBars(
-            "GPU utilization per GPU", utilization, 1, ChartLayout, [.. marks.Select(m => new ChartMark(m.Ratio, Html.Percent(m.Ratio), m.Class))], "100 %"));
+            "GPU utilization per GPU", utilization, 1, ChartLayout, marks, "100 %"));
         body.Append($"</figure><figure><figcaption>Energy <small>kWh per GPU, the job's share</small></figcaption>");
         body.Append(SvgChart.HorizontalBars("GPU energy per GPU", energy, maxKwh, ChartLayout, [], maxKwh > 0 ? Html.Number(maxKwh, "0.000") + " kWh" : null));
         body.Append($"</figure></div></section>\n");
     }
 
-    /// <summary>A threshold line on the utilization chart.</summary>
-    private sealed record Mark(double Ratio, string Class);
+    /// <summary>A threshold's label: whole percent, short enough that two close lines' labels do not meet.</summary>
+    private static string Threshold(double ratio) => Html.Number(ratio * 100, "0.#") + " %";
 
     /// <summary>The colour of a GPU's utilization bar: the severity the job-wide rules would give that figure.</summary>
     private static string Severity(double? utilization) => utilization switch
@@ -140,7 +151,7 @@ internal static class JobPage
 
     private static void Nodes(HtmlBuilder body, JobSummary job)
     {
-        body.Append($"<section><h2>Per node</h2><div class=\"scroll\"><table><thead><tr><th>Node</th><th>State</th><th>Start</th><th>End</th>");
+        body.Append($"<section><h2>Per node</h2><div class=\"scroll\"><table><thead><tr><th>Node</th><th>State</th><th>Start (UTC)</th><th>End (UTC)</th>");
         body.Append($"<th class=\"n\">GPUs</th><th class=\"n\">CPU-hours</th><th class=\"n\">Memory peak</th><th class=\"n\">Not measured</th><th class=\"n\">Revision</th></tr></thead><tbody>");
         foreach (var (node, record) in job.Records)
         {

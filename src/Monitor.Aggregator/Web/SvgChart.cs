@@ -15,7 +15,8 @@ internal sealed record ChartBar(string Label, double Value, string Class, string
 /// <param name="Value">Where, on the chart's scale.</param>
 /// <param name="Label">What is written above it.</param>
 /// <param name="Class">Its CSS class (its colour).</param>
-internal sealed record ChartMark(double Value, string Label, string Class);
+/// <param name="Anchor">Where the label sits: <c>end</c> left of the line, <c>start</c> right of it, <c>middle</c> over it (SVG text-anchor).</param>
+internal sealed record ChartMark(double Value, string Label, string Class, string Anchor = "middle");
 
 /// <summary>The widths of a chart's three columns, in CSS pixels: labels, bars (the full scale) and values.</summary>
 internal sealed record ChartLayout(int LabelWidth, int PlotWidth, int ValueWidth);
@@ -90,7 +91,7 @@ internal static class SvgChart
         {
             var x = Length(x0 + BarWidth(mark.Value, scaleMax, layout.PlotWidth));
             svg.Append($"<line class=\"mark {mark.Class}\" x1=\"{x}\" y1=\"{Top - 2}\" x2=\"{x}\" y2=\"{height - Bottom}\"/>");
-            svg.Append($"<text class=\"{mark.Class}\" x=\"{x}\" y=\"{Top - 5}\" text-anchor=\"middle\">{mark.Label}</text>\n");
+            svg.Append($"<text class=\"{mark.Class}\" x=\"{x}\" y=\"{Top - 5}\" text-anchor=\"{mark.Anchor}\">{mark.Label}</text>\n");
         }
 
         svg.Append($"</svg>\n");

@@ -31,15 +31,19 @@ public sealed class JobPageTests
         foreach (var expected in new[]
         {
             "<dt>User</dt><dd>alice</dd>", "<dt>Account</dt><dd>physics</dd>", "<dt>Partition</dt><dd>gpu</dd>", "<dt>State</dt><dd>ended</dd>",
-            "<dt>Start</dt><dd>2026-12-01 08:00:00 UTC</dd>", "<dt>End</dt><dd>2026-12-01 09:00:00 UTC</dd>", "<dt>Run time</dt><dd>1:00:00</dd>",
+            "<dt>Start (UTC)</dt><dd>2026-12-01 08:00:00</dd>", "<dt>End (UTC)</dt><dd>2026-12-01 09:00:00</dd>", "<dt>Run time</dt><dd>1:00:00</dd>",
             "<dt>Nodes</dt><dd>2</dd>", "<dt>GPUs</dt><dd>4</dd>",
-            ">4.00</td>", ">0.36</td>", ">9.0 %</td>", ">1.400 kWh</td>", ">0.350</td>", ">31.0 GB</td>",
+            "<dt>GPU-hours</dt><dd>4.00</dd>", "<dt>Busy GPU-hours</dt><dd>0.36</dd>", "<dt>Mean utilization</dt><dd>9.0 %</dd>",
+            "<dt>Energy</dt><dd>1.400 kWh</dd>", "<dt>kWh per GPU-hour</dt><dd>0.350</dd>", "<dt>GPU memory peak</dt><dd>31.0 GB</dd>",
+            "<dt>XID errors</dt><dd>0</dd>",
             "<li class=\"critical\"><span class=\"sev\">critical</span>This job used 9 % of its 4 GPUs on average: 1 GPU would have done the same work (request 1).",
             "<a href=\"/api/v1/jobs/12345\">",
         })
         {
             Assert.Contains(expected, html, StringComparison.Ordinal);
         }
+
+        Assert.DoesNotContain("<dt>Not measured</dt>", html, StringComparison.Ordinal);
 
         // One row per GPU: gpu17's two, then gpu18's.
         Assert.Equal(4, Regex.Count(html, "<tr><td>gpu1[78]</td><td class=\"n\">[01]</td><td class=\"n\">1.00</td><td class=\"n\">9.0 %</td>"));
@@ -106,13 +110,14 @@ public sealed class JobPageTests
     [Fact]
     public void Job_Running_RunTimeToNowAndNoEnd()
     {
-        (string, NodeJobRecord)[] records = [("gpu3", SomeJob.Record("8", Start, null, SomeJob.Gpu(5, 0.3, xids: 2, hours: 0.5)))];
+        (string, NodeJobRecord)[] records = [("gpu3", SomeJob.Record("8", Start, null, SomeJob.Gpu(5, 0.3, xids: 2, hours: 0.5)) with { UnobservedSeconds = 42 })];
 
         var html = Render(records, Start.AddMinutes(30).AddSeconds(5)).Html;
 
         Assert.Contains("<span class=\"badge running\">running</span>", html, StringComparison.Ordinal);
-        Assert.Contains("<dt>End</dt><dd>running</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>End (UTC)</dt><dd>running</dd>", html, StringComparison.Ordinal);
         Assert.Contains("<dt>Run time</dt><dd>0:30:05</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>Not measured</dt><dd>42 s</dd>", html, StringComparison.Ordinal);
         Assert.Contains("<li class=\"critical\"><span class=\"sev\">critical</span>GPU 5 on node gpu3 reported 2 XID errors", html, StringComparison.Ordinal);
     }
 

@@ -32,7 +32,8 @@ public sealed class WebPagesHttpTests : IAsyncLifetime
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
         _app = builder.Build();
-        WebPages.Map(_app, id => id == "12345" ? job : [], (_, _, _) => usage, new FakeTimeProvider(Start.AddDays(3)));
+        (string, NodeJobRecord)[] pod = [("gpu17", SomeJob.Record("team-a/train-0", Start, Start.AddHours(1), SomeJob.Gpu(0, 0.5)))];
+        WebPages.Map(_app, id => id switch { "12345" => job, "team-a/train-0" => pod, _ => [] }, (_, _, _) => usage, new FakeTimeProvider(Start.AddDays(3)));
         await _app.StartAsync();
         _base = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
     }
@@ -62,6 +63,17 @@ public sealed class WebPagesHttpTests : IAsyncLifetime
         Assert.StartsWith("default-src 'none';", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
         Assert.Equal("nosniff", response.Headers.GetValues("X-Content-Type-Options").Single());
         Assert.Contains(text, await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/jobs/team-a/train-0")]
+    [InlineData("/jobs/team-a%2Ftrain-0")]
+    public async Task Get_KubernetesJob_NamespaceSlashPod(string path)
+    {
+        using var response = await _client.GetAsync(new Uri(_base, path));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("<h1>Job team-a/train-0<span", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
