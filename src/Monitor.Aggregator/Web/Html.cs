@@ -41,6 +41,7 @@ internal static class Html
         th,td{padding:3px 8px;border-bottom:1px solid #e6e9ed;text-align:left;white-space:nowrap}
         th{font-size:12px;color:#4b5563;font-weight:600;background:#f8f9fb}
         .n{text-align:right}
+        td small{color:#4b5563}
         tfoot td{font-weight:700;border-top:2px solid #c3c9d1;border-bottom:0}
         .scroll{overflow-x:auto}
         dl.facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(180px,1fr));gap:6px 16px;margin:0}

@@ -152,13 +152,14 @@ internal static class JobPage
     private static void Nodes(HtmlBuilder body, JobSummary job)
     {
         body.Append($"<section><h2>Per node</h2><div class=\"scroll\"><table><thead><tr><th>Node</th><th>State</th><th>Start (UTC)</th><th>End (UTC)</th>");
-        body.Append($"<th class=\"n\">GPUs</th><th class=\"n\">CPU-hours</th><th class=\"n\">Memory peak</th><th class=\"n\">Not measured</th><th class=\"n\">Revision</th></tr></thead><tbody>");
+        body.Append($"<th class=\"n\">GPUs</th><th class=\"n\">CPU-hours</th><th class=\"n\">Memory peak</th><th class=\"n\">Not measured</th></tr></thead><tbody>");
         foreach (var (node, record) in job.Records)
         {
-            var end = record.End is { } e ? $"{Html.Time(e)} ({record.EndSource})" : "running";
-            body.Append($"<tr><td>{node}</td><td>{record.State}</td><td>{Html.Time(record.Start)} ({record.StartSource})</td><td>{end}</td>");
+            // Where each time came from (scheduler, agent, checkpoint), small: it matters when the times look wrong.
+            var end = record.End is { } e ? new HtmlBuilder().Append($"{Html.Time(e)} <small>{record.EndSource}</small>").ToMarkup() : new Markup("running");
+            body.Append($"<tr><td>{node}</td><td>{record.State}</td><td>{Html.Time(record.Start)} <small>{record.StartSource}</small></td><td>{end}</td>");
             body.Append($"<td class=\"n\">{record.Gpus.Count}</td><td class=\"n\">{(record.CpuSeconds is { } cpu ? Html.Number(Units.Hours(cpu), "0.00") : "–")}</td>");
-            body.Append($"<td class=\"n\">{(record.MemoryPeakBytes is { } memory ? Html.Gigabytes(memory) : "–")}</td><td class=\"n\">{record.UnobservedSeconds:0.#} s</td><td class=\"n\">{record.Revision}</td></tr>");
+            body.Append($"<td class=\"n\">{(record.MemoryPeakBytes is { } memory ? Html.Gigabytes(memory) : "–")}</td><td class=\"n\">{record.UnobservedSeconds:0.#} s</td></tr>");
         }
 
         body.Append($"</tbody></table></div></section>\n");

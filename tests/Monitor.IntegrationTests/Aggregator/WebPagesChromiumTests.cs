@@ -33,13 +33,23 @@ public sealed class WebPagesChromiumTests
         [
             SomeJob.Record("12346", Start, Start.AddHours(1), SomeJob.Gpu(0, 0.9)) with { Account = "chemistry", User = "<script>alert(1)</script>" },
         ];
-        await using var feed = await StandInJobsFeed.StartAsync(new Dictionary<string, IReadOnlyList<NodeJobRecord>> { ["gpu17"] = gpu17, ["gpu18"] = gpu18, ["gpu03"] = gpu03 });
+        var nodes = new Dictionary<string, IReadOnlyList<NodeJobRecord>> { ["gpu17"] = gpu17, ["gpu18"] = gpu18, ["gpu03"] = gpu03 };
+
+        // And a 64-GPU job (8 nodes × 8 GPUs, utilization rising GPU by GPU) that ended the next day, to see a big job's page.
+        for (var n = 0; n < 8; n++)
+        {
+            var node = n;
+            nodes[$"big{node}"] = [SomeJob.Record("20000", Start.AddDays(1), Start.AddDays(1).AddHours(6), [.. Enumerable.Range(0, 8).Select(g => SomeJob.Gpu(g, ((node * 8) + g + 1) / 64.0, hours: 6))])];
+        }
+
+        await using var feed = await StandInJobsFeed.StartAsync(nodes);
         using var tree = new TempTree();
         await using var aggregator = await AgentProcess.StartExecutableAsync(
             AgentProcess.AggregatorPath, null, $"--storage.path={tree.Path("aggregator/store.db")}", $"--targets={string.Join(',', feed.Targets)}", "--poll.interval=1s");
         using var client = new HttpClient();
         await Eventually.UntilAsync(
-            async () => await Nodes(client, aggregator, "12345") == 2 && await Nodes(client, aggregator, "12346") == 1, TimeSpan.FromSeconds(60), "both jobs stored");
+            async () => await Nodes(client, aggregator, "12345") == 2 && await Nodes(client, aggregator, "12346") == 1 && await Nodes(client, aggregator, "20000") == 8,
+            TimeSpan.FromSeconds(60), "the three jobs stored");
 
         // The job page: header, totals, the note, both charts, a row per GPU; worked out from the records.
         var jobUrl = new Uri(aggregator.BaseAddress, "jobs/12345");
@@ -104,6 +114,13 @@ public sealed class WebPagesChromiumTests
         var csvLink = WebUtility.HtmlDecode(PageMarkup.References(usage).Single(r => r.Contains("format=csv", StringComparison.Ordinal)));
         var csv = await client.GetStringAsync(new Uri(aggregator.BaseAddress, csvLink));
         Assert.StartsWith("account,gpu_hours_allocated,gpu_hours_busy,energy_kwh,cpu_hours,jobs\r\nchemistry,1,0.9,0.35,0,1\r\n", csv, StringComparison.Ordinal);
+
+        // The 64-GPU job: every GPU in both charts; a tall screenshot of the whole page.
+        var bigUrl = new Uri(aggregator.BaseAddress, "jobs/20000");
+        var big = await Chromium.DumpDomAsync(bigUrl);
+        Assert.Equal(128, PageMarkup.Bars(big).Count);
+        Assert.Contains("<dt>GPUs</dt><dd>64</dd>", big, StringComparison.Ordinal);
+        Png(await Screenshot(bigUrl, "job-20000-64-gpus.png", height: 4200), 1366, 4200);
 
         // An unknown job is a page too, with 404.
         using var unknown = await client.GetAsync(new Uri(aggregator.BaseAddress, "jobs/99999"));
