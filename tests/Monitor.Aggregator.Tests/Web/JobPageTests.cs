@@ -158,6 +158,20 @@ public sealed class JobPageTests
         Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(html), 10_000, 100_000);
     }
 
+    [Fact]
+    public void Job_MoreGpusThanTheChartsHold_ChartsCutTablesComplete()
+    {
+        // 40 nodes × 8 GPUs = 320 GPUs: the charts stop at 256 and say so; the GPU table has all 320 rows.
+        (string, NodeJobRecord)[] records =
+            [.. Enumerable.Range(0, 40).Select(n => ($"gpu{n:D2}", SomeJob.Record("320", Start, Start.AddHours(1), [.. Enumerable.Range(0, 8).Select(g => SomeJob.Gpu(g, 0.5))])))];
+
+        var html = Render(records, Start.AddHours(2)).Html;
+
+        Assert.Equal(2 * JobPage.MaxChartBars, PageMarkup.Bars(html).Count);
+        Assert.Contains("The charts show the first 256 of 320 GPUs; the table below lists every one.", html, StringComparison.Ordinal);
+        Assert.Equal(320, Regex.Count(html, "<tr><td>gpu[0-9]{2}</td><td class=\"n\">[0-7]</td>"));
+    }
+
     private static WebPage Render((string Node, NodeJobRecord Record)[] records, DateTimeOffset now, string id = "12345") =>
         WebPages.Job(id, asked => asked == id ? records : [], now);
 }

@@ -89,6 +89,19 @@ public sealed class UsagePageTests
     }
 
     [Fact]
+    public void Usage_MoreRowsThanTheChartHolds_ChartCutTableComplete()
+    {
+        UsageRow[] rows = [.. Enumerable.Range(0, 60).Select(u => new UsageRow($"user{u:D2}", 3600, 1800, 0, 0, 1))];
+
+        var html = WebPages.Usage("user", "2026-11-01", "2026-12-01", (_, _, _) => rows, Now).Html;
+
+        Assert.Equal(2 * UsagePage.MaxChartBars, PageMarkup.Bars(html).Count);
+        Assert.Contains("The chart shows the first 50 of 60 rows; the table and the CSV have every one.", html, StringComparison.Ordinal);
+        Assert.Contains("<tr><td>user59</td>", html, StringComparison.Ordinal);
+        Assert.Contains("<tfoot><tr><td>total</td><td class=\"n\">60.00</td><td class=\"n\">30.00</td>", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Usage_NoRows_SaysSo()
     {
         var html = WebPages.Usage("day", "2026-11-01", "2026-12-01", (_, _, _) => [], Now).Html;
