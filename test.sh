@@ -2,7 +2,8 @@
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
 # use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library, PostgreSQL for the
-# aggregator's store, Slurm and munge for the one-node Slurm of the jobs tests) when they are missing; that needs root.
+# aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of the jobs tests) when they
+# are missing; that needs root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +18,7 @@ need jq jq
 need gcc gcc
 # PostgreSQL for the aggregator's storage tests (they start their own server on loopback, tests/Monitor.Testing/PostgresServer.cs).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
+need chromium chromium
 if ((${#packages[@]})); then
   echo "test.sh: installing ${packages[*]}" >&2
   if [[ $(id -u) -ne 0 ]]; then

@@ -202,6 +202,7 @@ using (store)
         .MinimumLevel.Override("System", LogEventLevel.Warning)
         .WriteTo.Console(json ? new EcsJsonFormatter("monitor-aggregator", version, Environment.MachineName) : new TextLogFormatter(), standardErrorFromLevel: LogEventLevel.Verbose));
     builder.Services.AddOpenApi();
+    builder.Services.AddHttpContextAccessor();
     builder.Services.AddSingleton(options);
     builder.Services.AddSingleton(store);
     builder.Services.AddSingleton(TimeProvider.System);
@@ -229,7 +230,14 @@ using (store)
 
     ApiEndpoints.Map(app, store, rates, TimeProvider.System);
     app.MapOpenApi();
-    app.MapGet("/", () => Results.Content("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>Monitor aggregator</title></head><body><h1>Monitor aggregator</h1><ul><li><a href=\"/metrics\">Metrics</a></li><li>/api/v1/jobs/&lt;id&gt;</li><li><a href=\"/api/v1/running\">Running jobs</a></li><li><a href=\"/openapi/v1.json\">OpenAPI</a></li><li><a href=\"/healthz\">Health</a></li></ul></body></html>\n", "text/html; charset=utf-8"));
+
+    // The pages read through the request's token, as the API does.
+    var requests = app.Services.GetRequiredService<IHttpContextAccessor>();
+    Monitor.Aggregator.Web.WebPages.Map(
+        app,
+        id => ApiEndpoints.VisibleJob(store, id, requests.HttpContext!),
+        (by, from, to) => store.Usage(by, from, to, rates, AccessGuard.Of(requests.HttpContext!)?.Accounts),
+        TimeProvider.System);
     _ = new UsageMetrics(store, Metrics.DefaultRegistry);
     app.MapMetrics();
     await app.StartAsync();

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Monitor.Aggregator.Usage;
 using Monitor.Contracts;
 
 namespace Monitor.Aggregator.Api;
@@ -15,42 +14,44 @@ internal static class JobReport
     /// <summary>Writes the job's document; false (nothing written) when no node has reported it.</summary>
     public static bool Write(Utf8JsonWriter json, string jobId, IReadOnlyList<(string Node, NodeJobRecord Record)> records, DateTimeOffset now)
     {
-        if (records.Count == 0)
+        if (JobSummary.Of(jobId, records, now) is not { } job)
         {
             return false;
         }
 
-        json.WriteStartObject();
-        json.WriteString("job_id", jobId);
-        var running = records.Any(r => !r.Record.Ended);
+        Write(json, job);
+        return true;
+    }
 
-        // Incomplete: a node stopped answering while the job ran there, so its usage ends at its last answer.
-        json.WriteString("state", records.Any(r => r.Record.State == "incomplete") ? "incomplete" : running ? "running" : "ended");
-        Optional(json, "user", records.Select(r => r.Record.User).FirstOrDefault(u => u is not null));
-        Optional(json, "account", records.Select(r => r.Record.Account).FirstOrDefault(a => a is not null));
-        Optional(json, "partition", records.Select(r => r.Record.Partition).FirstOrDefault(p => p is not null));
-        json.WriteString("start", records.Min(r => r.Record.Start));
-        if (running)
+    /// <summary>Writes the document of <paramref name="job"/>.</summary>
+    public static void Write(Utf8JsonWriter json, JobSummary job)
+    {
+        json.WriteStartObject();
+        json.WriteString("job_id", job.JobId);
+        json.WriteString("state", job.State);
+        Optional(json, "user", job.User);
+        Optional(json, "account", job.Account);
+        Optional(json, "partition", job.Partition);
+        json.WriteString("start", job.Start);
+        if (job.End is { } jobEnd)
         {
-            json.WriteNull("end");
+            json.WriteString("end", jobEnd);
         }
         else
         {
-            json.WriteString("end", records.Max(r => r.Record.End!.Value));
+            json.WriteNull("end");
         }
 
-        var gpus = records.SelectMany(r => r.Record.Gpus).ToList();
-        json.WriteNumber("nodes", records.Select(r => r.Node).Distinct(StringComparer.Ordinal).Count());
-        json.WriteNumber("gpus", gpus.Count);
-        json.WriteNumber("gpu_allocated_seconds", gpus.Sum(g => g.AllocatedSeconds));
-        json.WriteNumber("gpu_busy_seconds", gpus.Sum(g => g.BusySeconds));
-        json.WriteNumber("gpu_energy_joules", gpus.Sum(g => g.EnergyJoules));
-        json.WriteNumber("gpu_tensor_active_seconds", gpus.Sum(g => g.TensorActiveSeconds));
-        json.WriteNumber("cpu_seconds", records.Sum(r => r.Record.CpuSeconds ?? 0));
-        json.WriteNumber("unobserved_seconds", records.Max(r => r.Record.UnobservedSeconds));
-        var facts = Facts(records, now);
-        json.WriteNumber("runtime_seconds", facts.RuntimeSeconds);
-        if (EfficiencyRules.Utilization(facts) is { } utilization)
+        json.WriteNumber("nodes", job.Nodes);
+        json.WriteNumber("gpus", job.Gpus.Count);
+        json.WriteNumber("gpu_allocated_seconds", job.GpuAllocatedSeconds);
+        json.WriteNumber("gpu_busy_seconds", job.GpuBusySeconds);
+        json.WriteNumber("gpu_energy_joules", job.GpuEnergyJoules);
+        json.WriteNumber("gpu_tensor_active_seconds", job.GpuTensorActiveSeconds);
+        json.WriteNumber("cpu_seconds", job.CpuSeconds);
+        json.WriteNumber("unobserved_seconds", job.UnobservedSeconds);
+        json.WriteNumber("runtime_seconds", job.RuntimeSeconds);
+        if (job.GpuUtilization is { } utilization)
         {
             json.WriteNumber("gpu_utilization", utilization);
         }
@@ -60,7 +61,7 @@ internal static class JobReport
         }
 
         json.WriteStartArray("notes");
-        foreach (var note in EfficiencyRules.Evaluate(facts))
+        foreach (var note in job.Notes)
         {
             json.WriteStartObject();
             json.WriteString("severity", note.Severity);
@@ -71,7 +72,7 @@ internal static class JobReport
 
         json.WriteEndArray();
         json.WriteStartArray("node_records");
-        foreach (var (node, record) in records.OrderBy(r => r.Node, StringComparer.Ordinal).ThenBy(r => r.Record.Start))
+        foreach (var (node, record) in job.Records)
         {
             json.WriteStartObject();
             json.WriteString("node", node);
@@ -113,18 +114,6 @@ internal static class JobReport
 
         json.WriteEndArray();
         json.WriteEndObject();
-        return true;
-    }
-
-    /// <summary>The facts the efficiency rules judge: run time from the earliest start to the last end (or now).</summary>
-    public static JobFacts Facts(IReadOnlyList<(string Node, NodeJobRecord Record)> records, DateTimeOffset now)
-    {
-        var start = records.Min(r => r.Record.Start);
-        var end = records.Any(r => !r.Record.Ended) ? now : records.Max(r => r.Record.End!.Value);
-        return new JobFacts(
-            Math.Max(0, (end - start).TotalSeconds),
-            [.. records.SelectMany(r => r.Record.Gpus.Select(g => new GpuFacts(r.Node, g.Index, g.AllocatedSeconds, g.BusySeconds, g.TensorActiveSeconds, g.MemoryPeakBytes, g.XidErrors, g.EccErrors)))],
-            records.Max(r => r.Record.UnobservedSeconds));
     }
 
     private static void Optional(Utf8JsonWriter json, string name, string? value)

@@ -36,6 +36,11 @@ internal static class UsageReport
         return null;
     }
 
+    /// <summary>The sum of <paramref name="rows"/>, keyed <paramref name="key"/> (a report's total line).</summary>
+    public static UsageRow Total(IReadOnlyList<UsageRow> rows, string key) =>
+        new(key, rows.Sum(r => r.GpuAllocatedSeconds), rows.Sum(r => r.GpuBusySeconds), rows.Sum(r => r.GpuEnergyJoules), rows.Sum(r => r.CpuSeconds), rows.Sum(r => r.Jobs),
+            rows.Any(r => r.Cost is not null) ? rows.Sum(r => r.Cost ?? 0) : null);
+
     /// <summary>Writes the rows as JSON; with a <paramref name="currency"/> (rates configured), each row's cost too.</summary>
     public static void WriteJson(Utf8JsonWriter json, (string By, DateOnly From, DateOnly To) query, IReadOnlyList<UsageRow> rows, string? currency = null)
     {
@@ -53,8 +58,8 @@ internal static class UsageReport
         {
             json.WriteStartObject();
             json.WriteString(query.By, row.Key);
-            json.WriteNumber("gpu_hours_allocated", row.GpuAllocatedSeconds / 3600);
-            json.WriteNumber("gpu_hours_busy", row.GpuBusySeconds / 3600);
+            json.WriteNumber("gpu_hours_allocated", Units.Hours(row.GpuAllocatedSeconds));
+            json.WriteNumber("gpu_hours_busy", Units.Hours(row.GpuBusySeconds));
             if (row.GpuAllocatedSeconds > 0)
             {
                 json.WriteNumber("gpu_utilization", row.GpuBusySeconds / row.GpuAllocatedSeconds);
@@ -64,8 +69,8 @@ internal static class UsageReport
                 json.WriteNull("gpu_utilization");
             }
 
-            json.WriteNumber("energy_kwh", row.GpuEnergyJoules / 3.6e6);
-            json.WriteNumber("cpu_hours", row.CpuSeconds / 3600);
+            json.WriteNumber("energy_kwh", Units.KilowattHours(row.GpuEnergyJoules));
+            json.WriteNumber("cpu_hours", Units.Hours(row.CpuSeconds));
             json.WriteNumber("jobs", row.Jobs);
             if (currency is not null)
             {
@@ -87,7 +92,7 @@ internal static class UsageReport
         foreach (var row in rows)
         {
             csv.Append(Field(row.Key)).Append(',')
-                .Append(string.Create(CultureInfo.InvariantCulture, $"{row.GpuAllocatedSeconds / 3600:0.######},{row.GpuBusySeconds / 3600:0.######},{row.GpuEnergyJoules / 3.6e6:0.######},{row.CpuSeconds / 3600:0.######},{row.Jobs}"));
+                .Append(string.Create(CultureInfo.InvariantCulture, $"{Units.Hours(row.GpuAllocatedSeconds):0.######},{Units.Hours(row.GpuBusySeconds):0.######},{Units.KilowattHours(row.GpuEnergyJoules):0.######},{Units.Hours(row.CpuSeconds):0.######},{row.Jobs}"));
             if (currency is not null)
             {
                 csv.Append(string.Create(CultureInfo.InvariantCulture, $",{row.Cost ?? 0:0.00},")).Append(Field(currency));

@@ -28,6 +28,12 @@ internal static class EfficiencyRules
     /// <summary>Jobs shorter than this get no utilization notes (jobstats' minimum).</summary>
     public const double MinimumRuntimeSeconds = 300;
 
+    /// <summary>Mean GPU utilization under this is critical (jobstats' red).</summary>
+    public const double LowUtilization = 0.15;
+
+    /// <summary>Mean GPU utilization under this (and at least <see cref="LowUtilization"/>) is a warning.</summary>
+    public const double FairUtilization = 0.25;
+
     /// <summary>NVIDIA H100 80GB MIG profiles: compute slices of 7 and memory.</summary>
     private static readonly (string Name, int Slices, double MemoryBytes)[] MigProfiles =
         [("1g.10gb", 1, 10e9), ("2g.20gb", 2, 20e9), ("3g.40gb", 3, 40e9), ("4g.40gb", 4, 40e9)];
@@ -44,9 +50,9 @@ internal static class EfficiencyRules
                 ? facts.Gpus.Where(g => g.AllocatedSeconds > 0 && g.BusySeconds / g.AllocatedSeconds < 0.01).Select(g => $"GPU {g.Index} on node {g.Node} was idle for the whole job: do not request it.")
                 : []),
         new("gpu_low_utilization", "critical", "mean GPU utilization under 15 % (runs of 300 s or more)", facts =>
-            Utilization(facts) is { } u && u < 0.15 ? [UseFewer(facts, u)] : []),
+            Utilization(facts) is { } u && u < LowUtilization ? [UseFewer(facts, u)] : []),
         new("gpu_fair_utilization", "warning", "mean GPU utilization from 15 % to under 25 % (runs of 300 s or more)", facts =>
-            Utilization(facts) is { } u && u is >= 0.15 and < 0.25 ? [UseFewer(facts, u)] : []),
+            Utilization(facts) is { } u && u is >= LowUtilization and < FairUtilization ? [UseFewer(facts, u)] : []),
         new("mig_fit", "info", "one GPU, utilization and memory peak within a MIG slice of an H100 80GB (runs of 300 s or more)", facts =>
             Long(facts) && facts.Gpus.Count == 1 && Utilization(facts) is { } u && Mig(u, facts.Gpus[0].MemoryPeakBytes) is { } profile
                 ? [$"This job used {Percent(u)} of one GPU and at most {Gigabytes(facts.Gpus[0].MemoryPeakBytes)} of its memory: it would fit a {profile} MIG slice."]

@@ -47,16 +47,8 @@ public sealed class JobStatsTextTests
         Goldens.Check(name, JobStatsText.Format(document.RootElement));
     }
 
-    private static NodeJobRecord Record(DateTimeOffset start, DateTimeOffset? end, params NodeJobGpu[] gpus) => new()
-    {
-        JobId = "12345", Revision = 7, Scheduler = "slurm", State = end is null ? "running" : "ended", User = "alice", Account = "physics",
-        Partition = "gpu", Start = start, StartSource = "scheduler", End = end, EndSource = end is null ? null : "scheduler", Gpus = gpus,
-    };
+    private static NodeJobRecord Record(DateTimeOffset start, DateTimeOffset? end, params NodeJobGpu[] gpus) => SomeJob.Record("12345", start, end, gpus);
 
-    /// <summary>A GPU held <paramref name="hours"/> at <paramref name="utilization"/>, drawing 350 W throughout.</summary>
-    private static NodeJobGpu Gpu(int index, double utilization, double memory = 20e9, long xids = 0, double hours = 1) => new()
-    {
-        Index = index, Uuid = $"GPU-5131d000-0000-4000-8000-{index:D12}", AllocatedSeconds = 3600 * hours,
-        BusySeconds = 3600 * hours * utilization, EnergyJoules = 350 * 3600 * hours, MemoryPeakBytes = memory, XidErrors = xids,
-    };
+    private static NodeJobGpu Gpu(int index, double utilization, double memory = 20e9, long xids = 0, double hours = 1) =>
+        SomeJob.Gpu(index, utilization, memory, xids, hours);
 }

@@ -1,0 +1,86 @@
+using System.Net;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Monitor.Contracts;
+
+namespace Monitor.Testing;
+
+/// <summary>
+/// Several agents' jobs feeds (docs/api.md) in one Kestrel server on 127.0.0.1, with a port picked at run time: node
+/// <c>n</c>'s records are at <c>/n/api/v1/jobs</c>, so <see cref="Targets"/> can be given to a real aggregator as
+/// its <c>--targets</c>. The records are fixed: the first poll (<c>since=0</c>, or a cursor not of this feed) gets
+/// all of them in one answer, later polls get none. For tests of what the aggregator does with given figures; the
+/// feed's paging and faults are tested with the in-process <c>StandInAgent</c>.
+/// </summary>
+public sealed class StandInJobsFeed : IAsyncDisposable
+{
+    private const string Cursor = "5fa1d000000000000000000000000001-1";
+
+    private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
+
+    private readonly WebApplication _app;
+    private readonly IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> _nodes;
+    private int _requests;
+
+    private StandInJobsFeed(WebApplication app, IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> nodes) => (_app, _nodes) = (app, nodes);
+
+    /// <summary>One URL per node, e.g. <c>http://127.0.0.1:41234/gpu17</c>.</summary>
+    public IReadOnlyList<string> Targets { get; private set; } = [];
+
+    /// <summary>Feed requests answered so far.</summary>
+    public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Starts the feeds of <paramref name="nodes"/> (node name to its records).</summary>
+    public static async Task<StandInJobsFeed> StartAsync(IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> nodes)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
+        var app = builder.Build();
+        var feed = new StandInJobsFeed(app, nodes);
+        app.Run(feed.HandleAsync);
+        await app.StartAsync();
+        var address = app.Services.GetService(typeof(IServer)) is IServer server ? server.Features.Get<IServerAddressesFeature>()!.Addresses.First() : throw new InvalidOperationException("no server");
+        feed.Targets = [.. nodes.Keys.Select(node => $"{address}/{Uri.EscapeDataString(node)}")];
+        return feed;
+    }
+
+    /// <summary>
+    /// The feed answer of <paramref name="node"/> for <paramref name="records"/> (all of them, one page). The records
+    /// are serialized by their property names in snake case, which are the feed's field names (the reader ignores the
+    /// one extra, <c>ended</c>).
+    /// </summary>
+    public static byte[] Page(string node, IReadOnlyList<NodeJobRecord> records) =>
+        JsonSerializer.SerializeToUtf8Bytes(new FeedPage(node, DateTimeOffset.UnixEpoch, Truncated: false, More: false, Cursor, records), Json);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        Interlocked.Increment(ref _requests);
+        var path = context.Request.Path.Value ?? string.Empty;
+        const string suffix = "/api/v1/jobs";
+        var node = path.EndsWith(suffix, StringComparison.Ordinal) ? Uri.UnescapeDataString(path[1..^suffix.Length]) : null;
+        if (node is null || !_nodes.TryGetValue(node, out var records))
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        var first = context.Request.Query["since"].FirstOrDefault() != Cursor;
+        context.Response.ContentType = "application/json";
+        await context.Response.Body.WriteAsync(Page(node, first ? records : []));
+    }
+
+    /// <summary>An answer of the feed, as docs/api.md names its fields.</summary>
+    private sealed record FeedPage(string Node, DateTimeOffset GeneratedAt, bool Truncated, bool More, string Cursor, IReadOnlyList<NodeJobRecord> Jobs);
+}
