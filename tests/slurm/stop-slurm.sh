@@ -4,7 +4,8 @@
 # Usage: tests/slurm/stop-slurm.sh [MONITOR_SLURM_DIR]   (default: $MONITOR_SLURM_DIR)
 #
 # It cancels the instance's jobs, stops slurmd, slurmctld and munged by the pid files in the folder (TERM, then KILL
-# after 10 s), removes the /dev/nvidia* nodes start-slurm.sh created when no other instance's slurmd still runs, and
+# after 10 s), removes the /dev/nvidia* nodes start-slurm.sh created when no other instance's slurmd still runs and the
+# instance's own cgroups (MONITOR_SLURM_CGROUPS=1), and
 # deletes the folder. Only processes named by the instance's own pid files are signalled.
 set -uo pipefail
 
@@ -59,6 +60,20 @@ stop() {
 }
 stop slurmd.pid slurmctld.pid
 stop munge/munged.pid
+
+# The instance's own cgroups (MONITOR_SLURM_CGROUPS=1), deepest first: Slurm leaves slurm_<node>/uid_<uid> behind.
+# A cgroup is removable once its last process has gone, which may lag the daemons' exit a little.
+if [[ -s $dir/created-cgroups ]]; then
+  while IFS= read -r cgroup; do
+    [[ $cgroup == /sys/fs/cgroup/*/monitor-slurm.* && -d $cgroup ]] || continue
+    for _ in $(seq 50); do
+      find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
+      [[ -d $cgroup ]] || break
+      sleep 0.1
+    done
+    [[ -d $cgroup ]] && say "could not remove $cgroup (processes left in it?)"
+  done <"$dir/created-cgroups"
+fi
 
 # The device nodes go with the last instance: while another one runs, it inherits the list.
 if [[ -s $dir/created-devices ]]; then
