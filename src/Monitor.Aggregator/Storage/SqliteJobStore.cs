@@ -383,6 +383,28 @@ internal sealed class SqliteJobStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// The (account, user) pairs of jobs still running on some node, named as <see cref="RollUp"/> will name them
+    /// when they end (account, else namespace; user, else uid; else "").
+    /// </summary>
+    public IReadOnlyList<(string Account, string User)> RunningAccountsAndUsers()
+    {
+        lock (_gate)
+        {
+            using var command = Command(
+                "SELECT DISTINCT COALESCE(account, namespace, ''), COALESCE(user, uid, '') FROM node_jobs WHERE cluster = $cluster AND end_ms IS NULL",
+                ("$cluster", _cluster));
+            using var reader = command.ExecuteReader();
+            var pairs = new List<(string, string)>();
+            while (reader.Read())
+            {
+                pairs.Add((reader.GetString(0), reader.GetString(1)));
+            }
+
+            return pairs;
+        }
+    }
+
     private object? Scalar(SqliteTransaction transaction, string sql, params (string Name, object Value)[] parameters)
     {
         using var command = Command(sql, parameters);
