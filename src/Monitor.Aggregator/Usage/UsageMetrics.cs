@@ -7,8 +7,8 @@ namespace Monitor.Aggregator.Usage;
 /// The cluster's usage as Prometheus counters on the aggregator's <c>/metrics</c>, per account and user: GPU-seconds
 /// allocated and busy, GPU energy and jobs finished. They are the daily rollups' all-time sums, read just before each
 /// scrape; rollups only ever add, so the counters only rise. A Grafana dashboard can take <c>increase()</c> of them
-/// per account over any range. A pair's counters exist at 0 from when its first job is seen
-/// running.
+/// per account over any range (dashboards/usage.json). A pair's counters exist at 0 from when its first job is seen
+/// running (<see cref="Refresh"/> says why).
 /// </summary>
 internal sealed class UsageMetrics
 {
