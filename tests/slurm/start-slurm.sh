@@ -14,7 +14,7 @@
 #   MONITOR_SLURM_NODE       the node name (the short host name)
 #   MONITOR_SLURM_SYSFS      only with MONITOR_SLURM_CGROUPS=1: a sysfs root whose fs/cgroup/<controller> are this
 #                            instance's cgroups (agent flag --path.sysfs), under which its jobs' cgroups are
-# Diagnostics go to stderr.
+# Diagnostics go to stderr. On failure it prints the daemons' log tails, stops whatever it started and exits 1.
 #
 # MONITOR_SLURM_CGROUPS=1 in the environment runs jobs in cgroups (proctrack/cgroup and jobacct_gather/cgroup, on
 # cgroup v1), so that an agent can read their CPU time and memory. Slurm puts job cgroups at
@@ -22,7 +22,7 @@
 # them. So slurmd runs in cgroups of its own (<the caller's cgroup>/<the instance folder's name>, in the freezer,
 # cpuacct and memory hierarchies) and in new cgroup and mount namespaces in which those are the roots: its jobs'
 # cgroups stay under them, out of sight of readers of /sys/fs/cgroup/*/slurm*. stop-slurm.sh removes them. Without
-# the variable, jobs run without cgroups. On failure it prints the daemons' log tails, stops whatever it started and exits 1.
+# the variable, jobs run without cgroups.
 #
 # The machine's own Slurm and munge configuration is not touched: the config lives in the temporary folder (SLURM_CONF),
 # munged runs with its own key and socket there (AuthInfo=socket=...), and the ports are picked free at run time. It
@@ -115,7 +115,8 @@ hierarchies=()
 if [[ $cgroups == 1 ]]; then
   mkdir -p "$dir/sys/fs/cgroup"
   for controller in freezer cpuacct memory; do
-    # A /proc/self/cgroup line such as "2:cpu,cpuacct:/some/path": that hierarchy is mounted at /sys/fs/cgroup/cpu,cpuacct.
+    # A /proc/self/cgroup line such as "2:cpu,cpuacct:/some/path": the caller's cgroup in the hierarchy mounted at
+    # /sys/fs/cgroup/cpu,cpuacct.
     line=$(grep -E "^[0-9]+:([^:]*,)?$controller(,[^:]*)?:" /proc/self/cgroup || true)
     [[ -n $line ]] || fail "MONITOR_SLURM_CGROUPS=1 needs cgroup v1: /proc/self/cgroup has no $controller hierarchy"
     hierarchy=${line#*:}
@@ -176,7 +177,7 @@ SlurmdLogFile=$dir/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
 $(if [[ $cgroups == 1 ]]; then
-  echo "# Jobs in cgroups (MONITOR_SLURM_CGROUPS=1), for their CPU time and memory; cores and memory are not constrained."
+  echo "# Jobs in cgroups (MONITOR_SLURM_CGROUPS=1) for their CPU time and memory; cores and memory are not constrained."
   echo "ProctrackType=proctrack/cgroup"
   echo "JobAcctGatherType=jobacct_gather/cgroup"
 else

@@ -4,9 +4,9 @@
 # Usage: tests/slurm/stop-slurm.sh [MONITOR_SLURM_DIR]   (default: $MONITOR_SLURM_DIR)
 #
 # It cancels the instance's jobs, stops slurmd, slurmctld and munged by the pid files in the folder (TERM, then KILL
-# after 10 s), removes the /dev/nvidia* nodes start-slurm.sh created when no other instance's slurmd still runs and the
-# instance's own cgroups (MONITOR_SLURM_CGROUPS=1), and
-# deletes the folder. Only processes named by the instance's own pid files are signalled.
+# after 10 s), removes the instance's own cgroups (MONITOR_SLURM_CGROUPS=1) and the /dev/nvidia* nodes start-slurm.sh
+# created when no other instance's slurmd still runs, and deletes the folder. Only processes named by the instance's
+# own pid files are signalled.
 set -uo pipefail
 
 dir=${1:-${MONITOR_SLURM_DIR:-}}
