@@ -53,6 +53,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
   say "installed in $((SECONDS - started)) s"
 fi
 
+devices_lock=/tmp/monitor-slurm-devices.lock # shared with stop-slurm.sh
 dir=$(mktemp -d /tmp/monitor-slurm.XXXXXX)
 chmod 0755 "$dir" # jobs of other users must reach their working directory
 mkdir -p "$dir/etc" "$dir/state" "$dir/spool" "$dir/log" "$dir/munge" "$dir/hook-env" "$dir/job-mapping" "$dir/gpustat"
@@ -83,13 +84,28 @@ for _ in $(seq 50); do
 done
 [[ -S $socket ]] || fail "munged did not create $socket within 5 s"
 
-# 3. Four fake GPUs: the NVIDIA character devices (major 195), created only where missing.
-for n in 0 1 2 3; do
-  if [[ ! -e /dev/nvidia$n ]]; then
-    mknod -m 0666 "/dev/nvidia$n" c 195 "$n" || fail "mknod /dev/nvidia$n failed"
-    echo "/dev/nvidia$n" >>"$dir/created-devices"
+# 3. Four fake GPUs: the NVIDIA character devices (major 195), created only where missing. Instances that run at once
+# share them. Under a lock that stop-slurm.sh takes too, this one creates the missing ones (recorded in
+# created-devices) and says that it uses them (devices-in-use): two starts never both create one, and a stop never
+# removes them while another instance uses them or is starting. fail would run stop-slurm.sh, which waits for the
+# lock, so a problem is reported after the lock is released.
+problem=
+{
+  if flock -w 60 9; then
+    for n in 0 1 2 3; do
+      [[ -e /dev/nvidia$n ]] && continue
+      if ! mknod -m 0666 "/dev/nvidia$n" c 195 "$n"; then
+        problem="mknod /dev/nvidia$n failed"
+        break
+      fi
+      echo "/dev/nvidia$n" >>"$dir/created-devices"
+    done
+    touch "$dir/devices-in-use"
+  else
+    problem="could not lock $devices_lock within 60 s"
   fi
-done
+} 9>>"$devices_lock"
+[[ -z $problem ]] || fail "$problem"
 
 # 4. Free ports: not used by any TCP socket now.
 used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)

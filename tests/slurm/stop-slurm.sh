@@ -75,21 +75,32 @@ if [[ -s $dir/created-cgroups ]]; then
   done <"$dir/created-cgroups"
 fi
 
-# The device nodes go with the last instance: while another one runs, it inherits the list.
-if [[ -s $dir/created-devices ]]; then
-  heir=
-  for pidfile in /tmp/monitor-slurm.*/slurmd.pid; do
-    [[ $pidfile == "$dir/slurmd.pid" ]] && continue
-    alive "$(pid_of "$pidfile")" && heir=${pidfile%/slurmd.pid}
-  done
-  if [[ -n $heir ]]; then
-    cat "$dir/created-devices" >>"$heir/created-devices"
-  else
-    while IFS= read -r device; do
-      [[ $device == /dev/nvidia[0-9]* && -c $device ]] && rm -f "$device"
-    done <"$dir/created-devices"
+# The device nodes go with the last instance that uses them: while another one does, it inherits the list. Another
+# instance uses them when it said so at its start (devices-in-use) and its slurmd runs, or it has no slurmd yet and
+# started within 2 minutes (start-slurm.sh waits at most 60 s for its node). Under start-slurm.sh's lock, so that a
+# start and a stop at the same time cannot both miss each other.
+{
+  flock -w 60 9 || say "could not lock /tmp/monitor-slurm-devices.lock within 60 s; going on without it"
+  rm -f "$dir/devices-in-use"
+  if [[ -s $dir/created-devices ]]; then
+    heir=
+    for marker in /tmp/monitor-slurm.*/devices-in-use; do
+      [[ -e $marker ]] || continue
+      other=${marker%/devices-in-use}
+      if alive "$(pid_of "$other/slurmd.pid")" || [[ ! -e $other/slurmd.pid && -n $(find "$other" -maxdepth 0 -mmin -2) ]]; then
+        heir=$other
+        break
+      fi
+    done
+    if [[ -n $heir ]]; then
+      cat "$dir/created-devices" >>"$heir/created-devices"
+    else
+      while IFS= read -r device; do
+        [[ $device == /dev/nvidia[0-9]* && -c $device ]] && rm -f "$device"
+      done <"$dir/created-devices"
+    fi
   fi
-fi
+} 9>>/tmp/monitor-slurm-devices.lock
 
 rm -rf "$dir"
 exit 0
