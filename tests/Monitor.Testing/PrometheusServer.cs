@@ -87,6 +87,23 @@ public sealed class PrometheusServer : IAsyncDisposable
         return results;
     }
 
+    /// <summary>
+    /// The values of <paramref name="label"/> on the series <paramref name="match"/> selects
+    /// (<c>/api/v1/label/&lt;label&gt;/values</c>, what Grafana's <c>label_values(match, label)</c> asks).
+    /// </summary>
+    public async Task<IReadOnlyList<string>> LabelValuesAsync(string label, string match)
+    {
+        using var response = await _client.GetAsync($"api/v1/label/{Uri.EscapeDataString(label)}/values?match[]={Uri.EscapeDataString(match)}");
+        var body = await response.Content.ReadAsStringAsync();
+        using var json = JsonDocument.Parse(body);
+        if (json.RootElement.GetProperty("status").GetString() != "success")
+        {
+            throw new InvalidOperationException($"label_values({match}, {label}) failed: {body}");
+        }
+
+        return [.. json.RootElement.GetProperty("data").EnumerateArray().Select(v => v.GetString()!)];
+    }
+
     /// <summary>The targets API document, for diagnostics.</summary>
     public Task<string> TargetsAsync() => _client.GetStringAsync("api/v1/targets");
 

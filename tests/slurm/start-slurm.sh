@@ -12,7 +12,17 @@
 #                            --collector.jobs.slurm-mapping-dir)
 #   MONITOR_GPUSTAT_DIR      where the prolog writes jobstats gpustat files (agent flag --collector.jobs.gpustat-dir)
 #   MONITOR_SLURM_NODE       the node name (the short host name)
+#   MONITOR_SLURM_SYSFS      only with MONITOR_SLURM_CGROUPS=1: a sysfs root whose fs/cgroup/<controller> are this
+#                            instance's cgroups (agent flag --path.sysfs), under which its jobs' cgroups are
 # Diagnostics go to stderr. On failure it prints the daemons' log tails, stops whatever it started and exits 1.
+#
+# MONITOR_SLURM_CGROUPS=1 in the environment runs jobs in cgroups (proctrack/cgroup and jobacct_gather/cgroup, on
+# cgroup v1), so that an agent can read their CPU time and memory. Slurm puts job cgroups at
+# <hierarchy>/slurm_<node>/uid_<uid>/job_<id> from the hierarchy's root, where every agent on this machine would see
+# them. So slurmd runs in cgroups of its own (<the caller's cgroup>/<the instance folder's name>, in the freezer,
+# cpuacct and memory hierarchies) and in new cgroup and mount namespaces in which those are the roots: its jobs'
+# cgroups stay under them, out of sight of readers of /sys/fs/cgroup/*/slurm*. stop-slurm.sh removes them. Without
+# the variable, jobs run without cgroups.
 #
 # The machine's own Slurm and munge configuration is not touched: the config lives in the temporary folder (SLURM_CONF),
 # munged runs with its own key and socket there (AuthInfo=socket=...), and the ports are picked free at run time. It
@@ -43,6 +53,7 @@ if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! comm
   say "installed in $((SECONDS - started)) s"
 fi
 
+devices_lock=/tmp/monitor-slurm-devices.lock # shared with stop-slurm.sh
 dir=$(mktemp -d /tmp/monitor-slurm.XXXXXX)
 chmod 0755 "$dir" # jobs of other users must reach their working directory
 mkdir -p "$dir/etc" "$dir/state" "$dir/spool" "$dir/log" "$dir/munge" "$dir/hook-env" "$dir/job-mapping" "$dir/gpustat"
@@ -73,13 +84,28 @@ for _ in $(seq 50); do
 done
 [[ -S $socket ]] || fail "munged did not create $socket within 5 s"
 
-# 3. Four fake GPUs: the NVIDIA character devices (major 195), created only where missing.
-for n in 0 1 2 3; do
-  if [[ ! -e /dev/nvidia$n ]]; then
-    mknod -m 0666 "/dev/nvidia$n" c 195 "$n" || fail "mknod /dev/nvidia$n failed"
-    echo "/dev/nvidia$n" >>"$dir/created-devices"
+# 3. Four fake GPUs: the NVIDIA character devices (major 195), created only where missing. Instances that run at once
+# share them. Under a lock that stop-slurm.sh takes too, this one creates the missing ones (recorded in
+# created-devices) and says that it uses them (devices-in-use): two starts never both create one, and a stop never
+# removes them while another instance uses them or is starting. fail would run stop-slurm.sh, which waits for the
+# lock, so a problem is reported after the lock is released.
+problem=
+{
+  if flock -w 60 9; then
+    for n in 0 1 2 3; do
+      [[ -e /dev/nvidia$n ]] && continue
+      if ! mknod -m 0666 "/dev/nvidia$n" c 195 "$n"; then
+        problem="mknod /dev/nvidia$n failed"
+        break
+      fi
+      echo "/dev/nvidia$n" >>"$dir/created-devices"
+    done
+    touch "$dir/devices-in-use"
+  else
+    problem="could not lock $devices_lock within 60 s"
   fi
-done
+} 9>>"$devices_lock"
+[[ -z $problem ]] || fail "$problem"
 
 # 4. Free ports: not used by any TCP socket now.
 used=$(ss -Htan | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u)
@@ -97,6 +123,31 @@ free_port() {
 }
 ctld_port=$(free_port)
 slurmd_port=$(free_port)
+
+# 4b. MONITOR_SLURM_CGROUPS=1: the instance's own cgroups, one per hierarchy Slurm uses, under the caller's cgroup
+# there; and a sysfs root for the agent in which fs/cgroup/<controller> is that cgroup.
+cgroups=${MONITOR_SLURM_CGROUPS:-0}
+hierarchies=()
+if [[ $cgroups == 1 ]]; then
+  mkdir -p "$dir/sys/fs/cgroup"
+  for controller in freezer cpuacct memory; do
+    # A /proc/self/cgroup line such as "2:cpu,cpuacct:/some/path": the caller's cgroup in the hierarchy mounted at
+    # /sys/fs/cgroup/cpu,cpuacct.
+    line=$(grep -E "^[0-9]+:([^:]*,)?$controller(,[^:]*)?:" /proc/self/cgroup || true)
+    [[ -n $line ]] || fail "MONITOR_SLURM_CGROUPS=1 needs cgroup v1: /proc/self/cgroup has no $controller hierarchy"
+    hierarchy=${line#*:}
+    hierarchy=${hierarchy%%:*}
+    path=${line#*:*:}
+    mountpoint -q "/sys/fs/cgroup/$hierarchy" || fail "the cgroup v1 $controller hierarchy is not mounted at /sys/fs/cgroup/$hierarchy"
+    cgroup=/sys/fs/cgroup/$hierarchy${path%/}/${dir##*/}
+    if [[ ! -d $cgroup ]]; then
+      mkdir "$cgroup" || fail "cannot create $cgroup"
+      echo "$cgroup" >>"$dir/created-cgroups"
+      hierarchies+=("$hierarchy")
+    fi
+    ln -s "$cgroup" "$dir/sys/fs/cgroup/$controller"
+  done
+fi
 
 # 5. Configuration. The node line takes CPUs and topology from slurmd -C; memory a little under what it measures.
 node=$(hostname -s)
@@ -141,10 +192,16 @@ SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 SlurmctldDebug=info
 SlurmdDebug=info
-# No cgroups: they work on this machine or not depending on the container, and the tests do not need them.
-ProctrackType=proctrack/linuxproc
+$(if [[ $cgroups == 1 ]]; then
+  echo "# Jobs in cgroups (MONITOR_SLURM_CGROUPS=1) for their CPU time and memory; cores and memory are not constrained."
+  echo "ProctrackType=proctrack/cgroup"
+  echo "JobAcctGatherType=jobacct_gather/cgroup"
+else
+  echo "# No cgroups: they work on this machine or not depending on the container, and most tests do not need them."
+  echo "ProctrackType=proctrack/linuxproc"
+  echo "JobAcctGatherType=jobacct_gather/none"
+fi)
 TaskPlugin=task/none
-JobAcctGatherType=jobacct_gather/none
 AccountingStorageType=accounting_storage/none
 JobCompType=jobcomp/none
 MpiDefault=none
@@ -177,7 +234,21 @@ export SLURM_CONF=$conf
 # 6. Daemons (they daemonize and write their pid files).
 started=$SECONDS
 slurmctld </dev/null >/dev/null 2>>"$dir/log/slurmctld.stderr.log" || fail "slurmctld did not start"
-slurmd </dev/null >/dev/null 2>>"$dir/log/slurmd.stderr.log" || fail "slurmd did not start"
+if [[ $cgroups == 1 ]]; then
+  # slurmd joins the instance's cgroups, then new cgroup and mount namespaces where they are the roots (a hierarchy
+  # mounted anew inside shows the namespace's root; the same one cannot be stacked on its mount point, so it is
+  # unmounted there first, in the private mount namespace only), and daemonizes in them.
+  cat >"$dir/slurmd-in-cgroups.sh" <<EOF
+#!/bin/sh
+set -e
+while read -r cgroup; do echo \$\$ >"\$cgroup/cgroup.procs"; done <"$dir/created-cgroups"
+exec unshare --cgroup --mount --propagation private sh -ec 'for h in ${hierarchies[*]}; do umount "/sys/fs/cgroup/\$h"; mount -t cgroup -o "\$h" cgroup "/sys/fs/cgroup/\$h"; done; exec slurmd'
+EOF
+  chmod 0755 "$dir/slurmd-in-cgroups.sh"
+  "$dir/slurmd-in-cgroups.sh" </dev/null >/dev/null 2>>"$dir/log/slurmd.stderr.log" || fail "slurmd did not start in its cgroups"
+else
+  slurmd </dev/null >/dev/null 2>>"$dir/log/slurmd.stderr.log" || fail "slurmd did not start"
+fi
 
 state=
 while ((SECONDS - started < 60)); do
@@ -197,3 +268,6 @@ echo "MONITOR_JOB_MAPPING_DIR=$dir/job-mapping"
 echo "MONITOR_GPUSTAT_DIR=$dir/gpustat"
 echo "MONITOR_JOB_INFO_DIR=$dir/jobs"
 echo "MONITOR_SLURM_NODE=$node"
+if [[ $cgroups == 1 ]]; then
+  echo "MONITOR_SLURM_SYSFS=$dir/sys"
+fi

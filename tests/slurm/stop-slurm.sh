@@ -4,8 +4,9 @@
 # Usage: tests/slurm/stop-slurm.sh [MONITOR_SLURM_DIR]   (default: $MONITOR_SLURM_DIR)
 #
 # It cancels the instance's jobs, stops slurmd, slurmctld and munged by the pid files in the folder (TERM, then KILL
-# after 10 s), removes the /dev/nvidia* nodes start-slurm.sh created when no other instance's slurmd still runs, and
-# deletes the folder. Only processes named by the instance's own pid files are signalled.
+# after 10 s), removes the instance's own cgroups (MONITOR_SLURM_CGROUPS=1) and the /dev/nvidia* nodes start-slurm.sh
+# created when no other instance's slurmd still runs, and deletes the folder. Only processes named by the instance's
+# own pid files are signalled.
 set -uo pipefail
 
 dir=${1:-${MONITOR_SLURM_DIR:-}}
@@ -60,21 +61,46 @@ stop() {
 stop slurmd.pid slurmctld.pid
 stop munge/munged.pid
 
-# The device nodes go with the last instance: while another one runs, it inherits the list.
-if [[ -s $dir/created-devices ]]; then
-  heir=
-  for pidfile in /tmp/monitor-slurm.*/slurmd.pid; do
-    [[ $pidfile == "$dir/slurmd.pid" ]] && continue
-    alive "$(pid_of "$pidfile")" && heir=${pidfile%/slurmd.pid}
-  done
-  if [[ -n $heir ]]; then
-    cat "$dir/created-devices" >>"$heir/created-devices"
-  else
-    while IFS= read -r device; do
-      [[ $device == /dev/nvidia[0-9]* && -c $device ]] && rm -f "$device"
-    done <"$dir/created-devices"
-  fi
+# The instance's own cgroups (MONITOR_SLURM_CGROUPS=1), deepest first: Slurm leaves slurm_<node>/uid_<uid> behind.
+# A cgroup is removable once its last process has gone, which may lag the daemons' exit a little.
+if [[ -s $dir/created-cgroups ]]; then
+  while IFS= read -r cgroup; do
+    [[ $cgroup == /sys/fs/cgroup/*/monitor-slurm.* && -d $cgroup ]] || continue
+    for _ in $(seq 50); do
+      find "$cgroup" -depth -type d -exec rmdir {} + 2>/dev/null
+      [[ -d $cgroup ]] || break
+      sleep 0.1
+    done
+    [[ -d $cgroup ]] && say "could not remove $cgroup (processes left in it?)"
+  done <"$dir/created-cgroups"
 fi
+
+# The device nodes go with the last instance that uses them: while another one does, it inherits the list. Another
+# instance uses them when it said so at its start (devices-in-use) and its slurmd runs, or it has no slurmd yet and
+# started within 2 minutes (start-slurm.sh waits at most 60 s for its node). Under start-slurm.sh's lock, so that a
+# start and a stop at the same time cannot both miss each other.
+{
+  flock -w 60 9 || say "could not lock /tmp/monitor-slurm-devices.lock within 60 s; going on without it"
+  rm -f "$dir/devices-in-use"
+  if [[ -s $dir/created-devices ]]; then
+    heir=
+    for marker in /tmp/monitor-slurm.*/devices-in-use; do
+      [[ -e $marker ]] || continue
+      other=${marker%/devices-in-use}
+      if alive "$(pid_of "$other/slurmd.pid")" || [[ ! -e $other/slurmd.pid && -n $(find "$other" -maxdepth 0 -mmin -2) ]]; then
+        heir=$other
+        break
+      fi
+    done
+    if [[ -n $heir ]]; then
+      cat "$dir/created-devices" >>"$heir/created-devices"
+    else
+      while IFS= read -r device; do
+        [[ $device == /dev/nvidia[0-9]* && -c $device ]] && rm -f "$device"
+      done <"$dir/created-devices"
+    fi
+  fi
+} 9>>/tmp/monitor-slurm-devices.lock
 
 rm -rf "$dir"
 exit 0

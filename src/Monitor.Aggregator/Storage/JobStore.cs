@@ -747,6 +747,31 @@ internal sealed class JobStore : IDisposable
         }
     }
 
+    /// <summary>
+    /// The (account, user) pairs of jobs still running on some node, named as <see cref="RollUp"/> will name them
+    /// when they end (account, else namespace; user, else uid; else "").
+    /// </summary>
+    public IReadOnlyList<(string Account, string User)> RunningAccountsAndUsers()
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var command = Command(
+                    "SELECT DISTINCT COALESCE(account, namespace, ''), COALESCE(\"user\", uid, '') FROM node_jobs WHERE cluster = @cluster AND finalized IS NULL",
+                    ("cluster", _cluster));
+                using var reader = command.ExecuteReader();
+                var pairs = new List<(string, string)>();
+                while (reader.Read())
+                {
+                    pairs.Add((reader.GetString(0), reader.GetString(1)));
+                }
+
+                return pairs;
+            });
+        }
+    }
+
     /// <summary>All-time totals per account and user, from the rollups (for the aggregator's own counters).</summary>
     public IReadOnlyList<(string Account, string User, UsageRow Totals)> TotalsByAccountAndUser()
     {

@@ -8,11 +8,22 @@ namespace Monitor.IntegrationTests.Jobs;
 /// private munged, slurmctld and slurmd on loopback with free ports, 4 GPUs backed by fake <c>/dev/nvidia0..3</c>
 /// nodes, and <c>packaging/slurm</c>'s prolog and epilog writing into <see cref="MappingDir"/> and
 /// <see cref="GpustatDir"/>. Needs root (./test.sh runs as root); the script installs slurm-wlm and munge with apt when
-/// they are missing. Stopped, with its temporary folder removed, by <see cref="DisposeAsync"/>.
+/// they are missing. Stopped, with its temporary folder removed, by <see cref="DisposeAsync"/>. Jobs run without
+/// cgroups; <see cref="SlurmCgroupClusterFixture"/> runs them in cgroups.
 /// </summary>
-public sealed class SlurmClusterFixture : IAsyncLifetime
+public class SlurmClusterFixture : IAsyncLifetime
 {
     private static readonly string ScriptDirectory = Path.Join(Fixtures.RepositoryRoot, "tests", "slurm");
+
+    private readonly bool _cgroups;
+
+    public SlurmClusterFixture()
+        : this(cgroups: false)
+    {
+    }
+
+    /// <summary>With <paramref name="cgroups"/>, start-slurm.sh runs with <c>MONITOR_SLURM_CGROUPS=1</c>.</summary>
+    protected SlurmClusterFixture(bool cgroups) => _cgroups = cgroups;
 
     /// <summary>The instance's temporary folder (<c>MONITOR_SLURM_DIR</c>).</summary>
     public string InstanceDir { get; private set; } = "";
@@ -32,10 +43,17 @@ public sealed class SlurmClusterFixture : IAsyncLifetime
     /// <summary>The node's name: this machine's short host name.</summary>
     public string Node { get; private set; } = "";
 
+    /// <summary>
+    /// With cgroups only: a sysfs root whose <c>fs/cgroup/&lt;controller&gt;</c> are this instance's own cgroups, under
+    /// which its jobs' cgroups are (for <c>--path.sysfs</c>); "" without.
+    /// </summary>
+    public string Sysfs { get; private set; } = "";
+
     public async Task InitializeAsync()
     {
         // Ten minutes: the first run on a bare machine apt-installs slurm-wlm and munge (about 20 s on a warm mirror).
-        var (code, stdout, stderr) = await ExternalTool.RunAsync(Path.Join(ScriptDirectory, "start-slurm.sh"), [], timeout: TimeSpan.FromMinutes(10));
+        var (code, stdout, stderr) = await ExternalTool.RunAsync(
+            "/usr/bin/env", [$"MONITOR_SLURM_CGROUPS={(_cgroups ? 1 : 0)}", Path.Join(ScriptDirectory, "start-slurm.sh")], timeout: TimeSpan.FromMinutes(10));
         if (code != 0)
         {
             throw new InvalidOperationException($"start-slurm.sh failed ({code}):\n{stdout}{stderr}");
@@ -58,10 +76,11 @@ public sealed class SlurmClusterFixture : IAsyncLifetime
                 case "MONITOR_GPUSTAT_DIR": GpustatDir = value; break;
                 case "MONITOR_JOB_INFO_DIR": JobInfoDir = value; break;
                 case "MONITOR_SLURM_NODE": Node = value; break;
+                case "MONITOR_SLURM_SYSFS": Sysfs = value; break;
             }
         }
 
-        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0)
+        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0 || (_cgroups && Sysfs.Length == 0))
         {
             throw new InvalidOperationException($"start-slurm.sh printed no environment:\n{stdout}{stderr}");
         }
