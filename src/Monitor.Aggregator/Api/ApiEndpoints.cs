@@ -16,8 +16,10 @@ internal static class ApiEndpoints
     /// <summary>Maps the API's routes.</summary>
     public static void Map(WebApplication app, JobStore store, CostRates? rates, TimeProvider time)
     {
-        app.MapGet("/api/v1/jobs/{id}", (string id, HttpContext context) =>
+        // A Kubernetes job's id is "namespace/pod": the route takes the rest of the path, with its slash or as %2F.
+        app.MapGet("/api/v1/jobs/{**path}", (string path, HttpContext context) =>
         {
+            var id = JobId(path);
             var records = VisibleJob(store, id, context);
             return Json(json => JobReport.Write(json, id, records, time.GetUtcNow()), $"no node has reported job {id}");
         })
@@ -47,6 +49,12 @@ internal static class ApiEndpoints
 
         app.MapGet("/healthz", () => "ok\n").WithSummary("ok when the aggregator serves.");
     }
+
+    /// <summary>
+    /// The job id in a route's catch-all <paramref name="path"/>: the server leaves an escaped slash (%2F) escaped so
+    /// that it cannot make a segment, and no Slurm or Kubernetes id holds a '%'.
+    /// </summary>
+    public static string JobId(string path) => path.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Job <paramref name="id"/>'s records, or none when the request's token may not see its account.</summary>
     public static IReadOnlyList<(string Node, NodeJobRecord Record)> VisibleJob(JobStore store, string id, HttpContext context)

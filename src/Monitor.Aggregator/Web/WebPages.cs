@@ -32,9 +32,8 @@ internal static class WebPages
             ? Results.Redirect($"/jobs/{Uri.EscapeDataString(id)}")
             : Send(context, new WebPage(StatusCodes.Status400BadRequest, Html.Problem("Job", "Give a job id.", IndexPage.JobForm(string.Empty)))));
 
-        // A Kubernetes job's id is "namespace/pod": the page takes the rest of the path, and an escaped slash too
-        // (the server leaves %2F escaped in the path so that it cannot make a segment; no Slurm or Kubernetes id has a %).
-        app.MapGet("/jobs/{**id}", (string id, HttpContext context) => Send(context, Job(id.Replace("%2F", "/", StringComparison.OrdinalIgnoreCase), job, time.GetUtcNow())));
+        // A Kubernetes job's id is "namespace/pod": the page takes the rest of the path (ApiEndpoints.JobId).
+        app.MapGet("/jobs/{**id}", (string id, HttpContext context) => Send(context, Job(ApiEndpoints.JobId(id), job, time.GetUtcNow())));
         app.MapGet("/usage", (HttpContext context) =>
         {
             var q = context.Request.Query;

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
+using Monitor.Aggregator.Api;
 using Monitor.Aggregator.Storage;
 using Monitor.Aggregator.Web;
 using Monitor.Contracts;
@@ -22,7 +23,9 @@ public sealed class WebPagesHttpTests : IAsyncLifetime
     private static readonly DateTimeOffset Start = new(2026, 12, 1, 8, 0, 0, TimeSpan.Zero);
     private readonly HttpClient _client = new(new HttpClientHandler { AllowAutoRedirect = false });
     private WebApplication? _app;
+    private readonly TempTree _tree = new();
     private Uri _base = null!;
+    private JobStore? _store;
 
     public async Task InitializeAsync()
     {
@@ -34,6 +37,9 @@ public sealed class WebPagesHttpTests : IAsyncLifetime
         _app = builder.Build();
         (string, NodeJobRecord)[] pod = [("gpu17", SomeJob.Record("team-a/train-0", Start, Start.AddHours(1), SomeJob.Gpu(0, 0.5)))];
         WebPages.Map(_app, id => id switch { "12345" => job, "team-a/train-0" => pod, _ => [] }, (_, _, _) => usage, new FakeTimeProvider(Start.AddDays(3)));
+        _store = JobStore.OpenSqlite(_tree.Path("store.db"), "default");
+        _store.Apply("http://gpu17:9420", new JobsFeedPage("gpu17", "c-1", false, false, false, [pod[0].Item2]), Start);
+        ApiEndpoints.Map(_app, _store, null, new FakeTimeProvider(Start.AddDays(3)));
         await _app.StartAsync();
         _base = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First() + "/");
     }
@@ -45,6 +51,9 @@ public sealed class WebPagesHttpTests : IAsyncLifetime
         {
             await _app.DisposeAsync();
         }
+
+        _store?.Dispose();
+        _tree.Dispose();
     }
 
     [Theory]
@@ -74,6 +83,17 @@ public sealed class WebPagesHttpTests : IAsyncLifetime
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("<h1>Job team-a/train-0<span", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("/api/v1/jobs/team-a/train-0")]
+    [InlineData("/api/v1/jobs/team-a%2Ftrain-0")]
+    public async Task GetApi_KubernetesJob_NamespaceSlashPod(string path)
+    {
+        using var response = await _client.GetAsync(new Uri(_base, path));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Contains("\"job_id\": \"team-a/train-0\"", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
     }
 
     [Fact]
