@@ -30,6 +30,9 @@ var retention = new Option<string>("--storage.retention") { Description = "How l
 var incompleteAfter = new Option<string>("--jobs.incomplete-after") { Description = "A running job whose node has not answered for this long is finalized and marked incomplete.", DefaultValueFactory = _ => "6h" };
 var shard = new Option<string>("--shard") { Description = "i/N: poll only the targets whose hash modulo N is i (Prometheus hashmod), so N replicas on one PostgreSQL store split the targets.", DefaultValueFactory = _ => "0/1" };
 var standby = new Option<bool>("--ha.standby") { Description = "Poll only while holding a PostgreSQL advisory lock; replicas without it stand by and serve the API." };
+var slurmTargets = new Option<bool>("--targets.slurm") { Description = "Also poll every node Slurm knows (scontrol show nodes -o), at its NodeHostName and --targets.slurm-port." };
+var slurmPort = new Option<int>("--targets.slurm-port") { Description = "The agents' port on Slurm's nodes.", DefaultValueFactory = _ => 9420 };
+var scontrol = new Option<string>("--slurm.scontrol") { Description = "The scontrol program.", DefaultValueFactory = _ => "scontrol" };
 var webConfig = new Option<string?>("--web.config.file") { Description = "Exporter-toolkit web configuration (YAML) for TLS: tls_server_config, as the agent and node_exporter read it." };
 var tokensFile = new Option<string?>("--web.tokens-file") { Description = "Bearer tokens that may read the aggregator (YAML: name, sha256, optional accounts). Without it, anyone who can reach the port reads everything." };
 var logLevel = new Option<string>("--log.level") { Description = "Only log messages with the given severity or above.", DefaultValueFactory = _ => "info" };
@@ -68,7 +71,7 @@ concurrency.Validators.Add(result =>
 var root = new RootCommand("monitor-aggregator: collects per-job usage from every monitor-agent's jobs feed into one store and serves it.")
 {
     listen, storage, cluster, targets, targetFiles, interval, timeout, concurrency, postgres, retention, incompleteAfter, shard, standby, costFile,
-    webConfig, tokensFile, logLevel, logFormat,
+    webConfig, tokensFile, logLevel, logFormat, slurmTargets, slurmPort, scontrol,
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
@@ -206,7 +209,8 @@ using (store)
     builder.Services.AddSingleton(options);
     builder.Services.AddSingleton(store);
     builder.Services.AddSingleton(TimeProvider.System);
-    builder.Services.AddSingleton(new TargetList(options.Targets, options.TargetFiles));
+    var slurmNodes = parse.GetValue(slurmTargets) ? new SlurmNodes(parse.GetValue(scontrol)!, parse.GetValue(slurmPort), TimeProvider.System) : null;
+    builder.Services.AddSingleton(new TargetList(options.Targets, options.TargetFiles, slurmNodes));
     builder.Services.AddSingleton(sp => new TargetPoller(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, store, TimeProvider.System));
     if (options.Standby)
     {

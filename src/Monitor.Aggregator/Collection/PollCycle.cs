@@ -22,10 +22,13 @@ internal sealed partial class PollCycle(
     private static readonly Counter Records = Metrics.CreateCounter("monitor_aggregator_records_stored_total", "Job records that changed the store.");
     private static readonly Gauge CycleSeconds = Metrics.CreateGauge("monitor_aggregator_cycle_seconds", "How long the last poll cycle took, all targets.");
     private static readonly Gauge Targets = Metrics.CreateGauge("monitor_aggregator_targets", "Targets this replica polls (its shard of every target known).");
+    private static readonly Gauge Behind = Metrics.CreateGauge("monitor_aggregator_targets_behind", "Targets whose last poll stopped at 100 answers with more records to read (they catch up over the next cycles).");
     private static readonly Gauge Leader = Metrics.CreateGauge("monitor_aggregator_leader", "Whether this replica polls (1) or stands by (0, --ha.standby without the lock).");
     private static readonly Counter Incomplete = Metrics.CreateCounter("monitor_aggregator_records_incomplete_total", "Running node records finalized incomplete because their node was unreachable for --jobs.incomplete-after.");
     private static readonly Counter Expired = Metrics.CreateCounter("monitor_aggregator_records_expired_total", "Ended node records deleted by --storage.retention.");
 
+    private static readonly Gauge SourceUp = Metrics.CreateGauge("monitor_aggregator_target_source_up", "Whether a target source (a --targets.file, or --targets.slurm) was read at the last cycle (1) or its last good targets are used (0).", "source");
+    private readonly Dictionary<string, string?> _sourceProblems = new(StringComparer.Ordinal);
     private DateTimeOffset _nextRetention = DateTimeOffset.MinValue;
 
     private readonly Dictionary<string, (int Failures, DateTimeOffset Next, string? Problem)> _health = new(StringComparer.Ordinal);
@@ -43,6 +46,7 @@ internal sealed partial class PollCycle(
 
         Leader.Set(1);
         var current = targets.Current().Where(options.Shard.Owns).ToList();
+        ReportSources();
         Targets.Set(current.Count);
         using var slots = new SemaphoreSlim(options.PollConcurrency);
         var due = current.Where(t => !_health.TryGetValue(t, out var h) || h.Next <= now).ToList();
@@ -67,6 +71,8 @@ internal sealed partial class PollCycle(
             Record(result, now);
         }
 
+        Behind.Set(results.Count(r => r.Behind));
+
         Maintain(now);
 
         CycleSeconds.Set(Stopwatch.GetElapsedTime(started).TotalSeconds);
@@ -90,6 +96,22 @@ internal sealed partial class PollCycle(
             }
         }
         while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false));
+    }
+
+    /// <summary>A target source (a file_sd file, Slurm) that fails is logged once per distinct problem and is a metric.</summary>
+    private void ReportSources()
+    {
+        foreach (var source in targets.Sources)
+        {
+            var problem = targets.Problems.GetValueOrDefault(source);
+            SourceUp.WithLabels(source).Set(problem is null ? 1 : 0);
+            if (problem is not null && _sourceProblems.GetValueOrDefault(source) != problem)
+            {
+                LogSourceFailed(logger, source, problem);
+            }
+
+            _sourceProblems[source] = problem;
+        }
     }
 
     private void Maintain(DateTimeOffset now)
@@ -151,6 +173,9 @@ internal sealed partial class PollCycle(
 
     [LoggerMessage(EventId = 5004, EventName = "records_incomplete", Level = LogLevel.Warning, Message = "{Count} running job records finalized incomplete: their nodes have not answered for {Hours} h (--jobs.incomplete-after)")]
     private static partial void LogIncomplete(ILogger logger, int count, double hours);
+
+    [LoggerMessage(EventId = 5005, EventName = "target_source_failed", Level = LogLevel.Warning, Message = "Targets from {Source} could not be read; its last good targets are polled: {Problem}")]
+    private static partial void LogSourceFailed(ILogger logger, string source, string problem);
 
     [LoggerMessage(EventId = 5003, EventName = "cycle_failed", Level = LogLevel.Error, Message = "A poll cycle failed: {Problem}")]
     private static partial void LogCycleFailed(ILogger logger, string problem, Exception exception);

@@ -1,6 +1,8 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using Monitor.Aggregator.Storage;
 using Monitor.Contracts;
+using Prometheus;
 
 namespace Monitor.Aggregator.Collection;
 
@@ -11,7 +13,8 @@ namespace Monitor.Aggregator.Collection;
 /// <param name="Records">Records that changed the store.</param>
 /// <param name="Problem">Why not, when not.</param>
 /// <param name="Truncated">The agent said the cursor was older than its retention: ended jobs may be missing.</param>
-internal sealed record PollResult(string Target, bool Ok, int Pages, int Records, string? Problem, bool Truncated = false);
+/// <param name="Behind">The poll stopped at <see cref="TargetPoller.MaxPages"/> answers with more to read: the target is behind.</param>
+internal sealed record PollResult(string Target, bool Ok, int Pages, int Records, string? Problem, bool Truncated = false, bool Behind = false);
 
 /// <summary>
 /// Polls one agent's jobs feed from the stored cursor until it has caught up (<c>more</c> false), storing each answer
@@ -25,6 +28,11 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
 
     /// <summary>Answers read in one poll at most, so a target far behind cannot hold the cycle.</summary>
     public const int MaxPages = 100;
+
+    private static readonly Histogram StoreSeconds = Metrics.CreateHistogram(
+        "monitor_aggregator_store_seconds",
+        "Time to store one feed answer with its cursor, waiting for the writer included.",
+        new HistogramConfiguration { Buckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10] });
 
     /// <summary>Polls <paramref name="target"/> (an agent's base address, e.g. http://node1:9420) within <paramref name="timeout"/>.</summary>
     public async Task<PollResult> PollAsync(string target, TimeSpan timeout, CancellationToken cancellationToken)
@@ -48,7 +56,9 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
 
                 var body = await ReadBoundedAsync(response, deadline.Token).ConfigureAwait(false);
                 var page = JobsFeedReader.Parse(body);
+                var storing = Stopwatch.GetTimestamp();
                 records += await store.ApplyAsync(target, page, time.GetUtcNow()).ConfigureAwait(false);
+                StoreSeconds.Observe(Stopwatch.GetElapsedTime(storing).TotalSeconds);
                 truncated |= page.Truncated;
                 pages++;
                 if (!page.More)
@@ -57,7 +67,7 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
                 }
             }
 
-            return new PollResult(target, true, pages, records, null, truncated);
+            return new PollResult(target, true, pages, records, null, truncated, Behind: true);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {

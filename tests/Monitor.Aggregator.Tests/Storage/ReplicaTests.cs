@@ -66,8 +66,14 @@ public sealed class ReplicaTests : IDisposable
         Assert.Equal((true, false), (lockA.IsLeader, lockB.IsLeader));
 
         // A dies (its session ends): B polls from the cursor A stored, so the change made meanwhile arrives once.
+        // The server ends A's session a moment after the connection closes; B, trying each cycle, takes over then.
         lockA.Dispose();
         agent.Set("1", 1_764_800_000, allocatedSeconds: 20);
+        for (var tries = 0; tries < 100 && !lockB.TryLead(); tries++)
+        {
+            await Task.Delay(50);
+        }
+
         var results = await cycleB.RunOnceAsync(CancellationToken.None);
         Assert.Equal((true, 1), (Assert.Single(results).Ok, results[0].Records));
         Assert.Equal(20, storeB.Job("1").Single().Record.Gpus.Single().AllocatedSeconds);
