@@ -46,6 +46,7 @@ public sealed class ArchitectureTests
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Collectors", "Monitor.Agent.Gpu"));
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Collectors", "Monitor.Agent.Jobs"));
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Jobs", "Monitor.Agent.Gpu"));
+        Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Jobs", "Monitor.Agent.Kernel"));
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Collectors", "Monitor.Agent.Kernel"));
     }
 
