@@ -105,6 +105,8 @@ public static class JobsFeedReader
             CpuSeconds = Optional(job, "cpu_seconds", at),
             MemoryBytes = Optional(job, "memory_bytes", at),
             MemoryPeakBytes = Optional(job, "memory_peak_bytes", at),
+            CpusAllocated = OptionalAmount(job, "cpus_allocated", at),
+            MemoryLimitBytes = OptionalAmount(job, "memory_limit_bytes", at),
             Gpus = gpus,
         };
     }
@@ -127,6 +129,7 @@ public static class JobsFeedReader
             TensorActiveSeconds = Counter(gpu, "tensor_active_seconds", at),
             SmActiveSeconds = Counter(gpu, "sm_active_seconds", at),
             MemoryPeakBytes = Counter(gpu, "memory_peak_bytes", at),
+            MemoryTotalBytes = OptionalAmount(gpu, "memory_total_bytes", at),
             XidErrors = (long)Counter(gpu, "xid_errors", at),
             EccErrors = (long)Counter(gpu, "ecc_errors", at),
             UnobservedSeconds = Counter(gpu, "unobserved_seconds", at),
@@ -154,6 +157,10 @@ public static class JobsFeedReader
     /// <summary>A counter: absent is 0; present, it must be a finite number from 0.</summary>
     private static double Counter(JsonElement parent, string name, string at) =>
         Optional(parent, name, at) is { } value ? (value >= 0 ? value : throw Bad(name, at, "a number from 0")) : 0;
+
+    /// <summary>An optional amount: absent or null is unknown; present, it must be a finite number from 0.</summary>
+    private static double? OptionalAmount(JsonElement parent, string name, string at) =>
+        Optional(parent, name, at) is { } value ? (value >= 0 ? value : throw Bad(name, at, "a number from 0")) : null;
 
     private static double? Optional(JsonElement parent, string name, string at) =>
         !parent.TryGetProperty(name, out var value) || value.ValueKind == JsonValueKind.Null ? null

@@ -61,6 +61,21 @@ public sealed record NodeJobRecord
     /// <summary>Peak memory of the job's cgroup (bytes); null when unknown.</summary>
     public double? MemoryPeakBytes { get; init; }
 
+    /// <summary>
+    /// CPUs (hardware threads) in the effective cpuset of the job's cgroup, as last read (kept after the job ends); null
+    /// when unknown: no cgroup read (Kubernetes, a job seen only through its processes), no cpuset controller, or an
+    /// agent or ledger record older than the field. The denominator of CPU efficiency,
+    /// <see cref="CpuSeconds"/> / (<see cref="CpusAllocated"/> × wall seconds).
+    /// </summary>
+    public double? CpusAllocated { get; init; }
+
+    /// <summary>
+    /// The memory limit of the job's cgroup (bytes), as last read (kept after the job ends); null when the cgroup has
+    /// no limit or it is unknown, as for <see cref="CpusAllocated"/>. With Slurm's ConstrainRAMSpace it is the job's
+    /// memory request on the node (× AllowedRAMSpace %).
+    /// </summary>
+    public double? MemoryLimitBytes { get; init; }
+
     /// <summary>Every GPU the job used on this node.</summary>
     public IReadOnlyList<NodeJobGpu> Gpus { get; init; } = [];
 
@@ -97,6 +112,13 @@ public sealed record NodeJobGpu
 
     /// <summary>The most GPU memory the job's processes held (bytes).</summary>
     public double MemoryPeakBytes { get; init; }
+
+    /// <summary>
+    /// The GPU's total memory as NVML reports it (bytes; the whole GPU, also for a job on one of its MIG instances);
+    /// null when unknown (no tick credited the job since an agent that reports it, or a record older than the field).
+    /// Null rather than 0, so that no ratio against it is ever taken by mistake.
+    /// </summary>
+    public double? MemoryTotalBytes { get; init; }
 
     /// <summary>XID errors while the job held the GPU.</summary>
     public long XidErrors { get; init; }

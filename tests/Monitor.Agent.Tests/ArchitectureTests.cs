@@ -6,9 +6,10 @@ namespace Monitor.Agent.Tests;
 
 /// <summary>
 /// Dependencies between the agent's areas point one way (docs/architecture.md, "Code layout"): sources and samples
-/// (<c>Gpu</c>) know nothing of series or jobs, and <c>Jobs</c> knows nothing of <c>Collectors</c>. Every reference a
-/// type makes is checked: its base type and interfaces, the types of its fields, properties, method signatures and
-/// locals, and every type, method and field its method bodies name (read from the IL).
+/// (<c>Gpu</c>) know nothing of series or jobs, <c>Jobs</c> knows nothing of <c>Collectors</c>, and the kernel formats
+/// both share (<c>Kernel</c>) know neither. Every reference a type makes is checked: its base type and interfaces, the
+/// types of its fields, properties, method signatures and locals, and every type, method and field its method bodies
+/// name (read from the IL).
 /// </summary>
 public sealed class ArchitectureTests
 {
@@ -24,6 +25,10 @@ public sealed class ArchitectureTests
         { "Monitor.Agent.Logging", "Monitor.Agent.Collectors" },
         { "Monitor.Agent.Logging", "Monitor.Agent.Jobs" },
         { "Monitor.Agent.Logging", "Monitor.Agent.Gpu" },
+        { "Monitor.Agent.Kernel", "Monitor.Agent.Collectors" },
+        { "Monitor.Agent.Kernel", "Monitor.Agent.Jobs" },
+        { "Monitor.Agent.Kernel", "Monitor.Agent.Gpu" },
+        { "Monitor.Agent.Kernel", "Monitor.Agent.Hosting" },
     };
 
     [Theory]
@@ -41,6 +46,8 @@ public sealed class ArchitectureTests
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Collectors", "Monitor.Agent.Gpu"));
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Collectors", "Monitor.Agent.Jobs"));
         Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Jobs", "Monitor.Agent.Gpu"));
+        Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Jobs", "Monitor.Agent.Kernel"));
+        Assert.NotEmpty(ReferencesBetween("Monitor.Agent.Collectors", "Monitor.Agent.Kernel"));
     }
 
     private static readonly Assembly Agent = typeof(Monitor.Agent.Collectors.ICollector).Assembly;

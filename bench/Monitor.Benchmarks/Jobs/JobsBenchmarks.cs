@@ -13,8 +13,8 @@ namespace Monitor.Benchmarks.Jobs;
 
 /// <summary>
 /// The sizing: 8 GPUs, 64 jobs (8 sharing each GPU), 2,000 GPU processes. One attribution refresh (the jobs
-/// collector's update over a mapping directory and 64 cgroup v2 job directories) and one integrator tick (every
-/// process resolved to its job through the resolver's cache, every job's counters advanced).
+/// collector's update over a mapping directory and 64 cgroup v2 job directories of 5 files each) and one integrator
+/// tick (every process resolved to its job through the resolver's cache, every job's counters advanced).
 /// </summary>
 [MemoryDiagnoser]
 public class JobsBenchmarks
@@ -44,6 +44,7 @@ public class JobsBenchmarks
             sample[GpuValue.Utilization] = 0.9;
             sample[GpuValue.Energy] = 1000;
             sample[GpuValue.MemoryUsed] = 40e9;
+            sample[GpuValue.MemoryTotal] = 85520809984;
             var ids = new List<string>();
             for (var j = 0; j < Jobs / Gpus; j++)
             {
@@ -65,6 +66,8 @@ public class JobsBenchmarks
                 Write($"sys/fs/cgroup/system.slice/slurmstepd.scope/job_{id}/cpu.stat", "usage_usec 123456789\nuser_usec 1\nsystem_usec 1\n");
                 Write($"sys/fs/cgroup/system.slice/slurmstepd.scope/job_{id}/memory.current", "1073741824\n");
                 Write($"sys/fs/cgroup/system.slice/slurmstepd.scope/job_{id}/memory.peak", "2147483648\n");
+                Write($"sys/fs/cgroup/system.slice/slurmstepd.scope/job_{id}/cpuset.cpus.effective", "0-7,128-135\n");
+                Write($"sys/fs/cgroup/system.slice/slurmstepd.scope/job_{id}/memory.max", "17179869184\n");
             }
 
             _devices.Add(new GpuTickDevice(gpu, uuid, sample, true));

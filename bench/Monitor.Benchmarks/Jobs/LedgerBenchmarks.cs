@@ -34,7 +34,7 @@ public class LedgerBenchmarks
                     JobId = (1_000_000 + j).ToString(System.Globalization.CultureInfo.InvariantCulture), User = "alice", Uid = "1001", Account = "physics",
                     Partition = "gpu", ScheduledStart = DateTimeOffset.UnixEpoch.AddSeconds(1_764_800_000 + j),
                 },
-                DateTimeOffset.UnixEpoch.AddSeconds(1_764_800_000 + j)) { CpuSeconds = 8123.4, MemoryBytes = 68719476736, MemoryPeakBytes = 70866960384 };
+                DateTimeOffset.UnixEpoch.AddSeconds(1_764_800_000 + j)) { CpuSeconds = 8123.4, MemoryBytes = 68719476736, MemoryPeakBytes = 70866960384, CpusAllocated = 16, MemoryLimitBytes = 137438953472 };
             job.Sources.Add("slurm_mapping");
             job.Sources.Add("slurm_jobinfo");
             for (var g = 0; g < Gpus; g++)
@@ -42,6 +42,7 @@ public class LedgerBenchmarks
                 var usage = job.Gpu(g, $"GPU-5131d000-0000-4000-8000-{g:D12}");
                 (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules) = (3600.0 / 8, 3312.5 / 8, 2301120.4 / 8);
                 (usage.TensorActiveSeconds, usage.SmActiveSeconds, usage.MemoryPeakBytes, usage.LastTickUnix) = (2410.2 / 8, 3105.9 / 8, 65290260620, 1_764_803_600);
+                usage.MemoryTotalBytes = 85520809984;
                 job.HeldGpus.Add(usage.Uuid);
             }
 

@@ -49,6 +49,11 @@ internal sealed class GpuHistory(int capacity)
             usage.XidErrors += tick.Xids;
             usage.EccErrors += tick.Ecc;
             usage.MemoryPeakBytes = Math.Max(usage.MemoryPeakBytes, tick.MemoryUsed);
+            if (!double.IsNaN(tick.MemoryTotal))
+            {
+                usage.MemoryTotalBytes = tick.MemoryTotal;
+            }
+
             credited += tick.Seconds * share;
             tick.Claimed = true;
         }
@@ -70,6 +75,9 @@ internal sealed class GpuHistory(int capacity)
         public double Tensor;
         public double Sm;
         public double MemoryUsed;
+
+        /// <summary>The GPU's total memory (bytes); NaN when NVML did not report it.</summary>
+        public double MemoryTotal;
         public long Xids;
         public long Ecc;
 

@@ -16,7 +16,8 @@ namespace Monitor.Agent.Jobs;
 /// is known, equally;</item>
 /// <item>memory peak: the most GPU memory the job's processes held (a sole holder with no process list gets the
 /// GPU's used memory);</item>
-/// <item>XID and ECC errors: the GPU's new errors are counted for every holder.</item>
+/// <item>XID and ECC errors: the GPU's new errors are counted for every holder;</item>
+/// <item>memory total: the GPU's total memory at the tick (not a counter: the last one NVML reported).</item>
 /// </list>
 /// A GPU that is unhealthy for a tick (lost, stalled) is skipped and its baseline kept, so the next healthy tick
 /// covers the gap with the counters' real deltas.
@@ -79,6 +80,7 @@ internal sealed class JobIntegrator(int historyTicks = 64)
             var xids = Math.Max(0, now.Xids - before.Xids);
             var ecc = double.IsNaN(before.Ecc) || double.IsNaN(now.Ecc) ? 0 : Math.Max(0, (long)(now.Ecc - before.Ecc));
             var used = sample[GpuValue.MemoryUsed];
+            var total = sample[GpuValue.MemoryTotal] is var t && double.IsFinite(t) && t > 0 ? t : double.NaN;
             History(device.Uuid).Add(new GpuHistory.Tick
             {
                 From = before.Unix,
@@ -89,6 +91,7 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                 Tensor = tensor,
                 Sm = sm,
                 MemoryUsed = double.IsNaN(used) ? 0 : used,
+                MemoryTotal = total,
                 Xids = xids,
                 Ecc = ecc,
                 Claimed = _holders.Count > 0,
@@ -151,6 +154,10 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                     : _holders.Count == 1 && totalMemory == 0 && !double.IsNaN(sample[GpuValue.MemoryUsed]) ? sample[GpuValue.MemoryUsed]
                     : 0;
                 usage.MemoryPeakBytes = Math.Max(usage.MemoryPeakBytes, memory);
+                if (!double.IsNaN(total))
+                {
+                    usage.MemoryTotalBytes = total;
+                }
             }
         }
     }

@@ -118,6 +118,18 @@ internal sealed partial class JobLifecycle(ILogger logger, Func<string, string?>
                 job.CpuSeconds = cgroup.CpuSeconds;
                 job.MemoryBytes = cgroup.MemoryBytes;
                 job.MemoryPeakBytes = double.IsNaN(cgroup.MemoryPeakBytes) ? Math.Max(job.MemoryPeakBytes is var p && double.IsNaN(p) ? 0 : p, cgroup.MemoryBytes) : cgroup.MemoryPeakBytes;
+
+                // The denominators keep their last reading when a file cannot be read for a refresh; "no limit" is
+                // a reading (the limit is unknown from then on).
+                if (!double.IsNaN(cgroup.CpusAllocated))
+                {
+                    job.CpusAllocated = cgroup.CpusAllocated;
+                }
+
+                if (!double.IsNaN(cgroup.MemoryLimitBytes))
+                {
+                    job.MemoryLimitBytes = double.IsPositiveInfinity(cgroup.MemoryLimitBytes) ? double.NaN : cgroup.MemoryLimitBytes;
+                }
                 job.Dirty = true;
             }
 

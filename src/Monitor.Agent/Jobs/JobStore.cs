@@ -27,6 +27,12 @@ internal sealed class JobGpuUsage(int index, string uuid)
     /// <summary>Highest GPU memory the job's processes held on this GPU (bytes).</summary>
     public double MemoryPeakBytes { get; set; }
 
+    /// <summary>
+    /// The GPU's total memory as NVML reports it (bytes; the whole GPU, also when the job holds a MIG instance of it),
+    /// from the last tick credited to the job; NaN until one reports it (and for records of ledger format 1).
+    /// </summary>
+    public double MemoryTotalBytes { get; set; } = double.NaN;
+
     /// <summary>XID errors on the GPU while the job held it.</summary>
     public long XidErrors { get; set; }
 
@@ -118,6 +124,7 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
         copy.Start = Start;
         (copy.StartSource, copy.End, copy.EndSource, copy.Revision, copy.Dirty, copy.UnobservedSeconds) = (StartSource, End, EndSource, Revision, false, UnobservedSeconds);
         (copy.CpuSeconds, copy.MemoryBytes, copy.MemoryPeakBytes) = (CpuSeconds, MemoryBytes, MemoryPeakBytes);
+        (copy.CpusAllocated, copy.MemoryLimitBytes) = (CpusAllocated, MemoryLimitBytes);
         copy.Sources.Clear();
         copy.Sources.UnionWith(Sources);
         copy.HeldGpus.Clear();
@@ -128,8 +135,8 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
             to.Index = usage.Index;
             (to.AllocatedSeconds, to.BusySeconds, to.EnergyJoules, to.TensorActiveSeconds, to.SmActiveSeconds) =
                 (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules, usage.TensorActiveSeconds, usage.SmActiveSeconds);
-            (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix) =
-                (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix);
+            (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix, to.MemoryTotalBytes) =
+                (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix, usage.MemoryTotalBytes);
         }
 
         return copy;
@@ -152,6 +159,18 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
 
     /// <summary>Peak memory of the job's cgroup (bytes); NaN when unknown.</summary>
     public double MemoryPeakBytes { get; set; } = double.NaN;
+
+    /// <summary>
+    /// CPUs (hardware threads) in the effective cpuset of the job's cgroup, as last read; NaN when never read. Kept
+    /// when the cgroup goes (the job ended).
+    /// </summary>
+    public double CpusAllocated { get; set; } = double.NaN;
+
+    /// <summary>
+    /// The memory limit of the job's cgroup (bytes), as last read; NaN when never read or when the cgroup has no
+    /// limit. Kept when the cgroup goes (the job ended).
+    /// </summary>
+    public double MemoryLimitBytes { get; set; } = double.NaN;
 
     /// <summary>Usage of GPU <paramref name="uuid"/>, created on first use.</summary>
     public JobGpuUsage Gpu(int index, string uuid)

@@ -161,6 +161,8 @@ internal static class JobsApi
         Number(json, "cpu_seconds", job.CpuSeconds);
         Number(json, "memory_bytes", job.MemoryBytes);
         Number(json, "memory_peak_bytes", job.MemoryPeakBytes);
+        Number(json, "cpus_allocated", job.CpusAllocated);
+        Number(json, "memory_limit_bytes", job.MemoryLimitBytes);
         json.WritePropertyName("gpus");
         json.WriteStartArray();
         foreach (var gpu in job.Gpus.Values.OrderBy(g => g.Index))
@@ -175,6 +177,7 @@ internal static class JobsApi
             json.WriteNumber("tensor_active_seconds", gpu.TensorActiveSeconds);
             json.WriteNumber("sm_active_seconds", gpu.SmActiveSeconds);
             json.WriteNumber("memory_peak_bytes", gpu.MemoryPeakBytes);
+            Number(json, "memory_total_bytes", gpu.MemoryTotalBytes);
             json.WriteNumber("xid_errors", gpu.XidErrors);
             json.WriteNumber("ecc_errors", gpu.EccErrors);
             json.WriteNumber("unobserved_seconds", gpu.UnobservedSeconds);

@@ -12,9 +12,11 @@ namespace Monitor.Agent.Tests.Fuzz;
 /// <summary>
 /// Slurm's cgroup files and <c>/proc/&lt;pid&gt;/cgroup</c>. <see cref="ProcessJobResolver.ParseCgroup"/> returns
 /// without throwing for any text and finds the job of generated cgroup paths. <see cref="SlurmCgroupSource"/>, over a
-/// cgroup v2 and v1 tree whose files (cpu.stat, memory.current/peak, cpuacct.usage, cgroup.procs, a task's environ)
-/// hold any bytes, never throws and reports for each job exactly the usage an independent reading finds: the
-/// number in the file when it is a finite, non-negative number, NaN otherwise.
+/// cgroup v2 and v1 tree whose files (cpu.stat, memory.current/peak/max, cpuacct.usage, memory.limit_in_bytes,
+/// cpuset.cpus.effective, cpuset.effective_cpus, cgroup.procs, a task's environ) hold any bytes, never throws and
+/// reports for each job exactly the usage an independent reading finds: the number in the file when it is a finite,
+/// non-negative number, NaN otherwise; a limit of "max" or 2^62 bytes and more is none (+∞); a cpuset counts its
+/// distinct CPUs.
 /// </summary>
 public sealed class SlurmCgroupFuzzTests : IDisposable
 {
@@ -24,6 +26,9 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
     private const string V2Sluid = "cg/system.slice/slurmstepd.scope/" + Sluid + "/";
     private const string V1Cpu = "cg/cpuacct/slurm/uid_1001/job_55/";
     private const string V1Memory = "cg/memory/slurm/uid_1001/job_55/";
+    private const string V1Cpuset = "cg/cpuset/slurm/uid_1001/job_55/";
+    private const string V1Cpu56 = "cg/cpuacct/slurm/uid_1001/job_56/";
+    private const string V1Cpuset56 = "cg/cpuset/slurm/uid_1001/job_56/";
 
     private static readonly string[] CgroupSeeds =
     [
@@ -51,9 +56,25 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
 
     /// <summary>A task's environment: NUL-separated variables with a job id of any kind, or random bytes.</summary>
     private static readonly Gen<byte[]> Environ = Gen.Frequency(
-        (4, Gen.String[Gen.Frequency((9, Gen.Char["0123456789"]), (1, Gen.Char["_x/ é"])), 1, 12].Where(id => id is not ("100" or "200" or "55")).Select(id => Encoding.UTF8.GetBytes($"HOME=/home/a\0SLURM_JOB_ID={id}\0SLURM_JOB_USER=a\0"))),
+        (4, Gen.String[Gen.Frequency((9, Gen.Char["0123456789"]), (1, Gen.Char["_x/ é"])), 1, 12].Where(id => id is not ("100" or "200" or "55" or "56")).Select(id => Encoding.UTF8.GetBytes($"HOME=/home/a\0SLURM_JOB_ID={id}\0SLURM_JOB_USER=a\0"))),
         (2, FuzzGen.Bytes(200)),
         (1, Gen.Const(Encoding.UTF8.GetBytes(new string('A', 70_000) + "\0SLURM_JOB_ID=300\0"))));
+
+    /// <summary>What a cpuset file may hold: kernel lists mostly, repeats and overlaps, and every way a list can be wrong.</summary>
+    private static readonly Gen<string> CpuListText = Gen.Frequency(
+        (4, Gen.Select(Gen.Int[0, 300], Gen.Int[0, 40]).Array[0, 12].Select(ranges => string.Join(',', ranges.Select(r => r.Item2 == 0
+            ? r.Item1.ToString(CultureInfo.InvariantCulture)
+            : string.Create(CultureInfo.InvariantCulture, $"{r.Item1}-{r.Item1 + r.Item2 - 1}"))) + "\n")),
+        (1, Gen.OneOf("0-3,64-67\n", "0-3,2-5\n", "5,3,5\n", "0-3,\n", ",\n", "3-1\n", "0-65536\n", "0-65536,0\n", "65537\n", "-1\n", "0--3\n", " 0-3 \n", "0, 1\n", "\n", "", "1-\n")),
+        (2, FuzzGen.Mutated(["0-3,8-11\n", "0\n", "0-63,128-191\n"], 3)),
+        (1, FuzzGen.Latin1(64)),
+        // Longer than the 4 KiB read: a list that may be cut off counts as unknown, not as its first part.
+        (1, Gen.Int[1_200, 2_000].Select(n => string.Join(',', Enumerable.Range(0, n).Select(c => (2 * c).ToString(CultureInfo.InvariantCulture))) + "\n")));
+
+    /// <summary>What a memory limit file may hold: the counter texts, "max", and the values around "no limit".</summary>
+    private static readonly Gen<string> LimitText = Gen.Frequency(
+        (4, NumberText),
+        (1, Gen.OneOf("max\n", "max", " max \n", "Max\n", "maxx\n", "9223372036854771712\n", "9223372036854710272\n", "4611686018427387904\n", "4611686018427387903\n", "4611686018427379712\n", "0\n")));
 
     private static readonly Gen<string> Procs = Gen.Frequency(
         (4, Gen.Const("4242\n")), (1, Gen.OneOf("04242\n", "99\n4242\n", "-4242\n", " 4242\n", "4242\r\n", "\n", "")), (1, FuzzGen.Latin1(40)));
@@ -130,6 +151,62 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
             ciIterations: 2_000);
 
     [Fact]
+    public void ParseCpus_AnyText_IsTheNumberOfDistinctCpusOrNaN()
+    {
+        var scratch = new List<int>();
+        FuzzCheck.Run(
+            "SlurmCgroupSource.ParseCpus",
+            CpuListText,
+            text => text.Length,
+            text => SlurmCgroupSource.ParseCpus(text, scratch),
+            (text, value) =>
+            {
+                Assert.Equal(CpusOfText(text), value);
+                return !double.IsNaN(value);
+            },
+            ciIterations: 2_000,
+            // One list may name every CPU up to 65,536 once: 65,537 ints in the reused list, plus the slack.
+            new FuzzLimits(FixedBytes: 3 << 20),
+            threads: 1);
+    }
+
+    [Fact]
+    public void ParseLimit_AnyText_IsTheLimitNoLimitOrNaN() =>
+        FuzzCheck.Run(
+            "SlurmCgroupSource.ParseLimit",
+            LimitText,
+            text => text.Length,
+            text => SlurmCgroupSource.ParseLimit(Head(text)),
+            (text, value) =>
+            {
+                Assert.Equal(Limit(text), value);
+                return !double.IsNaN(value);
+            },
+            ciIterations: 2_000);
+
+    [Theory]
+    [InlineData("max\n", double.PositiveInfinity)]
+    [InlineData("9223372036854771712\n", double.PositiveInfinity)] // v1's "no limit" with 4 KiB pages: 2^63 − 4096
+    [InlineData("9223372036854710272\n", double.PositiveInfinity)] // … with 64 KiB pages
+    [InlineData("4611686018427387904\n", double.PositiveInfinity)] // 2^62
+    [InlineData("4611686018427379712\n", 4611686018427379712.0)]   // 2^62 − 8192: a limit, however absurd
+    [InlineData("17179869184\n", 17179869184.0)]
+    [InlineData("0\n", 0.0)]
+    [InlineData("-1\n", double.NaN)]
+    [InlineData("\n", double.NaN)]
+    public void ParseLimit_KernelValues(string text, double expected) => Assert.Equal(expected, SlurmCgroupSource.ParseLimit(text));
+
+    [Theory]
+    [InlineData("0-3,64-67\n", 8)]
+    [InlineData("0-3,2-5\n", 6)]     // overlapping ranges count each CPU once
+    [InlineData("7\n", 1)]
+    [InlineData("\n", double.NaN)]   // an empty set is no answer
+    [InlineData("0-3,x\n", double.NaN)]
+    [InlineData("0-65536,0\n", double.NaN)] // more than 65,537 listed
+    [InlineData("0\u0000\n", double.NaN)] // int.TryParse would read "0\0" as 0
+    public void ParseCpus_KernelValues(string text, double expected) => Assert.Equal(expected, SlurmCgroupSource.ParseCpus(text, []));
+
+    [Fact]
     public void ParseEnvironment_AnyBytes_IsTheJobIdOrNull() =>
         FuzzCheck.Run(
             "ProcessJobResolver.ParseEnvironment",
@@ -150,19 +227,23 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
         var files = Gen.Select(
             Gen.Select(CpuStat, NumberText, NumberText, CpuStat, NumberText, NumberText),
             Gen.Select(CpuStat, NumberText, NumberText, Procs, Environ),
-            Gen.Select(NumberText, NumberText, NumberText));
+            Gen.Select(NumberText, NumberText, NumberText),
+            Gen.Select(Gen.Select(CpuListText, LimitText, CpuListText, LimitText), Gen.Select(CpuListText, CpuListText, LimitText, CpuListText)));
         FuzzCheck.Run(
             "SlurmCgroupSource.RefreshAsync",
             files,
             f => 1,
             f =>
             {
-                var ((cpu1, cur1, peak1, cpu2, cur2, peak2), (cpu3, cur3, peak3, procs, environ), (usage55, mem55, max55)) = f;
+                var ((cpu1, cur1, peak1, cpu2, cur2, peak2), (cpu3, cur3, peak3, procs, environ), (usage55, mem55, max55), ((cpus1, limit1, cpus2, limit2), (effective55, cpus55, limit55, cpus56))) = f;
                 Write(V2 + "cpu.stat", cpu1).Write(V2 + "memory.current", cur1).Write(V2 + "memory.peak", peak1)
                     .Write(V2Node + "cpu.stat", cpu2).Write(V2Node + "memory.current", cur2).Write(V2Node + "memory.peak", peak2)
                     .Write(V2Sluid + "cpu.stat", cpu3).Write(V2Sluid + "memory.current", cur3).Write(V2Sluid + "memory.peak", peak3)
                     .Write(V2Sluid + "step_0/cgroup.procs", procs)
-                    .Write(V1Cpu + "cpuacct.usage", usage55).Write(V1Memory + "memory.usage_in_bytes", mem55).Write(V1Memory + "memory.max_usage_in_bytes", max55);
+                    .Write(V1Cpu + "cpuacct.usage", usage55).Write(V1Memory + "memory.usage_in_bytes", mem55).Write(V1Memory + "memory.max_usage_in_bytes", max55)
+                    .Write(V2 + "cpuset.cpus.effective", cpus1).Write(V2 + "memory.max", limit1).Write(V2Node + "cpuset.cpus.effective", cpus2).Write(V2Node + "memory.max", limit2)
+                    .Write(V1Cpuset + "cpuset.effective_cpus", effective55).Write(V1Cpuset + "cpuset.cpus", cpus55).Write(V1Memory + "memory.limit_in_bytes", limit55)
+                    .Write(V1Cpu56 + "cpuacct.usage", "1000\n").Write(V1Cpuset56 + "cpuset.cpus", cpus56);
                 Directory.CreateDirectory(_tree.Path("proc/4242"));
                 File.WriteAllBytes(_tree.Path("proc/4242/environ"), environ);
 
@@ -173,10 +254,14 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
                     : Sluid;
                 var expected = new Dictionary<string, (JobIdentity Identity, CgroupUsage Usage)>(StringComparer.Ordinal)
                 {
-                    ["100"] = (new JobIdentity { JobId = "100" }, new CgroupUsage(Key(cpu1) / 1e6, Number(cur1), Number(peak1))),
-                    ["200"] = (new JobIdentity { JobId = "200" }, new CgroupUsage(Key(cpu2) / 1e6, Number(cur2), Number(peak2))),
-                    [sluidJob] = (new JobIdentity { JobId = sluidJob, Sluid = Sluid }, new CgroupUsage(Key(cpu3) / 1e6, Number(cur3), Number(peak3))),
-                    ["55"] = (new JobIdentity { JobId = "55", Uid = "1001" }, new CgroupUsage(Number(usage55) / 1e9, Number(mem55), Number(max55))),
+                    ["100"] = (new JobIdentity { JobId = "100" }, new CgroupUsage(Key(cpu1) / 1e6, Number(cur1), Number(peak1), CpusOfList(cpus1), Limit(limit1))),
+                    ["200"] = (new JobIdentity { JobId = "200" }, new CgroupUsage(Key(cpu2) / 1e6, Number(cur2), Number(peak2), CpusOfList(cpus2), Limit(limit2))),
+                    [sluidJob] = (new JobIdentity { JobId = sluidJob, Sluid = Sluid }, new CgroupUsage(Key(cpu3) / 1e6, Number(cur3), Number(peak3), double.NaN, double.NaN)),
+                    ["55"] = (new JobIdentity { JobId = "55", Uid = "1001" }, new CgroupUsage(
+                        Number(usage55) / 1e9, Number(mem55), Number(max55), !double.IsNaN(CpusOfList(effective55)) ? CpusOfList(effective55) : CpusOfList(cpus55), Limit(limit55))),
+
+                    // A kernel without cpuset.effective_cpus (nor, here, a memory cgroup): cpuset.cpus counts.
+                    ["56"] = (new JobIdentity { JobId = "56", Uid = "1001" }, new CgroupUsage(1000 / 1e9, double.NaN, double.NaN, CpusOfList(cpus56), double.NaN)),
                 };
                 Assert.True(result.Problem is null, result.Problem);
                 Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), result.Jobs.Select(j => j.Identity.JobId).Order(StringComparer.Ordinal));
@@ -246,6 +331,62 @@ public sealed class SlurmCgroupFuzzTests : IDisposable
     {
         var text = Head(content).Trim();
         return double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && double.IsFinite(v) && v >= 0 ? v : double.NaN;
+    }
+
+    /// <summary>
+    /// The documented reading of a memory limit: "max", or a number of 2^62 bytes or more, is no limit (+∞); otherwise
+    /// the number, as <see cref="Number"/> reads it.
+    /// </summary>
+    private static double Limit(string content)
+    {
+        var value = Number(content);
+        return Head(content).Trim() == "max" || value >= Math.Pow(2, 62) ? double.PositiveInfinity : value;
+    }
+
+    /// <summary>The documented reading of a cpuset file: as read (Latin1), and no answer when it fills the 4 KiB read (it may be cut off).</summary>
+    private static double CpusOfList(string content)
+    {
+        var written = Encoding.Latin1.GetString(Encoding.Latin1.GetBytes(content));
+        return written.Length >= 4096 ? double.NaN : CpusOfText(written);
+    }
+
+    /// <summary>
+    /// The documented reading of a cpuset list, written apart from the parser: trimmed; comma-separated items "N" or
+    /// "N-M" (ASCII digits, M ≥ N, every number at most 65,536), one trailing comma allowed, at most 65,537 CPUs listed
+    /// in all; the number of distinct CPUs, NaN when malformed or none.
+    /// </summary>
+    private static double CpusOfText(string content)
+    {
+        var text = content.Trim();
+        if (text.Length > 1 && text[^1] == ',')
+        {
+            text = text[..^1];
+        }
+
+        var cpus = new HashSet<int>();
+        long listed = 0;
+        foreach (var item in text.Length == 0 ? [] : text.Split(','))
+        {
+            var match = Regex.Match(item, "^([0-9]+)(?:-([0-9]+))?\\z");
+            if (!match.Success)
+            {
+                return double.NaN;
+            }
+
+            var first = System.Numerics.BigInteger.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture);
+            var last = match.Groups[2].Success ? System.Numerics.BigInteger.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture) : first;
+            if (first > 65_536 || last > 65_536 || last < first || (listed += (long)(last - first + 1)) > 65_537)
+            {
+                return double.NaN;
+            }
+
+            for (var cpu = (int)first; cpu <= (int)last; cpu++)
+            {
+                cpus.Add(cpu);
+            }
+        }
+
+        return cpus.Count > 0 ? cpus.Count : double.NaN;
     }
 
     /// <summary>The first "usage_usec &lt;number&gt;" line of a cpu.stat whose number is good; NaN when none is.</summary>

@@ -86,6 +86,37 @@ public sealed class JobIntegratorTests
         Assert.Equal(3, jobs["42"].Gpus["GPU-C"].Index);
     }
 
+    [Fact]
+    public void Tick_GpuMemoryTotal_TheLastOneNvmlReportedForTheJobsTicks()
+    {
+        // GPU D: 80 GiB at t = 1, a tick where NVML gives no total (kept), then 0 (no answer either, kept). Job J5 is
+        // found late: it claims the unclaimed ticks of GPU E, which reported 40 GiB, through the history.
+        var jobs = new Dictionary<string, TrackedJob>(StringComparer.Ordinal) { ["J4"] = new(new JobIdentity { JobId = "J4" }, DateTimeOffset.UnixEpoch) };
+        var late = new TrackedJob(new JobIdentity { JobId = "J5" }, DateTimeOffset.UnixEpoch);
+        var allocated = new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["GPU-D"] = ["J4"] };
+        var integrator = new JobIntegrator();
+        double[] totals = [80 * GiB, 80 * GiB, double.NaN, 0];
+        for (var t = 0; t < totals.Length; t++)
+        {
+            var d = Sample(0.5, 10.0 * t, double.NaN, 1 * GiB, 0);
+            d[GpuValue.MemoryTotal] = totals[t];
+            var e = Sample(0.5, 10.0 * t, double.NaN, 1 * GiB, 0);
+            e[GpuValue.MemoryTotal] = 40 * GiB;
+            integrator.Tick(t, 1_700_000_000 + t, [new GpuTickDevice(0, "GPU-D", d, true), new GpuTickDevice(1, "GPU-E", e, true)], allocated, _ => null, (id, _) => jobs.GetValueOrDefault(id));
+            if (t == 1)
+            {
+                Assert.Equal(80 * GiB, jobs["J4"].Gpus["GPU-D"].MemoryTotalBytes);
+            }
+        }
+
+        Assert.Equal(80 * GiB, jobs["J4"].Gpus["GPU-D"].MemoryTotalBytes);
+        Assert.True(double.IsNaN(late.Gpu(1, "GPU-E").MemoryTotalBytes));   // nothing credited yet: unknown
+
+        Assert.Equal(3.0, integrator.Claim(late, 1, "GPU-E", 1_700_000_000, 1_700_000_003), 12);
+
+        Assert.Equal(40 * GiB, late.Gpus["GPU-E"].MemoryTotalBytes);
+    }
+
     private static GpuSample Sample(double utilization, double energy, double tensorSeconds, double memoryUsed, long xids)
     {
         var sample = new GpuSample { Timestamp = 1, XidErrors = xids };

@@ -20,6 +20,10 @@ public sealed class JobLedgerTests : IDisposable
 {
     private const string Uuid = "GPU-5131d000-0000-4000-8000-000000000000";
     private const string Labels = $"{{gpu=\"0\",job_id=\"7\",uuid=\"{Uuid}\"}}";
+    private const string JobCgroupPath = "sys/fs/cgroup/system.slice/slurmstepd.scope/job_7";
+
+    /// <summary>What NVML reports as an H100 80GB HBM3's total memory (81,559 MiB), as the simulated GPUs do.</summary>
+    private const double H100Total = 85520809984;
     private readonly TempTree _tree = new TempTree().Write("map/0", "7\n").Write("root/etc/passwd", "root:x:0:0::/root:/bin/sh\n");
     private readonly FakeTimeProvider _time = TestClock.Create();
 
@@ -125,7 +129,7 @@ public sealed class JobLedgerTests : IDisposable
     {
         Directory.CreateDirectory(_tree.Path("state"));
         var path = Path.Join(_tree.Path("state"), "checkpoint.a");
-        byte[] newer = [.. "MJLG"u8, 2, 0, 0, 0, 1, 2, 3];
+        byte[] newer = [.. "MJLG"u8, LedgerFormat.Version + 1, 0, 0, 0, 1, 2, 3];
         File.WriteAllBytes(path, newer);
         using var logs = new CollectingLoggerFactory();
 
@@ -138,7 +142,7 @@ public sealed class JobLedgerTests : IDisposable
         Assert.False(File.Exists(Path.Join(_tree.Path("state"), "checkpoint.b")));
         Assert.Equal(0, samples["monitor_jobs_ledger_durable"]);
         Assert.Equal(1, samples["monitor_jobs_ledger_errors_total{kind=\"newer_version\"}"]);
-        Assert.Contains("written by a newer monitor-agent (ledger format 2", logs.Entries.Single(e => e.Id.Id == 4011).Message, StringComparison.Ordinal);
+        Assert.Contains($"written by a newer monitor-agent (ledger format {LedgerFormat.Version + 1}", logs.Entries.Single(e => e.Id.Id == 4011).Message, StringComparison.Ordinal);
         Assert.Equal(1, samples["job_running{job_id=\"7\"}"]);
     }
 
@@ -346,8 +350,10 @@ public sealed class JobLedgerTests : IDisposable
     [Fact]
     public void Feed_WhatTheAgentWrites_TheContractReadsFieldForField()
     {
-        // The aggregator reads the agent's feed through Monitor.Contracts: the agent's own answer must parse to the same values.
-        var (services, harness) = Agent();
+        // The aggregator reads the agent's feed through Monitor.Contracts: the agent's own answer must parse to the same
+        // values. Job 7 has a cgroup (8 CPUs, 16 GiB) until it ends, when the cgroup goes with the mapping file.
+        JobCgroup(cpus: "0-3,64-67\n", limit: "17179869184\n");
+        var (services, harness) = Agent(cgroup: true);
         Tick(services, 0);
         harness.Update();
         for (var t = 1; t <= 3; t++)
@@ -357,6 +363,7 @@ public sealed class JobLedgerTests : IDisposable
 
         harness.Update();
         File.Delete(_tree.Path("map/0"));
+        Directory.Delete(_tree.Path(JobCgroupPath), recursive: true);
         Tick(services, 4);
         harness.Update();
         using var buffer = new MemoryStream();
@@ -376,12 +383,153 @@ public sealed class JobLedgerTests : IDisposable
         Assert.Equal(mine.GetProperty("revision").GetInt64(), job.Revision);
         Assert.Equal(mine.GetProperty("start").GetDateTimeOffset(), job.Start);
         Assert.Equal(mine.GetProperty("end").GetDateTimeOffset(), job.End);
+        Assert.Equal((2.5, 1048576.0, 4194304.0), (job.CpuSeconds, job.MemoryBytes, job.MemoryPeakBytes));
+        Assert.Equal((8.0, 17179869184.0), (job.CpusAllocated, job.MemoryLimitBytes));
+        Assert.Equal((8.0, 17179869184.0), (mine.GetProperty("cpus_allocated").GetDouble(), mine.GetProperty("memory_limit_bytes").GetDouble()));
         var gpu = Assert.Single(job.Gpus);
         Assert.Equal((0, Uuid, false), (gpu.Index, gpu.Uuid, gpu.Held));
         Assert.Equal(4, gpu.AllocatedSeconds, 9);
         Assert.Equal(Enumerable.Range(1, 4).Sum(Utilization), gpu.BusySeconds, 9);
         Assert.Equal(EnergyCounter(4), gpu.EnergyJoules, 6);
         Assert.Equal(4 * 0.3, gpu.TensorActiveSeconds, 9);
+        Assert.Equal(H100Total, gpu.MemoryTotalBytes);
+        Assert.Equal(H100Total, mine.GetProperty("gpus")[0].GetProperty("memory_total_bytes").GetDouble());
+    }
+
+    [Fact]
+    public void Cgroup_CpusAndLimit_InTheSeriesWhileItRunsAndInTheLedgerAfterItsCgroupWentAndARestart()
+    {
+        JobCgroup(cpus: "0-3,64-67\n", limit: "17179869184\n");
+        var (services, harness) = Agent(cgroup: true);
+        Tick(services, 0);
+        harness.Update();
+        Tick(services, 1);
+        harness.Update();
+        var running = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(8, running["job_cpus_allocated{job_id=\"7\"}"]);
+        Assert.Equal(17179869184, running["job_memory_limit_bytes{job_id=\"7\"}"]);
+
+        // The job ends: its cgroup is removed with it, and the ledger's final record keeps the last reading.
+        File.Delete(_tree.Path("map/0"));
+        Directory.Delete(_tree.Path(JobCgroupPath), recursive: true);
+        Tick(services, 2);
+        harness.Update();
+        var ended = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(0, ended["job_running{job_id=\"7\"}"]);
+        Assert.Equal(8, ended["job_cpus_allocated{job_id=\"7\"}"]);
+        services.Stop();
+
+        var (after, _) = Agent(cgroup: true);
+        var job = Job(after, "7");
+        Assert.Equal("ended", job.GetProperty("state").GetString());
+        Assert.Equal(8, job.GetProperty("cpus_allocated").GetDouble());
+        Assert.Equal(17179869184, job.GetProperty("memory_limit_bytes").GetDouble());
+        Assert.Equal(H100Total, job.GetProperty("gpus")[0].GetProperty("memory_total_bytes").GetDouble());
+    }
+
+    [Fact]
+    public void Cgroup_WithoutLimitOrCpuset_NoSeriesAndNullInTheFeed()
+    {
+        // "max" is no limit; a cgroup without the cpuset controller has no cpuset file.
+        JobCgroup(cpus: null, limit: "max\n");
+        var (services, harness) = Agent(cgroup: true);
+        Tick(services, 0);
+        harness.Update();
+
+        var samples = PromSamples.Parse(harness.Scrape());
+        var job = Job(services, "7");
+
+        Assert.Equal(2.5, samples["job_cpu_seconds_total{job_id=\"7\"}"]);
+        Assert.False(samples.ContainsKey("job_cpus_allocated{job_id=\"7\"}"));
+        Assert.False(samples.ContainsKey("job_memory_limit_bytes{job_id=\"7\"}"));
+        Assert.Equal(JsonValueKind.Null, job.GetProperty("cpus_allocated").ValueKind);
+        Assert.Equal(JsonValueKind.Null, job.GetProperty("memory_limit_bytes").ValueKind);
+    }
+
+    [Fact]
+    public void Load_LedgerOfFormat1_EveryValueReadAndTheNewFieldsUnknown()
+    {
+        // tests/fixtures/ledger-v1: written by the format 1 build (its README lists the values).
+        var ledger = new JobLedger(CopyLedgerV1(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+
+        var running = Assert.Single(ledger.Load());
+        var ended = Assert.Single(ledger.Ended);
+
+        Assert.Equal(0, ledger.Errors.Values.Sum());
+        Assert.Equal(LedgerMode.Durable, ledger.Mode);
+        Assert.Equal(2, ledger.Revision);
+        var start = DateTimeOffset.Parse("2026-11-29T11:30:38.123Z", System.Globalization.CultureInfo.InvariantCulture);
+        Assert.Equal(new JobIdentity { JobId = "7", User = "alice", Uid = "1001", Account = "physics", Partition = "gpu", ScheduledStart = start }, running.Identity with { Containers = [] });
+        Assert.Equal((start, JobTimeSource.Scheduler, (DateTimeOffset?)null, 1L, 2.5), (running.Start, running.StartSource, running.End, running.Revision, running.UnobservedSeconds));
+        Assert.Equal((8123.25, 68719476736.0, 70866960384.0), (running.CpuSeconds, running.MemoryBytes, running.MemoryPeakBytes));
+        Assert.Equal(["slurm_mapping"], running.Sources);
+        Assert.Equal([Uuid], running.HeldGpus);
+        var u = running.Gpus[Uuid];
+        Assert.Equal((0, 3600.0, 3312.5, 2301120.25, 2410.125, 3105.875, 65290260620.0, 1L, 2L, 0.5, 1795955438.0),
+            (u.Index, u.AllocatedSeconds, u.BusySeconds, u.EnergyJoules, u.TensorActiveSeconds, u.SmActiveSeconds, u.MemoryPeakBytes, u.XidErrors, u.EccErrors, u.UnobservedSeconds, u.LastTickUnix));
+
+        Assert.Equal(("8", "1002", 2L, start.AddSeconds(10), start.AddSeconds(70), JobTimeSource.Agent), (ended.Identity.JobId, ended.Identity.Uid, ended.Revision, ended.Start, ended.End, ended.EndSource));
+        Assert.Equal((59.75, 4096.0), (ended.CpuSeconds, ended.MemoryPeakBytes));
+        Assert.True(double.IsNaN(ended.MemoryBytes));
+        Assert.Equal([1, 2], ended.Gpus.Values.Select(g => g.Index).Order());
+        Assert.All(ended.Gpus.Values, g => Assert.Equal((60.0, 30.0 + g.Index, 1000.0 * g.Index, 1073741824.0, 1795951908.0), (g.AllocatedSeconds, g.BusySeconds, g.EnergyJoules, g.MemoryPeakBytes, g.LastTickUnix)));
+
+        // Format 1 has none of the new fields.
+        Assert.All([running, ended], j => Assert.True(double.IsNaN(j.CpusAllocated) && double.IsNaN(j.MemoryLimitBytes)));
+        Assert.All(running.Gpus.Values.Concat(ended.Gpus.Values), g => Assert.True(double.IsNaN(g.MemoryTotalBytes)));
+    }
+
+    [Fact]
+    public void Load_LedgerOfFormat1_AJobEndsAndARestart_TheLogIsRewrittenInFormat2AndHoldsBothRecords()
+    {
+        // Appending a format 2 record to a format 1 log would make it unreadable: the log is rewritten first.
+        var directory = CopyLedgerV1();
+        var ledger = new JobLedger(directory, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var running = Assert.Single(ledger.Load());
+        running.End = running.Start.AddHours(2);
+        running.CpusAllocated = 16;
+        running.MemoryLimitBytes = 34359738368;
+        running.Gpus[Uuid].MemoryTotalBytes = H100Total;
+        ledger.Close(running);
+        ledger.Checkpoint([], running.Start.AddHours(2));
+
+        using var logs = new CollectingLoggerFactory();
+        var reloaded = new JobLedger(directory, logs.CreateLogger("jobs"));
+        Assert.Empty(reloaded.Load());
+
+        Assert.Empty(logs.Entries);
+        Assert.Equal(0, reloaded.Errors.Values.Sum());
+        Assert.Equal(LedgerFormat.Version, LedgerFormat.ReadHeader(File.ReadAllBytes(Path.Join(directory, "ended.log"))));
+        Assert.Equal(["7", "8"], reloaded.Ended.Select(j => j.Identity.JobId).Order(StringComparer.Ordinal));
+        var seven = reloaded.Ended.Single(j => j.Identity.JobId == "7");
+        var eight = reloaded.Ended.Single(j => j.Identity.JobId == "8");
+        Assert.Equal((16.0, 34359738368.0, H100Total, 8123.25), (seven.CpusAllocated, seven.MemoryLimitBytes, seven.Gpus[Uuid].MemoryTotalBytes, seven.CpuSeconds));
+        Assert.True(double.IsNaN(eight.CpusAllocated) && double.IsNaN(eight.MemoryLimitBytes));
+        Assert.Equal((59.75, 4096.0), (eight.CpuSeconds, eight.MemoryPeakBytes));
+    }
+
+    [Fact]
+    public void Feed_RecordsOfAFormat1Ledger_NewFieldsNullAndTheContractReadsThemAsUnknown()
+    {
+        CopyLedgerV1(_tree.Path("state"));
+        var (services, _) = Agent();
+
+        using var buffer = new MemoryStream();
+        Assert.Null(JobsApi.ParseQuery("0", null, services.Jobs, out var query));
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            JobsApi.Write(json, services.Jobs, "node1", _time.GetUtcNow(), query);
+        }
+
+        var eight = JsonDocument.Parse(buffer.ToArray()).RootElement.GetProperty("jobs").EnumerateArray().Single(j => j.GetProperty("job_id").GetString() == "8");
+        var record = Monitor.Contracts.JobsFeedReader.Parse(buffer.ToArray()).Jobs.Single(j => j.JobId == "8");
+
+        Assert.Equal(JsonValueKind.Null, eight.GetProperty("cpus_allocated").ValueKind);
+        Assert.Equal(JsonValueKind.Null, eight.GetProperty("memory_limit_bytes").ValueKind);
+        Assert.Equal(JsonValueKind.Null, eight.GetProperty("gpus")[0].GetProperty("memory_total_bytes").ValueKind);
+        Assert.Equal((null, null, 59.75), (record.CpusAllocated, record.MemoryLimitBytes, record.CpuSeconds));
+        Assert.All(record.Gpus, g => Assert.Null(g.MemoryTotalBytes));
+        Assert.Equal(2, record.Gpus.Count);
     }
 
     [Fact]
@@ -396,13 +544,14 @@ public sealed class JobLedgerTests : IDisposable
             TestClock.Start.AddMilliseconds(123))
         {
             StartSource = JobTimeSource.Scheduler, End = TestClock.Start.AddSeconds(9), EndSource = JobTimeSource.Checkpoint, Revision = 42, UnobservedSeconds = 1.5,
-            CpuSeconds = 2.5, MemoryBytes = double.NaN, MemoryPeakBytes = 7,
+            CpuSeconds = 2.5, MemoryBytes = double.NaN, MemoryPeakBytes = 7, CpusAllocated = 12, MemoryLimitBytes = 17179869184.5,
         };
         job.Sources.Add("slurm_mapping");
         var usage = job.Gpu(3, Uuid);
         (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules, usage.TensorActiveSeconds, usage.SmActiveSeconds) = (1, 2, 3, 4, 5);
-        (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix) = (6, 7, 8, 9, 10);
+        (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix, usage.MemoryTotalBytes) = (6, 7, 8, 9, 10, H100Total);
         job.HeldGpus.Add(Uuid);
+        var unknown = job.Gpu(4, "GPU-5131d000-0000-4000-8000-000000000004"); // no tick credited: total unknown
 
         using var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
@@ -421,17 +570,42 @@ public sealed class JobLedgerTests : IDisposable
         Assert.True(double.IsNaN(back.MemoryBytes));
         Assert.Equal(["slurm_mapping"], back.Sources);
         Assert.Equal([Uuid], back.HeldGpus);
+        Assert.Equal((12.0, 17179869184.5), (back.CpusAllocated, back.MemoryLimitBytes));
+        Assert.Equal(buffer.Length, buffer.Position); // nothing left over
         var u = back.Gpus[Uuid];
         Assert.Equal((3, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7L, 8L, 9.0, 10.0), (u.Index, u.AllocatedSeconds, u.BusySeconds, u.EnergyJoules, u.TensorActiveSeconds, u.SmActiveSeconds, u.MemoryPeakBytes, u.XidErrors, u.EccErrors, u.UnobservedSeconds, u.LastTickUnix));
+        Assert.Equal(H100Total, u.MemoryTotalBytes);
+        Assert.True(double.IsNaN(back.Gpus[unknown.Uuid].MemoryTotalBytes));
     }
 
-    private (AgentServices Services, CollectorHarness Harness) Agent(CollectingLoggerFactory? logs = null, string? pruneAcknowledged = null)
+    [Fact]
+    public void Format_Version2_SixteenBytesAJobAndEightAGpuMoreThanVersion1()
+    {
+        // Version 1's record is version 2's without the appended doubles: read as version 1, 24 bytes are left.
+        var job = new TrackedJob(new JobIdentity { JobId = "1" }, TestClock.Start) { CpusAllocated = 4 };
+        job.Gpu(0, Uuid).MemoryTotalBytes = H100Total;
+        using var buffer = new MemoryStream();
+        using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
+        {
+            LedgerFormat.WriteJob(w, job, LedgerFormat.WriteGpuTable(w, [job]));
+        }
+
+        buffer.Position = 0;
+        using var r = new BinaryReader(buffer, LedgerFormat.Utf8);
+        var asVersion1 = LedgerFormat.ReadJob(r, LedgerFormat.ReadGpuTable(r), version: 1);
+
+        Assert.Equal(16 + 8, buffer.Length - buffer.Position);
+        Assert.True(double.IsNaN(asVersion1.CpusAllocated));
+        Assert.Throws<InvalidDataException>(() => LedgerFormat.AtEnd(r));
+    }
+
+    private (AgentServices Services, CollectorHarness Harness) Agent(CollectingLoggerFactory? logs = null, string? pruneAcknowledged = null, bool cgroup = false)
     {
         var services = new AgentServices();
         var settings = new Dictionary<string, string?>
         {
             ["slurm-mapping-dir"] = _tree.Path("map"), ["gpustat-dir"] = _tree.Path("none"), ["slurm-jobinfo-dir"] = _tree.Path("jobs"),
-            ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = "false", ["processes"] = "false", ["prune-acknowledged"] = pruneAcknowledged,
+            ["state-path"] = _tree.Path("state"), ["slurm-cgroup"] = cgroup ? "true" : "false", ["processes"] = "false", ["prune-acknowledged"] = pruneAcknowledged,
         };
         var harness = new CollectorHarness(
             JobsCollector.Descriptor, new HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Path("root")), settings, logs?.CreateLogger("jobs"), _time, services);
@@ -454,6 +628,7 @@ public sealed class JobLedgerTests : IDisposable
             sample[GpuValue.Utilization] = Utilization(t);
             sample[GpuValue.Energy] = EnergyCounter(t);
             sample[GpuValue.TensorActiveSeconds] = 0.3 * t;
+            sample[GpuValue.MemoryTotal] = H100Total;
             devices.Add(new GpuTickDevice(g, $"GPU-5131d000-0000-4000-8000-{g:D12}", sample, Healthy: true));
         }
 
@@ -461,6 +636,33 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     private int Now() => (int)(_time.GetUtcNow() - TestClock.Start).TotalSeconds;
+
+    /// <summary>
+    /// Job 7's cgroup v2 directory: 2.5 CPU seconds, 1 MiB now, 4 MiB peak, and <paramref name="cpus"/> as
+    /// cpuset.cpus.effective (none when null) and <paramref name="limit"/> as memory.max.
+    /// </summary>
+    private void JobCgroup(string? cpus, string limit)
+    {
+        _tree.Write(JobCgroupPath + "/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
+            .Write(JobCgroupPath + "/memory.current", "1048576\n").Write(JobCgroupPath + "/memory.peak", "4194304\n").Write(JobCgroupPath + "/memory.max", limit);
+        if (cpus is not null)
+        {
+            _tree.Write(JobCgroupPath + "/cpuset.cpus.effective", cpus);
+        }
+    }
+
+    /// <summary>Copies tests/fixtures/ledger-v1 (a format 1 ledger) to <paramref name="directory"/> (a new one when null); returns it.</summary>
+    private string CopyLedgerV1(string? directory = null)
+    {
+        directory ??= _tree.Path("v1-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(directory);
+        foreach (var name in (string[])["checkpoint.a", "ended.log"])
+        {
+            File.Copy(Fixtures.Path("ledger-v1", name), Path.Join(directory, name));
+        }
+
+        return directory;
+    }
 
     /// <summary>Writes job 7's info file by rename, as the prolog and epilog do (the directory's time moves).</summary>
     private void JobInfo(string content)

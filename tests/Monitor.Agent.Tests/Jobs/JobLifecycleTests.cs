@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Logging.Abstractions;
 using Monitor.Agent.Gpu;
 using Monitor.Agent.Jobs;
+using Monitor.Agent.Jobs.Slurm;
 using Monitor.Testing;
 
 namespace Monitor.Agent.Tests.Jobs;
@@ -117,7 +118,44 @@ public sealed class JobLifecycleTests
         Assert.Null(_lifecycle.ForTick(_jobs, "7", hasProcesses: false, _now));
     }
 
-    private void Refresh(params (string Source, JobSourceResult Result)[] results)
+    [Fact]
+    public void Apply_CgroupCpusAndLimit_KeptWhenAReadFailsAndAfterTheCgroupGoes()
+    {
+        const double GiB = 1024.0 * 1024 * 1024;
+        Refresh(Usage(("42", new CgroupUsage(10, 1 * GiB, 2 * GiB, 8, 16 * GiB))), ("cgroup", Job("42")));
+        Assert.Equal((8.0, 16 * GiB), (_jobs["42"].CpusAllocated, _jobs["42"].MemoryLimitBytes));
+
+        // Both files unreadable for a refresh: the last reading stays.
+        _now += TimeSpan.FromSeconds(5);
+        Refresh(Usage(("42", new CgroupUsage(20, 1 * GiB, 2 * GiB, double.NaN, double.NaN))), ("cgroup", Job("42")));
+        Assert.Equal((20.0, 8.0, 16 * GiB), (_jobs["42"].CpuSeconds, _jobs["42"].CpusAllocated, _jobs["42"].MemoryLimitBytes));
+
+        // The job ends and its cgroup goes: the ended record keeps what was read last.
+        _now += TimeSpan.FromSeconds(5);
+        Refresh(Usage(), ("cgroup", Healthy()));
+        Assert.Equal(_now, _jobs["42"].End);
+        Assert.Equal((20.0, 8.0, 16 * GiB), (_jobs["42"].CpuSeconds, _jobs["42"].CpusAllocated, _jobs["42"].MemoryLimitBytes));
+    }
+
+    [Fact]
+    public void Apply_CgroupWithoutMemoryLimit_LimitUnknown()
+    {
+        Refresh(Usage(("42", new CgroupUsage(1, 2, 3, 4, 5))), ("cgroup", Job("42")));
+        Assert.Equal(5, _jobs["42"].MemoryLimitBytes);
+
+        // "max": the limit was lifted, so the old one is no longer the job's.
+        Refresh(Usage(("42", new CgroupUsage(1, 2, 3, 4, double.PositiveInfinity))), ("cgroup", Job("42")));
+
+        Assert.True(double.IsNaN(_jobs["42"].MemoryLimitBytes));
+        Assert.Equal(4, _jobs["42"].CpusAllocated);
+    }
+
+    private static Dictionary<string, CgroupUsage> Usage(params (string Id, CgroupUsage Usage)[] jobs) =>
+        jobs.ToDictionary(j => j.Id, j => j.Usage, StringComparer.Ordinal);
+
+    private void Refresh(params (string Source, JobSourceResult Result)[] results) => Refresh(null, results);
+
+    private void Refresh(Dictionary<string, CgroupUsage>? usage, params (string Source, JobSourceResult Result)[] results)
     {
         var findings = new JobFindings();
         foreach (var (source, result) in results)
@@ -126,7 +164,7 @@ public sealed class JobLifecycleTests
         }
 
         findings.KeepJobsOfFailedSources(_jobs);
-        _lifecycle.Apply(_jobs, findings, findings.Allocate(Gpus), Gpus, usage: null, _now);
+        _lifecycle.Apply(_jobs, findings, findings.Allocate(Gpus), Gpus, usage, _now);
     }
 
     private static JobSourceResult Job(string id, string? uid = null, int[]? gpus = null) =>

@@ -144,6 +144,10 @@ public sealed class JobSourceTests
             .Write("cg/system.slice/slurmstepd.scope/job_100/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")
             .Write("cg/system.slice/slurmstepd.scope/job_100/memory.current", "1048576\n")
             .Write("cg/system.slice/slurmstepd.scope/job_100/memory.peak", "4194304\n")
+            .Write("cg/system.slice/slurmstepd.scope/job_100/cpuset.cpus.effective", "0-3,64-67\n")
+            .Write("cg/system.slice/slurmstepd.scope/job_100/memory.max", "17179869184\n")
+            .Write("cg/system.slice/node7_slurmstepd.scope/job_200/memory.max", "max\n")
+            .Write("cg/system.slice/node7_slurmstepd.scope/job_200/cpuset.cpus.effective", "0-3,\u0663\n")
             .Write("cg/system.slice/slurmstepd.scope/job_100/step_0/user/task_0/cgroup.procs", "")
             .Write("cg/system.slice/node7_slurmstepd.scope/job_200/cpu.stat", "usage_usec 1000000\n")
             .Write("cg/system.slice/node7_slurmstepd.scope/job_200/memory.current", "garbage\n")
@@ -158,10 +162,14 @@ public sealed class JobSourceTests
 
         Assert.True(result.Healthy);
         Assert.Equal(["100", "200", "300"], result.Jobs.Select(j => j.Identity.JobId).Order(StringComparer.Ordinal));
-        Assert.Equal(new CgroupUsage(2.5, 1048576, 4194304), source.Usage["100"]);
+        Assert.Equal(new CgroupUsage(2.5, 1048576, 4194304, 8, 16 * 1024.0 * 1024 * 1024), source.Usage["100"]);
         Assert.Equal(1.0, source.Usage["200"].CpuSeconds);
         Assert.True(double.IsNaN(source.Usage["200"].MemoryBytes));
+        Assert.True(double.IsNaN(source.Usage["200"].CpusAllocated)); // an Arabic-Indic digit is no CPU number
+        Assert.Equal(double.PositiveInfinity, source.Usage["200"].MemoryLimitBytes); // "max": no limit
         Assert.Equal(3.0, source.Usage["300"].CpuSeconds);
+        Assert.True(double.IsNaN(source.Usage["300"].CpusAllocated)); // no cpuset controller: no file
+        Assert.True(double.IsNaN(source.Usage["300"].MemoryLimitBytes));
         Assert.Equal("s5K1KKYAYG5D00", result.Jobs.Single(j => j.Identity.JobId == "300").Identity.Sluid);
         Assert.Equal("300", source.Sluids["s5K1KKYAYG5D00"]);
     }
@@ -173,7 +181,12 @@ public sealed class JobSourceTests
             .Write("cg/cpuacct/slurm/uid_1001/job_55/cpuacct.usage", "7500000000\n")
             .Write("cg/memory/slurm/uid_1001/job_55/memory.usage_in_bytes", "2048\n")
             .Write("cg/memory/slurm/uid_1001/job_55/memory.max_usage_in_bytes", "8192\n")
+            .Write("cg/memory/slurm/uid_1001/job_55/memory.limit_in_bytes", "4294967296\n")
+            .Write("cg/cpuset/slurm/uid_1001/job_55/cpuset.effective_cpus", "2,4-5\n")
+            .Write("cg/cpuset/slurm/uid_1001/job_55/cpuset.cpus", "0-31\n")
             .Write("cg/cpu,cpuacct/slurm_node3/uid_1002/job_66/cpuacct.usage", "1000000000\n")
+            .Write("cg/memory/slurm_node3/uid_1002/job_66/memory.limit_in_bytes", "9223372036854771712\n")
+            .Write("cg/cpuset/slurm_node3/uid_1002/job_66/cpuset.cpus", "0-1\n")
             .Write("cg/cpuacct/notslurm/uid_1/job_1/cpuacct.usage", "1\n");
         var source = new SlurmCgroupSource(tree.Path("cg"), tree.Path("proc"));
 
@@ -183,8 +196,12 @@ public sealed class JobSourceTests
         Assert.Equal(["55", "66"], jobs.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("1001", jobs["55"].Identity.Uid);
         Assert.Equal("1002", jobs["66"].Identity.Uid);
-        Assert.Equal(new CgroupUsage(7.5, 2048, 8192), source.Usage["55"]);
+        Assert.Equal(new CgroupUsage(7.5, 2048, 8192, 3, 4294967296), source.Usage["55"]);
         Assert.Equal(1.0, source.Usage["66"].CpuSeconds);
+
+        // No cpuset.effective_cpus (older kernels): cpuset.cpus. v1 writes "no limit" as 2^63 − 4096.
+        Assert.Equal(2, source.Usage["66"].CpusAllocated);
+        Assert.Equal(double.PositiveInfinity, source.Usage["66"].MemoryLimitBytes);
     }
 
     [Theory]

@@ -4,7 +4,10 @@ using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Jobs;
 
-/// <summary>The job ledger in the real agent process: kill -9 in the middle of a job, then a restart on the same ledger.</summary>
+/// <summary>
+/// The job ledger in the real agent process: kill -9 in the middle of a job, then a restart on the same ledger. The
+/// job's GPU memory total (from NVML, simulated) is in its records from its first credited tick and survives the kill.
+/// </summary>
 public sealed class JobLedgerAgentTests
 {
     [Fact]
@@ -52,7 +55,13 @@ public sealed class JobLedgerAgentTests
             Assert.True(seen[i].Busy >= seen[i - 1].Busy, $"busy went back: {seen[i - 1]} then {seen[i]}");
             Assert.True(seen[i].Energy >= seen[i - 1].Energy, $"energy went back: {seen[i - 1]} then {seen[i]}");
             Assert.True(seen[i].Revision >= seen[i - 1].Revision, $"revision went back: {seen[i - 1]} then {seen[i]}");
+
+            // The GPU's memory total, once known, stays: across the kill too (the ledger has it).
+            Assert.True(seen[i - 1].MemoryTotal is null || seen[i].MemoryTotal == seen[i - 1].MemoryTotal, $"memory total changed: {seen[i - 1]} then {seen[i]}");
         }
+
+        // What NVML reports for an H100 80GB HBM3 (81,559 MiB), which the simulated GPUs are.
+        Assert.Equal(85520809984, last.MemoryTotal);
 
         // Nothing counted twice: measured plus unmeasured time on the GPU is at most the job's life (plus the one tick
         // before the refresh that found it). It is less by what the first agent had not measured yet: its GPU's first
@@ -82,7 +91,8 @@ public sealed class JobLedgerAgentTests
                     gpu.GetProperty("busy_seconds").GetDouble(),
                     gpu.GetProperty("energy_joules").GetDouble(),
                     job.GetProperty("unobserved_seconds").GetDouble(),
-                    gpu.GetProperty("unobserved_seconds").GetDouble());
+                    gpu.GetProperty("unobserved_seconds").GetDouble(),
+                    gpu.GetProperty("memory_total_bytes") is { ValueKind: JsonValueKind.Number } total ? total.GetDouble() : null);
                 seen.Add(snapshot);
                 if (done(snapshot))
                 {
@@ -94,8 +104,8 @@ public sealed class JobLedgerAgentTests
         }
     }
 
-    private sealed record Snapshot(DateTimeOffset Start, DateTimeOffset? End, long Revision, double Allocated, double Busy, double Energy, double Unobserved, double GpuUnobserved)
+    private sealed record Snapshot(DateTimeOffset Start, DateTimeOffset? End, long Revision, double Allocated, double Busy, double Energy, double Unobserved, double GpuUnobserved, double? MemoryTotal)
     {
-        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"rev {Revision}: {Allocated} s, {Busy} busy, {Energy} J, {Unobserved} unobserved ({GpuUnobserved} on the GPU)");
+        public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"rev {Revision}: {Allocated} s, {Busy} busy, {Energy} J, {Unobserved} unobserved ({GpuUnobserved} on the GPU), GPU memory total {MemoryTotal}");
     }
 }

@@ -1,4 +1,5 @@
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Kernel;
 
 namespace Monitor.Agent.Collectors.Cpu;
 
@@ -30,7 +31,7 @@ internal static class CpuParser
     public const int MaximumColumns = 10;
 
     /// <summary>Largest CPU number accepted, so a corrupt list cannot make us build a huge one.</summary>
-    public const int MaxCpu = 1 << 16;
+    public const int MaxCpu = CpuList.MaxCpu;
 
     /// <summary>
     /// Clears <paramref name="cpus"/> and fills it with the <c>cpuN</c> lines of <paramref name="text"/> in file
@@ -80,46 +81,9 @@ internal static class CpuParser
 
     /// <summary>
     /// Parses a sysfs CPU list such as <c>0-3,8,10-11</c> (cputopology ABI) into <paramref name="cpus"/>; an empty
-    /// list is valid and means none. Never throws. The value is the CPU count.
+    /// list is valid and means none. Never throws. The value is the CPU count. The format is
+    /// <see cref="CpuList"/>'s, shared with the jobs' cgroup cpusets.
     /// </summary>
-    public static ParseResult<int> ParseCpuList(ReadOnlySpan<char> text, List<int> cpus)
-    {
-        cpus.Clear();
-        text = text.Trim();
-        while (!text.IsEmpty)
-        {
-            var comma = text.IndexOf(',');
-            var item = comma < 0 ? text : text[..comma];
-            text = comma < 0 ? default : text[(comma + 1)..];
-
-            var dash = item.IndexOf('-');
-            var first = dash < 0 ? item : item[..dash];
-            var last = dash < 0 ? item : item[(dash + 1)..];
-            if (!TryParseCpu(first, out var start) || !TryParseCpu(last, out var end))
-            {
-                return ParseResult<int>.Fail($"'{item}' is not a CPU number or range");
-            }
-
-            if (end < start)
-            {
-                return ParseResult<int>.Fail($"range '{item}' ends before it starts");
-            }
-
-            // Each range is bounded by MaxCpu, but repeated or overlapping ones are not: bound the whole list too.
-            if (end - start + 1 > MaxCpu + 1 - cpus.Count)
-            {
-                return ParseResult<int>.Fail($"more than {MaxCpu + 1} CPUs listed");
-            }
-
-            for (var cpu = start; cpu <= end; cpu++)
-            {
-                cpus.Add(cpu);
-            }
-        }
-
-        return ParseResult<int>.Ok(cpus.Count);
-    }
-
-    private static bool TryParseCpu(ReadOnlySpan<char> text, out int cpu) =>
-        int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out cpu) && cpu <= MaxCpu;
+    public static ParseResult<int> ParseCpuList(ReadOnlySpan<char> text, List<int> cpus) =>
+        CpuList.Parse(text, cpus) is { } error ? ParseResult<int>.Fail(error) : ParseResult<int>.Ok(cpus.Count);
 }

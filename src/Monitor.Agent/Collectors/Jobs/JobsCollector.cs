@@ -57,6 +57,8 @@ internal sealed partial class JobsCollector : ICollector
     private readonly MetricFamily _cpu;
     private readonly MetricFamily _memory;
     private readonly MetricFamily _memoryPeak;
+    private readonly MetricFamily _cpusAllocated;
+    private readonly MetricFamily _memoryLimit;
     private readonly MetricFamily _unobserved;
     private readonly MetricFamily _gpuUnobserved;
     private readonly MetricFamily _ledgerRecords;
@@ -111,6 +113,8 @@ internal sealed partial class JobsCollector : ICollector
         _cpu = g.Counter("job_cpu_seconds_total", "CPU time of the job's cgroup.", "job_id");
         _memory = g.Gauge("job_memory_used_bytes", "Memory of the job's cgroup now.", "job_id");
         _memoryPeak = g.Gauge("job_memory_peak_bytes", "Peak memory of the job's cgroup.", "job_id");
+        _cpusAllocated = g.Gauge("job_cpus_allocated", "CPUs (hardware threads) in the effective cpuset of the job's cgroup.", "job_id");
+        _memoryLimit = g.Gauge("job_memory_limit_bytes", "Memory limit of the job's cgroup; absent when it has none.", "job_id");
 
         _unobserved = g.Gauge("job_unobserved_seconds", "Seconds of the job's life the agent did not measure (it was down); not in the job's counters.", "job_id");
         _gpuUnobserved = g.Gauge("job_gpu_unobserved_seconds", "Seconds the job held the GPU while the agent could not measure it (it was down).", PerGpu);
@@ -172,7 +176,7 @@ internal sealed partial class JobsCollector : ICollector
             new CollectorFlag("slurm-jobinfo-dir", JobSourceFactory.DefaultJobInfoDirectory, "Job identity files (user, uid, account, partition, array ids) written by packaging/slurm's prolog; read with --collector.jobs.slurm-mapping."),
             new CollectorFlag("gpustat", "true", "Read Princeton jobstats' /run/gpustat files (\"jobid uid\" per GPU index or UUID).", FlagKind.Bool),
             new CollectorFlag("gpustat-dir", JobSourceFactory.DefaultGpustatDirectory, "The gpustat directory."),
-            new CollectorFlag("slurm-cgroup", "true", "Discover Slurm jobs and their CPU time and memory from cgroups (v1 and v2, SLUID, multiple slurmd).", FlagKind.Bool),
+            new CollectorFlag("slurm-cgroup", "true", "Discover Slurm jobs and their CPU time, memory, CPUs and memory limit from cgroups (v1 and v2, SLUID, multiple slurmd).", FlagKind.Bool),
             new CollectorFlag("kubernetes", "false", "Read GPU (and MIG, time-sliced) assignments of pods from the kubelet's pod-resources socket.", FlagKind.Bool),
             new CollectorFlag("kubelet-socket", KubeletPodResourcesSource.DefaultSocketPath, "The kubelet pod-resources socket."),
             new CollectorFlag("kubelet-timeout", "5s", "How long one List call to the kubelet may take.", FlagKind.Duration),
@@ -330,6 +334,8 @@ internal sealed partial class JobsCollector : ICollector
             SetIf(_cpu, id, job.CpuSeconds);
             SetIf(_memory, id, job.MemoryBytes);
             SetIf(_memoryPeak, id, job.MemoryPeakBytes);
+            SetIf(_cpusAllocated, id, job.CpusAllocated);
+            SetIf(_memoryLimit, id, job.MemoryLimitBytes);
         }
 
         _store.Holders = jobs.Values

@@ -135,6 +135,7 @@ internal sealed partial class JobLedger
             return null;
         }
 
+        var version = LedgerFormat.ReadHeader(file)!.Value;
         var offset = LedgerFormat.HeaderLength;
         if (!LedgerFormat.TryReadFrame(file, ref offset, out var payload))
         {
@@ -155,9 +156,10 @@ internal sealed partial class JobLedger
             var jobs = new List<TrackedJob>();
             for (var i = 0; i < count; i++)
             {
-                jobs.Add(LedgerFormat.ReadJob(reader, gpus));
+                jobs.Add(LedgerFormat.ReadJob(reader, gpus, version));
             }
 
+            LedgerFormat.AtEnd(reader);
             return new CheckpointFile(id, sequence, revision, pruned, writtenAt, jobs);
         }
         catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or FormatException)
@@ -175,13 +177,15 @@ internal sealed partial class JobLedger
             return jobs;
         }
 
+        var version = LedgerFormat.ReadHeader(file)!.Value;
         var offset = LedgerFormat.HeaderLength;
         while (LedgerFormat.TryReadFrame(file, ref offset, out var payload))
         {
             try
             {
                 using var reader = new BinaryReader(new MemoryStream(payload.ToArray()), LedgerFormat.Utf8);
-                jobs.Add(LedgerFormat.ReadJob(reader, LedgerFormat.ReadGpuTable(reader)));
+                jobs.Add(LedgerFormat.ReadJob(reader, LedgerFormat.ReadGpuTable(reader), version));
+                LedgerFormat.AtEnd(reader);
             }
             catch (Exception e) when (e is InvalidDataException or EndOfStreamException or ArgumentException or FormatException)
             {
@@ -191,6 +195,12 @@ internal sealed partial class JobLedger
         }
 
         _logRecords = jobs.Count;
+        if (version < LedgerFormat.Version)
+        {
+            // Appends are in this build's format, and a file's records all have its header's: rewrite it first.
+            _logNeedsRewrite = true;
+        }
+
         if (offset != file.Length)
         {
             // A torn append (a crash mid-write): rewrite the log from what was read, so later appends are readable.
@@ -218,7 +228,7 @@ internal sealed partial class JobLedger
             return false;
         }
 
-        return version == LedgerFormat.Version || Corrupt(path, $"unknown ledger format {version}");
+        return version >= LedgerFormat.OldestReadable || Corrupt(path, $"unknown ledger format {version}");
     }
 
     /// <summary>

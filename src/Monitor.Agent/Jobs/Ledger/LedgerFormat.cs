@@ -10,10 +10,19 @@ namespace Monitor.Agent.Jobs.Ledger;
 /// too long or fails its CRC ends the readable part of a file (a torn write). Payloads are written with
 /// <see cref="BinaryWriter"/>: little-endian numbers, strings with a 7-bit length prefix, UTF-8.
 /// </summary>
+/// <remarks>
+/// Versions: 1, the first. 2 appends to each job record the CPUs of its cpuset and its memory limit, and to each of its
+/// GPU records the GPU's total memory (doubles, NaN unknown): 16 bytes a job and 8 a GPU. A file of version 1 reads
+/// with those unknown. A file's records all have its header's version: a log of an older version is rewritten before
+/// anything is appended to it.
+/// </remarks>
 internal static class LedgerFormat
 {
     /// <summary>The format this build writes. A file with a higher version is left alone.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>The oldest format this build reads.</summary>
+    public const int OldestReadable = 1;
 
     /// <summary>The largest payload a frame may hold (a checkpoint of 4,096 jobs on 8 GPUs fits).</summary>
     public const int MaxFrame = 16 << 20;
@@ -169,14 +178,20 @@ internal static class LedgerFormat
             w.Write7BitEncodedInt64(gpu.EccErrors);
             w.Write(gpu.UnobservedSeconds);
             w.Write(gpu.LastTickUnix);
+            w.Write(gpu.MemoryTotalBytes); // Version 2.
         }
+
+        // Version 2.
+        w.Write(job.CpusAllocated);
+        w.Write(job.MemoryLimitBytes);
     }
 
     /// <summary>
-    /// Reads one job record, its GPUs named in <paramref name="gpus"/>; throws <see cref="InvalidDataException"/> (or
-    /// <see cref="EndOfStreamException"/>) on a malformed one.
+    /// Reads one job record of format <paramref name="version"/>, its GPUs named in <paramref name="gpus"/>; throws
+    /// <see cref="InvalidDataException"/> (or <see cref="EndOfStreamException"/>) on a malformed one. Fields a version
+    /// does not have stay unknown.
     /// </summary>
-    public static TrackedJob ReadJob(BinaryReader r, string[] gpus)
+    public static TrackedJob ReadJob(BinaryReader r, string[] gpus, int version = Version)
     {
         var identity = new JobIdentity
         {
@@ -237,9 +252,29 @@ internal static class LedgerFormat
             usage.EccErrors = r.Read7BitEncodedInt64();
             usage.UnobservedSeconds = r.ReadDouble();
             usage.LastTickUnix = r.ReadDouble();
+            if (version >= 2)
+            {
+                usage.MemoryTotalBytes = r.ReadDouble();
+            }
+        }
+
+        if (version >= 2)
+        {
+            job.CpusAllocated = r.ReadDouble();
+            job.MemoryLimitBytes = r.ReadDouble();
         }
 
         return job;
+    }
+
+    /// <summary>Throws <see cref="InvalidDataException"/> when <paramref name="r"/> has bytes left: a record of another layout than its header says.</summary>
+    public static void AtEnd(BinaryReader r)
+    {
+        var left = r.BaseStream.Length - r.BaseStream.Position;
+        if (left != 0)
+        {
+            throw new InvalidDataException($"{left} bytes after the last field");
+        }
     }
 
     private static int Count(BinaryReader r, int max)
