@@ -11,11 +11,11 @@ namespace Monitor.Aggregator.Collection;
 /// then two, four... at most 10 minutes), and its health is a metric. One failure is logged when it starts and one
 /// line when the target recovers, never one per cycle. With <c>--shard=i/N</c> it polls only its share of the targets;
 /// with <c>--ha.standby</c> only while it holds the leader lock. After the polls, it finalizes the jobs of nodes
-/// unreachable for longer than <c>--jobs.incomplete-after</c>, and once an hour deletes records older than
-/// <c>--storage.retention</c>.
+/// unreachable for longer than <c>--jobs.incomplete-after</c>, writes finished Slurm jobs' AdminComments
+/// (<c>--slurm.admin-comment</c>), and once an hour deletes records older than <c>--storage.retention</c>.
 /// </summary>
 internal sealed partial class PollCycle(
-    TargetList targets, TargetPoller poller, JobStore store, AggregatorOptions options, TimeProvider time, ILogger<PollCycle> logger, LeaderLock? leader = null)
+    TargetList targets, TargetPoller poller, JobStore store, AggregatorOptions options, TimeProvider time, ILogger<PollCycle> logger, LeaderLock? leader = null, Slurm.AdminComments? comments = null)
 {
     private static readonly Gauge TargetUp = Metrics.CreateGauge("monitor_aggregator_target_up", "Whether the target's last poll worked (1) or not (0).", "target");
     private static readonly Gauge PollSeconds = Metrics.CreateGauge("monitor_aggregator_target_poll_seconds", "How long the target's last poll took.", "target");
@@ -123,6 +123,7 @@ internal sealed partial class PollCycle(
             LogIncomplete(logger, incomplete, options.IncompleteAfter.TotalHours);
         }
 
+        comments?.WriteDue(now);
         if (now >= _nextRetention)
         {
             _nextRetention = now + TimeSpan.FromHours(1);

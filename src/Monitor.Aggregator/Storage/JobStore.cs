@@ -119,6 +119,20 @@ internal sealed class JobStore : IDisposable
         WHERE end_ms IS NOT NULL;
         CREATE INDEX node_jobs_open ON node_jobs (cluster, target) WHERE finalized IS NULL;
         """,
+        // The job's allocated CPUs and memory limit, each GPU's memory total (agent ledger format 2); and the Slurm
+        // AdminComments written (--slurm.admin-comment).
+        """
+        ALTER TABLE node_jobs ADD COLUMN cpus_allocated DOUBLE PRECISION;
+        ALTER TABLE node_jobs ADD COLUMN memory_limit_bytes DOUBLE PRECISION;
+        ALTER TABLE node_job_gpus ADD COLUMN memory_total_bytes DOUBLE PRECISION;
+        CREATE TABLE job_comments (
+            cluster TEXT NOT NULL,
+            job_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            attempts BIGINT NOT NULL,
+            updated_ms BIGINT NOT NULL,
+            PRIMARY KEY (cluster, job_id));
+        """,
     ];
 
     /// <summary>The advisory lock key that serializes migrations across replicas ("monitor" in ASCII).</summary>
@@ -416,7 +430,8 @@ internal sealed class JobStore : IDisposable
         using (var command = Command(
             $"""
             SELECT node, start_ms, revision, state, scheduler, "user", uid, account, partition, namespace, pod, start_source,
-                   end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes, job_id, finalized
+                   end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes, job_id, finalized,
+                   cpus_allocated, memory_limit_bytes
             FROM node_jobs WHERE cluster = @cluster AND {where} ORDER BY job_id, start_ms, node
             """,
             [("cluster", _cluster), .. parameters]))
@@ -446,6 +461,8 @@ internal sealed class JobStore : IDisposable
                     CpuSeconds = reader.IsDBNull(15) ? null : reader.GetDouble(15),
                     MemoryBytes = reader.IsDBNull(16) ? null : reader.GetDouble(16),
                     MemoryPeakBytes = reader.IsDBNull(17) ? null : reader.GetDouble(17),
+                    CpusAllocated = reader.IsDBNull(20) ? null : reader.GetDouble(20),
+                    MemoryLimitBytes = reader.IsDBNull(21) ? null : reader.GetDouble(21),
                 }));
             }
         }
@@ -465,7 +482,7 @@ internal sealed class JobStore : IDisposable
         using var command = Command(
             """
             SELECT gpu_index, uuid, held, allocated_seconds, busy_seconds, energy_joules, tensor_active_seconds, sm_active_seconds,
-                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds
+                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds, memory_total_bytes
             FROM node_job_gpus WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node ORDER BY gpu_index, uuid
             """,
             ("cluster", _cluster), ("job", jobId), ("start", startMs), ("node", node));
@@ -487,6 +504,7 @@ internal sealed class JobStore : IDisposable
                 XidErrors = reader.GetInt64(9),
                 EccErrors = reader.GetInt64(10),
                 UnobservedSeconds = reader.GetDouble(11),
+                MemoryTotalBytes = reader.IsDBNull(12) ? null : reader.GetDouble(12),
             });
         }
 
@@ -498,15 +516,17 @@ internal sealed class JobStore : IDisposable
     (
         $"""
         INSERT INTO node_jobs (cluster, job_id, start_ms, node, target, revision, state, scheduler, "user", uid, account, partition,
-            namespace, pod, start_source, end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes)
+            namespace, pod, start_source, end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes,
+            cpus_allocated, memory_limit_bytes)
         VALUES (@cluster, @job, @start, @node, @target, @revision, @state, @scheduler, @user, @uid, @account, @partition,
-            @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak)
+            @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak, @cpus, @memory_limit)
         ON CONFLICT (cluster, job_id, start_ms, node) DO UPDATE SET
             target = excluded.target, revision = excluded.revision, state = excluded.state, scheduler = excluded.scheduler,
             "user" = excluded."user", uid = excluded.uid, account = excluded.account, partition = excluded.partition,
             namespace = excluded.namespace, pod = excluded.pod, start_source = excluded.start_source, end_ms = excluded.end_ms,
             end_source = excluded.end_source, unobserved_seconds = excluded.unobserved_seconds, cpu_seconds = excluded.cpu_seconds,
             memory_bytes = excluded.memory_bytes, memory_peak_bytes = excluded.memory_peak_bytes,
+            cpus_allocated = excluded.cpus_allocated, memory_limit_bytes = excluded.memory_limit_bytes,
             finalized = CASE WHEN excluded.end_ms IS NULL THEN NULL ELSE node_jobs.finalized END
         WHERE {(reset ? "1 = 1" : "excluded.revision > node_jobs.revision")}
         """,
@@ -516,16 +536,17 @@ internal sealed class JobStore : IDisposable
             ("partition", Db(job.Partition)), ("namespace", Db(job.Namespace)), ("pod", Db(job.Pod)), ("start_source", job.StartSource),
             ("end", job.End is { } end ? end.ToUnixTimeMilliseconds() : (object)DBNull.Value), ("end_source", Db(job.EndSource)),
             ("unobserved", job.UnobservedSeconds), ("cpu", Db(job.CpuSeconds)), ("memory", Db(job.MemoryBytes)), ("memory_peak", Db(job.MemoryPeakBytes)),
+            ("cpus", Db(job.CpusAllocated)), ("memory_limit", Db(job.MemoryLimitBytes)),
         ]);
 
     private const string GpuInsert =
         """
         INSERT INTO node_job_gpus (cluster, job_id, start_ms, node, uuid, gpu_index, held, allocated_seconds, busy_seconds, energy_joules,
             tensor_active_seconds, sm_active_seconds, memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds,
-            recent_allocated_seconds, recent_busy_seconds)
+            recent_allocated_seconds, recent_busy_seconds, memory_total_bytes)
         """;
 
-    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy";
+    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy, @memory_total";
 
     private const string GpuOnConflict =
         """
@@ -533,7 +554,7 @@ internal sealed class JobStore : IDisposable
             gpu_index = excluded.gpu_index, held = excluded.held, allocated_seconds = excluded.allocated_seconds,
             busy_seconds = excluded.busy_seconds, energy_joules = excluded.energy_joules, tensor_active_seconds = excluded.tensor_active_seconds,
             sm_active_seconds = excluded.sm_active_seconds, memory_peak_bytes = excluded.memory_peak_bytes, xid_errors = excluded.xid_errors,
-            ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds,
+            ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds, memory_total_bytes = excluded.memory_total_bytes,
             recent_allocated_seconds = excluded.allocated_seconds - node_job_gpus.allocated_seconds,
             recent_busy_seconds = excluded.busy_seconds - node_job_gpus.busy_seconds
         """;
@@ -555,7 +576,7 @@ internal sealed class JobStore : IDisposable
         ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("uuid", gpu.Uuid), ("index", (long)gpu.Index),
         ("held", gpu.Held ? 1L : 0L), ("allocated", gpu.AllocatedSeconds), ("busy", gpu.BusySeconds), ("energy", gpu.EnergyJoules),
         ("tensor", gpu.TensorActiveSeconds), ("sm", gpu.SmActiveSeconds), ("memory_peak", gpu.MemoryPeakBytes), ("xids", gpu.XidErrors),
-        ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds),
+        ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds), ("memory_total", Db(gpu.MemoryTotalBytes)),
     ];
 
     /// <summary>
@@ -743,6 +764,67 @@ internal sealed class JobStore : IDisposable
                 }
 
                 return rows;
+            });
+        }
+    }
+
+    /// <summary>
+    /// Slurm jobs whose every node's record ended after <paramref name="since"/> (none running, none incomplete) and
+    /// whose AdminComment is not written yet, with the attempts so far; at most <paramref name="limit"/>.
+    /// </summary>
+    public IReadOnlyList<(string JobId, long Attempts)> JobsAwaitingComment(DateTimeOffset since, int limit)
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var command = Command(
+                    """
+                    SELECT j.job_id, COALESCE(MAX(c.attempts), 0)
+                    FROM node_jobs j LEFT JOIN job_comments c ON c.cluster = j.cluster AND c.job_id = j.job_id
+                    WHERE j.cluster = @cluster AND j.end_ms >= @since AND j.scheduler = 'slurm' AND j.finalized = 'ended'
+                      AND (c.status IS NULL OR c.status = 'retry')
+                      AND NOT EXISTS (SELECT 1 FROM node_jobs o WHERE o.cluster = j.cluster AND o.job_id = j.job_id AND (o.finalized IS NULL OR o.finalized <> 'ended'))
+                    GROUP BY j.job_id ORDER BY j.job_id LIMIT @limit
+                    """,
+                    ("cluster", _cluster), ("since", since.ToUnixTimeMilliseconds()), ("limit", (long)limit));
+                using var reader = command.ExecuteReader();
+                var jobs = new List<(string, long)>();
+                while (reader.Read())
+                {
+                    jobs.Add((reader.GetString(0), reader.GetInt64(1)));
+                }
+
+                return jobs;
+            });
+        }
+    }
+
+    /// <summary>Records the outcome of writing job <paramref name="jobId"/>'s AdminComment ("written", "gone", "failed", or "retry").</summary>
+    public void MarkCommented(string jobId, string status, DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            Run(() => Execute(
+                null,
+                """
+                INSERT INTO job_comments (cluster, job_id, status, attempts, updated_ms) VALUES (@cluster, @job, @status, 1, @now)
+                ON CONFLICT (cluster, job_id) DO UPDATE SET status = excluded.status, attempts = job_comments.attempts + 1, updated_ms = excluded.updated_ms
+                """,
+                ("cluster", _cluster), ("job", jobId), ("status", status), ("now", now.ToUnixTimeMilliseconds())));
+        }
+    }
+
+    /// <summary>The AdminComment outcome stored for job <paramref name="jobId"/>; null when none.</summary>
+    public (string Status, long Attempts)? Comment(string jobId)
+    {
+        lock (_gate)
+        {
+            return Run(() =>
+            {
+                using var command = Command("SELECT status, attempts FROM job_comments WHERE cluster = @cluster AND job_id = @job", ("cluster", _cluster), ("job", jobId));
+                using var reader = command.ExecuteReader();
+                return reader.Read() ? (reader.GetString(0), reader.GetInt64(1)) : ((string, long)?)null;
             });
         }
     }

@@ -16,15 +16,21 @@ public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : ICla
     private static readonly string MonitorCli = Path.Join(AppContext.BaseDirectory, "monitor");
 
     [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
     public async Task GpuAndCpuJobs_AggregatorPollsTheAgent_JobsAndUsageAreTheLedgersExactly()
     {
         await using var agent = await AgentProcess.StartAsync(
             "--gpu.simulate=4", "--collector.disable-defaults", "--collector.gpu", "--collector.jobs", "--collector.jobs.interval=1s",
             $"--collector.jobs.slurm-mapping-dir={slurm.MappingDir}", $"--collector.jobs.gpustat-dir={slurm.GpustatDir}",
             $"--collector.jobs.slurm-jobinfo-dir={slurm.JobInfoDir}", $"--path.sysfs={slurm.Sysfs}");
-        using var store = new TempTree();
+        // The aggregator writes each finished job's jobstats summary into its AdminComment with sacctmgr, as jobstats
+        // does. This Slurm has no slurmdbd (and slurmctld refuses the update once a job has finished), so a stand-in
+        // sacctmgr records the call.
+        using var store = new TempTree().Write("sacctmgr", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$0.$5\"\necho ' Modified jobs...'\n");
+        File.SetUnixFileMode(store.Path("sacctmgr"), UnixFileMode.UserRead | UnixFileMode.UserExecute);
         await using var aggregator = await AgentProcess.StartExecutableAsync(
-            AgentProcess.AggregatorPath, null, $"--storage.path={store.Path("aggregator.db")}", $"--targets={agent.BaseAddress}", "--poll.interval=1s");
+            AgentProcess.AggregatorPath, null, $"--storage.path={store.Path("aggregator.db")}", $"--targets={agent.BaseAddress}", "--poll.interval=1s",
+            "--slurm.admin-comment", $"--slurm.sacctmgr={store.Path("sacctmgr")}");
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await agent.ScrapeUntilAsync(client, s => s.GetValueOrDefault("gpu_up{gpu=\"3\",uuid=\"GPU-5131d000-0000-4000-8000-000000000003\"}") == 1);
 
@@ -150,6 +156,35 @@ public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : ICla
         Assert.Equal(Sum(gpuLedger, "energy_joules"), metrics[$"monitor_usage_gpu_energy_joules_total{labels}"], 6);
         Assert.Equal(2, metrics[$"monitor_usage_jobs_finished_total{labels}"]);
         Assert.Equal(1, metrics[$"monitor_aggregator_target_up{{target=\"{agent.BaseAddress.ToString().TrimEnd('/')}\"}}"]);
+
+        // sacctmgr -i update job where jobid=<id> set AdminComment=JS1:...: jobstats' summary of the ledger's record,
+        // the GPUs' utilization (busy over held, in percent), their memory peaks and totals, and the job's CPU seconds.
+        var call = (await UntilAsync(() => SacctmgrCallAsync(store.Path($"sacctmgr.jobid={gpuJob}")), c => c.GetArrayLength() == 7, aggregator)).EnumerateArray().Select(a => a.GetString()!).ToList();
+        Assert.Equal(["-i", "update", "job", "where", $"jobid={gpuJob}", "set"], call[..6]);
+        Assert.StartsWith("AdminComment=JS1:", call[6], StringComparison.Ordinal);
+        var comment = call[6]["AdminComment=".Length..];
+        using var summary = DecodeJs1(comment);
+        var node = summary.RootElement.GetProperty("nodes").GetProperty(Environment.MachineName);
+        Assert.Equal(2, summary.RootElement.GetProperty("gpus").GetInt32());
+        Assert.Equal(Math.Round(gpuLedger.GetProperty("cpu_seconds").GetDouble(), 1), node.GetProperty("total_time").GetDouble());
+        foreach (var gpu in ledgerGpus)
+        {
+            var index = gpu.GetProperty("index").GetInt32().ToString(CultureInfo.InvariantCulture);
+            Assert.Equal(Math.Round(gpu.GetProperty("busy_seconds").GetDouble() / gpu.GetProperty("allocated_seconds").GetDouble() * 100, 1), node.GetProperty("gpu_utilization").GetProperty(index).GetDouble());
+            Assert.Equal(gpu.GetProperty("memory_peak_bytes").GetDouble(), node.GetProperty("gpu_used_memory").GetProperty(index).GetDouble());
+            Assert.Equal(gpu.GetProperty("memory_total_bytes").GetDouble(), node.GetProperty("gpu_total_memory").GetProperty(index).GetDouble());
+        }
+    }
+
+    /// <summary>The arguments the stand-in sacctmgr was called with for a job (one per line in its file), as a JSON array.</summary>
+    private static async Task<JsonElement?> SacctmgrCallAsync(string path) =>
+        File.Exists(path) ? JsonSerializer.SerializeToElement((await File.ReadAllLinesAsync(path)).Where(l => l.Length > 0).ToArray()) : null;
+
+    /// <summary>JS1: and base64 of gzipped JSON, decoded here independently of the aggregator's code.</summary>
+    private static JsonDocument DecodeJs1(string comment)
+    {
+        using var gzip = new System.IO.Compression.GZipStream(new MemoryStream(Convert.FromBase64String(comment["JS1:".Length..])), System.IO.Compression.CompressionMode.Decompress);
+        return JsonDocument.Parse(gzip);
     }
 
     /// <summary>jobstats' first three lines for <paramref name="ledger"/>'s record, formatted here from its own values.</summary>
