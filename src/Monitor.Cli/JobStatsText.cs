@@ -26,20 +26,25 @@ internal static class JobStatsText
         var joules = job.GetProperty("gpu_energy_joules").GetDouble();
         var (gpus, nodes) = (job.GetProperty("gpus").GetInt32(), job.GetProperty("nodes").GetInt32());
         Line(text, $"  {gpus} GPU{(gpus == 1 ? "" : "s")} on {nodes} node{(nodes == 1 ? "" : "s")}: {allocated / 3600:0.00} GPU-hours allocated, {busy / 3600:0.00} busy ({Percent(busy, allocated)}), {joules / 3.6e6:0.000} kWh{(allocated > 0 ? $" ({joules / 3.6e6 / (allocated / 3600):0.000} kWh per GPU-hour)" : string.Empty)}");
+        if (Host(job) is { Length: > 0 } host)
+        {
+            Line(text, $"  {host}");
+        }
+
         if (job.GetProperty("unobserved_seconds").GetDouble() is var unobserved && unobserved > 0)
         {
             Line(text, $"  Not measured: {unobserved:0.#} s (an agent was down)");
         }
 
         text.AppendLine();
-        Line(text, $"  {"Node",-12} {"GPU",3}  {"GPU-hours",9}  {"Util",5}  {"Tensor",6}  {"Mem peak",9}  {"Energy",9}  {"XID",3}  {"ECC",3}");
+        Line(text, $"  {"Node",-12} {"GPU",3}  {"GPU-hours",9}  {"Util",5}  {"Tensor",6}  {"Mem peak",9}  {"of",8}  {"Energy",9}  {"XID",3}  {"ECC",3}");
         foreach (var record in job.GetProperty("node_records").EnumerateArray())
         {
             var node = record.GetProperty("node").GetString()!;
             foreach (var gpu in record.GetProperty("gpus").EnumerateArray())
             {
                 var held = gpu.GetProperty("allocated_seconds").GetDouble();
-                Line(text, $"  {node,-12} {gpu.GetProperty("index").GetInt32(),3}  {held / 3600,9:0.00}  {Percent(gpu.GetProperty("busy_seconds").GetDouble(), held),5}  {Percent(gpu.GetProperty("tensor_active_seconds").GetDouble(), held),6}  {gpu.GetProperty("memory_peak_bytes").GetDouble() / 1e9,6:0.0} GB  {gpu.GetProperty("energy_joules").GetDouble() / 3.6e6,5:0.000} kWh  {gpu.GetProperty("xid_errors").GetInt64(),3}  {gpu.GetProperty("ecc_errors").GetInt64(),3}");
+                Line(text, $"  {node,-12} {gpu.GetProperty("index").GetInt32(),3}  {held / 3600,9:0.00}  {Percent(gpu.GetProperty("busy_seconds").GetDouble(), held),5}  {Percent(gpu.GetProperty("tensor_active_seconds").GetDouble(), held),6}  {gpu.GetProperty("memory_peak_bytes").GetDouble() / 1e9,6:0.0} GB  {Total(gpu),8}  {gpu.GetProperty("energy_joules").GetDouble() / 3.6e6,5:0.000} kWh  {gpu.GetProperty("xid_errors").GetInt64(),3}  {gpu.GetProperty("ecc_errors").GetInt64(),3}");
             }
         }
 
@@ -53,6 +58,44 @@ internal static class JobStatsText
 
         return text.ToString();
     }
+
+    /// <summary>A GPU's total memory ("80.0 GB"), "-" when the aggregator does not know it.</summary>
+    internal static string Total(JsonElement gpu) =>
+        Number(gpu, "memory_total_bytes") is { } total ? string.Create(CultureInfo.InvariantCulture, $"{total / 1e9:0.0} GB") : "-";
+
+    /// <summary>The job's CPU and memory line: CPU-hours, CPUs and efficiency, memory peak against the limit, as far as known.</summary>
+    private static string Host(JsonElement job)
+    {
+        var parts = new List<string>();
+        var cpuSeconds = job.GetProperty("cpu_seconds").GetDouble();
+        if (cpuSeconds > 0 || Number(job, "cpus_allocated") is not null)
+        {
+            var cpu = string.Create(CultureInfo.InvariantCulture, $"CPU {cpuSeconds / 3600:0.00} CPU-hours");
+            if (Number(job, "cpus_allocated") is { } cpus)
+            {
+                cpu += string.Create(CultureInfo.InvariantCulture, $" on {cpus:0} CPU{(cpus == 1 ? "" : "s")}");
+            }
+
+            if (Number(job, "cpu_efficiency") is { } efficiency)
+            {
+                cpu += string.Create(CultureInfo.InvariantCulture, $" ({efficiency * 100:0} % efficiency)");
+            }
+
+            parts.Add(cpu);
+        }
+
+        if (Number(job, "memory_peak_bytes") is { } peak)
+        {
+            parts.Add(Number(job, "memory_limit_bytes") is { } limit
+                ? string.Create(CultureInfo.InvariantCulture, $"memory peak {peak / 1e9:0.0} GB of {limit / 1e9:0.0} GB limit ({peak / limit * 100:0} %)")
+                : string.Create(CultureInfo.InvariantCulture, $"memory peak {peak / 1e9:0.0} GB (no limit)"));
+        }
+
+        return string.Join("; ", parts);
+    }
+
+    private static double? Number(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number ? value.GetDouble() : null;
 
     private static void Line(StringBuilder text, FormattableString line) => text.Append(line.ToString(CultureInfo.InvariantCulture)).Append('\n');
 

@@ -49,6 +49,10 @@ internal static class JobReport
         json.WriteNumber("gpu_energy_joules", job.GpuEnergyJoules);
         json.WriteNumber("gpu_tensor_active_seconds", job.GpuTensorActiveSeconds);
         json.WriteNumber("cpu_seconds", job.CpuSeconds);
+        Number(json, "cpus_allocated", job.CpusAllocated);
+        Number(json, "cpu_efficiency", job.CpuEfficiency);
+        Number(json, "memory_peak_bytes", job.MemoryPeakBytes);
+        Number(json, "memory_limit_bytes", job.MemoryLimitBytes);
         json.WriteNumber("unobserved_seconds", job.UnobservedSeconds);
         json.WriteNumber("runtime_seconds", job.RuntimeSeconds);
         if (job.GpuUtilization is { } utilization)
@@ -91,6 +95,10 @@ internal static class JobReport
             }
 
             json.WriteNumber("unobserved_seconds", record.UnobservedSeconds);
+            Number(json, "cpu_seconds", record.CpuSeconds);
+            Number(json, "cpus_allocated", record.CpusAllocated);
+            Number(json, "memory_peak_bytes", record.MemoryPeakBytes);
+            Number(json, "memory_limit_bytes", record.MemoryLimitBytes);
             json.WriteStartArray("gpus");
             foreach (var gpu in record.Gpus)
             {
@@ -103,6 +111,7 @@ internal static class JobReport
                 json.WriteNumber("tensor_active_seconds", gpu.TensorActiveSeconds);
                 json.WriteNumber("sm_active_seconds", gpu.SmActiveSeconds);
                 json.WriteNumber("memory_peak_bytes", gpu.MemoryPeakBytes);
+                Number(json, "memory_total_bytes", gpu.MemoryTotalBytes);
                 json.WriteNumber("xid_errors", gpu.XidErrors);
                 json.WriteNumber("ecc_errors", gpu.EccErrors);
                 json.WriteEndObject();
@@ -114,6 +123,18 @@ internal static class JobReport
 
         json.WriteEndArray();
         json.WriteEndObject();
+    }
+
+    private static void Number(Utf8JsonWriter json, string name, double? value)
+    {
+        if (value is { } number)
+        {
+            json.WriteNumber(name, number);
+        }
+        else
+        {
+            json.WriteNull(name);
+        }
     }
 
     private static void Optional(Utf8JsonWriter json, string name, string? value)

@@ -80,6 +80,18 @@ internal sealed record JobSummary
     /// <summary>The mean GPU utilization as the efficiency rules judge it: null for runs under 300 s or without GPU time.</summary>
     public double? GpuUtilization { get; init; }
 
+    /// <summary>CPUs allocated, summed over the nodes that know them; null when none does.</summary>
+    public double? CpusAllocated { get; init; }
+
+    /// <summary>CPU seconds over (CPUs × run time) as the rules judge it (runs of 300 s or more); null when unknown.</summary>
+    public double? CpuEfficiency { get; init; }
+
+    /// <summary>The largest memory peak of the job's cgroup on any node; null when unknown.</summary>
+    public double? MemoryPeakBytes { get; init; }
+
+    /// <summary>The largest memory limit of the job's cgroup on any node; null when unknown or unlimited.</summary>
+    public double? MemoryLimitBytes { get; init; }
+
     /// <summary>The notes the efficiency rules make, in the rule table's order.</summary>
     public required IReadOnlyList<EfficiencyNote> Notes { get; init; }
 
@@ -129,6 +141,10 @@ internal sealed record JobSummary
             UnobservedSeconds = facts.UnobservedSeconds,
             RuntimeSeconds = facts.RuntimeSeconds,
             GpuUtilization = EfficiencyRules.Utilization(facts),
+            CpusAllocated = records.All(r => r.Record.CpusAllocated is null) ? null : records.Sum(r => r.Record.CpusAllocated ?? 0),
+            CpuEfficiency = EfficiencyRules.CpuEfficiency(facts),
+            MemoryPeakBytes = records.All(r => r.Record.MemoryPeakBytes is null) ? null : records.Max(r => r.Record.MemoryPeakBytes ?? 0),
+            MemoryLimitBytes = records.All(r => r.Record.MemoryLimitBytes is null) ? null : records.Max(r => r.Record.MemoryLimitBytes ?? 0),
             Notes = EfficiencyRules.Evaluate(facts),
         };
     }
@@ -140,8 +156,10 @@ internal sealed record JobSummary
         var end = records.Any(r => !r.Record.Ended) ? now : records.Max(r => r.Record.End!.Value);
         return new JobFacts(
             Math.Max(0, (end - start).TotalSeconds),
-            [.. records.SelectMany(r => r.Record.Gpus.Select(g => new GpuFacts(r.Node, g.Index, g.AllocatedSeconds, g.BusySeconds, g.TensorActiveSeconds, g.MemoryPeakBytes, g.XidErrors, g.EccErrors)))],
-            records.Max(r => r.Record.UnobservedSeconds));
+            [.. records.SelectMany(r => r.Record.Gpus.Select(g => new GpuFacts(r.Node, g.Index, g.AllocatedSeconds, g.BusySeconds, g.TensorActiveSeconds, g.MemoryPeakBytes, g.XidErrors, g.EccErrors, g.MemoryTotalBytes)))],
+            records.Max(r => r.Record.UnobservedSeconds),
+            [.. records.Select(r => new NodeFacts(
+                r.Node, Math.Max(0, ((r.Record.End ?? now) - r.Record.Start).TotalSeconds), r.Record.CpuSeconds, r.Record.CpusAllocated, r.Record.MemoryPeakBytes, r.Record.MemoryLimitBytes))]);
     }
 
     private static double? Ratio(double part, double whole) => whole > 0 ? part / whole : null;

@@ -6,10 +6,25 @@ namespace Monitor.Aggregator.Usage;
 /// <param name="RuntimeSeconds">From the earliest start to the last end (or now while it runs).</param>
 /// <param name="Gpus">Every GPU the job used, with its counters (the job's share where it was shared).</param>
 /// <param name="UnobservedSeconds">The most time any node did not measure (its agent was down).</param>
-internal sealed record JobFacts(double RuntimeSeconds, IReadOnlyList<GpuFacts> Gpus, double UnobservedSeconds);
+/// <param name="Nodes">Each node's CPU and memory, where its agent read the job's cgroup.</param>
+internal sealed record JobFacts(double RuntimeSeconds, IReadOnlyList<GpuFacts> Gpus, double UnobservedSeconds, IReadOnlyList<NodeFacts>? Nodes = null)
+{
+    /// <summary>The nodes, none when not given.</summary>
+    public IReadOnlyList<NodeFacts> Hosts => Nodes ?? [];
+}
 
 /// <summary>One GPU of a job.</summary>
-internal sealed record GpuFacts(string Node, int Index, double AllocatedSeconds, double BusySeconds, double TensorSeconds, double MemoryPeakBytes, long Xids, long EccErrors);
+/// <param name="MemoryTotalBytes">The GPU's total memory (NVML); null when the agent did not report it.</param>
+internal sealed record GpuFacts(string Node, int Index, double AllocatedSeconds, double BusySeconds, double TensorSeconds, double MemoryPeakBytes, long Xids, long EccErrors, double? MemoryTotalBytes = null);
+
+/// <summary>A job's CPU and memory on one node, from its cgroup (each null when unknown).</summary>
+/// <param name="Node">The node.</param>
+/// <param name="WallSeconds">How long the job ran there (to now while it runs).</param>
+/// <param name="CpuSeconds">CPU seconds the cgroup used.</param>
+/// <param name="Cpus">CPUs of its cpuset (with Slurm's ConstrainCores, the cores it was allocated).</param>
+/// <param name="MemoryPeakBytes">The cgroup's memory peak: the one memory number, resident memory and page cache as the kernel charges it.</param>
+/// <param name="MemoryLimitBytes">The cgroup's memory limit (with ConstrainRAMSpace, the job's request on the node).</param>
+internal sealed record NodeFacts(string Node, double WallSeconds, double? CpuSeconds, double? Cpus, double? MemoryPeakBytes, double? MemoryLimitBytes);
 
 /// <summary>A note on a job: how bad, which rule, and what to tell the user.</summary>
 internal sealed record EfficiencyNote(string Severity, string Rule, string Message);
@@ -19,9 +34,12 @@ internal sealed record EfficiencyRule(string Id, string Severity, string Thresho
 
 /// <summary>
 /// The efficiency notes, as a table. Thresholds start from Princeton jobstats' (GPU utilization red below 15 %, a
-/// warning below 25 %, no notes for jobs under 300 s, a MIG slice for a small single-GPU job) and add what our data
-/// allows: XID and ECC errors during the job, and time the agents did not measure. Utilization is busy GPU-seconds
-/// over allocated GPU-seconds, exact to the GPU tick; memory is the GPU memory peak of the job's processes.
+/// warning below 25 %, CPU efficiency red below 65 %, memory over-allocated under 70 %, no notes for jobs under 300 s,
+/// a MIG slice for a small single-GPU job) and add what our data allows: XID and ECC errors during the job, GPU memory
+/// near the GPU's total, memory near the cgroup's limit, the MIG slice sized for the job's own GPU model, and time the
+/// agents did not measure. Utilization is busy GPU-seconds over allocated GPU-seconds, exact to the GPU tick; GPU
+/// memory is the peak of the job's processes (NVML); host memory is the cgroup's peak (the one memory number: what the
+/// kernel charged the job, resident memory and page cache, against its limit).
 /// </summary>
 internal static class EfficiencyRules
 {
@@ -34,9 +52,31 @@ internal static class EfficiencyRules
     /// <summary>Mean GPU utilization under this (and at least <see cref="LowUtilization"/>) is a warning.</summary>
     public const double FairUtilization = 0.25;
 
-    /// <summary>NVIDIA H100 80GB MIG profiles: compute slices of 7 and memory.</summary>
-    private static readonly (string Name, int Slices, double MemoryBytes)[] MigProfiles =
-        [("1g.10gb", 1, 10e9), ("2g.20gb", 2, 20e9), ("3g.40gb", 3, 40e9), ("4g.40gb", 4, 40e9)];
+    /// <summary>CPU efficiency under this is a warning (jobstats' red).</summary>
+    public const double LowCpuEfficiency = 0.65;
+
+    /// <summary>A memory peak at or over this share of the limit is a warning (the job is at the edge of an OOM kill).</summary>
+    public const double MemoryNearLimit = 0.95;
+
+    /// <summary>A memory peak under this share of the limit, with <see cref="MemoryUnusedBytes"/> left, is over-allocation (jobstats' 70 %).</summary>
+    public const double MemoryOverallocated = 0.70;
+
+    /// <summary>Unused memory that makes over-allocation worth a note.</summary>
+    public const double MemoryUnusedBytes = 4e9;
+
+    /// <summary>A GPU memory peak at or over this share of the GPU's memory is a warning (an out-of-memory error is close).</summary>
+    public const double GpuMemoryNearTotal = 0.95;
+
+    /// <summary>
+    /// MIG profiles with their compute slices of 7 and memory, by the GPU's memory: A100 40GB, A100/H100 80GB, H200
+    /// 141GB. A GPU whose total is unknown is taken as an 80 GB one.
+    /// </summary>
+    private static readonly (double UpToBytes, (string Name, int Slices, double MemoryBytes)[] Profiles)[] MigTables =
+    [
+        (45e9, [("1g.5gb", 1, 5e9), ("2g.10gb", 2, 10e9), ("3g.20gb", 3, 20e9), ("4g.20gb", 4, 20e9)]),
+        (100e9, [("1g.10gb", 1, 10e9), ("2g.20gb", 2, 20e9), ("3g.40gb", 3, 40e9), ("4g.40gb", 4, 40e9)]),
+        (double.MaxValue, [("1g.18gb", 1, 18e9), ("2g.35gb", 2, 35e9), ("3g.71gb", 3, 71e9), ("4g.71gb", 4, 71e9)]),
+    ];
 
     /// <summary>The table, in the order notes are shown.</summary>
     public static readonly EfficiencyRule[] All =
@@ -53,9 +93,23 @@ internal static class EfficiencyRules
             Utilization(facts) is { } u && u < LowUtilization ? [UseFewer(facts, u)] : []),
         new("gpu_fair_utilization", "warning", "mean GPU utilization from 15 % to under 25 % (runs of 300 s or more)", facts =>
             Utilization(facts) is { } u && u is >= LowUtilization and < FairUtilization ? [UseFewer(facts, u)] : []),
-        new("mig_fit", "info", "one GPU, utilization and memory peak within a MIG slice of an H100 80GB (runs of 300 s or more)", facts =>
-            Long(facts) && facts.Gpus.Count == 1 && Utilization(facts) is { } u && Mig(u, facts.Gpus[0].MemoryPeakBytes) is { } profile
+        new("gpu_memory_near_total", "warning", "a GPU's memory peak at or over 95 % of its memory", facts =>
+            facts.Gpus.Where(g => g.MemoryTotalBytes is > 0 && g.MemoryPeakBytes >= GpuMemoryNearTotal * g.MemoryTotalBytes)
+                .Select(g => $"GPU {g.Index} on node {g.Node} peaked at {Gigabytes(g.MemoryPeakBytes)} of its {Gigabytes(g.MemoryTotalBytes!.Value)}: an out-of-memory error is close; use a smaller batch or more GPUs.")),
+        new("mig_fit", "info", "one GPU, utilization and memory peak within a MIG slice of that GPU (A100 40GB, 80GB GPUs, H200; runs of 300 s or more)", facts =>
+            Long(facts) && facts.Gpus.Count == 1 && Utilization(facts) is { } u && Mig(u, facts.Gpus[0]) is { } profile
                 ? [$"This job used {Percent(u)} of one GPU and at most {Gigabytes(facts.Gpus[0].MemoryPeakBytes)} of its memory: it would fit a {profile} MIG slice."]
+                : []),
+        new("cpu_low_efficiency", "warning", "CPU efficiency (CPU seconds over allocated CPUs × run time) under 65 % with more than one CPU (runs of 300 s or more)", facts =>
+            CpuEfficiency(facts) is { } e && e < LowCpuEfficiency && facts.Hosts.Sum(n => n.Cpus ?? 0) > 1
+                ? [CpuNote(facts, e)]
+                : []),
+        new("memory_near_limit", "warning", "a node's memory peak at or over 95 % of the job's limit there", facts =>
+            facts.Hosts.Where(n => n.MemoryLimitBytes is > 0 && n.MemoryPeakBytes >= MemoryNearLimit * n.MemoryLimitBytes)
+                .Select(n => $"On node {n.Node} the job's memory peaked at {Gigabytes(n.MemoryPeakBytes!.Value)} of its {Gigabytes(n.MemoryLimitBytes!.Value)} limit: it may have been killed for memory, or nearly; request more (--mem).")),
+        new("memory_overallocated", "info", "memory peak under 70 % of the limit with 4 GB or more unused, on every node (runs of 300 s or more)", facts =>
+            Long(facts) && facts.Hosts.Count > 0 && facts.Hosts.All(n => n.MemoryLimitBytes is > 0 && n.MemoryPeakBytes is { } p && p < MemoryOverallocated * n.MemoryLimitBytes && n.MemoryLimitBytes - p >= MemoryUnusedBytes)
+                ? [MemoryNote(facts)]
                 : []),
         new("unobserved", "info", "any time the agents did not measure", facts =>
             facts.UnobservedSeconds > 0
@@ -74,7 +128,32 @@ internal static class EfficiencyRules
         return Long(facts) && allocated > 0 ? facts.Gpus.Sum(g => g.BusySeconds) / allocated : null;
     }
 
+    /// <summary>
+    /// CPU seconds over (allocated CPUs × run time), summed over the nodes that know both (jobstats' definition), for
+    /// runs long enough to judge; null otherwise.
+    /// </summary>
+    public static double? CpuEfficiency(JobFacts facts)
+    {
+        var known = facts.Hosts.Where(n => n.CpuSeconds is not null && n.Cpus is > 0).ToList();
+        var capacity = known.Sum(n => n.Cpus!.Value * n.WallSeconds);
+        return Long(facts) && capacity > 0 ? known.Sum(n => n.CpuSeconds!.Value) / capacity : null;
+    }
+
     private static bool Long(JobFacts facts) => facts.RuntimeSeconds >= MinimumRuntimeSeconds;
+
+    private static string CpuNote(JobFacts facts, double efficiency)
+    {
+        var cpus = facts.Hosts.Sum(n => n.Cpus ?? 0);
+        var enough = Math.Max(1, (int)Math.Ceiling(efficiency * cpus));
+        return $"This job used {Percent(efficiency)} of its {cpus:0} CPUs' time: {enough} CPU{Plural(enough)} would have done (request {enough}), unless it needed their memory.";
+    }
+
+    private static string MemoryNote(JobFacts facts)
+    {
+        var peak = facts.Hosts.Max(n => n.MemoryPeakBytes!.Value);
+        var suggest = Math.Ceiling(peak * 1.2 / 1e9);
+        return string.Create(CultureInfo.InvariantCulture, $"This job's memory peaked at {Gigabytes(peak)} per node, under 70 % of its {Gigabytes(facts.Hosts.Max(n => n.MemoryLimitBytes!.Value))} limit: request about {suggest:0} GB (--mem={suggest:0}G) and the scheduler can place more jobs.");
+    }
 
     private static string UseFewer(JobFacts facts, double utilization)
     {
@@ -85,8 +164,9 @@ internal static class EfficiencyRules
             : $"This job used {Percent(utilization)} of its GPU{Plural(gpus)} on average: check the input pipeline, the batch size, or that the code runs on the GPU.";
     }
 
-    private static string? Mig(double utilization, double memoryPeakBytes) =>
-        MigProfiles.Where(p => p.Slices / 7.0 >= utilization && p.MemoryBytes >= memoryPeakBytes * 1.2).Select(p => p.Name).FirstOrDefault();
+    private static string? Mig(double utilization, GpuFacts gpu) =>
+        MigTables.First(t => (gpu.MemoryTotalBytes ?? 80e9) <= t.UpToBytes).Profiles
+            .Where(p => p.Slices / 7.0 >= utilization && p.MemoryBytes >= gpu.MemoryPeakBytes * 1.2).Select(p => p.Name).FirstOrDefault();
 
     private static string Percent(double ratio) => string.Create(CultureInfo.InvariantCulture, $"{ratio * 100:0} %");
 

@@ -28,6 +28,22 @@ public sealed class JobStatsTextTests
     }
 
     [Fact]
+    public void CpusMemoryAndGpuTotals_EfficienciesAndNotesMatchGolden()
+    {
+        // An hour on one node: 8 CPUs busy 1.6 CPU-hours (20 %), memory peak 60.8 of 64 GB (95 %: near the limit), GPU 0
+        // at 80 % with 77 of 80 GB (96 %: near its total).
+        (string, NodeJobRecord)[] records =
+        [
+            ("gpu17", Record(Start, Start.AddHours(1), Gpu(0, 0.8, memory: 77e9) with { MemoryTotalBytes = 80e9 }) with
+            {
+                CpusAllocated = 8, CpuSeconds = 5760, MemoryPeakBytes = 60.8e9, MemoryLimitBytes = 64e9,
+            }),
+        ];
+
+        Golden("jobstats-cpu-memory.txt", records, Start.AddHours(2));
+    }
+
+    [Fact]
     public void RunningSingleGpuJobWithXids_MatchesGolden()
     {
         (string, NodeJobRecord)[] records = [("gpu3", Record(Start, null, Gpu(5, 0.3, memory: 12e9, xids: 1, hours: 0.5)) with { UnobservedSeconds = 42 })];

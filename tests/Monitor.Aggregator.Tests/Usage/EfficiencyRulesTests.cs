@@ -80,6 +80,66 @@ public sealed class EfficiencyRulesTests
         Assert.Equal(EfficiencyRules.All.Length, EfficiencyRules.All.Select(r => r.Id).Distinct().Count());
     }
 
+    [Theory]
+    [InlineData(8, 0.649, "cpu_low_efficiency")]
+    [InlineData(8, 0.65, null)]
+    [InlineData(1, 0.10, null)]
+    public void Cpu_EfficiencyThreshold_OnlyWithMoreThanOneCpu(double cpus, double efficiency, string? rule)
+    {
+        var facts = Job(Hour, [], 0) with { Nodes = [new NodeFacts("n", Hour, efficiency * cpus * Hour, cpus, 1e9, null)] };
+
+        Assert.Equal(efficiency, EfficiencyRules.CpuEfficiency(facts)!.Value, 9);
+        Assert.Equal(rule, EfficiencyRules.Evaluate(facts).SingleOrDefault()?.Rule);
+    }
+
+    [Fact]
+    public void Cpu_TwoNodes_JobstatsDefinitionSummedOverNodes()
+    {
+        // 4 CPUs for an hour and 8 CPUs for half an hour: 8 CPU-hours of capacity; 2 + 2 CPU-hours used: 50 %.
+        var facts = Job(Hour, [], 0) with { Nodes = [new NodeFacts("a", Hour, 2 * Hour, 4, null, null), new NodeFacts("b", Hour / 2, 2 * Hour, 8, null, null)] };
+
+        Assert.Equal(0.5, EfficiencyRules.CpuEfficiency(facts));
+        Assert.Null(EfficiencyRules.CpuEfficiency(Job(299, [], 0) with { Nodes = facts.Nodes }));
+    }
+
+    [Theory]
+    [InlineData(60.8e9, 64e9, "memory_near_limit")]
+    [InlineData(60.7e9, 64e9, null)]
+    [InlineData(44.7e9, 64e9, "memory_overallocated")]
+    [InlineData(44.8e9, 64e9, null)]
+    [InlineData(5e9, 8e9, null)]
+    [InlineData(60e9, null, null)]
+    public void Memory_NearTheLimitOrOverallocated(double peak, double? limit, string? rule)
+    {
+        var facts = Job(Hour, [], 0) with { Nodes = [new NodeFacts("n", Hour, null, null, peak, limit)] };
+
+        Assert.Equal(rule, EfficiencyRules.Evaluate(facts).SingleOrDefault()?.Rule);
+    }
+
+    [Theory]
+    [InlineData(76e9, 80e9, "gpu_memory_near_total")]
+    [InlineData(75.9e9, 80e9, null)]
+    [InlineData(76e9, null, null)]
+    public void GpuMemory_NearTheTotal(double peak, double? total, string? rule)
+    {
+        var facts = Job(Hour, [Gpu(0, busy: 0.9 * Hour, memory: peak) with { MemoryTotalBytes = total }], 0);
+
+        Assert.Equal(rule, EfficiencyRules.Evaluate(facts).SingleOrDefault()?.Rule);
+    }
+
+    [Theory]
+    [InlineData(40e9, "3g.20gb")]
+    [InlineData(85.5e9, "3g.40gb")]
+    [InlineData(143.8e9, "3g.71gb")]
+    [InlineData(null, "3g.40gb")]
+    public void Mig_SliceOfTheJobsOwnGpuModel(double? total, string profile)
+    {
+        // 40 % of one GPU (3 slices of 7 needed), 15 GB peak (18 GB with the 1.2 margin).
+        var facts = Job(Hour, [Gpu(0, busy: 0.4 * Hour, memory: 15e9) with { MemoryTotalBytes = total }], 0);
+
+        Assert.EndsWith($"it would fit a {profile} MIG slice.", Assert.Single(EfficiencyRules.Evaluate(facts)).Message, StringComparison.Ordinal);
+    }
+
     private static JobFacts Job(double runtime, params GpuFacts[] gpus) => new(runtime, gpus, 0);
 
     private static JobFacts Job(double runtime, GpuFacts[] gpus, double unobserved) => new(runtime, gpus, unobserved);
