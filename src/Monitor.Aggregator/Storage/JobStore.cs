@@ -142,6 +142,8 @@ internal sealed class JobStore : IDisposable
     private readonly string _cluster;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _writers = new(1, 1);
+    private long _changedSinceAnalyze;
+    private long _changedBeforeAnalyze;
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
     private DbConnection? _connection;
 
@@ -251,12 +253,35 @@ internal sealed class JobStore : IDisposable
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
             try
             {
-                return ApplyLocked(target, page, now);
+                var changed = ApplyLocked(target, page, now);
+                AnalyzeWhenGrown(changed);
+                return changed;
             }
             finally
             {
                 ApplySeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
             }
+        }
+    }
+
+    /// <summary>
+    /// PostgreSQL plans its prepared statements from the tables' statistics; plans made while the tables were empty
+    /// (a new store's first cycle) scan them whole, and filling a new store with 50,000 jobs took 86 s instead of 12.
+    /// So the tables are analyzed as they grow: after 2,000 changed records, then each time the changes since the last
+    /// analysis reach all those before it (a handful of times while a store fills, then rarely).
+    /// </summary>
+    private void AnalyzeWhenGrown(int changed)
+    {
+        if (!IsPostgres)
+        {
+            return;
+        }
+
+        _changedSinceAnalyze += changed;
+        if (_changedSinceAnalyze >= Math.Max(2000, _changedBeforeAnalyze))
+        {
+            Run(() => Execute(null, "ANALYZE node_jobs, node_job_gpus"));
+            (_changedBeforeAnalyze, _changedSinceAnalyze) = (_changedBeforeAnalyze + _changedSinceAnalyze, 0);
         }
     }
 
