@@ -19,4 +19,10 @@ if (args.Length > 0 && args[0] is "poll-fleet" or "fleet-server")
     return;
 }
 
+if (args.Length > 1 && args[0] == "store-fill")
+{
+    Monitor.Benchmarks.Aggregator.StoreBenchmarks.RunOnce(args[1]);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -633,10 +633,14 @@ internal sealed class JobStore : IDisposable
         command.CommandText = sql;
         foreach (var (name, value) in parameters)
         {
-            var parameter = command.CreateParameter();
-            parameter.ParameterName = name;
-            parameter.Value = value;
-            command.Parameters.Add(parameter);
+            // Typed, so Npgsql does not work out each boxed value's type again (125,000 statements a cycle at 10,000 agents).
+            command.Parameters.Add(value switch
+            {
+                long number => new NpgsqlParameter<long>(name, number),
+                double number => new NpgsqlParameter<double>(name, number),
+                string text => new NpgsqlParameter<string>(name, text),
+                _ => new NpgsqlParameter(name, value),
+            });
         }
 
         batch.BatchCommands.Add(command);
