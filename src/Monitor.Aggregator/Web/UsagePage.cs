@@ -81,22 +81,37 @@ internal static class UsagePage
     private static void Table(HtmlBuilder body, string by, IReadOnlyList<UsageRow> rows)
     {
         body.Append($"<section><div class=\"scroll\"><table><thead><tr><th>{by}</th><th class=\"n\">GPU-hours allocated</th><th class=\"n\">GPU-hours busy</th>");
-        body.Append($"<th class=\"n\">Utilization</th><th class=\"n\">Energy (kWh)</th><th class=\"n\">CPU-hours</th><th class=\"n\">Jobs</th></tr></thead><tbody>\n");
+        body.Append($"<th class=\"n\">Utilization</th><th class=\"n\">Energy (kWh)</th><th class=\"n\">CPU-hours</th><th class=\"n\">Jobs</th>");
+
+        // With --cost.file, every row carries its cost.
+        var costed = rows.Any(r => r.Cost is not null);
+        if (costed)
+        {
+            body.Append($"<th class=\"n\">Cost</th>");
+        }
+
+        body.Append($"</tr></thead><tbody>\n");
         foreach (var row in rows)
         {
-            Row(body, Key(row), row);
+            Row(body, Key(row), row, costed);
         }
 
         body.Append($"</tbody><tfoot>");
-        Row(body, "total", UsageReport.Total(rows, "total"));
+        Row(body, "total", UsageReport.Total(rows, "total"), costed);
         body.Append($"</tfoot></table></div></section>\n");
     }
 
-    private static void Row(HtmlBuilder body, string key, UsageRow row)
+    private static void Row(HtmlBuilder body, string key, UsageRow row, bool costed)
     {
         body.Append($"<tr><td>{key}</td><td class=\"n\">{Units.Hours(row.GpuAllocatedSeconds):0.00}</td><td class=\"n\">{Units.Hours(row.GpuBusySeconds):0.00}</td>");
         body.Append($"<td class=\"n\">{Html.Percent(Utilization(row))}</td><td class=\"n\">{Units.KilowattHours(row.GpuEnergyJoules):0.000}</td>");
-        body.Append($"<td class=\"n\">{Units.Hours(row.CpuSeconds):0.00}</td><td class=\"n\">{row.Jobs}</td></tr>\n");
+        body.Append($"<td class=\"n\">{Units.Hours(row.CpuSeconds):0.00}</td><td class=\"n\">{row.Jobs}</td>");
+        if (costed)
+        {
+            body.Append($"<td class=\"n\">{row.Cost ?? 0:0.00}</td>");
+        }
+
+        body.Append($"</tr>\n");
     }
 
     private static double? Utilization(UsageRow row) => row.GpuAllocatedSeconds > 0 ? row.GpuBusySeconds / row.GpuAllocatedSeconds : null;

@@ -50,6 +50,18 @@ public sealed class UsagePageTests
     }
 
     [Fact]
+    public void Usage_WithCosts_CostColumnAndItsTotal()
+    {
+        UsageRow[] costed = [.. Rows.Select((r, i) => r with { Cost = (i + 1) * 12.5 })];
+        var html = WebPages.Usage("account", "2026-11-01", "2026-12-01", (_, _, _) => costed, Now).Html;
+
+        Assert.Contains("<th class=\"n\">Jobs</th><th class=\"n\">Cost</th></tr>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"n\">1</td><td class=\"n\">12.50</td></tr>", html, StringComparison.Ordinal);
+        Assert.Contains("<td class=\"n\">4</td><td class=\"n\">75.00</td></tr>", html, StringComparison.Ordinal);
+        Assert.DoesNotContain("Cost", WebPages.Usage("account", "2026-11-01", "2026-12-01", (_, _, _) => Rows, Now).Html, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Usage_Chart_AllocatedAndBusyBarsProportionalToTheLargest()
     {
         var bars = PageMarkup.Bars(WebPages.Usage("account", "2026-11-01", "2026-12-01", (_, _, _) => Rows, Now).Html);
