@@ -73,6 +73,10 @@ internal static class JobPage
         Fact(body, "kWh per GPU-hour", job.KilowattHoursPerGpuHour is { } perHour ? Html.Number(perHour, "0.000") : "–");
         Fact(body, "GPU memory peak", Html.Gigabytes(job.GpuMemoryPeakBytes));
         Fact(body, "CPU-hours", Html.Number(Units.Hours(job.CpuSeconds), "0.00"));
+        Fact(body, "CPUs", job.CpusAllocated is { } cpus ? Html.Number(cpus, "0") : "–");
+        Fact(body, "CPU efficiency", Html.Percent(job.CpuEfficiency));
+        Fact(body, "Memory peak", job.MemoryPeakBytes is { } peak ? Html.Gigabytes(peak) : "–");
+        Fact(body, "Memory limit", job.MemoryLimitBytes is { } limit ? Html.Gigabytes(limit) : "–");
         Fact(body, "XID errors", Html.Number(job.XidErrors, "0"));
         Fact(body, "ECC errors", Html.Number(job.EccErrors, "0"));
         if (job.UnobservedSeconds > 0)

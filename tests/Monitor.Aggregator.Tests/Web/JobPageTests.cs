@@ -172,6 +172,21 @@ public sealed class JobPageTests
         Assert.Equal(320, Regex.Count(html, "<tr><td>gpu[0-9]{2}</td><td class=\"n\">[0-7]</td>"));
     }
 
+    [Fact]
+    public void Job_CpusAndMemory_EfficiencyAndPeakAgainstTheLimit()
+    {
+        // An hour on 8 CPUs with 2 CPU-hours used: 25 %; memory peak 20 GB of a 64 GB limit.
+        (string, NodeJobRecord)[] records =
+            [("gpu17", SomeJob.Record("12345", Start, Start.AddHours(1), SomeJob.Gpu(0, 0.5)) with { CpusAllocated = 8, CpuSeconds = 7200, MemoryPeakBytes = 20e9, MemoryLimitBytes = 64e9 })];
+
+        var html = Render(records, Start.AddHours(2)).Html;
+
+        Assert.Contains("<dt>CPUs</dt><dd>8</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>CPU efficiency</dt><dd>25.0 %</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>Memory peak</dt><dd>20.0 GB</dd>", html, StringComparison.Ordinal);
+        Assert.Contains("<dt>Memory limit</dt><dd>64.0 GB</dd>", html, StringComparison.Ordinal);
+    }
+
     private static WebPage Render((string Node, NodeJobRecord Record)[] records, DateTimeOffset now, string id = "12345") =>
         WebPages.Job(id, asked => asked == id ? records : [], now);
 }
