@@ -37,14 +37,14 @@ internal static class JobStatsText
         }
 
         text.AppendLine();
-        Line(text, $"  {"Node",-12} {"GPU",3}  {"GPU-hours",9}  {"Util",5}  {"Tensor",6}  {"Mem peak",9}  {"of",8}  {"Energy",9}  {"XID",3}  {"ECC",3}");
+        Line(text, $"  {"Node",-12} {"GPU",3}  {"GPU-hours",9}  {"Util",5}  {"Peak",5}  {"Tensor",6}  {"Mem peak",9}  {"of",8}  {"Energy",9}  {"XID",3}  {"ECC",3}");
         foreach (var record in job.GetProperty("node_records").EnumerateArray())
         {
             var node = record.GetProperty("node").GetString()!;
             foreach (var gpu in record.GetProperty("gpus").EnumerateArray())
             {
                 var held = gpu.GetProperty("allocated_seconds").GetDouble();
-                Line(text, $"  {node,-12} {gpu.GetProperty("index").GetInt32(),3}  {held / 3600,9:0.00}  {Percent(gpu.GetProperty("busy_seconds").GetDouble(), held),5}  {Percent(gpu.GetProperty("tensor_active_seconds").GetDouble(), held),6}  {gpu.GetProperty("memory_peak_bytes").GetDouble() / 1e9,6:0.0} GB  {Total(gpu),8}  {gpu.GetProperty("energy_joules").GetDouble() / 3.6e6,5:0.000} kWh  {gpu.GetProperty("xid_errors").GetInt64(),3}  {gpu.GetProperty("ecc_errors").GetInt64(),3}");
+                Line(text, $"  {node,-12} {gpu.GetProperty("index").GetInt32(),3}  {held / 3600,9:0.00}  {Percent(gpu.GetProperty("busy_seconds").GetDouble(), held),5}  {Peak(gpu),5}  {Percent(gpu.GetProperty("tensor_active_seconds").GetDouble(), held),6}  {gpu.GetProperty("memory_peak_bytes").GetDouble() / 1e9,6:0.0} GB  {Total(gpu),8}  {gpu.GetProperty("energy_joules").GetDouble() / 3.6e6,5:0.000} kWh  {gpu.GetProperty("xid_errors").GetInt64(),3}  {gpu.GetProperty("ecc_errors").GetInt64(),3}");
             }
         }
 
@@ -58,6 +58,10 @@ internal static class JobStatsText
 
         return text.ToString();
     }
+
+    /// <summary>A GPU's peak utilization over one agent tick ("97 %"), "-" when unknown.</summary>
+    internal static string Peak(JsonElement gpu) =>
+        Number(gpu, "utilization_peak") is { } peak ? string.Create(CultureInfo.InvariantCulture, $"{peak * 100:0} %") : "-";
 
     /// <summary>A GPU's total memory ("80.0 GB"), "-" when the aggregator does not know it.</summary>
     internal static string Total(JsonElement gpu) =>

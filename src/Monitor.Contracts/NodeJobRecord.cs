@@ -120,6 +120,13 @@ public sealed record NodeJobGpu
     /// </summary>
     public double? MemoryTotalBytes { get; init; }
 
+    /// <summary>
+    /// The highest utilization of any one agent tick the job held the GPU (busy over held seconds, as the mean is: on a
+    /// shared GPU the heavier job's can pass 1); null when
+    /// unknown (a record older than the field). The mean is <see cref="BusySeconds"/> over <see cref="AllocatedSeconds"/>.
+    /// </summary>
+    public double? UtilizationPeak { get; init; }
+
     /// <summary>XID errors while the job held the GPU.</summary>
     public long XidErrors { get; init; }
 

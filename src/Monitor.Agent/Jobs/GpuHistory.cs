@@ -49,6 +49,11 @@ internal sealed class GpuHistory(int capacity)
             usage.XidErrors += tick.Xids;
             usage.EccErrors += tick.Ecc;
             usage.MemoryPeakBytes = Math.Max(usage.MemoryPeakBytes, tick.MemoryUsed);
+            if (tick.Seconds > 0)
+            {
+                usage.UtilizationPeak = JobIntegrator.Peak(usage.UtilizationPeak, tick.Busy / tick.Seconds);
+            }
+
             if (!double.IsNaN(tick.MemoryTotal))
             {
                 usage.MemoryTotalBytes = tick.MemoryTotal;

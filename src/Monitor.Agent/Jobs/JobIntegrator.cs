@@ -143,6 +143,10 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                 if (!double.IsNaN(utilization))
                 {
                     usage.BusySeconds += utilization * interval * weight * part;
+
+                    // This tick's busy share over its held share, as busy over allocated seconds is over the whole job
+                    // (so, like that mean, it can pass 1 for the heavier of jobs sharing a GPU).
+                    usage.UtilizationPeak = Peak(usage.UtilizationPeak, utilization * weight * _holders.Count);
                 }
 
                 usage.EnergyJoules += energy * weight * part;
@@ -161,6 +165,9 @@ internal sealed class JobIntegrator(int historyTicks = 64)
             }
         }
     }
+
+    /// <summary>The higher of a peak so far (NaN: none yet) and a tick's utilization.</summary>
+    internal static double Peak(double peak, double tick) => double.IsNaN(peak) ? tick : Math.Max(peak, tick);
 
     /// <summary>Forgets a GPU's baseline (after a driver reload its counters restart).</summary>
     public void Reset() => _baselines.Clear();

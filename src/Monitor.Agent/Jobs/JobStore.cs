@@ -33,6 +33,12 @@ internal sealed class JobGpuUsage(int index, string uuid)
     /// </summary>
     public double MemoryTotalBytes { get; set; } = double.NaN;
 
+    /// <summary>
+    /// The highest utilization of any one GPU tick credited to the job (busy over held, as the mean is), so a report
+    /// can give the peak beside the exact mean; NaN until a tick measured it (and for records from before the field).
+    /// </summary>
+    public double UtilizationPeak { get; set; } = double.NaN;
+
     /// <summary>XID errors on the GPU while the job held it.</summary>
     public long XidErrors { get; set; }
 
@@ -135,8 +141,8 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
             to.Index = usage.Index;
             (to.AllocatedSeconds, to.BusySeconds, to.EnergyJoules, to.TensorActiveSeconds, to.SmActiveSeconds) =
                 (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules, usage.TensorActiveSeconds, usage.SmActiveSeconds);
-            (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix, to.MemoryTotalBytes) =
-                (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix, usage.MemoryTotalBytes);
+            (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix, to.MemoryTotalBytes, to.UtilizationPeak) =
+                (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix, usage.MemoryTotalBytes, usage.UtilizationPeak);
         }
 
         return copy;

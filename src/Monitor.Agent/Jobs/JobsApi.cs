@@ -178,6 +178,7 @@ internal static class JobsApi
             json.WriteNumber("sm_active_seconds", gpu.SmActiveSeconds);
             json.WriteNumber("memory_peak_bytes", gpu.MemoryPeakBytes);
             Number(json, "memory_total_bytes", gpu.MemoryTotalBytes);
+            Number(json, "utilization_peak", gpu.UtilizationPeak);
             json.WriteNumber("xid_errors", gpu.XidErrors);
             json.WriteNumber("ecc_errors", gpu.EccErrors);
             json.WriteNumber("unobserved_seconds", gpu.UnobservedSeconds);

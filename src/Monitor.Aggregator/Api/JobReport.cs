@@ -55,6 +55,7 @@ internal static class JobReport
         Number(json, "memory_limit_bytes", job.MemoryLimitBytes);
         json.WriteNumber("unobserved_seconds", job.UnobservedSeconds);
         json.WriteNumber("runtime_seconds", job.RuntimeSeconds);
+        Number(json, "gpu_utilization_peak", job.GpuUtilizationPeak);
         if (job.GpuUtilization is { } utilization)
         {
             json.WriteNumber("gpu_utilization", utilization);
@@ -112,6 +113,7 @@ internal static class JobReport
                 json.WriteNumber("sm_active_seconds", gpu.SmActiveSeconds);
                 json.WriteNumber("memory_peak_bytes", gpu.MemoryPeakBytes);
                 Number(json, "memory_total_bytes", gpu.MemoryTotalBytes);
+                Number(json, "utilization_peak", gpu.UtilizationPeak);
                 json.WriteNumber("xid_errors", gpu.XidErrors);
                 json.WriteNumber("ecc_errors", gpu.EccErrors);
                 json.WriteEndObject();

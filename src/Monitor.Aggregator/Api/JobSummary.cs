@@ -80,6 +80,9 @@ internal sealed record JobSummary
     /// <summary>The mean GPU utilization as the efficiency rules judge it: null for runs under 300 s or without GPU time.</summary>
     public double? GpuUtilization { get; init; }
 
+    /// <summary>The highest utilization of any one agent tick on any of the job's GPUs; null when no node reported it.</summary>
+    public double? GpuUtilizationPeak { get; init; }
+
     /// <summary>CPUs allocated, summed over the nodes that know them; null when none does.</summary>
     public double? CpusAllocated { get; init; }
 
@@ -141,6 +144,7 @@ internal sealed record JobSummary
             UnobservedSeconds = facts.UnobservedSeconds,
             RuntimeSeconds = facts.RuntimeSeconds,
             GpuUtilization = EfficiencyRules.Utilization(facts),
+            GpuUtilizationPeak = counters.Where(g => g.UtilizationPeak is not null).Select(g => g.UtilizationPeak).Max(),
             CpusAllocated = records.All(r => r.Record.CpusAllocated is null) ? null : records.Sum(r => r.Record.CpusAllocated ?? 0),
             CpuEfficiency = EfficiencyRules.CpuEfficiency(facts),
             MemoryPeakBytes = records.All(r => r.Record.MemoryPeakBytes is null) ? null : records.Max(r => r.Record.MemoryPeakBytes ?? 0),

@@ -125,6 +125,7 @@ internal sealed class JobStore : IDisposable
         ALTER TABLE node_jobs ADD COLUMN cpus_allocated DOUBLE PRECISION;
         ALTER TABLE node_jobs ADD COLUMN memory_limit_bytes DOUBLE PRECISION;
         ALTER TABLE node_job_gpus ADD COLUMN memory_total_bytes DOUBLE PRECISION;
+        ALTER TABLE node_job_gpus ADD COLUMN utilization_peak DOUBLE PRECISION;
         CREATE TABLE job_comments (
             cluster TEXT NOT NULL,
             job_id TEXT NOT NULL,
@@ -507,7 +508,7 @@ internal sealed class JobStore : IDisposable
         using var command = Command(
             """
             SELECT gpu_index, uuid, held, allocated_seconds, busy_seconds, energy_joules, tensor_active_seconds, sm_active_seconds,
-                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds, memory_total_bytes
+                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds, memory_total_bytes, utilization_peak
             FROM node_job_gpus WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node ORDER BY gpu_index, uuid
             """,
             ("cluster", _cluster), ("job", jobId), ("start", startMs), ("node", node));
@@ -530,6 +531,7 @@ internal sealed class JobStore : IDisposable
                 EccErrors = reader.GetInt64(10),
                 UnobservedSeconds = reader.GetDouble(11),
                 MemoryTotalBytes = reader.IsDBNull(12) ? null : reader.GetDouble(12),
+                UtilizationPeak = reader.IsDBNull(13) ? null : reader.GetDouble(13),
             });
         }
 
@@ -568,10 +570,10 @@ internal sealed class JobStore : IDisposable
         """
         INSERT INTO node_job_gpus (cluster, job_id, start_ms, node, uuid, gpu_index, held, allocated_seconds, busy_seconds, energy_joules,
             tensor_active_seconds, sm_active_seconds, memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds,
-            recent_allocated_seconds, recent_busy_seconds, memory_total_bytes)
+            recent_allocated_seconds, recent_busy_seconds, memory_total_bytes, utilization_peak)
         """;
 
-    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy, @memory_total";
+    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy, @memory_total, @utilization_peak";
 
     private const string GpuOnConflict =
         """
@@ -580,6 +582,7 @@ internal sealed class JobStore : IDisposable
             busy_seconds = excluded.busy_seconds, energy_joules = excluded.energy_joules, tensor_active_seconds = excluded.tensor_active_seconds,
             sm_active_seconds = excluded.sm_active_seconds, memory_peak_bytes = excluded.memory_peak_bytes, xid_errors = excluded.xid_errors,
             ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds, memory_total_bytes = excluded.memory_total_bytes,
+            utilization_peak = excluded.utilization_peak,
             recent_allocated_seconds = excluded.allocated_seconds - node_job_gpus.allocated_seconds,
             recent_busy_seconds = excluded.busy_seconds - node_job_gpus.busy_seconds
         """;
@@ -601,7 +604,7 @@ internal sealed class JobStore : IDisposable
         ("cluster", _cluster), ("job", job.JobId), ("start", startMs), ("node", node), ("uuid", gpu.Uuid), ("index", (long)gpu.Index),
         ("held", gpu.Held ? 1L : 0L), ("allocated", gpu.AllocatedSeconds), ("busy", gpu.BusySeconds), ("energy", gpu.EnergyJoules),
         ("tensor", gpu.TensorActiveSeconds), ("sm", gpu.SmActiveSeconds), ("memory_peak", gpu.MemoryPeakBytes), ("xids", gpu.XidErrors),
-        ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds), ("memory_total", Db(gpu.MemoryTotalBytes)),
+        ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds), ("memory_total", Db(gpu.MemoryTotalBytes)), ("utilization_peak", Db(gpu.UtilizationPeak)),
     ];
 
     /// <summary>

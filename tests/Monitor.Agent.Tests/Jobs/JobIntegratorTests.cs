@@ -63,6 +63,12 @@ public sealed class JobIntegratorTests
         Assert.Equal(2, j2.XidErrors);                                      // every holder sees the GPU's XIDs
         Assert.Equal(2, j3.XidErrors);
         Assert.Equal(300, j2.EnergyJoules + j3.EnergyJoules, 12);          // shared energy adds up to the GPU's
+
+        // The peak is the highest tick's busy over held share: A's t = 2 (1.0; the stalled 0.9 was skipped); on B each
+        // tick is 0.8 × weight over half the tick.
+        Assert.Equal(1.0, j1.UtilizationPeak, 12);
+        Assert.Equal(0.8 * 0.75 * 2, j2.UtilizationPeak, 12);
+        Assert.Equal(0.8 * 0.25 * 2, j3.UtilizationPeak, 12);
     }
 
     [Fact]
@@ -84,6 +90,22 @@ public sealed class JobIntegratorTests
         Assert.Equal(0.75 * 200, jobs["43"].Gpus["GPU-C"].EnergyJoules, 12);
         Assert.Equal(1.0, jobs["42"].Gpus["GPU-C"].AllocatedSeconds, 12);
         Assert.Equal(3, jobs["42"].Gpus["GPU-C"].Index);
+    }
+
+    [Fact]
+    public void Claim_UtilizationPeak_TheBusiestClaimedTick()
+    {
+        // GPU F's ticks at 20 %, 90 % and 40 %; a job found late claims the last two: its peak is 90 %, not the first's.
+        var late = new TrackedJob(new JobIdentity { JobId = "J6" }, DateTimeOffset.UnixEpoch);
+        var integrator = new JobIntegrator();
+        double[] utilization = [0, 0.2, 0.9, 0.4];
+        for (var t = 0; t < utilization.Length; t++)
+        {
+            integrator.Tick(t, 1_700_000_000 + t, [new GpuTickDevice(0, "GPU-F", Sample(utilization[t], 10.0 * t, double.NaN, 1 * GiB, 0), true)], new Dictionary<string, List<string>>(StringComparer.Ordinal), _ => null, (_, _) => null);
+        }
+
+        Assert.Equal(2.0, integrator.Claim(late, 0, "GPU-F", 1_700_000_001, 1_700_000_003), 12);
+        Assert.Equal(0.9, late.Gpus["GPU-F"].UtilizationPeak, 12);
     }
 
     [Fact]
@@ -115,6 +137,7 @@ public sealed class JobIntegratorTests
         Assert.Equal(3.0, integrator.Claim(late, 1, "GPU-E", 1_700_000_000, 1_700_000_003), 12);
 
         Assert.Equal(40 * GiB, late.Gpus["GPU-E"].MemoryTotalBytes);
+        Assert.Equal(0.5, late.Gpus["GPU-E"].UtilizationPeak, 12);         // the claimed ticks' busy over held
     }
 
     private static GpuSample Sample(double utilization, double energy, double tensorSeconds, double memoryUsed, long xids)

@@ -490,6 +490,7 @@ public sealed class JobLedgerTests : IDisposable
         running.CpusAllocated = 16;
         running.MemoryLimitBytes = 34359738368;
         running.Gpus[Uuid].MemoryTotalBytes = H100Total;
+        running.Gpus[Uuid].UtilizationPeak = 0.875;
         ledger.Close(running);
         ledger.Checkpoint([], running.Start.AddHours(2));
 
@@ -503,7 +504,7 @@ public sealed class JobLedgerTests : IDisposable
         Assert.Equal(["7", "8"], reloaded.Ended.Select(j => j.Identity.JobId).Order(StringComparer.Ordinal));
         var seven = reloaded.Ended.Single(j => j.Identity.JobId == "7");
         var eight = reloaded.Ended.Single(j => j.Identity.JobId == "8");
-        Assert.Equal((16.0, 34359738368.0, H100Total, 8123.25), (seven.CpusAllocated, seven.MemoryLimitBytes, seven.Gpus[Uuid].MemoryTotalBytes, seven.CpuSeconds));
+        Assert.Equal((16.0, 34359738368.0, H100Total, 8123.25, 0.875), (seven.CpusAllocated, seven.MemoryLimitBytes, seven.Gpus[Uuid].MemoryTotalBytes, seven.CpuSeconds, seven.Gpus[Uuid].UtilizationPeak));
         Assert.True(double.IsNaN(eight.CpusAllocated) && double.IsNaN(eight.MemoryLimitBytes));
         Assert.Equal((59.75, 4096.0), (eight.CpuSeconds, eight.MemoryPeakBytes));
     }
@@ -579,9 +580,10 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     [Fact]
-    public void Format_Version2_SixteenBytesAJobAndEightAGpuMoreThanVersion1()
+    public void Format_Version2_SixteenBytesAJobAndSixteenAGpuMoreThanVersion1()
     {
-        // Version 1's record is version 2's without the appended doubles: read as version 1, 24 bytes are left.
+        // Version 1's record is version 2's without the appended doubles (a job's CPUs and memory limit, a GPU's memory
+        // total and utilization peak): read as version 1, 32 bytes are left.
         var job = new TrackedJob(new JobIdentity { JobId = "1" }, TestClock.Start) { CpusAllocated = 4 };
         job.Gpu(0, Uuid).MemoryTotalBytes = H100Total;
         using var buffer = new MemoryStream();
@@ -594,7 +596,7 @@ public sealed class JobLedgerTests : IDisposable
         using var r = new BinaryReader(buffer, LedgerFormat.Utf8);
         var asVersion1 = LedgerFormat.ReadJob(r, LedgerFormat.ReadGpuTable(r), version: 1);
 
-        Assert.Equal(16 + 8, buffer.Length - buffer.Position);
+        Assert.Equal(16 + 16, buffer.Length - buffer.Position);
         Assert.True(double.IsNaN(asVersion1.CpusAllocated));
         Assert.Throws<InvalidDataException>(() => LedgerFormat.AtEnd(r));
     }

@@ -33,7 +33,7 @@ public sealed class AggregatorAgentTests
         Assert.Equal(ledger.GetProperty("end").GetDateTimeOffset(), record.GetProperty("end").GetDateTimeOffset());
         var mine = ledger.GetProperty("gpus")[0];
         var stored = record.GetProperty("gpus")[0];
-        foreach (var field in new[] { "allocated_seconds", "busy_seconds", "energy_joules", "tensor_active_seconds", "sm_active_seconds", "memory_peak_bytes" })
+        foreach (var field in new[] { "allocated_seconds", "busy_seconds", "energy_joules", "tensor_active_seconds", "sm_active_seconds", "memory_peak_bytes", "memory_total_bytes", "utilization_peak" })
         {
             Assert.Equal(mine.GetProperty(field).GetDouble(), stored.GetProperty(field).GetDouble());
         }

@@ -104,7 +104,7 @@ public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : ICla
             {
                 Assert.Equal(mine[i].GetProperty("index").GetInt32(), stored[i].GetProperty("index").GetInt32());
                 Assert.Equal(mine[i].GetProperty("uuid").GetString(), stored[i].GetProperty("uuid").GetString());
-                foreach (var field in new[] { "allocated_seconds", "busy_seconds", "energy_joules", "tensor_active_seconds", "sm_active_seconds", "memory_peak_bytes" })
+                foreach (var field in new[] { "allocated_seconds", "busy_seconds", "energy_joules", "tensor_active_seconds", "sm_active_seconds", "memory_peak_bytes", "memory_total_bytes", "utilization_peak" })
                 {
                     Assert.Equal(mine[i].GetProperty(field).GetDouble(), stored[i].GetProperty(field).GetDouble());
                 }
@@ -211,7 +211,7 @@ public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : ICla
     {
         var held = gpu.GetProperty("allocated_seconds").GetDouble();
         return Invariant(
-            $"  {Environment.MachineName,-12} {gpu.GetProperty("index").GetInt32(),3}  {held / 3600,9:0.00}  {gpu.GetProperty("busy_seconds").GetDouble() / held * 100,3:0} %  {gpu.GetProperty("tensor_active_seconds").GetDouble() / held * 100,4:0} %  {gpu.GetProperty("memory_peak_bytes").GetDouble() / 1e9,6:0.0} GB  {gpu.GetProperty("memory_total_bytes").GetDouble() / 1e9,5:0.0} GB  {gpu.GetProperty("energy_joules").GetDouble() / 3.6e6,5:0.000} kWh  {gpu.GetProperty("xid_errors").GetInt64(),3}  {gpu.GetProperty("ecc_errors").GetInt64(),3}");
+            $"  {Environment.MachineName,-12} {gpu.GetProperty("index").GetInt32(),3}  {held / 3600,9:0.00}  {gpu.GetProperty("busy_seconds").GetDouble() / held * 100,3:0} %  {gpu.GetProperty("utilization_peak").GetDouble() * 100,3:0} %  {gpu.GetProperty("tensor_active_seconds").GetDouble() / held * 100,4:0} %  {gpu.GetProperty("memory_peak_bytes").GetDouble() / 1e9,6:0.0} GB  {gpu.GetProperty("memory_total_bytes").GetDouble() / 1e9,5:0.0} GB  {gpu.GetProperty("energy_joules").GetDouble() / 3.6e6,5:0.000} kWh  {gpu.GetProperty("xid_errors").GetInt64(),3}  {gpu.GetProperty("ecc_errors").GetInt64(),3}");
     }
 
     /// <summary>A figure the CSV printed with at most six decimals: it is <paramref name="expected"/> rounded there.</summary>

@@ -179,6 +179,7 @@ internal static class LedgerFormat
             w.Write(gpu.UnobservedSeconds);
             w.Write(gpu.LastTickUnix);
             w.Write(gpu.MemoryTotalBytes); // Version 2.
+            w.Write(gpu.UtilizationPeak); // Version 2.
         }
 
         // Version 2.
@@ -255,6 +256,7 @@ internal static class LedgerFormat
             if (version >= 2)
             {
                 usage.MemoryTotalBytes = r.ReadDouble();
+                usage.UtilizationPeak = r.ReadDouble();
             }
         }
 
