@@ -21,7 +21,7 @@ var listen = new Option<string>("--web.listen-address") { Description = "Address
 var storage = new Option<string>("--storage.path") { Description = "The SQLite file of the store (created with its directory).", DefaultValueFactory = _ => "/var/lib/monitor-aggregator/aggregator.db" };
 var cluster = new Option<string>("--cluster") { Description = "The cluster's name, stored with every record.", DefaultValueFactory = _ => "default" };
 var targets = new Option<string[]>("--targets") { Description = "Agents to poll (host:port or URL); repeat or separate with commas.", AllowMultipleArgumentsPerToken = true };
-var targetFiles = new Option<string[]>("--targets.file") { Description = "Prometheus file_sd JSON files listing agents; read again when they change. Repeatable." };
+var targetFiles = new Option<string[]>("--targets.file") { Description = "Prometheus file_sd files (JSON, or YAML when named .yml/.yaml) listing agents; read again when they change. Repeatable." };
 var interval = new Option<string>("--poll.interval") { Description = "How often every target is polled.", DefaultValueFactory = _ => "30s" };
 var timeout = new Option<string>("--poll.timeout") { Description = "How long one target's poll may take.", DefaultValueFactory = _ => "10s" };
 var concurrency = new Option<int>("--poll.concurrency") { Description = "Targets polled at once.", DefaultValueFactory = _ => 64 };
