@@ -29,6 +29,8 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
     /// <summary>Answers read in one poll at most, so a target far behind cannot hold the cycle.</summary>
     public const int MaxPages = 100;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, string?> _cursors = new(StringComparer.Ordinal);
+
     private static readonly Histogram StoreSeconds = Metrics.CreateHistogram(
         "monitor_aggregator_store_seconds",
         "Time to store one feed answer with its cursor, waiting for the writer included.",
@@ -44,7 +46,9 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
         {
             while (pages < MaxPages)
             {
-                var cursor = store.Target(target)?.Cursor ?? "0";
+                // The cursor this poller stored last, else the store's (after a start, or a standby taking over). A
+                // cursor older than the store's only makes the agent send records again, which the revisions ignore.
+                var cursor = (_cursors.TryGetValue(target, out var known) ? known : store.Target(target)?.Cursor) ?? "0";
                 var uri = new Uri($"{target.TrimEnd('/')}/api/v1/jobs?since={Uri.EscapeDataString(cursor)}&limit={PageSize}");
                 using var request = new HttpRequestMessage(HttpMethod.Get, uri);
                 request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -58,6 +62,7 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
                 var page = JobsFeedReader.Parse(body);
                 var storing = Stopwatch.GetTimestamp();
                 records += await store.ApplyAsync(target, page, time.GetUtcNow()).ConfigureAwait(false);
+                _cursors[target] = page.Cursor;
                 StoreSeconds.Observe(Stopwatch.GetElapsedTime(storing).TotalSeconds);
                 truncated |= page.Truncated;
                 pages++;

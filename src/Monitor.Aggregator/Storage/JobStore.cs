@@ -306,31 +306,84 @@ internal sealed class JobStore : IDisposable
     private int ApplyLocked(string target, JobsFeedPage page, DateTimeOffset now) =>
             Run(() =>
             {
-                using var transaction = _connection!.BeginTransaction();
-                var changed = 0;
-
-                LockJobs(transaction, page.Jobs.Select(j => j.JobId));
                 if (IsPostgres)
                 {
-                    changed += UpsertRunningBatch(transaction, target, page.Node, [.. page.Jobs.Where(j => j.End is null)], page.Reset);
+                    return ApplyPostgres(target, page, now);
                 }
 
-                foreach (var job in IsPostgres ? page.Jobs.Where(j => j.End is not null) : page.Jobs)
+                using var transaction = _connection!.BeginTransaction();
+                var changed = 0;
+                foreach (var job in page.Jobs)
                 {
                     // A reset means the agent's ledger started over: its revisions start again, so they replace what is stored.
                     changed += UpsertJob(transaction, target, page.Node, job, page.Reset);
                 }
 
-                Execute(
-                    transaction,
-                    """
-                    INSERT INTO targets (target, cursor, polls, updated_ms) VALUES (@target, @cursor, 1, @now)
-                    ON CONFLICT (target) DO UPDATE SET cursor = excluded.cursor, polls = targets.polls + 1, updated_ms = excluded.updated_ms
-                    """,
-                    ("target", target), ("cursor", (object?)page.Cursor ?? DBNull.Value), ("now", now.ToUnixTimeMilliseconds()));
+                Execute(transaction, TargetUpsertSql, TargetParameters(target, page, now));
                 transaction.Commit();
                 return changed;
             });
+
+    /// <summary>
+    /// PostgreSQL: the answer's job locks, its running records and their GPUs, and (when nothing in it ended) the
+    /// target's cursor go in one batch. A batch outside a transaction is one implicit transaction, so an answer of
+    /// running jobs, the usual one, is stored in one round trip instead of five. An answer with ended records stores
+    /// them one at a time after the batch (they read and add to the rollups), in an explicit transaction.
+    /// </summary>
+    private int ApplyPostgres(string target, JobsFeedPage page, DateTimeOffset now)
+    {
+        var ended = page.Jobs.Where(j => j.End is not null).ToList();
+        using var transaction = ended.Count > 0 ? _connection!.BeginTransaction() : null;
+        using var batch = _connection!.CreateBatch();
+        batch.Transaction = transaction;
+        var ids = page.Jobs.Select(j => j.JobId).Distinct().Order(StringComparer.Ordinal).ToArray();
+        if (ids.Length > 0)
+        {
+            Add(batch, LockJobsSql, [("cluster", _cluster), ("jobs", ids)]);
+        }
+
+        var upserts = new List<DbBatchCommand>();
+        foreach (var job in page.Jobs.Where(j => j.End is null))
+        {
+            var (sql, parameters) = JobUpsert(target, page.Node, job, page.Reset);
+            upserts.Add(Add(batch, sql, parameters));
+            foreach (var gpu in job.Gpus)
+            {
+                Add(batch, GuardedGpuUpsertSql, [.. GpuParameters(page.Node, job, job.Start.ToUnixTimeMilliseconds(), gpu), ("revision", job.Revision)]);
+            }
+        }
+
+        if (transaction is null)
+        {
+            Add(batch, TargetUpsertSql, TargetParameters(target, page, now));
+        }
+
+        batch.ExecuteNonQuery();
+        var changed = upserts.Count(u => u.RecordsAffected > 0);
+        if (transaction is not null)
+        {
+            foreach (var job in ended)
+            {
+                changed += UpsertJob(transaction, target, page.Node, job, page.Reset);
+            }
+
+            Execute(transaction, TargetUpsertSql, TargetParameters(target, page, now));
+            transaction.Commit();
+        }
+
+        return changed;
+    }
+
+    private const string TargetUpsertSql =
+        """
+        INSERT INTO targets (target, cursor, polls, updated_ms) VALUES (@target, @cursor, 1, @now)
+        ON CONFLICT (target) DO UPDATE SET cursor = excluded.cursor, polls = targets.polls + 1, updated_ms = excluded.updated_ms
+        """;
+
+    private const string LockJobsSql = "SELECT pg_advisory_xact_lock(hashtext(@cluster || '/' || j)) FROM unnest(@jobs) WITH ORDINALITY AS t(j, n) ORDER BY n";
+
+    private static (string Name, object Value)[] TargetParameters(string target, JobsFeedPage page, DateTimeOffset now) =>
+        [("target", target), ("cursor", (object?)page.Cursor ?? DBNull.Value), ("now", now.ToUnixTimeMilliseconds())];
 
     /// <summary>
     /// Every node's record of job <paramref name="jobId"/> (each lifetime: a requeued job has several starts). A record
@@ -607,29 +660,6 @@ internal sealed class JobStore : IDisposable
         ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds), ("memory_total", Db(gpu.MemoryTotalBytes)), ("utilization_peak", Db(gpu.UtilizationPeak)),
     ];
 
-    /// <summary>
-    /// PostgreSQL: the running records of an answer and their GPUs in one batch, one round trip instead of one per
-    /// statement (a poll of an agent with 5 running jobs on 8 GPUs was 16 round trips). Returns how many records changed.
-    /// </summary>
-    private int UpsertRunningBatch(DbTransaction transaction, string target, string node, IReadOnlyList<NodeJobRecord> jobs, bool reset)
-    {
-        using var batch = _connection!.CreateBatch();
-        batch.Transaction = transaction;
-        var upserts = new List<DbBatchCommand>(jobs.Count);
-        foreach (var job in jobs)
-        {
-            var (sql, parameters) = JobUpsert(target, node, job, reset);
-            upserts.Add(Add(batch, sql, parameters));
-            foreach (var gpu in job.Gpus)
-            {
-                Add(batch, GuardedGpuUpsertSql, [.. GpuParameters(node, job, job.Start.ToUnixTimeMilliseconds(), gpu), ("revision", job.Revision)]);
-            }
-        }
-
-        batch.ExecuteNonQuery();
-        return upserts.Count(u => u.RecordsAffected > 0);
-    }
-
     private static DbBatchCommand Add(DbBatch batch, string sql, (string Name, object Value)[] parameters)
     {
         var command = batch.CreateBatchCommand();
@@ -689,7 +719,7 @@ internal sealed class JobStore : IDisposable
         var ids = jobIds.Distinct().Order(StringComparer.Ordinal).ToArray();
         if (IsPostgres && ids.Length > 0)
         {
-            Execute(transaction, "SELECT pg_advisory_xact_lock(hashtext(@cluster || '/' || j)) FROM unnest(@jobs) WITH ORDINALITY AS t(j, n) ORDER BY n", ("cluster", _cluster), ("jobs", ids));
+            Execute(transaction, LockJobsSql, ("cluster", _cluster), ("jobs", ids));
         }
     }
 
