@@ -15,7 +15,7 @@ if (args.Length > 0 && args[0] is "poll-fleet" or "fleet-server")
     var jobs = args.Length > 2 ? int.Parse(args[2], culture) : 50_000;
     await (args[0] == "fleet-server"
         ? Monitor.Benchmarks.Aggregator.PollFleet.ServeAsync(agents, jobs)
-        : Monitor.Benchmarks.Aggregator.PollFleet.RunAsync(agents, jobs, args.Length > 3 ? args[3] : "sqlite", args.Length > 4 ? int.Parse(args[4], culture) : 5));
+        : Monitor.Benchmarks.Aggregator.PollFleet.RunAsync(agents, jobs, args.Length > 3 ? args[3] : "sqlite", args.Length > 4 ? int.Parse(args[4], culture) : 5, args.Length > 5 ? int.Parse(args[5], culture) : 64));
     return;
 }
 

@@ -15,7 +15,7 @@ namespace Monitor.Benchmarks.Aggregator;
 
 /// <summary>
 /// The aggregator's poll cycle against a fleet of stand-in agents (the issue's "10,000 agents with 50,000 running
-/// jobs, polled every 30 s"): <c>dotnet run -c Release --project bench/Monitor.Benchmarks -- poll-fleet 10000 50000 sqlite 5</c>.
+/// jobs, polled every 30 s"): <c>dotnet run -c Release --project bench/Monitor.Benchmarks -- poll-fleet 10000 50000 sqlite 5 [concurrency]</c>.
 /// <para>
 /// The fleet is a second process (<c>fleet-server</c>), so the aggregator's CPU time is measured alone: one Kestrel
 /// on loopback serves every agent under its own path (<c>/n/&lt;i&gt;/api/v1/jobs</c>), each with its share of the
@@ -30,7 +30,7 @@ internal static class PollFleet
     private static readonly string Ledger = Guid.Parse("5a1e5a1e-0000-4000-8000-000000000001").ToString("N");
 
     /// <summary>The bench: starts the fleet, runs the cycles, prints the figures.</summary>
-    public static async Task RunAsync(int agents, int jobs, string store, int cycles)
+    public static async Task RunAsync(int agents, int jobs, string store, int cycles, int concurrency = 64)
     {
         var self = Environment.ProcessPath!;
         var fleetInfo = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -53,7 +53,7 @@ internal static class PollFleet
             using var jobStore = store == "postgres"
                 ? JobStore.OpenPostgres(Monitor.Testing.PostgresServer.Shared.CreateDatabase(), "default")
                 : JobStore.OpenSqlite(Path.Join(root, "store.db"), "default");
-            var options = new AggregatorOptions { PollInterval = TimeSpan.FromSeconds(30), PollTimeout = TimeSpan.FromSeconds(10), PollConcurrency = 64 };
+            var options = new AggregatorOptions { PollInterval = TimeSpan.FromSeconds(30), PollTimeout = TimeSpan.FromSeconds(10), PollConcurrency = concurrency };
             using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = options.PollConcurrency }) { Timeout = Timeout.InfiniteTimeSpan };
             var targets = new TargetList([.. Enumerable.Range(0, agents).Select(i => $"http://127.0.0.1:{port}/n/{i}")], []);
             var cycle = new PollCycle(targets, new TargetPoller(http, jobStore, TimeProvider.System), jobStore, options, TimeProvider.System, NullLogger<PollCycle>.Instance);
