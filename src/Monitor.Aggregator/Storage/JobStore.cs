@@ -404,34 +404,47 @@ internal sealed class JobStore : IDisposable
         {
             return Run(() =>
             {
-                var records = ReadRecords(null, "finalized IS NULL");
-                var recent = new Dictionary<(string Job, long Start, string Node, string Uuid), (double Allocated, double Busy)>();
+                // Two reads, whatever the number of running jobs: their node records, then the GPUs they hold.
+                var nodes = new List<(string Job, long Start, string Node, string? User, string? Account, string? Partition)>();
                 using (var command = Command(
                     """
-                    SELECT g.job_id, g.start_ms, g.node, g.uuid, g.recent_allocated_seconds, g.recent_busy_seconds
-                    FROM node_job_gpus g JOIN node_jobs j ON j.cluster = g.cluster AND j.job_id = g.job_id AND j.start_ms = g.start_ms AND j.node = g.node
-                    WHERE j.cluster = @cluster AND j.finalized IS NULL
+                    SELECT job_id, start_ms, node, COALESCE("user", uid), COALESCE(account, namespace), partition
+                    FROM node_jobs WHERE cluster = @cluster AND finalized IS NULL
                     """,
                     ("cluster", _cluster)))
                 using (var reader = command.ExecuteReader())
                 {
                     while (reader.Read())
                     {
-                        recent[(reader.GetString(0), reader.GetInt64(1), reader.GetString(2), reader.GetString(3))] = (reader.GetDouble(4), reader.GetDouble(5));
+                        nodes.Add((reader.GetString(0), reader.GetInt64(1), reader.GetString(2), Text(reader, 3), Text(reader, 4), Text(reader, 5)));
                     }
                 }
 
-                return records
-                    .GroupBy(r => r.Record.JobId, StringComparer.Ordinal)
+                var gpus = new List<(string Job, RunningGpu Gpu)>();
+                using (var command = Command(
+                    """
+                    SELECT g.job_id, g.node, g.gpu_index, g.allocated_seconds, g.busy_seconds, g.recent_allocated_seconds, g.recent_busy_seconds
+                    FROM node_job_gpus g JOIN node_jobs j ON j.cluster = g.cluster AND j.job_id = g.job_id AND j.start_ms = g.start_ms AND j.node = g.node
+                    WHERE j.cluster = @cluster AND j.finalized IS NULL AND g.held <> 0
+                    """,
+                    ("cluster", _cluster)))
+                using (var reader = command.ExecuteReader())
+                {
+                    while (reader.Read())
+                    {
+                        gpus.Add((reader.GetString(0), new RunningGpu(reader.GetString(1), checked((int)reader.GetInt64(2)), reader.GetDouble(3), reader.GetDouble(4), reader.GetDouble(5), reader.GetDouble(6))));
+                    }
+                }
+
+                var byJob = gpus.ToLookup(g => g.Job, g => g.Gpu, StringComparer.Ordinal);
+                return nodes
+                    .GroupBy(n => n.Job, StringComparer.Ordinal)
                     .Select(job =>
                     {
-                        var first = job.OrderBy(r => r.Record.Start).First().Record;
-                        var gpus = job.SelectMany(r => r.Record.Gpus.Where(g => g.Held).Select(g =>
-                        {
-                            var (allocated, busy) = recent.GetValueOrDefault((r.Record.JobId, r.Record.Start.ToUnixTimeMilliseconds(), r.Node, g.Uuid));
-                            return new RunningGpu(r.Node, g.Index, g.AllocatedSeconds, g.BusySeconds, allocated, busy);
-                        })).ToList();
-                        return new RunningJob(job.Key, first.User ?? first.Uid, first.Account ?? first.Namespace, first.Partition, first.Start, [.. job.Select(r => r.Node).Distinct().Order(StringComparer.Ordinal)], gpus);
+                        var first = job.MinBy(n => n.Start);
+                        return new RunningJob(
+                            job.Key, first.User, first.Account, first.Partition, DateTimeOffset.FromUnixTimeMilliseconds(first.Start),
+                            [.. job.Select(n => n.Node).Distinct().Order(StringComparer.Ordinal)], [.. byJob[job.Key]]);
                     })
                     .ToList();
             });
