@@ -1,5 +1,4 @@
 using Monitor.Agent.Configuration;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Monitor.Agent.Hosting;
@@ -69,22 +68,14 @@ internal sealed class WebConfig
     /// <summary>Parses the YAML text; <paramref name="source"/> names it in errors.</summary>
     public static WebConfig Parse(string text, string source)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            CheckNesting(text, source);
-            stream.Load(new StringReader(text));
+            stream = Monitor.Contracts.SafeYaml.Load(text, MaxNesting);
         }
-        catch (YamlException ex)
+        catch (FormatException ex)
         {
-            throw new OptionsException($"--web.config.file '{source}' is not valid YAML: {ex.Message}");
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or ArgumentException)
-        {
-            // YamlDotNet 16.3 throws these instead of a YamlException for some malformed documents: its scanner an
-            // InvalidOperationException on "a: {b_\na: {b_\n", its node loader an ArgumentException ("unsupported
-            // event") on a key-less entry such as "a:\n  : x\n  b: c". Still bad YAML: exit code 2, file named.
-            throw new OptionsException($"--web.config.file '{source}' is not valid YAML: {ex.Message}");
+            throw new OptionsException($"--web.config.file '{source}' is {ex.Message}");
         }
 
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })
@@ -177,14 +168,6 @@ internal sealed class WebConfig
         }
 
         return new WebConfig { CertFile = cert, KeyFile = key, ClientCaFile = ca, ClientAuth = clientAuth, MinTlsVersion = minVersion, BasicAuthUsers = users };
-    }
-
-    private static void CheckNesting(string text, string source)
-    {
-        if (!Monitor.Contracts.YamlNesting.IsWithin(text, MaxNesting))
-        {
-            throw new OptionsException($"--web.config.file '{source}' is nested deeper than {MaxNesting} levels");
-        }
     }
 
     private static string Scalar(YamlNode node, string source, string where) =>

@@ -1,7 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
 using Monitor.Contracts;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Monitor.Aggregator.Access;
@@ -59,19 +58,14 @@ internal sealed class TokenFile
     /// <summary>Parses a tokens document; <paramref name="name"/> is used in errors, and no error repeats a hash.</summary>
     public static TokenFile Parse(string text, string name)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            if (!YamlNesting.IsWithin(text, 8))
-            {
-                throw new FormatException($"{name}: nested deeper than 8 levels");
-            }
-
-            stream.Load(new StringReader(text));
+            stream = SafeYaml.Load(text, 8);
         }
-        catch (Exception e) when (e is YamlException or InvalidOperationException or ArgumentException)
+        catch (FormatException e)
         {
-            throw new FormatException($"{name}: not YAML: {e.Message}", e);
+            throw new FormatException($"{name}: {e.Message}", e);
         }
 
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root

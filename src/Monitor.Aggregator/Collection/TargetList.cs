@@ -68,20 +68,7 @@ internal sealed class TargetList(IReadOnlyList<string> targets, IReadOnlyList<st
     /// <summary>The targets of one file_sd YAML document; throws <see cref="FormatException"/>.</summary>
     internal static IReadOnlyList<string> ParseYaml(string text)
     {
-        if (!Monitor.Contracts.YamlNesting.IsWithin(text, 8))
-        {
-            throw new FormatException("nested deeper than a file_sd file can be");
-        }
-
-        var stream = new YamlDotNet.RepresentationModel.YamlStream();
-        try
-        {
-            stream.Load(new StringReader(text));
-        }
-        catch (Exception e) when (e is YamlDotNet.Core.YamlException or InvalidOperationException or ArgumentException)
-        {
-            throw new FormatException($"not YAML: {e.Message}", e);
-        }
+        var stream = Monitor.Contracts.SafeYaml.Load(text, 8);
 
         if (stream.Documents.Count == 0)
         {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Monitor.Aggregator.Storage;
-using YamlDotNet.Core;
 using YamlDotNet.RepresentationModel;
 
 namespace Monitor.Aggregator.Usage;
@@ -68,19 +67,14 @@ internal sealed class CostRates
     /// <summary>Parses a rates document; <paramref name="name"/> is used in errors.</summary>
     public static CostRates Parse(string text, string name)
     {
-        var stream = new YamlStream();
+        YamlStream stream;
         try
         {
-            if (!Monitor.Contracts.YamlNesting.IsWithin(text, 8))
-            {
-                throw new FormatException($"{name}: nested deeper than 8 levels");
-            }
-
-            stream.Load(new StringReader(text));
+            stream = Monitor.Contracts.SafeYaml.Load(text, 8);
         }
-        catch (YamlException e)
+        catch (FormatException e)
         {
-            throw new FormatException($"{name}: not YAML: {e.Message}", e);
+            throw new FormatException($"{name}: {e.Message}", e);
         }
 
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)

@@ -50,6 +50,13 @@ public sealed class CostRatesTests
         Assert.Contains("nested deeper than 8 levels", Assert.Throws<FormatException>(() => CostRates.Parse(text, "rates.yml")).Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("a: {b_\na: {b_\n")]        // YamlDotNet's scanner throws InvalidOperationException here
+    [InlineData("a:\n  : x\n  b: c\n")]    // and its loader ArgumentException here
+    [InlineData("gpu_hour: [1\n")]
+    public void Parse_MalformedYaml_FormatExceptionNotACrash(string text) =>
+        Assert.StartsWith("rates.yml: not valid YAML: ", Assert.Throws<FormatException>(() => CostRates.Parse(text, "rates.yml")).Message, StringComparison.Ordinal);
+
     [Fact]
     public void Load_Missing_NamesThePath() =>
         Assert.StartsWith("cannot read /nonexistent/rates.yml:", Assert.Throws<FormatException>(() => CostRates.Load("/nonexistent/rates.yml")).Message, StringComparison.Ordinal);
