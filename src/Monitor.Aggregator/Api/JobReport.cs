@@ -56,14 +56,7 @@ internal static class JobReport
         json.WriteNumber("unobserved_seconds", job.UnobservedSeconds);
         json.WriteNumber("runtime_seconds", job.RuntimeSeconds);
         Number(json, "gpu_utilization_peak", job.GpuUtilizationPeak);
-        if (job.GpuUtilization is { } utilization)
-        {
-            json.WriteNumber("gpu_utilization", utilization);
-        }
-        else
-        {
-            json.WriteNull("gpu_utilization");
-        }
+        Number(json, "gpu_utilization", job.GpuUtilization);
 
         json.WriteStartArray("notes");
         foreach (var note in job.Notes)

@@ -37,18 +37,6 @@ internal static class JobstatsSummary
         return "JS1:" + Convert.ToBase64String(compressed.ToArray());
     }
 
-    /// <summary>The JSON inside a <c>JS1:</c> comment; null for jobstats' Short and None, or anything else.</summary>
-    public static JsonDocument? Decode(string comment)
-    {
-        if (!comment.StartsWith("JS1:", StringComparison.Ordinal) || comment is "JS1:Short" or "JS1:None")
-        {
-            return null;
-        }
-
-        using var gzip = new GZipStream(new MemoryStream(Convert.FromBase64String(comment[4..])), CompressionMode.Decompress);
-        return JsonDocument.Parse(gzip);
-    }
-
     private static void Write(Utf8JsonWriter json, IReadOnlyList<(string Node, NodeJobRecord Record)> records, double runtime)
     {
         json.WriteStartObject();
