@@ -69,7 +69,7 @@ public sealed class ReplicaTests : IDisposable
         // The server ends A's session a moment after the connection closes; B, trying each cycle, takes over then.
         lockA.Dispose();
         agent.Set("1", 1_764_800_000, allocatedSeconds: 20);
-        for (var tries = 0; tries < 100 && !lockB.TryLead(); tries++)
+        for (var tries = 0; tries < 600 && !lockB.TryLead(); tries++)
         {
             await Task.Delay(50);
         }
