@@ -890,20 +890,6 @@ internal sealed class JobStore : IDisposable
         }
     }
 
-    /// <summary>The AdminComment outcome stored for job <paramref name="jobId"/>; null when none.</summary>
-    public (string Status, long Attempts)? Comment(string jobId)
-    {
-        lock (_gate)
-        {
-            return Run(() =>
-            {
-                using var command = Command("SELECT status, attempts FROM job_comments WHERE cluster = @cluster AND job_id = @job", ("cluster", _cluster), ("job", jobId));
-                using var reader = command.ExecuteReader();
-                return reader.Read() ? (reader.GetString(0), reader.GetInt64(1)) : ((string, long)?)null;
-            });
-        }
-    }
-
     /// <summary>
     /// The (account, user) pairs of jobs still running on some node, named as <see cref="RollUp"/> will name them
     /// when they end (account, else namespace; user, else uid; else "").
