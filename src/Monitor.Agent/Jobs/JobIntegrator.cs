@@ -21,9 +21,10 @@ namespace Monitor.Agent.Jobs;
 /// </list>
 /// A GPU that is unhealthy for a tick (lost, stalled) is skipped and its baseline kept, so the next healthy tick
 /// covers the gap with the counters' real deltas.
-/// <para>Every tick also goes into the GPU's <see cref="GpuHistory"/>, marked claimed when a job was credited with it,
-/// so a job found late claims the ticks since its scheduled start (<see cref="Claim"/>). A job whose scheduled end is
-/// known is credited only up to it: the tick that straddles the end gives its share.</para>
+/// <para>Every tick also goes into the GPU's <see cref="GpuHistory"/> with what each holder was credited, so a job
+/// found late claims the free part of the ticks since its scheduled start (<see cref="Claim"/>), and a job whose
+/// scheduled end a refresh learns gives back what it was credited after it (<see cref="Release"/>). A job whose
+/// scheduled end is known is credited only up to it: the tick that straddles the end gives its share.</para>
 /// </remarks>
 /// <param name="historyTicks">How many ticks each GPU's history keeps (at least the refresh interval's worth).</param>
 internal sealed class JobIntegrator(int historyTicks = 64)
@@ -81,7 +82,8 @@ internal sealed class JobIntegrator(int historyTicks = 64)
             var ecc = double.IsNaN(before.Ecc) || double.IsNaN(now.Ecc) ? 0 : Math.Max(0, (long)(now.Ecc - before.Ecc));
             var used = sample[GpuValue.MemoryUsed];
             var total = sample[GpuValue.MemoryTotal] is var t && double.IsFinite(t) && t > 0 ? t : double.NaN;
-            History(device.Uuid).Add(new GpuHistory.Tick
+            var history = History(device.Uuid);
+            history.Add(new GpuHistory.Tick
             {
                 From = before.Unix,
                 To = now.Unix,
@@ -94,7 +96,6 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                 MemoryTotal = total,
                 Xids = xids,
                 Ecc = ecc,
-                Claimed = _holders.Count > 0,
             });
             if (_holders.Count == 0)
             {
@@ -139,19 +140,35 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                 }
 
                 usage.LastTickUnix = now.Unix;
-                usage.AllocatedSeconds += interval / _holders.Count * part;
+                var credit = new GpuHistory.Credit
+                {
+                    Usage = usage,
+                    Share = part / _holders.Count,
+                    CoveredTo = before.Unix + ((now.Unix - before.Unix) * part),
+                    Allocated = interval / _holders.Count * part,
+                    Busy = double.IsNaN(utilization) ? 0 : utilization * interval * weight * part,
+                    Energy = energy * weight * part,
+                    Tensor = tensor * weight * part,
+                    Sm = sm * weight * part,
+                    Xids = xids,
+                    Ecc = ecc,
+                    UtilizationPeakBefore = usage.UtilizationPeak,
+                    MemoryPeakBefore = usage.MemoryPeakBytes,
+                };
+                history.Book(credit);
+                usage.AllocatedSeconds += credit.Allocated;
                 if (!double.IsNaN(utilization))
                 {
-                    usage.BusySeconds += utilization * interval * weight * part;
+                    usage.BusySeconds += credit.Busy;
 
                     // This tick's busy share over its held share, as busy over allocated seconds is over the whole job
                     // (so, like that mean, it can pass 1 for the heavier of jobs sharing a GPU).
                     usage.UtilizationPeak = Peak(usage.UtilizationPeak, utilization * weight * _holders.Count);
                 }
 
-                usage.EnergyJoules += energy * weight * part;
-                usage.TensorActiveSeconds += tensor * weight * part;
-                usage.SmActiveSeconds += sm * weight * part;
+                usage.EnergyJoules += credit.Energy;
+                usage.TensorActiveSeconds += credit.Tensor;
+                usage.SmActiveSeconds += credit.Sm;
                 usage.XidErrors += xids;
                 usage.EccErrors += ecc;
                 var memory = jobMemory > 0 ? jobMemory
@@ -193,6 +210,30 @@ internal sealed class JobIntegrator(int historyTicks = 64)
         }
 
         return credited;
+    }
+
+    /// <summary>
+    /// Takes back from <paramref name="job"/> what its GPUs' ticks credited it after <paramref name="end"/>: the ticks
+    /// between its real end and the refresh that learns it, when the agent still counted it as the GPUs' holder. They
+    /// become free for the job that starts there next. Returns the GPU-seconds taken back.
+    /// </summary>
+    public double Release(TrackedJob job, DateTimeOffset end)
+    {
+        var released = 0.0;
+        foreach (var usage in job.Gpus.Values)
+        {
+            if (_history.TryGetValue(usage.Uuid, out var history))
+            {
+                released += history.Release(usage, end.ToUnixTimeMilliseconds() / 1000.0);
+            }
+        }
+
+        if (released > 0)
+        {
+            job.Dirty = true;
+        }
+
+        return released;
     }
 
     private GpuHistory History(string uuid)

@@ -9,7 +9,8 @@ namespace Monitor.Agent.Jobs;
 /// runs while any source lists it or its processes run on a GPU, holds the GPUs the sources put it on, and ends when
 /// neither does. Where the scheduler records the job's start and end (the Slurm prolog and epilog), those times win:
 /// the job claims the GPU ticks since its real start (<see cref="JobIntegrator.Claim"/>), and it ends at the real end,
-/// even if it started and ended between two refreshes. A job restored from the ledger that is gone when the agent
+/// giving back the ticks it was credited after it (<see cref="JobIntegrator.Release"/>), even if it started and ended
+/// between two refreshes, or another job started on its GPUs in between. A job restored from the ledger that is gone when the agent
 /// comes back ends at the scheduler's end, or else at the checkpoint. An ended job stays in the store for
 /// <paramref name="keepEnded"/> (its series' grace period); the ledger keeps it longer. The same id after its end (a
 /// requeued job) is a new lifetime. Callers hold the <see cref="JobStore"/>'s lock around every call.
@@ -87,6 +88,20 @@ internal sealed partial class JobLifecycle(ILogger logger, Func<string, string?>
         }
 
         _seenByProcess.Clear();
+
+        // Ends first: a job the scheduler ended since the last refresh was still counted as its GPUs' holder until
+        // now. It gives those ticks back before any job that started there claims its gap.
+        if (integrator is not null)
+        {
+            foreach (var job in jobs.Values)
+            {
+                if (job.End is null && findings.Ended.TryGetValue(job.Identity.JobId, out var record) && record.Identity.ScheduledEnd is { } end)
+                {
+                    integrator.Release(job, Max(end, job.Start));
+                }
+            }
+        }
+
         foreach (var job in jobs.Values)
         {
             var id = job.Identity.JobId;

@@ -109,6 +109,50 @@ public sealed class JobIntegratorTests
     }
 
     [Fact]
+    public void Claim_TwoJobsStartingTogetherOnASharedGpu_EachGetsHalfOfTheGap()
+    {
+        // Nobody held GPU G for three ticks of 10 J each; two jobs found late, both started at the first, split them.
+        // A third claim finds nothing left.
+        var integrator = new JobIntegrator();
+        for (var t = 0; t <= 3; t++)
+        {
+            integrator.Tick(t, 1_700_000_000 + t, [new GpuTickDevice(0, "GPU-G", Sample(0.5, 10.0 * t, double.NaN, 1 * GiB, 0), true)], new Dictionary<string, List<string>>(StringComparer.Ordinal), _ => null, (_, _) => null);
+        }
+
+        var a = new TrackedJob(new JobIdentity { JobId = "A" }, DateTimeOffset.UnixEpoch);
+        var b = new TrackedJob(new JobIdentity { JobId = "B" }, DateTimeOffset.UnixEpoch);
+        Assert.Equal(1.5, integrator.Claim(a, 0, "GPU-G", 1_700_000_000, 1_700_000_003, claimants: 2), 12);
+        Assert.Equal(1.5, integrator.Claim(b, 0, "GPU-G", 1_700_000_000, 1_700_000_003, claimants: 2), 12);
+        Assert.Equal((15.0, 15.0), (a.Gpus["GPU-G"].EnergyJoules, b.Gpus["GPU-G"].EnergyJoules));
+        Assert.Equal(0.0, integrator.Claim(new TrackedJob(new JobIdentity { JobId = "C" }, DateTimeOffset.UnixEpoch), 0, "GPU-G", 1_700_000_000, 1_700_000_003), 12);
+    }
+
+    [Fact]
+    public void Release_HolderEndedInsideATick_GivesBackThePartAfterItsEndForTheNextJob()
+    {
+        // Job H held GPU H for ticks (0, 4] of 10 J each; its end, learned late, is at 2.5: it keeps 2.5 s and 25 J.
+        // Job I, which started at 2.5, claims the rest: 1.5 s and 15 J. Nothing is counted twice or lost.
+        var jobs = new Dictionary<string, TrackedJob>(StringComparer.Ordinal) { ["H"] = new(new JobIdentity { JobId = "H" }, DateTimeOffset.UnixEpoch) };
+        var allocated = new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["GPU-H"] = ["H"] };
+        var integrator = new JobIntegrator();
+        for (var t = 0; t <= 4; t++)
+        {
+            integrator.Tick(t, 1_700_000_000 + t, [new GpuTickDevice(0, "GPU-H", Sample(0.5, 10.0 * t, double.NaN, 1 * GiB, 0), true)], allocated, _ => null, (id, _) => jobs.GetValueOrDefault(id));
+        }
+
+        var held = jobs["H"].Gpus["GPU-H"];
+        Assert.Equal((4.0, 40.0), (held.AllocatedSeconds, held.EnergyJoules));
+        Assert.Equal(1.5, integrator.Release(jobs["H"], DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_002_500)), 12);
+        Assert.Equal(2.5, held.AllocatedSeconds, 12);
+        Assert.Equal(25.0, held.EnergyJoules, 12);
+        Assert.Equal(0.0, integrator.Release(jobs["H"], DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_002_500)), 12);
+
+        var next = new TrackedJob(new JobIdentity { JobId = "I" }, DateTimeOffset.UnixEpoch);
+        Assert.Equal(1.5, integrator.Claim(next, 0, "GPU-H", 1_700_000_002.5, 1_700_000_004), 12);
+        Assert.Equal(15.0, next.Gpus["GPU-H"].EnergyJoules, 12);
+    }
+
+    [Fact]
     public void Tick_GpuMemoryTotal_TheLastOneNvmlReportedForTheJobsTicks()
     {
         // GPU D: 80 GiB at t = 1, a tick where NVML gives no total (kept), then 0 (no answer either, kept). Job J5 is

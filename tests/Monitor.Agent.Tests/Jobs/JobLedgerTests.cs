@@ -305,6 +305,61 @@ public sealed class JobLedgerTests : IDisposable
         Assert.Equal(EnergyCounter(8) - EnergyCounter(2), gpu.GetProperty("energy_joules").GetDouble(), 6);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void SchedulerTimes_OneJobEndsAndTheNextStartsOnItsGpuBetweenTwoRefreshes_EachGetsItsOwnTicks(bool recordsLandOnTime)
+    {
+        // Job 7 holds GPU 0 from second 0; its epilog ends it at second 3, the prolog starts job 8 there at second 5,
+        // and the next refresh comes after the tick at second 10. The records land when the scripts run (the agent's
+        // per-tick watch of the job info directory sees the end) or, as a slow file system may show them, all just
+        // before the refresh. Either way, ground truth: job 7 gets the ticks (0, 3], job 8 the ticks (5, 10], nobody
+        // (3, 5]; job 7's utilization peak is its own ticks' (second 3: 0.75), not the 1.0 of second 4 or 9.
+        var start = TestClock.Start.ToUnixTimeSeconds();
+        JobInfo($"uid=1000\ngpus=0\nstart={start}\n");
+        var (services, harness) = Agent();
+        Tick(services, 0);
+        harness.Update();
+        for (var t = 1; t <= 10; t++)
+        {
+            Tick(services, t);
+            if (recordsLandOnTime ? t == 3 : t == 10)
+            {
+                JobInfo($"uid=1000\ngpus=0\nstart={start}\nend={start + 3}\n");
+            }
+
+            if (recordsLandOnTime ? t == 5 : t == 10)
+            {
+                JobInfo($"uid=1001\ngpus=0\nstart={start + 5}\n", "8");
+                File.WriteAllText(_tree.Path("map/0"), "8\n");
+            }
+        }
+
+        harness.Update();
+
+        var first = Job(services, "7");
+        Assert.Equal(("scheduler", "ended"), (first.GetProperty("end_source").GetString(), first.GetProperty("state").GetString()));
+        var gpu = first.GetProperty("gpus")[0];
+        Assert.Equal(3, gpu.GetProperty("allocated_seconds").GetDouble(), 9);
+        Assert.Equal(new[] { 1, 2, 3 }.Sum(Utilization), gpu.GetProperty("busy_seconds").GetDouble(), 9);
+        Assert.Equal(EnergyCounter(3), gpu.GetProperty("energy_joules").GetDouble(), 6);
+        Assert.Equal(0.3 * 3, gpu.GetProperty("tensor_active_seconds").GetDouble(), 9);
+        Assert.Equal(0.75, gpu.GetProperty("utilization_peak").GetDouble(), 9);
+
+        var second = Job(services, "8");
+        Assert.Equal(("scheduler", "running"), (second.GetProperty("start_source").GetString(), second.GetProperty("state").GetString()));
+        gpu = second.GetProperty("gpus")[0];
+        Assert.Equal(5, gpu.GetProperty("allocated_seconds").GetDouble(), 9);
+        Assert.Equal(new[] { 6, 7, 8, 9, 10 }.Sum(Utilization), gpu.GetProperty("busy_seconds").GetDouble(), 9);
+        Assert.Equal(EnergyCounter(10) - EnergyCounter(5), gpu.GetProperty("energy_joules").GetDouble(), 6);
+        Assert.Equal(1.0, gpu.GetProperty("utilization_peak").GetDouble(), 9);
+
+        // From here on job 8 alone holds it, tick by tick.
+        Tick(services, 11);
+        harness.Update();
+        Assert.Equal(6, Job(services, "8").GetProperty("gpus")[0].GetProperty("allocated_seconds").GetDouble(), 9);
+    }
+
     [Fact]
     public void Load_DirectoryThatCannotBeCreated_RunsInMemoryAndSaysWhy()
     {
@@ -666,12 +721,12 @@ public sealed class JobLedgerTests : IDisposable
         return directory;
     }
 
-    /// <summary>Writes job 7's info file by rename, as the prolog and epilog do (the directory's time moves).</summary>
-    private void JobInfo(string content)
+    /// <summary>Writes a job's info file (job 7's by default) by rename, as the prolog and epilog do (the directory's time moves).</summary>
+    private void JobInfo(string content, string id = "7")
     {
         Directory.CreateDirectory(_tree.Path("jobs"));
-        File.WriteAllText(_tree.Path("jobs/.7.tmp"), content);
-        File.Move(_tree.Path("jobs/.7.tmp"), _tree.Path("jobs/7"), overwrite: true);
+        File.WriteAllText(_tree.Path($"jobs/.{id}.tmp"), content);
+        File.Move(_tree.Path($"jobs/.{id}.tmp"), _tree.Path($"jobs/{id}"), overwrite: true);
     }
 
     private JsonElement Job(AgentServices services, string id) =>

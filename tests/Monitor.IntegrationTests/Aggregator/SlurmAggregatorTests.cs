@@ -10,10 +10,14 @@ namespace Monitor.IntegrationTests.Aggregator;
 /// its ledger, the real aggregator polls it, and the real <c>monitor</c> CLI reads the aggregator. What the aggregator
 /// and the CLI say of a GPU job and a CPU-only job is the ledger's record, exactly.
 /// </summary>
-public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : IClassFixture<SlurmCgroupClusterFixture>
+public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : IClassFixture<SlurmCgroupClusterFixture>, IAsyncLifetime
 {
     private const string Account = "physics";
     private static readonly string MonitorCli = Path.Join(AppContext.BaseDirectory, "monitor");
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => slurm.CancelAllAsync();
 
     [Fact]
     [System.Runtime.Versioning.SupportedOSPlatform("linux")]

@@ -137,6 +137,33 @@ public class SlurmClusterFixture : IAsyncLifetime
     /// <summary><c>scancel</c> the job (its epilog then removes its mapping and gpustat lines).</summary>
     public Task CancelAsync(string jobId) => SlurmAsync("scancel", jobId);
 
+    /// <summary>
+    /// Cancels every job of this instance that is still queued or running and waits (up to 60 s) until squeue lists
+    /// none, epilogs done: the test classes call it after each test, so one that fails midway leaves no job holding
+    /// GPUs or mapping lines to the next.
+    /// </summary>
+    public async Task CancelAllAsync()
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var ids = (await SlurmAsync("squeue", "-h", "-o", "%i")).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (ids.Length == 0)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"jobs {string.Join(", ", ids)} still queued 60 s after scancel");
+            }
+
+            // A job that ends between squeue and scancel makes scancel complain; the next round sees it gone.
+            await ExternalTool.RunAsync("/usr/bin/env", ["SLURM_CONF=" + SlurmConf, "scancel", .. ids], timeout: TimeSpan.FromSeconds(30));
+            await Task.Delay(250);
+        }
+    }
+
     /// <summary>The GPU indices Slurm allocated to the job, from <c>scontrol show job -d</c>'s <c>GRES=gpu:2(IDX:0-1)</c>.</summary>
     public async Task<IReadOnlyList<int>> GpusAsync(string jobId)
     {
@@ -180,8 +207,12 @@ public class SlurmClusterFixture : IAsyncLifetime
 /// The fixture's own smoke test, through the real Slurm: a <c>--gres=gpu:2</c> job's prolog writes exactly its two
 /// GPUs into both directories while it runs, and its epilog removes them when it is cancelled.
 /// </summary>
-public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture<SlurmClusterFixture>
+public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture<SlurmClusterFixture>, IAsyncLifetime
 {
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public Task DisposeAsync() => slurm.CancelAllAsync();
+
     [Fact]
     public async Task GpuJob_PrologWritesItsTwoGpus_EpilogRemovesThem()
     {
@@ -191,7 +222,8 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         Assert.Equal(2, gpus.Count);
 
         var expected = gpus.Select(g => g.ToString(CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal).ToArray();
-        await WaitUntilAsync(() => Files(slurm.MappingDir).Count == 2, TimeSpan.FromSeconds(10), "the prolog wrote no mapping files");
+        // The prolog writes the mapping files, then the gpustat files: both are there once the second is.
+        await WaitUntilAsync(() => Files(slurm.MappingDir).Count == 2 && Files(slurm.GpustatDir).Count == 2, TimeSpan.FromSeconds(10), "the prolog did not write both kinds of files");
         var mapping = Files(slurm.MappingDir);
         var gpustat = Files(slurm.GpustatDir);
         Assert.Equal(expected, mapping.Keys);
