@@ -143,6 +143,7 @@ internal sealed class JobStore : IDisposable
     private readonly string _cluster;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _writers = new(1, 1);
+    private readonly List<PendingAnswer> _answers = [];
     private long _changedSinceAnalyze;
     private long _changedBeforeAnalyze;
     private readonly Dictionary<string, DbCommand> _prepared = new(StringComparer.Ordinal);
@@ -289,17 +290,137 @@ internal sealed class JobStore : IDisposable
     /// <summary>
     /// <see cref="Apply"/> for concurrent polls: they wait their turn asynchronously, so 64 polls waiting for the one
     /// writer hold no threads (blocked on the lock, they starved the thread pool, and other polls' HTTP timed out).
+    /// On SQLite the answers that queued while the writer was busy are stored together, in one transaction (a group
+    /// commit): each answer's records and cursor still land together, and the index pages they share are written once
+    /// per group instead of once per answer. If the group fails, each answer is stored alone, so a bad one fails only
+    /// its own poll.
     /// </summary>
     public async Task<int> ApplyAsync(string target, JobsFeedPage page, DateTimeOffset now)
     {
+        var answer = new PendingAnswer(target, page, now);
+        if (!IsPostgres)
+        {
+            lock (_answers)
+            {
+                _answers.Add(answer);
+            }
+        }
+
         await _writers.WaitAsync().ConfigureAwait(false);
         try
         {
-            return Apply(target, page, now);
+            if (IsPostgres)
+            {
+                return Apply(target, page, now);
+            }
+
+            if (!answer.Stored.Task.IsCompleted)
+            {
+                List<PendingAnswer> group;
+                lock (_answers)
+                {
+                    group = [.. _answers];
+                    _answers.Clear();
+                }
+
+                try
+                {
+                    ApplyGroup(group);
+                }
+                catch (Exception e)
+                {
+                    // Whatever failed, no poll waits forever for an answer that will never be stored.
+                    foreach (var pending in group)
+                    {
+                        pending.Stored.TrySetException(e);
+                    }
+
+                    throw;
+                }
+            }
         }
         finally
         {
             _writers.Release();
+        }
+
+        return await answer.Stored.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>For tests: the writer's turn, which a test can hold to make answers queue.</summary>
+    internal SemaphoreSlim WriterTurn => _writers;
+
+    /// <summary>For tests: how many answers wait for the writer (SQLite).</summary>
+    internal int QueuedAnswers
+    {
+        get
+        {
+            lock (_answers)
+            {
+                return _answers.Count;
+            }
+        }
+    }
+
+    /// <summary>How many transactions stored answers of concurrent polls (SQLite; one per group).</summary>
+    internal long GroupCommits { get; private set; }
+
+    /// <summary>SQLite: stores <paramref name="group"/> in one transaction, or each answer alone if that fails.</summary>
+    private void ApplyGroup(List<PendingAnswer> group)
+    {
+        int[]? counts = null;
+        Exception? failure = null;
+        lock (_gate)
+        {
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            try
+            {
+                counts = Run(() =>
+                {
+                    using var transaction = _connection!.BeginTransaction();
+                    var changed = new int[group.Count];
+                    for (var i = 0; i < group.Count; i++)
+                    {
+                        changed[i] = ApplySqlite(transaction, group[i].Target, group[i].Page, group[i].Now);
+                    }
+
+                    transaction.Commit();
+                    GroupCommits++;
+                    return changed;
+                });
+            }
+            catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException or FormatException or OverflowException)
+            {
+                failure = e;
+            }
+            finally
+            {
+                ApplySeconds += System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalSeconds;
+            }
+        }
+
+        for (var i = 0; i < group.Count; i++)
+        {
+            var answer = group[i];
+            if (counts is not null)
+            {
+                answer.Stored.TrySetResult(counts[i]);
+            }
+            else if (group.Count == 1)
+            {
+                answer.Stored.TrySetException(failure!);
+            }
+            else
+            {
+                try
+                {
+                    answer.Stored.TrySetResult(Apply(answer.Target, answer.Page, answer.Now));
+                }
+                catch (Exception e) when (e is DbException or InvalidOperationException or ArgumentException or FormatException or OverflowException)
+                {
+                    answer.Stored.TrySetException(e);
+                }
+            }
         }
     }
 
@@ -312,17 +433,36 @@ internal sealed class JobStore : IDisposable
                 }
 
                 using var transaction = _connection!.BeginTransaction();
-                var changed = 0;
-                foreach (var job in page.Jobs)
-                {
-                    // A reset means the agent's ledger started over: its revisions start again, so they replace what is stored.
-                    changed += UpsertJob(transaction, target, page.Node, job, page.Reset);
-                }
-
-                Execute(transaction, TargetUpsertSql, TargetParameters(target, page, now));
+                var changed = ApplySqlite(transaction, target, page, now);
                 transaction.Commit();
                 return changed;
             });
+
+    /// <summary>SQLite: one answer's records and the target's cursor, in <paramref name="transaction"/>.</summary>
+    private int ApplySqlite(DbTransaction transaction, string target, JobsFeedPage page, DateTimeOffset now)
+    {
+        var changed = 0;
+        foreach (var job in page.Jobs)
+        {
+            // A reset means the agent's ledger started over: its revisions start again, so they replace what is stored.
+            changed += UpsertJob(transaction, target, page.Node, job, page.Reset);
+        }
+
+        Execute(transaction, TargetUpsertSql, TargetParameters(target, page, now));
+        return changed;
+    }
+
+    /// <summary>An answer waiting for the writer, and the task its poll awaits.</summary>
+    private sealed class PendingAnswer(string target, JobsFeedPage page, DateTimeOffset now)
+    {
+        public string Target { get; } = target;
+
+        public JobsFeedPage Page { get; } = page;
+
+        public DateTimeOffset Now { get; } = now;
+
+        public TaskCompletionSource<int> Stored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
 
     /// <summary>
     /// PostgreSQL: the answer's job locks, its running records and their GPUs, and (when nothing in it ended) the

@@ -1,0 +1,80 @@
+using Monitor.Aggregator.Storage;
+using Monitor.Contracts;
+using Monitor.Testing;
+using static Monitor.Aggregator.Tests.Storage.UsageTests;
+
+namespace Monitor.Aggregator.Tests.Storage;
+
+/// <summary>
+/// Answers of many polls arriving at once: each is stored with its cursor, and one that cannot be stored fails only
+/// its own poll. On SQLite the answers that queued while the writer was busy go in one transaction.
+/// </summary>
+public sealed class ConcurrentPollTests : IDisposable
+{
+    private static readonly DateTimeOffset Day1 = new(2026, 11, 3, 10, 0, 0, TimeSpan.Zero);
+    private readonly TempTree _tree = new();
+
+    public void Dispose() => _tree.Dispose();
+
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public async Task ApplyAsync_FortyAnswersQueuedAndOneBad_EveryGoodOneStoredWithItsCursorAndOnlyTheBadOneFails(string kind)
+    {
+        using var store = TestStore.Create(kind, _tree).Open();
+
+        // The writer is held while 40 polls answer at once, so on SQLite they all queue for one group. Answer 17 has a
+        // record without a job id, which no store accepts.
+        await store.WriterTurn.WaitAsync();
+        var polls = Enumerable.Range(0, 40).Select(i => Task.Run(() =>
+        {
+            var record = Record($"job{i}", 3, "physics", "alice", Day1, i % 2 == 0 ? Day1.AddHours(1) : null, 3600, 1800);
+            return store.ApplyAsync($"http://node{i}:9420", Page($"node{i}", i == 17 ? record with { JobId = null! } : record), Day1);
+        })).ToList();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!store.IsPostgres && store.QueuedAnswers < 40 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        store.WriterTurn.Release();
+        for (var i = 0; i < polls.Count; i++)
+        {
+            if (i == 17)
+            {
+                await Assert.ThrowsAnyAsync<Exception>(() => polls[i]);
+                Assert.Null(store.Target("http://node17:9420"));
+                continue;
+            }
+
+            Assert.Equal(1, await polls[i]);
+            Assert.Equal($"{Guid.Empty:N}-3", store.Target($"http://node{i}:9420")!.Cursor);
+            var (node, stored) = Assert.Single(store.Job($"job{i}"));
+            Assert.Equal(($"node{i}", 3600.0), (node, stored.Gpus.Single().AllocatedSeconds));
+        }
+
+        // The 20 ended jobs, 19 of them good, are in the usage once each: 19 GPU-hours.
+        Assert.Equal(19 * 3600.0, store.Usage("account", new DateOnly(2026, 11, 1), new DateOnly(2026, 12, 1)).Single().GpuAllocatedSeconds, 6);
+        if (!store.IsPostgres)
+        {
+            // One group that failed on answer 17, then each answer alone: no group committed.
+            Assert.Equal(0, store.GroupCommits);
+        }
+
+        // Without a bad answer, a group is one transaction.
+        await store.WriterTurn.WaitAsync();
+        var again = Enumerable.Range(0, 10).Select(i => Task.Run(() => store.ApplyAsync($"http://node{i}:9420", Page($"node{i}", Record($"again{i}", 4, "physics", "alice", Day1, null, 3700, 1800)), Day1))).ToList();
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!store.IsPostgres && store.QueuedAnswers < 10 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(10);
+        }
+
+        store.WriterTurn.Release();
+        await Task.WhenAll(again);
+        Assert.Equal($"{Guid.Empty:N}-4", store.Target("http://node9:9420")!.Cursor);
+        if (!store.IsPostgres)
+        {
+            Assert.Equal(1, store.GroupCommits);
+        }
+    }
+}
