@@ -59,7 +59,7 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
                 }
 
                 var body = await ReadBoundedAsync(response, deadline.Token).ConfigureAwait(false);
-                var page = JobsFeedReader.Parse(body);
+                var page = await store.InWriterTurnAsync(() => JobsFeedReader.Parse(body)).ConfigureAwait(false);
                 var storing = Stopwatch.GetTimestamp();
                 records += await store.ApplyAsync(target, page, time.GetUtcNow()).ConfigureAwait(false);
                 _cursors[target] = page.Cursor;

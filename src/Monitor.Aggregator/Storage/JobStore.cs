@@ -347,6 +347,30 @@ internal sealed class JobStore : IDisposable
         return await answer.Stored.Task.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Runs <paramref name="work"/> (the parsing of a poll's answer) in the writer's turn on SQLite, where storing is
+    /// this process's own CPU: the cycle's parsing and storing then take turns instead of running side by side, so a
+    /// cycle uses one core at most, whatever the number of polls in flight, and leaves the other cores to the API.
+    /// On PostgreSQL, whose server does the storing, it runs at once.
+    /// </summary>
+    public async Task<T> InWriterTurnAsync<T>(Func<T> work)
+    {
+        if (IsPostgres)
+        {
+            return work();
+        }
+
+        await _writers.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            return work();
+        }
+        finally
+        {
+            _writers.Release();
+        }
+    }
+
     /// <summary>For tests: the writer's turn, which a test can hold to make answers queue.</summary>
     internal SemaphoreSlim WriterTurn => _writers;
 
@@ -1156,9 +1180,14 @@ internal sealed class JobStore : IDisposable
         }
         else
         {
-            foreach (var (name, value) in parameters)
+            // A statement's parameters come in the same order each time: set them by position (a lookup by name
+            // compares the name with every parameter before it), by name only if the order ever differs.
+            var stored = command.Parameters;
+            for (var i = 0; i < parameters.Length; i++)
             {
-                command.Parameters[name].Value = value;
+                var (name, value) = parameters[i];
+                var parameter = i < stored.Count && string.Equals(stored[i].ParameterName, name, StringComparison.Ordinal) ? stored[i] : stored[name];
+                parameter.Value = value;
             }
         }
 
