@@ -8,6 +8,7 @@ using Monitor.Agent.Hosting;
 using Monitor.Agent.Logging;
 using Monitor.Aggregator;
 using Monitor.Aggregator.Access;
+using Monitor.Aggregator.Alerting;
 using Monitor.Aggregator.Api;
 using Monitor.Aggregator.Collection;
 using Monitor.Aggregator.Storage;
@@ -42,7 +43,21 @@ logLevel.AcceptOnlyFromAmong("debug", "info", "warn", "error");
 var logFormat = new Option<string>("--log.format") { Description = "Output format of log messages: text for terminals, json for ECS documents.", DefaultValueFactory = _ => "text" };
 logFormat.AcceptOnlyFromAmong("text", "json");
 var costFile = new Option<string?>("--cost.file") { Description = "YAML rates for chargeback: currency, gpu_hour, kwh, cpu_hour, and per-partition overrides (docs/aggregator.md)." };
-foreach (var duration in new[] { interval, timeout, retention, incompleteAfter })
+var alertmanagerUrls = new Option<string[]>("--alertmanager.url") { Description = "Alertmanager to push job alerts to (API v2), e.g. http://alertmanager:9093; repeat for an HA pair. Without it, the rules are still evaluated (monitor_aggregator_job_alerts) but nothing is sent." };
+var alertRules = new Option<string?>("--alerts.rules-file") { Description = "YAML thresholds of the job alert rules (docs/aggregator.md, \"Job alerts\"); without it, the documented defaults." };
+var alertResend = new Option<string>("--alerts.resend-interval") { Description = "How often a firing job alert is sent again; it expires in Alertmanager four intervals after the last one.", DefaultValueFactory = _ => "1m" };
+var slurmStates = new Option<bool>("--slurm.node-states") { Description = "Read Slurm's node states (scontrol show nodes -o, once a minute) for the JobOnUnavailableNode alert, also without --targets.slurm." };
+alertmanagerUrls.Validators.Add(result =>
+{
+    foreach (var url in result.GetValueOrDefault<string[]>() ?? [])
+    {
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            result.AddError($"invalid value '{url}' for --alertmanager.url: an http(s) URL such as http://alertmanager:9093");
+        }
+    }
+});
+foreach (var duration in new[] { interval, timeout, retention, incompleteAfter, alertResend })
 {
     duration.Validators.Add(result =>
     {
@@ -73,7 +88,8 @@ concurrency.Validators.Add(result =>
 var root = new RootCommand("monitor-aggregator: collects per-job usage from every monitor-agent's jobs feed into one store and serves it.")
 {
     listen, storage, cluster, targets, targetFiles, interval, timeout, concurrency, postgres, retention, incompleteAfter, shard, standby, costFile,
-    webConfig, tokensFile, logLevel, logFormat, slurmTargets, slurmPort, scontrol, adminComment, sacctmgr,
+    webConfig, tokensFile, logLevel, logFormat, slurmTargets, slurmPort, scontrol, adminComment, sacctmgr, alertmanagerUrls, alertRules, alertResend,
+    slurmStates,
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
@@ -127,6 +143,23 @@ if (parse.GetValue(costFile) is { } ratesPath)
         return 2;
     }
 }
+
+var rules = new JobAlertRules();
+if (parse.GetValue(alertRules) is { Length: > 0 } rulesPath)
+{
+    try
+    {
+        rules = JobAlertRules.Load(rulesPath);
+    }
+    catch (FormatException e)
+    {
+        await Console.Error.WriteLineAsync($"monitor-aggregator: error: --alerts.rules-file: {e.Message}");
+        return 2;
+    }
+}
+
+// An Alertmanager under a path prefix (http://host/alertmanager) keeps it: the API path is appended to it.
+var alertmanagers = (parse.GetValue(alertmanagerUrls) ?? []).Select(u => new Uri(u.EndsWith('/') ? u : u + "/")).Distinct().ToList();
 
 if (!TryListenEndpoint(options.ListenAddress, out var endpoint))
 {
@@ -211,9 +244,25 @@ using (store)
     builder.Services.AddSingleton(options);
     builder.Services.AddSingleton(store);
     builder.Services.AddSingleton(TimeProvider.System);
-    var slurmNodes = parse.GetValue(slurmTargets) ? new SlurmNodes(parse.GetValue(scontrol)!, parse.GetValue(slurmPort), TimeProvider.System) : null;
-    builder.Services.AddSingleton(new TargetList(options.Targets, options.TargetFiles, slurmNodes));
-    builder.Services.AddSingleton(sp => new TargetPoller(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, store, TimeProvider.System));
+    var slurmNodes = parse.GetValue(slurmTargets) || parse.GetValue(slurmStates) ? new SlurmNodes(parse.GetValue(scontrol)!, parse.GetValue(slurmPort), TimeProvider.System) : null;
+    builder.Services.AddSingleton(new TargetList(options.Targets, options.TargetFiles, parse.GetValue(slurmTargets) ? slurmNodes : null));
+    var running = new RunningJobs(rules.SampleEvery, rules.LongestWindow, rules.MemoryFull.Threshold);
+    builder.Services.AddSingleton(running);
+    builder.Services.AddSingleton(sp => new TargetPoller(new HttpClient { Timeout = Timeout.InfiniteTimeSpan }, store, TimeProvider.System, running));
+    builder.Services.AddSingleton(sp => new JobAlerter(
+        new JobAlertEvaluator(rules, options.Cluster),
+        running,
+        store,
+        alertmanagers,
+        new HttpClient { Timeout = Timeout.InfiniteTimeSpan },
+        () =>
+        {
+            // Without --targets.slurm, the node list is asked for here, for its states (once a minute at most).
+            _ = slurmNodes?.Current();
+            return slurmNodes?.States ?? new Dictionary<string, IReadOnlySet<string>>(StringComparer.Ordinal);
+        },
+        AggregatorOptions.ParseDuration(parse.GetValue(alertResend)!)!.Value,
+        sp.GetRequiredService<ILogger<JobAlerter>>()));
     if (options.Standby)
     {
         builder.Services.AddSingleton(new LeaderLock(options.PostgresConnection!, options.Cluster));

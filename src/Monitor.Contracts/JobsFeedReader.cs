@@ -131,6 +131,7 @@ public static class JobsFeedReader
             MemoryPeakBytes = Counter(gpu, "memory_peak_bytes", at),
             MemoryTotalBytes = OptionalAmount(gpu, "memory_total_bytes", at),
             UtilizationPeak = OptionalAmount(gpu, "utilization_peak", at),
+            MemoryUsedBytes = OptionalAmount(gpu, "memory_used_bytes", at),
             XidErrors = (long)Counter(gpu, "xid_errors", at),
             EccErrors = (long)Counter(gpu, "ecc_errors", at),
             UnobservedSeconds = Counter(gpu, "unobserved_seconds", at),

@@ -127,6 +127,14 @@ public sealed record NodeJobGpu
     /// </summary>
     public double? UtilizationPeak { get; init; }
 
+    /// <summary>
+    /// The GPU memory the job holds now (bytes; its processes' memory, or the GPU's used memory for a sole holder
+    /// without a process list), as of the agent's last tick; null when unknown (the job no longer holds the GPU, the
+    /// agent restarted since its last tick, or a record older than the field). A gauge, not kept in the agent's
+    /// ledger: the aggregator's GPU-memory alert reads it.
+    /// </summary>
+    public double? MemoryUsedBytes { get; init; }
+
     /// <summary>XID errors while the job held the GPU.</summary>
     public long XidErrors { get; init; }
 

@@ -12,10 +12,20 @@ namespace Monitor.Aggregator.Collection;
 /// line when the target recovers, never one per cycle. With <c>--shard=i/N</c> it polls only its share of the targets;
 /// with <c>--ha.standby</c> only while it holds the leader lock. After the polls, it finalizes the jobs of nodes
 /// unreachable for longer than <c>--jobs.incomplete-after</c>, writes finished Slurm jobs' AdminComments
-/// (<c>--slurm.admin-comment</c>), and once an hour deletes records older than <c>--storage.retention</c>.
+/// (<c>--slurm.admin-comment</c>), once an hour deletes records older than <c>--storage.retention</c>, and evaluates
+/// the job alert rules and pushes their alerts (<c>--alertmanager.url</c>).
 /// </summary>
 internal sealed partial class PollCycle(
-    TargetList targets, TargetPoller poller, JobStore store, AggregatorOptions options, TimeProvider time, ILogger<PollCycle> logger, LeaderLock? leader = null, Slurm.AdminComments? comments = null)
+    TargetList targets,
+    TargetPoller poller,
+    JobStore store,
+    AggregatorOptions options,
+    TimeProvider time,
+    ILogger<PollCycle> logger,
+    LeaderLock? leader = null,
+    Slurm.AdminComments? comments = null,
+    Alerting.RunningJobs? running = null,
+    Alerting.JobAlerter? alerter = null)
 {
     private static readonly Gauge TargetUp = Metrics.CreateGauge("monitor_aggregator_target_up", "Whether the target's last poll worked (1) or not (0).", "target");
     private static readonly Gauge PollSeconds = Metrics.CreateGauge("monitor_aggregator_target_poll_seconds", "How long the target's last poll took.", "target");
@@ -30,6 +40,7 @@ internal sealed partial class PollCycle(
     private static readonly Gauge SourceUp = Metrics.CreateGauge("monitor_aggregator_target_source_up", "Whether a target source (a --targets.file, or --targets.slurm) was read at the last cycle (1) or its last good targets are used (0).", "source");
     private readonly Dictionary<string, string?> _sourceProblems = new(StringComparer.Ordinal);
     private DateTimeOffset _nextRetention = DateTimeOffset.MinValue;
+    private bool _led;
 
     private readonly Dictionary<string, (int Failures, DateTimeOffset Next, string? Problem)> _health = new(StringComparer.Ordinal);
 
@@ -41,7 +52,15 @@ internal sealed partial class PollCycle(
         if (leader is not null && !leader.TryLead())
         {
             Leader.Set(0);
+            _led = false;
             return [];
+        }
+
+        if (!_led)
+        {
+            // Leading from now on (at start, or taking over from another replica): the alerts start from the store.
+            alerter?.Reset();
+            _led = true;
         }
 
         Leader.Set(1);
@@ -74,6 +93,11 @@ internal sealed partial class PollCycle(
         Behind.Set(results.Count(r => r.Behind));
 
         Maintain(now);
+        if (alerter is not null)
+        {
+            running?.Forget(now - options.IncompleteAfter);
+            await alerter.RunAsync(time.GetUtcNow(), cancellationToken).ConfigureAwait(false);
+        }
 
         CycleSeconds.Set(Stopwatch.GetElapsedTime(started).TotalSeconds);
         return results;
@@ -138,6 +162,7 @@ internal sealed partial class PollCycle(
         var had = _health.TryGetValue(result.Target, out var health);
         if (result.Ok)
         {
+            running?.Polled(result.Target, now);
             if (had && health.Failures > 0)
             {
                 LogRecovered(logger, result.Target, health.Failures);

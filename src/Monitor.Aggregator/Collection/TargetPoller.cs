@@ -21,7 +21,7 @@ internal sealed record PollResult(string Target, bool Ok, int Pages, int Records
 /// with its cursor in one transaction (<see cref="JobStore.Apply"/>). A target that times out, answers an HTTP
 /// error or garbage costs only its own poll: the cursor stays, and the next poll starts from it.
 /// </summary>
-internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvider time)
+internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvider time, Alerting.RunningJobs? running = null)
 {
     /// <summary>Records per feed answer.</summary>
     public const int PageSize = 1000;
@@ -61,7 +61,9 @@ internal sealed class TargetPoller(HttpClient client, JobStore store, TimeProvid
                 var body = await ReadBoundedAsync(response, deadline.Token).ConfigureAwait(false);
                 var page = await store.InWriterTurnAsync(() => JobsFeedReader.Parse(body)).ConfigureAwait(false);
                 var storing = Stopwatch.GetTimestamp();
-                records += await store.ApplyAsync(target, page, time.GetUtcNow()).ConfigureAwait(false);
+                var now = time.GetUtcNow();
+                records += await store.ApplyAsync(target, page, now).ConfigureAwait(false);
+                running?.Apply(target, page, now);
                 _cursors[target] = page.Cursor;
                 StoreSeconds.Observe(Stopwatch.GetElapsedTime(storing).TotalSeconds);
                 truncated |= page.Truncated;

@@ -46,7 +46,7 @@ internal sealed record RunningJob(string JobId, string? User, string? Account, s
 /// One connection, used under a lock: polls fetch in parallel and store one at a time. A PostgreSQL connection that
 /// breaks is opened again at the next call.
 /// </summary>
-internal sealed class JobStore : IDisposable
+internal sealed partial class JobStore : IDisposable
 {
     /// <summary>The migrations, in order; the schema's version is how many have run. The SQL is common to both databases.</summary>
     private static readonly string[] Migrations =
@@ -133,6 +133,20 @@ internal sealed class JobStore : IDisposable
             attempts BIGINT NOT NULL,
             updated_ms BIGINT NOT NULL,
             PRIMARY KEY (cluster, job_id));
+        """,
+
+        // 5: the job alerts firing (and those resolved but not yet delivered), so a restart neither loses nor repeats one.
+        """
+        CREATE TABLE job_alerts (
+            cluster TEXT NOT NULL,
+            alert_key TEXT NOT NULL,
+            labels TEXT NOT NULL,
+            summary TEXT NOT NULL,
+            description TEXT NOT NULL,
+            runbook_url TEXT NOT NULL,
+            starts_ms BIGINT NOT NULL,
+            ends_ms BIGINT,
+            PRIMARY KEY (cluster, alert_key));
         """,
     ];
 

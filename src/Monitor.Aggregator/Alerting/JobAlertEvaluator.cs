@@ -1,0 +1,240 @@
+using System.Globalization;
+using Monitor.Contracts;
+
+namespace Monitor.Aggregator.Alerting;
+
+/// <summary>One job alert: its identity (<see cref="Key"/>), its labels and its annotations' text.</summary>
+/// <param name="Key">alertname, job id, node and GPU: what makes it one alert (its labels follow from them).</param>
+internal sealed record JobAlert(string Key, IReadOnlyList<KeyValuePair<string, string>> Labels, string Summary, string Description, string RunbookUrl)
+{
+    /// <summary>The alert's name (its <c>alertname</c> label).</summary>
+    public string Name => Labels[0].Value;
+}
+
+/// <summary>What one evaluation found: the alerts whose condition holds, and the keys of alerts it could not decide.</summary>
+/// <param name="Firing">The alerts whose condition holds now.</param>
+/// <param name="Undecided">
+/// Keys of alerts that were firing and whose condition cannot be decided yet (a window the history does not cover
+/// after a restart): they stay as they were, neither resolved nor fired again.
+/// </param>
+internal sealed record JobAlertEvaluation(IReadOnlyList<JobAlert> Firing, IReadOnlySet<string> Undecided);
+
+/// <summary>
+/// The job alert rules (docs/aggregator.md, "Job alerts"), evaluated over <see cref="RunningJobs"/> in memory:
+/// <list type="bullet">
+/// <item>JobGpuIdle (tenant): an allocated GPU under the idle threshold over the window, or over the whole job once
+/// it has run <see cref="JobAlertRules.IdleWholeJobAfter"/>;</item>
+/// <item>JobGpusUnderused (tenant): the job's GPUs together under the threshold over the window;</item>
+/// <item>JobGpuMemoryFull (tenant): a GPU's memory over the threshold of its total for the window;</item>
+/// <item>JobGpuErrors (tenant): XID or ECC errors on a GPU while the job held it;</item>
+/// <item>JobOnUnavailableNode (on-call): a running job on a node Slurm reports down, drained or failed;</item>
+/// <item>JobNodeDataMissing (on-call): a running job whose node's agent has not answered for the window.</item>
+/// </list>
+/// Every alert carries job_id, user, account, partition, cluster, severity and team, and node and gpu where it is
+/// about one.
+/// </summary>
+internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
+{
+    public JobAlertRules Rules => rules;
+
+    /// <summary>
+    /// Evaluates every rule at <paramref name="now"/>. <paramref name="nodeStates"/> gives Slurm's state words of a
+    /// node by name (empty without Slurm); <paramref name="active"/> says whether an alert (by key) is firing now, so
+    /// that only those are reported undecided.
+    /// </summary>
+    public JobAlertEvaluation Evaluate(RunningJobs jobs, IReadOnlyDictionary<string, IReadOnlySet<string>> nodeStates, DateTimeOffset now, Func<string, bool> active) =>
+        jobs.Read((byJob, answered) =>
+        {
+            var firing = new List<JobAlert>();
+            var undecided = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var job in byJob)
+            {
+                EvaluateJob(job.Key, [.. job], answered, nodeStates, now, active, firing, undecided);
+            }
+
+            return new JobAlertEvaluation(firing, undecided);
+        });
+
+    private void EvaluateJob(
+        string id,
+        List<RunningJobs.NodeRun> runs,
+        IReadOnlyDictionary<string, DateTimeOffset> answered,
+        IReadOnlyDictionary<string, IReadOnlySet<string>> nodeStates,
+        DateTimeOffset now,
+        Func<string, bool> active,
+        List<JobAlert> firing,
+        HashSet<string> undecided)
+    {
+        var first = runs[0].Record;
+        var start = runs.Min(r => r.Record.Start);
+        var (jobAllocated, jobBusy, windowAllocated, windowBusy, gpus, windowKnown) = (0.0, 0.0, 0.0, 0.0, 0, true);
+        foreach (var run in runs)
+        {
+            var missingFor = now - answered.GetValueOrDefault(run.Target, run.Updated);
+            if (rules.DataMissing.Enabled && missingFor >= rules.DataMissing.For)
+            {
+                firing.Add(Alert(
+                    "JobNodeDataMissing", rules.DataMissing.Severity, "oncall", first, run.Node, null,
+                    $"No data from node {run.Node} for running job {id}",
+                    $"The agent on {run.Node} ({run.Target}) has not answered for {Minutes(missingFor)} min (threshold {Minutes(rules.DataMissing.For)} min) while job {id} runs there; the job's accounting on that node stops at its last answer until the agent is back."));
+            }
+
+            if (rules.UnavailableNode.Enabled && nodeStates.TryGetValue(run.Node, out var states) && states.FirstOrDefault(rules.UnavailableStates.Contains) is { } state)
+            {
+                var held = run.Record.Gpus.Count(g => g.Held);
+                firing.Add(Alert(
+                    "JobOnUnavailableNode", rules.UnavailableNode.Severity, "oncall", first, run.Node, null,
+                    $"Job {id} still runs on node {run.Node}, which Slurm reports {state}",
+                    $"Slurm reports node {run.Node} {string.Join('+', states.Order(StringComparer.Ordinal))}, but job {id} still runs there with {held} GPU{(held == 1 ? "" : "s")}: the job is likely lost or hung, and its GPUs are not free."));
+            }
+
+            foreach (var gpu in run.Record.Gpus)
+            {
+                var history = run.Gpus[gpu.Uuid];
+                if (gpu.XidErrors > 0 || gpu.EccErrors > 0)
+                {
+                    if (rules.Errors.Enabled)
+                    {
+                        firing.Add(Alert(
+                            "JobGpuErrors", rules.Errors.Severity, "tenant", first, run.Node, gpu.Index,
+                            $"GPU errors during job {id} on {run.Node} GPU {gpu.Index}",
+                            $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had {gpu.XidErrors} XID and {gpu.EccErrors} ECC errors while job {id} held it. Results computed on it may be wrong; the node's GpuXidCritical or GpuEccUncorrectable alert names what the node needs."));
+                    }
+                }
+
+                if (!gpu.Held)
+                {
+                    continue;
+                }
+
+                gpus++;
+                jobAllocated += gpu.AllocatedSeconds;
+                jobBusy += gpu.BusySeconds;
+                if (history.Before(now, rules.Underused.For) is { } hour)
+                {
+                    windowAllocated += gpu.AllocatedSeconds - hour.Allocated;
+                    windowBusy += gpu.BusySeconds - hour.Busy;
+                }
+                else
+                {
+                    windowKnown = false;
+                }
+
+                if (rules.Idle.Enabled)
+                {
+                    Idle(id, first, run, gpu, history, start, now, active, firing, undecided);
+                }
+
+                if (rules.MemoryFull.Enabled && history.MemoryHighSince is { } since && now - since >= rules.MemoryFull.For)
+                {
+                    firing.Add(Alert(
+                        "JobGpuMemoryFull", rules.MemoryFull.Severity, "tenant", first, run.Node, gpu.Index,
+                        $"Job {id} has filled GPU {gpu.Index} on {run.Node} to {Percent(history.MemoryFraction)} % of its memory",
+                        $"GPU {gpu.Index} of node {run.Node}: {Gib(gpu.MemoryUsedBytes ?? 0)} of {Gib(gpu.MemoryTotalBytes ?? 0)} GiB ({Percent(history.MemoryFraction)} %) held by job {id}, over {Percent(rules.MemoryFull.Threshold)} % for {Minutes(now - since)} min: the job is close to running out of GPU memory."));
+                }
+            }
+        }
+
+        var underusedKey = Key("JobGpusUnderused", id, null, null);
+        if (rules.Underused.Enabled && gpus > 1)
+        {
+            if (windowKnown && windowAllocated > 0)
+            {
+                var ratio = windowBusy / windowAllocated;
+                if (ratio < rules.Underused.Threshold)
+                {
+                    var enough = Math.Max(1, (int)Math.Ceiling(gpus * ratio / 0.8));
+                    firing.Add(Alert(
+                        "JobGpusUnderused", rules.Underused.Severity, "tenant", first, null, null,
+                        $"Job {id} uses {Percent(ratio)} % of its {gpus} GPUs",
+                        $"Job {id}'s {gpus} GPUs were {Percent(ratio)} % busy together over the last {Minutes(rules.Underused.For)} min (threshold {Percent(rules.Underused.Threshold)} %): {enough} GPU{(enough == 1 ? "" : "s")} would do; request fewer."));
+                }
+            }
+            else if (!windowKnown && active(underusedKey))
+            {
+                undecided.Add(underusedKey);
+            }
+        }
+    }
+
+    private void Idle(
+        string id,
+        NodeJobRecord first,
+        RunningJobs.NodeRun run,
+        NodeJobGpu gpu,
+        RunningJobs.GpuHistory history,
+        DateTimeOffset start,
+        DateTimeOffset now,
+        Func<string, bool> active,
+        List<JobAlert> firing,
+        HashSet<string> undecided)
+    {
+        var threshold = rules.Idle.Threshold;
+        string? why = null;
+        var ratio = double.NaN;
+        var window = history.Before(now, rules.Idle.For);
+        if (window is { } before && gpu.AllocatedSeconds - before.Allocated > 0)
+        {
+            ratio = (gpu.BusySeconds - before.Busy) / (gpu.AllocatedSeconds - before.Allocated);
+            if (ratio < threshold)
+            {
+                why = $"over the last {Minutes(rules.Idle.For)} min";
+            }
+        }
+
+        if (why is null && now - start >= rules.IdleWholeJobAfter && gpu.AllocatedSeconds > 0 && gpu.BusySeconds / gpu.AllocatedSeconds < threshold)
+        {
+            ratio = gpu.BusySeconds / gpu.AllocatedSeconds;
+            why = $"over the whole job ({Minutes(now - start)} min)";
+        }
+
+        if (why is not null)
+        {
+            firing.Add(Alert(
+                "JobGpuIdle", rules.Idle.Severity, "tenant", first, run.Node, gpu.Index,
+                $"GPU {gpu.Index} on {run.Node} is idle in job {id}",
+                $"GPU {gpu.Index} of node {run.Node}, allocated to job {id}, was {Percent(ratio)} % busy {why} (threshold {Percent(threshold)} %). Release it, or check that the job uses the GPUs it requested."));
+        }
+        else if (window is null)
+        {
+            var key = Key("JobGpuIdle", id, run.Node, gpu.Index);
+            if (active(key))
+            {
+                undecided.Add(key);
+            }
+        }
+    }
+
+    /// <summary>The key of an alert: alertname, job, node and GPU.</summary>
+    public static string Key(string name, string job, string? node, int? gpu) =>
+        $"{name}\u001f{job}\u001f{node}\u001f{gpu?.ToString(CultureInfo.InvariantCulture)}";
+
+    private JobAlert Alert(string name, string severity, string team, NodeJobRecord job, string? node, int? gpu, string summary, string description)
+    {
+        var labels = new List<KeyValuePair<string, string>>(11) { new("alertname", name) };
+        Add(labels, "account", job.Account ?? job.Namespace);
+        Add(labels, "cluster", cluster);
+        Add(labels, "gpu", gpu?.ToString(CultureInfo.InvariantCulture));
+        Add(labels, "job_id", job.JobId);
+        Add(labels, "node", node);
+        Add(labels, "partition", job.Partition);
+        Add(labels, "severity", severity);
+        Add(labels, "team", team);
+        Add(labels, "user", job.User ?? job.Uid);
+        return new JobAlert(Key(name, job.JobId, node, gpu), labels, summary, description, $"{rules.RunbookUrl}#{name.ToLowerInvariant()}");
+    }
+
+    private static void Add(List<KeyValuePair<string, string>> labels, string name, string? value)
+    {
+        if (!string.IsNullOrEmpty(value))
+        {
+            labels.Add(new(name, value));
+        }
+    }
+
+    private static string Percent(double fraction) => (fraction * 100).ToString(fraction < 0.1 ? "0.#" : "0", CultureInfo.InvariantCulture);
+
+    private static string Minutes(TimeSpan span) => span.TotalMinutes.ToString("0", CultureInfo.InvariantCulture);
+
+    private static string Gib(double bytes) => (bytes / (1L << 30)).ToString("0.0", CultureInfo.InvariantCulture);
+}
