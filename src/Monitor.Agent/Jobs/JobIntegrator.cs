@@ -175,6 +175,7 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                     : _holders.Count == 1 && totalMemory == 0 && !double.IsNaN(sample[GpuValue.MemoryUsed]) ? sample[GpuValue.MemoryUsed]
                     : 0;
                 usage.MemoryPeakBytes = Math.Max(usage.MemoryPeakBytes, memory);
+                usage.MemoryUsedBytes = memory;
                 if (!double.IsNaN(total))
                 {
                     usage.MemoryTotalBytes = total;

@@ -39,6 +39,12 @@ internal sealed class JobGpuUsage(int index, string uuid)
     /// </summary>
     public double UtilizationPeak { get; set; } = double.NaN;
 
+    /// <summary>
+    /// The GPU memory the job held at its last credited tick (bytes; as <see cref="MemoryPeakBytes"/> counts it); NaN
+    /// before the first tick and after a restart. A gauge for the aggregator's memory alert: not in the ledger.
+    /// </summary>
+    public double MemoryUsedBytes { get; set; } = double.NaN;
+
     /// <summary>XID errors on the GPU while the job held it.</summary>
     public long XidErrors { get; set; }
 
@@ -143,6 +149,7 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
                 (usage.AllocatedSeconds, usage.BusySeconds, usage.EnergyJoules, usage.TensorActiveSeconds, usage.SmActiveSeconds);
             (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix, to.MemoryTotalBytes, to.UtilizationPeak) =
                 (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix, usage.MemoryTotalBytes, usage.UtilizationPeak);
+            to.MemoryUsedBytes = usage.MemoryUsedBytes;
         }
 
         return copy;

@@ -170,7 +170,8 @@ internal static class JobsApi
             json.WriteStartObject();
             json.WriteNumber("index", gpu.Index);
             json.WriteString("uuid", gpu.Uuid);
-            json.WriteBoolean("held", job.HeldGpus.Contains(gpu.Uuid));
+            var held = job.HeldGpus.Contains(gpu.Uuid);
+            json.WriteBoolean("held", held);
             json.WriteNumber("allocated_seconds", gpu.AllocatedSeconds);
             json.WriteNumber("busy_seconds", gpu.BusySeconds);
             json.WriteNumber("energy_joules", gpu.EnergyJoules);
@@ -179,6 +180,7 @@ internal static class JobsApi
             json.WriteNumber("memory_peak_bytes", gpu.MemoryPeakBytes);
             Number(json, "memory_total_bytes", gpu.MemoryTotalBytes);
             Number(json, "utilization_peak", gpu.UtilizationPeak);
+            Number(json, "memory_used_bytes", held ? gpu.MemoryUsedBytes : double.NaN);
             json.WriteNumber("xid_errors", gpu.XidErrors);
             json.WriteNumber("ecc_errors", gpu.EccErrors);
             json.WriteNumber("unobserved_seconds", gpu.UnobservedSeconds);

@@ -413,10 +413,12 @@ public sealed class JobLedgerTests : IDisposable
         harness.Update();
         for (var t = 1; t <= 3; t++)
         {
-            Tick(services, t);
+            Tick(services, t, memoryUsed: 1e9 * t);
         }
 
+        // While it runs, the GPU memory it holds now is the last tick's (a sole holder: the GPU's used memory).
         harness.Update();
+        Assert.Equal(3e9, Assert.Single(Assert.Single(Monitor.Contracts.JobsFeedReader.Parse(Feed(services)).Jobs).Gpus).MemoryUsedBytes);
         File.Delete(_tree.Path("map/0"));
         Directory.Delete(_tree.Path(JobCgroupPath), recursive: true);
         Tick(services, 4);
@@ -449,6 +451,8 @@ public sealed class JobLedgerTests : IDisposable
         Assert.Equal(4 * 0.3, gpu.TensorActiveSeconds, 9);
         Assert.Equal(H100Total, gpu.MemoryTotalBytes);
         Assert.Equal(H100Total, mine.GetProperty("gpus")[0].GetProperty("memory_total_bytes").GetDouble());
+        Assert.Equal(3e9, gpu.MemoryPeakBytes);
+        Assert.Null(gpu.MemoryUsedBytes);   // no longer held: no current value
     }
 
     [Fact]
@@ -670,7 +674,7 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     /// <summary>The clock moves to second <paramref name="t"/> of the trace and every GPU ticks with the trace's values.</summary>
-    private void Tick(AgentServices services, int t, int gpus = 1)
+    private void Tick(AgentServices services, int t, int gpus = 1, double memoryUsed = double.NaN)
     {
         var now = TestClock.Start + TimeSpan.FromSeconds(t);
         if (now > _time.GetUtcNow())
@@ -686,6 +690,7 @@ public sealed class JobLedgerTests : IDisposable
             sample[GpuValue.Energy] = EnergyCounter(t);
             sample[GpuValue.TensorActiveSeconds] = 0.3 * t;
             sample[GpuValue.MemoryTotal] = H100Total;
+            sample[GpuValue.MemoryUsed] = memoryUsed;
             devices.Add(new GpuTickDevice(g, $"GPU-5131d000-0000-4000-8000-{g:D12}", sample, Healthy: true));
         }
 
@@ -727,6 +732,19 @@ public sealed class JobLedgerTests : IDisposable
         Directory.CreateDirectory(_tree.Path("jobs"));
         File.WriteAllText(_tree.Path($"jobs/.{id}.tmp"), content);
         File.Move(_tree.Path($"jobs/.{id}.tmp"), _tree.Path($"jobs/{id}"), overwrite: true);
+    }
+
+    /// <summary>The whole feed from revision 0, as the agent serves it.</summary>
+    private byte[] Feed(AgentServices services)
+    {
+        using var buffer = new MemoryStream();
+        Assert.Null(JobsApi.ParseQuery("0", null, services.Jobs, out var query));
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            JobsApi.Write(json, services.Jobs, "node1", _time.GetUtcNow(), query);
+        }
+
+        return buffer.ToArray();
     }
 
     private JsonElement Job(AgentServices services, string id) =>
