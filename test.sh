@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
-# use (Prometheus and promtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML library, PostgreSQL for the
-# aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of the jobs tests) when they
-# are missing; that needs root.
+# use (Prometheus and promtool, Alertmanager and amtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML
+# library, PostgreSQL for the aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of
+# the jobs tests) when they are missing; that needs root.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -16,6 +16,8 @@ need shellcheck shellcheck
 need curl curl
 need jq jq
 need gcc gcc
+need prometheus-alertmanager prometheus-alertmanager
+need amtool prometheus-alertmanager
 # PostgreSQL for the aggregator's storage tests (they start their own server on loopback, tests/Monitor.Testing/PostgresServer.cs).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
 need chromium chromium
@@ -48,6 +50,15 @@ tests/slurm/test-prolog-epilog.sh
 # Alert rules: syntax, then their unit tests (promtool is the real Prometheus rule engine).
 promtool check rules alerts/*.rules.yml
 promtool test rules alerts/tests/*.yml
+
+# Alertmanager: the example configuration, and the receiver each team and severity reaches (amtool is Alertmanager's).
+amtool check-config alerts/alertmanager.example.yml >/dev/null
+while read -r receiver labels; do
+  [[ -z $receiver || $receiver == \#* ]] && continue
+  # shellcheck disable=SC2086 # the labels are separate arguments
+  amtool config routes test --config.file=alerts/alertmanager.example.yml --verify.receivers="$receiver" $labels >/dev/null 2>&1 ||
+    { echo "test.sh: alerts/alertmanager.example.yml does not route '$labels' to $receiver" >&2; exit 1; }
+done <alerts/tests/alertmanager-routes.txt
 
 mapfile -t scripts < <(git ls-files '*.sh' .ci/run)
 shellcheck "${scripts[@]}"

@@ -13,21 +13,33 @@ namespace Monitor.Testing;
 /// <summary>
 /// Several agents' jobs feeds (docs/api.md) in one Kestrel server on 127.0.0.1, with a port picked at run time: node
 /// <c>n</c>'s records are at <c>/n/api/v1/jobs</c>, so <see cref="Targets"/> can be given to a real aggregator as
-/// its <c>--targets</c>. The records are fixed: the first poll (<c>since=0</c>, or a cursor not of this feed) gets
-/// all of them in one answer, later polls get none. For tests of what the aggregator does with given figures; the
-/// feed's paging and faults are tested with the in-process <c>StandInAgent</c>.
+/// its <c>--targets</c>. A poll with a cursor older than the node's records (<c>since=0</c>, or a cursor not of this
+/// feed) gets all of them in one answer, later polls get none, until <see cref="Update"/> gives the node new records.
+/// For tests of what the aggregator does with given figures; the feed's paging and faults are tested with the
+/// in-process <c>StandInAgent</c>.
 /// </summary>
 public sealed class StandInJobsFeed : IAsyncDisposable
 {
-    private const string Cursor = "5fa1d000000000000000000000000001-1";
+    private const string Ledger = "5fa1d000000000000000000000000001";
 
     private static readonly JsonSerializerOptions Json = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower };
 
     private readonly WebApplication _app;
-    private readonly IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> _nodes;
+    private readonly Dictionary<string, (IReadOnlyList<NodeJobRecord> Records, int Version)> _nodes;
+    private readonly Lock _gate = new();
     private int _requests;
 
-    private StandInJobsFeed(WebApplication app, IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> nodes) => (_app, _nodes) = (app, nodes);
+    private StandInJobsFeed(WebApplication app, IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> nodes) =>
+        (_app, _nodes) = (app, nodes.ToDictionary(n => n.Key, n => (n.Value, 1), StringComparer.Ordinal));
+
+    /// <summary>Gives <paramref name="node"/> new records (with higher revisions): its next poll gets them.</summary>
+    public void Update(string node, IReadOnlyList<NodeJobRecord> records)
+    {
+        lock (_gate)
+        {
+            _nodes[node] = (records, _nodes.TryGetValue(node, out var known) ? known.Version + 1 : 1);
+        }
+    }
 
     /// <summary>One URL per node, e.g. <c>http://127.0.0.1:41234/gpu17</c>.</summary>
     public IReadOnlyList<string> Targets { get; private set; } = [];
@@ -55,8 +67,8 @@ public sealed class StandInJobsFeed : IAsyncDisposable
     /// are serialized by their property names in snake case, which are the feed's field names (the reader ignores the
     /// one extra, <c>ended</c>).
     /// </summary>
-    public static byte[] Page(string node, IReadOnlyList<NodeJobRecord> records) =>
-        JsonSerializer.SerializeToUtf8Bytes(new FeedPage(node, DateTimeOffset.UnixEpoch, Truncated: false, More: false, Cursor, records), Json);
+    public static byte[] Page(string node, IReadOnlyList<NodeJobRecord> records, string cursor = Ledger + "-1") =>
+        JsonSerializer.SerializeToUtf8Bytes(new FeedPage(node, DateTimeOffset.UnixEpoch, Truncated: false, More: false, cursor, records), Json);
 
     public async ValueTask DisposeAsync()
     {
@@ -70,15 +82,20 @@ public sealed class StandInJobsFeed : IAsyncDisposable
         var path = context.Request.Path.Value ?? string.Empty;
         const string suffix = "/api/v1/jobs";
         var node = path.EndsWith(suffix, StringComparison.Ordinal) ? Uri.UnescapeDataString(path[1..^suffix.Length]) : null;
-        if (node is null || !_nodes.TryGetValue(node, out var records))
+        (IReadOnlyList<NodeJobRecord> Records, int Version) current;
+        lock (_gate)
         {
-            context.Response.StatusCode = StatusCodes.Status404NotFound;
-            return;
+            if (node is null || !_nodes.TryGetValue(node, out current))
+            {
+                context.Response.StatusCode = StatusCodes.Status404NotFound;
+                return;
+            }
         }
 
-        var first = context.Request.Query["since"].FirstOrDefault() != Cursor;
+        var cursor = $"{Ledger}-{current.Version}";
+        var fresh = context.Request.Query["since"].FirstOrDefault() != cursor;
         context.Response.ContentType = "application/json";
-        await context.Response.Body.WriteAsync(Page(node, first ? records : []));
+        await context.Response.Body.WriteAsync(Page(node, fresh ? current.Records : [], cursor));
     }
 
     /// <summary>An answer of the feed, as docs/api.md names its fields.</summary>

@@ -28,7 +28,9 @@ internal sealed record JobAlertEvaluation(IReadOnlyList<JobAlert> Firing, IReadO
 /// <item>JobGpuMemoryFull (tenant): a GPU's memory over the threshold of its total for the window;</item>
 /// <item>JobGpuErrors (tenant): XID or ECC errors on a GPU while the job held it;</item>
 /// <item>JobOnUnavailableNode (on-call): a running job on a node Slurm reports down, drained or failed;</item>
-/// <item>JobNodeDataMissing (on-call): a running job whose node's agent has not answered for the window.</item>
+/// <item>JobNodeDataMissing (on-call): a running job whose node's agent has not answered for the window;</item>
+/// <item>SlurmNodeMaintenance (on-call, info): a node with jobs that Slurm drains or has in maintenance, the source
+/// of the inhibit rule that keeps its jobs' tenant alerts quiet.</item>
 /// </list>
 /// Every alert carries job_id, user, account, partition, cluster, severity and team, and node and gpu where it is
 /// about one.
@@ -47,9 +49,27 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         {
             var firing = new List<JobAlert>();
             var undecided = new HashSet<string>(StringComparer.Ordinal);
+            var nodes = new HashSet<string>(StringComparer.Ordinal);
             foreach (var job in byJob)
             {
-                EvaluateJob(job.Key, [.. job], answered, nodeStates, now, active, firing, undecided);
+                List<RunningJobs.NodeRun> runs = [.. job];
+                EvaluateJob(job.Key, runs, answered, nodeStates, now, active, firing, undecided);
+                nodes.UnionWith(runs.Select(r => r.Node));
+            }
+
+            // The nodes with jobs that Slurm drains or has in maintenance: the source of the inhibit rule that keeps
+            // their jobs' tenant alerts quiet (alerts/alertmanager.example.yml).
+            foreach (var node in nodes.Order(StringComparer.Ordinal))
+            {
+                if (nodeStates.TryGetValue(node, out var states) && states.Where(s => s is "drained" or "draining" or "maint").Order(StringComparer.Ordinal).ToList() is { Count: > 0 } maintenance)
+                {
+                    firing.Add(new JobAlert(
+                        Key("SlurmNodeMaintenance", "", node, null),
+                        [new("alertname", "SlurmNodeMaintenance"), new("cluster", cluster), new("node", node), new("severity", "info"), new("state", string.Join('+', maintenance)), new("team", "oncall")],
+                        $"Node {node} is {string.Join('+', maintenance)} in Slurm",
+                        $"Slurm reports node {node} {string.Join('+', states.Order(StringComparer.Ordinal))}. The tenant alerts of the jobs still on it are inhibited (alertmanager.example.yml).",
+                        $"{rules.RunbookUrl}#slurmnodemaintenance"));
+                }
             }
 
             return new JobAlertEvaluation(firing, undecided);
