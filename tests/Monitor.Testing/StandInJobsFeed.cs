@@ -32,6 +32,9 @@ public sealed class StandInJobsFeed : IAsyncDisposable
     private StandInJobsFeed(WebApplication app, IReadOnlyDictionary<string, IReadOnlyList<NodeJobRecord>> nodes) =>
         (_app, _nodes) = (app, nodes.ToDictionary(n => n.Key, n => (n.Value, 1), StringComparer.Ordinal));
 
+    /// <summary>Nodes whose feed answers 503, as an agent that is down would fail its polls.</summary>
+    public ConcurrentSet Failing { get; } = new();
+
     /// <summary>Gives <paramref name="node"/> new records (with higher revisions): its next poll gets them.</summary>
     public void Update(string node, IReadOnlyList<NodeJobRecord> records)
     {
@@ -83,6 +86,12 @@ public sealed class StandInJobsFeed : IAsyncDisposable
         const string suffix = "/api/v1/jobs";
         var node = path.EndsWith(suffix, StringComparison.Ordinal) ? Uri.UnescapeDataString(path[1..^suffix.Length]) : null;
         (IReadOnlyList<NodeJobRecord> Records, int Version) current;
+        if (node is not null && Failing.Contains(node))
+        {
+            context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+            return;
+        }
+
         lock (_gate)
         {
             if (node is null || !_nodes.TryGetValue(node, out current))
@@ -96,6 +105,18 @@ public sealed class StandInJobsFeed : IAsyncDisposable
         var fresh = context.Request.Query["since"].FirstOrDefault() != cursor;
         context.Response.ContentType = "application/json";
         await context.Response.Body.WriteAsync(Page(node, fresh ? current.Records : [], cursor));
+    }
+
+    /// <summary>A set safe to change while the server reads it.</summary>
+    public sealed class ConcurrentSet
+    {
+        private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> _items = new(StringComparer.Ordinal);
+
+        public void Add(string item) => _items[item] = true;
+
+        public void Remove(string item) => _items.TryRemove(item, out _);
+
+        public bool Contains(string item) => _items.ContainsKey(item);
     }
 
     /// <summary>An answer of the feed, as docs/api.md names its fields.</summary>

@@ -152,6 +152,16 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                         $"Job {id} has filled GPU {gpu.Index} on {run.Node} to {Percent(history.MemoryFraction)} % of its memory",
                         $"GPU {gpu.Index} of node {run.Node}: {Gib(gpu.MemoryUsedBytes ?? 0)} of {Gib(gpu.MemoryTotalBytes ?? 0)} GiB ({Percent(history.MemoryFraction)} %) held by job {id}, over {Percent(rules.MemoryFull.Threshold)} % for {Minutes(now - since)} min: the job is close to running out of GPU memory."));
                 }
+                else if (rules.MemoryFull.Enabled && (double.IsNaN(history.MemoryFraction) || history.MemoryHighSince is not null))
+                {
+                    // Unknown (no current value since a restart), or high but not yet for the window since the restart:
+                    // a firing alert stays until the memory is seen under the threshold.
+                    var key = Key("JobGpuMemoryFull", id, run.Node, gpu.Index);
+                    if (active(key))
+                    {
+                        undecided.Add(key);
+                    }
+                }
             }
         }
 
@@ -170,7 +180,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                         $"Job {id}'s {gpus} GPUs were {Percent(ratio)} % busy together over the last {Minutes(rules.Underused.For)} min (threshold {Percent(rules.Underused.Threshold)} %): {enough} GPU{(enough == 1 ? "" : "s")} would do; request fewer."));
                 }
             }
-            else if (!windowKnown && active(underusedKey))
+            else if (active(underusedKey))
             {
                 undecided.Add(underusedKey);
             }
@@ -192,10 +202,14 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         var threshold = rules.Idle.Threshold;
         string? why = null;
         var ratio = double.NaN;
+
+        // The window is known when the history reaches back over it and the GPU was held (its counters moved) since:
+        // a record that did not change (its agent stopped answering) says nothing about the last minutes.
         var window = history.Before(now, rules.Idle.For);
-        if (window is { } before && gpu.AllocatedSeconds - before.Allocated > 0)
+        var known = window is { } before && gpu.AllocatedSeconds - before.Allocated > 0;
+        if (known)
         {
-            ratio = (gpu.BusySeconds - before.Busy) / (gpu.AllocatedSeconds - before.Allocated);
+            ratio = (gpu.BusySeconds - window!.Value.Busy) / (gpu.AllocatedSeconds - window.Value.Allocated);
             if (ratio < threshold)
             {
                 why = $"over the last {Minutes(rules.Idle.For)} min";
@@ -215,7 +229,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                 $"GPU {gpu.Index} on {run.Node} is idle in job {id}",
                 $"GPU {gpu.Index} of node {run.Node}, allocated to job {id}, was {Percent(ratio)} % busy {why} (threshold {Percent(threshold)} %). Release it, or check that the job uses the GPUs it requested."));
         }
-        else if (window is null)
+        else if (!known)
         {
             var key = Key("JobGpuIdle", id, run.Node, gpu.Index);
             if (active(key))

@@ -113,7 +113,11 @@ internal sealed partial class JobAlerter(
         await PushAsync(now, cancellationToken).ConfigureAwait(false);
     }
 
-    private void Load(DateTimeOffset now)
+    /// <summary>
+    /// Loads the stored alerts and seeds the running jobs from the store, once (again after <see cref="Reset"/>). The
+    /// poll cycle calls it before its polls, so that the answers they bring land on the seeded view, not under it.
+    /// </summary>
+    public void Load(DateTimeOffset now)
     {
         if (_loaded)
         {

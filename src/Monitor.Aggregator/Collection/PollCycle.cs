@@ -63,6 +63,8 @@ internal sealed partial class PollCycle(
             _led = true;
         }
 
+        alerter?.Load(now);
+
         Leader.Set(1);
         var current = targets.Current().Where(options.Shard.Owns).ToList();
         ReportSources();
