@@ -21,13 +21,19 @@ public sealed class PrometheusServer : IAsyncDisposable
         _client = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(10) };
     }
 
-    /// <summary>Starts Prometheus with <paramref name="scrapeConfigsYaml"/> under <c>scrape_configs:</c>.</summary>
-    public static async Task<PrometheusServer> StartAsync(string scrapeConfigsYaml)
+    /// <summary>
+    /// Starts Prometheus with <paramref name="scrapeConfigsYaml"/> under <c>scrape_configs:</c>, and the rule files
+    /// <paramref name="ruleFiles"/> (absolute paths) under <c>rule_files:</c>, evaluated every second.
+    /// </summary>
+    public static async Task<PrometheusServer> StartAsync(string scrapeConfigsYaml, IReadOnlyList<string>? ruleFiles = null)
     {
         var prometheus = ExternalTool.Require("prometheus", "prometheus");
         var directory = Directory.CreateTempSubdirectory("monitor-prom-").FullName;
         var config = Path.Join(directory, "prometheus.yml");
-        await File.WriteAllTextAsync(config, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\nscrape_configs:\n" + scrapeConfigsYaml);
+        var rules = ruleFiles is { Count: > 0 }
+            ? "rule_files:\n" + string.Concat(ruleFiles.Select(f => $"  - '{f.Replace("'", "''", StringComparison.Ordinal)}'\n"))
+            : "";
+        await File.WriteAllTextAsync(config, "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n" + rules + "scrape_configs:\n" + scrapeConfigsYaml);
         var port = ExternalTool.FreePort();
         var info = new ProcessStartInfo("timeout")
         {
@@ -65,10 +71,14 @@ public sealed class PrometheusServer : IAsyncDisposable
         return server;
     }
 
-    /// <summary>Runs an instant query and returns each result's labels and value.</summary>
-    public async Task<IReadOnlyList<(Dictionary<string, string> Labels, double Value)>> QueryAsync(string promql)
+    /// <summary>
+    /// Runs an instant query, now or at <paramref name="at"/> (so that several queries see the same samples), and
+    /// returns each result's labels and value.
+    /// </summary>
+    public async Task<IReadOnlyList<(Dictionary<string, string> Labels, double Value)>> QueryAsync(string promql, DateTimeOffset? at = null)
     {
-        using var response = await _client.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(promql));
+        var time = at is { } t ? "&time=" + (t.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", CultureInfo.InvariantCulture) : "";
+        using var response = await _client.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(promql) + time);
         var body = await response.Content.ReadAsStringAsync();
         using var json = JsonDocument.Parse(body);
         if (json.RootElement.GetProperty("status").GetString() != "success")
