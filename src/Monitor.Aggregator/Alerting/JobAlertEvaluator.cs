@@ -37,6 +37,10 @@ internal sealed record JobAlertEvaluation(IReadOnlyList<JobAlert> Firing, IReadO
 /// </summary>
 internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
 {
+    /// <summary>The alerts it raises (each has a section in docs/runbooks.md).</summary>
+    public static readonly IReadOnlyList<string> Names =
+        ["JobGpuIdle", "JobGpusUnderused", "JobGpuMemoryFull", "JobGpuErrors", "JobOnUnavailableNode", "JobNodeDataMissing", "SlurmNodeMaintenance"];
+
     public JobAlertRules Rules => rules;
 
     /// <summary>
