@@ -25,4 +25,10 @@ if (args.Length > 1 && args[0] == "store-fill")
     return;
 }
 
+if (args.Length > 0 && args[0] == "job-alerts")
+{
+    Monitor.Benchmarks.Aggregator.JobAlertsBench.Run(args.Length > 1 ? int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture) : 50_000);
+    return;
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

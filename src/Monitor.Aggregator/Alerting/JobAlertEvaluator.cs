@@ -45,20 +45,26 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
 
     /// <summary>
     /// Evaluates every rule at <paramref name="now"/>. <paramref name="nodeStates"/> gives Slurm's state words of a
-    /// node by name (empty without Slurm); <paramref name="active"/> says whether an alert (by key) is firing now, so
-    /// that only those are reported undecided.
+    /// node by name (empty without Slurm); <paramref name="active"/> holds the keys of the alerts firing now, so that
+    /// only those are reported undecided.
     /// </summary>
-    public JobAlertEvaluation Evaluate(RunningJobs jobs, IReadOnlyDictionary<string, IReadOnlySet<string>> nodeStates, DateTimeOffset now, Func<string, bool> active) =>
+    public JobAlertEvaluation Evaluate(RunningJobs jobs, IReadOnlyDictionary<string, IReadOnlySet<string>> nodeStates, DateTimeOffset now, IReadOnlySet<string> active) =>
         jobs.Read((byJob, answered) =>
         {
+            // A key is made only for a rule that has firing alerts: most evaluations make none.
+            var activeNames = active.Select(k => k[..k.IndexOf('\u001f', StringComparison.Ordinal)]).ToHashSet(StringComparer.Ordinal);
+            bool IsActive(string name, string job, string? node, int? gpu) => activeNames.Contains(name) && active.Contains(Key(name, job, node, gpu));
+
             var firing = new List<JobAlert>();
             var undecided = new HashSet<string>(StringComparer.Ordinal);
             var nodes = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var job in byJob)
+            foreach (var (id, runs) in byJob)
             {
-                List<RunningJobs.NodeRun> runs = [.. job];
-                EvaluateJob(job.Key, runs, answered, nodeStates, now, active, firing, undecided);
-                nodes.UnionWith(runs.Select(r => r.Node));
+                EvaluateJob(id, runs, answered, nodeStates, now, IsActive, firing, undecided);
+                foreach (var run in runs)
+                {
+                    nodes.Add(run.Node);
+                }
             }
 
             // The nodes with jobs that Slurm drains or has in maintenance: the source of the inhibit rule that keeps
@@ -85,12 +91,17 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         IReadOnlyDictionary<string, DateTimeOffset> answered,
         IReadOnlyDictionary<string, IReadOnlySet<string>> nodeStates,
         DateTimeOffset now,
-        Func<string, bool> active,
+        Func<string, string, string?, int?, bool> active,
         List<JobAlert> firing,
         HashSet<string> undecided)
     {
         var first = runs[0].Record;
-        var start = runs.Min(r => r.Record.Start);
+        var start = first.Start;
+        foreach (var run in runs)
+        {
+            start = run.Record.Start < start ? run.Record.Start : start;
+        }
+
         var (jobAllocated, jobBusy, windowAllocated, windowBusy, gpus, windowKnown) = (0.0, 0.0, 0.0, 0.0, 0, true);
         foreach (var run in runs)
         {
@@ -160,16 +171,14 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                 {
                     // Unknown (no current value since a restart), or high but not yet for the window since the restart:
                     // a firing alert stays until the memory is seen under the threshold.
-                    var key = Key("JobGpuMemoryFull", id, run.Node, gpu.Index);
-                    if (active(key))
+                    if (active("JobGpuMemoryFull", id, run.Node, gpu.Index))
                     {
-                        undecided.Add(key);
+                        undecided.Add(Key("JobGpuMemoryFull", id, run.Node, gpu.Index));
                     }
                 }
             }
         }
 
-        var underusedKey = Key("JobGpusUnderused", id, null, null);
         if (rules.Underused.Enabled && gpus > 1)
         {
             if (windowKnown && windowAllocated > 0)
@@ -184,9 +193,9 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                         $"Job {id}'s {gpus} GPUs were {Percent(ratio)} % busy together over the last {Minutes(rules.Underused.For)} min (threshold {Percent(rules.Underused.Threshold)} %): {enough} GPU{(enough == 1 ? "" : "s")} would do; request fewer."));
                 }
             }
-            else if (active(underusedKey))
+            else if (active("JobGpusUnderused", id, null, null))
             {
-                undecided.Add(underusedKey);
+                undecided.Add(Key("JobGpusUnderused", id, null, null));
             }
         }
     }
@@ -199,7 +208,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         RunningJobs.GpuHistory history,
         DateTimeOffset start,
         DateTimeOffset now,
-        Func<string, bool> active,
+        Func<string, string, string?, int?, bool> active,
         List<JobAlert> firing,
         HashSet<string> undecided)
     {
@@ -235,10 +244,9 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         }
         else if (!known)
         {
-            var key = Key("JobGpuIdle", id, run.Node, gpu.Index);
-            if (active(key))
+            if (active("JobGpuIdle", id, run.Node, gpu.Index))
             {
-                undecided.Add(key);
+                undecided.Add(Key("JobGpuIdle", id, run.Node, gpu.Index));
             }
         }
     }

@@ -62,7 +62,7 @@ internal sealed partial class JobAlerter(
     {
         Load(now);
         var started = Stopwatch.GetTimestamp();
-        var evaluation = evaluator.Evaluate(jobs, nodeStates(), now, key => _alerts.TryGetValue(key, out var a) && a.EndsAt is null);
+        var evaluation = evaluator.Evaluate(jobs, nodeStates(), now, _alerts.Values.Where(a => a.EndsAt is null).Select(a => a.Alert.Key).ToHashSet(StringComparer.Ordinal));
         EvaluationSeconds.Set(Stopwatch.GetElapsedTime(started).TotalSeconds);
 
         var changed = new List<StoredAlert>();

@@ -14,6 +14,7 @@ namespace Monitor.Aggregator.Alerting;
 internal sealed class RunningJobs(TimeSpan sampleEvery, TimeSpan keep, double memoryThreshold = 0.95)
 {
     private readonly Dictionary<(string Job, long Start, string Node), NodeRun> _runs = [];
+    private readonly Dictionary<string, List<NodeRun>> _byJob = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _answered = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
     private readonly int _capacity = Math.Max(2, (int)Math.Ceiling(keep / sampleEvery) + 2);
@@ -41,14 +42,13 @@ internal sealed class RunningJobs(TimeSpan sampleEvery, TimeSpan keep, double me
                 var key = (record.JobId, record.Start.ToUnixTimeMilliseconds(), page.Node);
                 if (record.End is not null || record.State != "running")
                 {
-                    _runs.Remove(key);
+                    Remove(key);
                     continue;
                 }
 
                 if (!_runs.TryGetValue(key, out var run))
                 {
-                    run = new NodeRun(target, page.Node);
-                    _runs[key] = run;
+                    run = Add(key, target, page.Node);
                 }
                 else if (run.Record.Revision > record.Revision && !page.Reset)
                 {
@@ -78,6 +78,7 @@ internal sealed class RunningJobs(TimeSpan sampleEvery, TimeSpan keep, double me
         lock (_gate)
         {
             _runs.Clear();
+            _byJob.Clear();
             foreach (var (target, answered) in targets)
             {
                 _answered[target] = answered;
@@ -85,9 +86,9 @@ internal sealed class RunningJobs(TimeSpan sampleEvery, TimeSpan keep, double me
 
             foreach (var (target, node, record) in running)
             {
-                var run = new NodeRun(target, node);
+                var key = (record.JobId, record.Start.ToUnixTimeMilliseconds(), node);
+                var run = _runs.TryGetValue(key, out var known) ? known : Add(key, target, node);
                 run.Update(record, now, sampleEvery, _capacity, memoryThreshold);
-                _runs[(record.JobId, record.Start.ToUnixTimeMilliseconds(), node)] = run;
             }
         }
     }
@@ -99,17 +100,43 @@ internal sealed class RunningJobs(TimeSpan sampleEvery, TimeSpan keep, double me
         {
             foreach (var key in _runs.Where(r => _answered.GetValueOrDefault(r.Value.Target, DateTimeOffset.MinValue) < before).Select(r => r.Key).ToList())
             {
-                _runs.Remove(key);
+                Remove(key);
             }
         }
     }
 
-    /// <summary>Runs <paramref name="read"/> over every running record (grouped by job) and each target's last answer, under the view's lock.</summary>
-    public T Read<T>(Func<IEnumerable<IGrouping<string, NodeRun>>, IReadOnlyDictionary<string, DateTimeOffset>, T> read)
+    /// <summary>Runs <paramref name="read"/> over every running job's records (by job id) and each target's last answer, under the view's lock.</summary>
+    public T Read<T>(Func<IReadOnlyDictionary<string, List<NodeRun>>, IReadOnlyDictionary<string, DateTimeOffset>, T> read)
     {
         lock (_gate)
         {
-            return read(_runs.Values.GroupBy(r => r.Record.JobId, StringComparer.Ordinal), _answered);
+            return read(_byJob, _answered);
+        }
+    }
+
+    private NodeRun Add((string Job, long Start, string Node) key, string target, string node)
+    {
+        var run = new NodeRun(target, node);
+        _runs[key] = run;
+        if (!_byJob.TryGetValue(key.Job, out var runs))
+        {
+            runs = new List<NodeRun>(1);
+            _byJob[key.Job] = runs;
+        }
+
+        runs.Add(run);
+        return run;
+    }
+
+    private void Remove((string Job, long Start, string Node) key)
+    {
+        if (_runs.Remove(key, out var run) && _byJob.TryGetValue(key.Job, out var runs))
+        {
+            runs.Remove(run);
+            if (runs.Count == 0)
+            {
+                _byJob.Remove(key.Job);
+            }
         }
     }
 

@@ -116,7 +116,7 @@ public sealed class JobAlertEvaluatorTests
 
         // Node h's agent answers; the others stop answering at T0.
         _jobs.Polled("http://h:9420", T0.AddMinutes(5));
-        var firing = _evaluator.Evaluate(_jobs, states, T0.AddMinutes(5), _ => false).Firing;
+        var firing = _evaluator.Evaluate(_jobs, states, T0.AddMinutes(5), new HashSet<string>()).Firing;
 
         var errors = Assert.Single(firing, a => a.Name == "JobGpuErrors");
         Assert.Equal(("15", "tenant"), (Label(errors, "job_id"), Label(errors, "team")));
@@ -132,7 +132,7 @@ public sealed class JobAlertEvaluatorTests
         // After a restart the view starts from the store: job 19 is 10 minutes old, its GPU's history empty.
         _jobs.Seed([("http://a:9420", "a", Record("19", T0.AddMinutes(-10), Gpu(0, 600, 300)))], [("http://a:9420", T0)], T0);
         var key = JobAlertEvaluator.Key("JobGpuIdle", "19", "a", 0);
-        var evaluation = _evaluator.Evaluate(_jobs, NoStates, T0, k => k == key);
+        var evaluation = _evaluator.Evaluate(_jobs, NoStates, T0, new HashSet<string> { key });
 
         Assert.Empty(evaluation.Firing);
         Assert.Equal([key], evaluation.Undecided);
@@ -194,7 +194,7 @@ public sealed class JobAlertEvaluatorTests
 
     private static string Label(JobAlert alert, string name) => alert.Labels.Single(l => l.Key == name).Value;
 
-    private List<JobAlert> Evaluate(DateTimeOffset now) => [.. _evaluator.Evaluate(_jobs, NoStates, now, _ => false).Firing];
+    private List<JobAlert> Evaluate(DateTimeOffset now) => [.. _evaluator.Evaluate(_jobs, NoStates, now, new HashSet<string>()).Firing];
 
     private void Poll(string node, NodeJobRecord record, DateTimeOffset at) =>
         _jobs.Apply($"http://{node}:9420", new JobsFeedPage(node, null, false, false, false, [record]), at);
