@@ -133,6 +133,9 @@ public static class JobsFeedReader
             UtilizationPeak = OptionalAmount(gpu, "utilization_peak", at),
             MemoryUsedBytes = OptionalAmount(gpu, "memory_used_bytes", at),
             XidErrors = (long)Counter(gpu, "xid_errors", at),
+            LastXid = OptionalAmount(gpu, "last_xid", at) is { } lastXid
+                ? (lastXid == Math.Floor(lastXid) && lastXid <= uint.MaxValue ? (long)lastXid : throw Bad("last_xid", at, "an XID code (a whole number)"))
+                : null,
             EccErrors = (long)Counter(gpu, "ecc_errors", at),
             UnobservedSeconds = Counter(gpu, "unobserved_seconds", at),
         };

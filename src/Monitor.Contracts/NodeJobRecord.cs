@@ -138,6 +138,12 @@ public sealed record NodeJobGpu
     /// <summary>XID errors while the job held the GPU.</summary>
     public long XidErrors { get; init; }
 
+    /// <summary>
+    /// The code of the last of those XIDs; null when none, or unknown (an agent restart since, or a record older than
+    /// the field: the agent's ledger keeps the count, not the code).
+    /// </summary>
+    public long? LastXid { get; init; }
+
     /// <summary>ECC errors while the job held the GPU.</summary>
     public long EccErrors { get; init; }
 

@@ -171,6 +171,9 @@ internal sealed class GpuSample
     /// <summary>XID errors counted on this GPU since the agent started (set at publication).</summary>
     public long XidErrors { get; set; }
 
+    /// <summary>The code of the last XID on this GPU since the agent started; 0 before any (set at publication).</summary>
+    public uint LastXid { get; set; }
+
     /// <summary>The device answered GPU_IS_LOST.</summary>
     public bool Lost { get; set; }
 
@@ -200,6 +203,7 @@ internal sealed class GpuSample
         target.Timestamp = Timestamp;
         target.Lost = Lost;
         target.XidErrors = XidErrors;
+        target.LastXid = LastXid;
         target.Processes.Clear();
         target.Processes.AddRange(Processes);
         target.Mig.Clear();

@@ -84,6 +84,11 @@ internal sealed class GpuHistory(int capacity)
             usage.SmActiveSeconds += credit.Sm;
             usage.XidErrors += tick.Xids;
             usage.EccErrors += tick.Ecc;
+            if (tick.LastXid != 0)
+            {
+                usage.LastXid = tick.LastXid;
+            }
+
             usage.MemoryPeakBytes = Math.Max(usage.MemoryPeakBytes, tick.MemoryUsed);
             if (tick.Seconds > 0)
             {
@@ -187,6 +192,9 @@ internal sealed class GpuHistory(int capacity)
         public double MemoryTotal;
         public long Xids;
         public long Ecc;
+
+        /// <summary>The code of the last XID when the tick had any; 0 otherwise.</summary>
+        public uint LastXid;
 
         /// <summary>The fraction of the tick (0 to 1) no job was credited with: 1 when nobody held the GPU.</summary>
         public double Free;

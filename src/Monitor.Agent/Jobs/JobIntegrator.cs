@@ -96,6 +96,7 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                 MemoryTotal = total,
                 Xids = xids,
                 Ecc = ecc,
+                LastXid = xids > 0 ? sample.LastXid : 0,
             });
             if (_holders.Count == 0)
             {
@@ -171,6 +172,11 @@ internal sealed class JobIntegrator(int historyTicks = 64)
                 usage.SmActiveSeconds += credit.Sm;
                 usage.XidErrors += xids;
                 usage.EccErrors += ecc;
+                if (xids > 0 && sample.LastXid != 0)
+                {
+                    usage.LastXid = sample.LastXid;
+                }
+
                 var memory = jobMemory > 0 ? jobMemory
                     : _holders.Count == 1 && totalMemory == 0 && !double.IsNaN(sample[GpuValue.MemoryUsed]) ? sample[GpuValue.MemoryUsed]
                     : 0;

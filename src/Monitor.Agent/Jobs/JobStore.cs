@@ -45,6 +45,12 @@ internal sealed class JobGpuUsage(int index, string uuid)
     /// </summary>
     public double MemoryUsedBytes { get; set; } = double.NaN;
 
+    /// <summary>
+    /// The code of the last XID on the GPU while the job held it; 0 when none, and after a restart (not in the ledger:
+    /// the count, <see cref="XidErrors"/>, is). The aggregator routes its alert by it.
+    /// </summary>
+    public uint LastXid { get; set; }
+
     /// <summary>XID errors on the GPU while the job held it.</summary>
     public long XidErrors { get; set; }
 
@@ -150,6 +156,7 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
             (to.MemoryPeakBytes, to.XidErrors, to.EccErrors, to.UnobservedSeconds, to.LastTickUnix, to.MemoryTotalBytes, to.UtilizationPeak) =
                 (usage.MemoryPeakBytes, usage.XidErrors, usage.EccErrors, usage.UnobservedSeconds, usage.LastTickUnix, usage.MemoryTotalBytes, usage.UtilizationPeak);
             to.MemoryUsedBytes = usage.MemoryUsedBytes;
+            to.LastXid = usage.LastXid;
         }
 
         return copy;

@@ -182,6 +182,15 @@ internal static class JobsApi
             Number(json, "utilization_peak", gpu.UtilizationPeak);
             Number(json, "memory_used_bytes", held ? gpu.MemoryUsedBytes : double.NaN);
             json.WriteNumber("xid_errors", gpu.XidErrors);
+            if (gpu.LastXid != 0)
+            {
+                json.WriteNumber("last_xid", gpu.LastXid);
+            }
+            else
+            {
+                json.WriteNull("last_xid");
+            }
+
             json.WriteNumber("ecc_errors", gpu.EccErrors);
             json.WriteNumber("unobserved_seconds", gpu.UnobservedSeconds);
             json.WriteEndObject();

@@ -26,7 +26,8 @@ internal sealed record JobAlertEvaluation(IReadOnlyList<JobAlert> Firing, IReadO
 /// it has run <see cref="JobAlertRules.IdleWholeJobAfter"/>;</item>
 /// <item>JobGpusUnderused (tenant): the job's GPUs together under the threshold over the window;</item>
 /// <item>JobGpuMemoryFull (tenant): a GPU's memory over the threshold of its total for the window;</item>
-/// <item>JobGpuErrors (tenant): XID or ECC errors on a GPU while the job held it;</item>
+/// <item>JobGpuErrors (tenant): XID or ECC errors on a GPU while the job held it, with NVIDIA's resolution of the last
+/// XID; JobGpuErrorsNodeAction (on-call) when that resolution needs the node;</item>
 /// <item>JobOnUnavailableNode (on-call): a running job on a node Slurm reports down, drained or failed;</item>
 /// <item>JobNodeDataMissing (on-call): a running job whose node's agent has not answered for the window;</item>
 /// <item>SlurmNodeMaintenance (on-call, info): a node with jobs that Slurm drains or has in maintenance, the source
@@ -39,7 +40,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
 {
     /// <summary>The alerts it raises (each has a section in docs/runbooks.md).</summary>
     public static readonly IReadOnlyList<string> Names =
-        ["JobGpuIdle", "JobGpusUnderused", "JobGpuMemoryFull", "JobGpuErrors", "JobOnUnavailableNode", "JobNodeDataMissing", "SlurmNodeMaintenance"];
+        ["JobGpuIdle", "JobGpusUnderused", "JobGpuMemoryFull", "JobGpuErrors", "JobGpuErrorsNodeAction", "JobOnUnavailableNode", "JobNodeDataMissing", "SlurmNodeMaintenance"];
 
     public JobAlertRules Rules => rules;
 
@@ -128,13 +129,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                 var history = run.Gpus[gpu.Uuid];
                 if (gpu.XidErrors > 0 || gpu.EccErrors > 0)
                 {
-                    if (rules.Errors.Enabled)
-                    {
-                        firing.Add(Alert(
-                            "JobGpuErrors", rules.Errors.Severity, "tenant", first, run.Node, gpu.Index,
-                            $"GPU errors during job {id} on {run.Node} GPU {gpu.Index}",
-                            $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had {gpu.XidErrors} XID and {gpu.EccErrors} ECC errors while job {id} held it. Results computed on it may be wrong; the node's GpuXidCritical or GpuEccUncorrectable alert names what the node needs."));
-                    }
+                    Errors(id, first, run, gpu, firing);
                 }
 
                 if (!gpu.Held)
@@ -248,6 +243,35 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
             {
                 undecided.Add(Key("JobGpuIdle", id, run.Node, gpu.Index));
             }
+        }
+    }
+
+    /// <summary>
+    /// JobGpuErrors to the tenant, with NVIDIA's description and resolution of the last XID when the agent knows its
+    /// code; and JobGpuErrorsNodeAction to on-call when that resolution needs the node (a GPU reset, a reboot, or
+    /// NVIDIA's investigation workflow).
+    /// </summary>
+    private void Errors(string id, NodeJobRecord first, RunningJobs.NodeRun run, NodeJobGpu gpu, List<JobAlert> firing)
+    {
+        var code = gpu.LastXid is { } last and > 0 and <= uint.MaxValue ? (uint)last : (uint?)null;
+        var resolution = code is { } xid ? Monitor.Agent.Gpu.Xid.XidCatalog.Resolve(xid) : Monitor.Agent.Gpu.Xid.XidResolution.Unknown;
+        var what = code is { } known
+            ? $" The last was XID {known}, {Monitor.Agent.Gpu.Xid.XidCatalog.Describe(known)}: NVIDIA's resolution is {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}, {Monitor.Agent.Gpu.Xid.XidCatalog.Action(resolution)}."
+            : string.Empty;
+        if (rules.Errors.Enabled)
+        {
+            firing.Add(Alert(
+                "JobGpuErrors", rules.Errors.Severity, "tenant", first, run.Node, gpu.Index,
+                $"GPU errors during job {id} on {run.Node} GPU {gpu.Index}",
+                $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had {gpu.XidErrors} XID and {gpu.EccErrors} ECC errors while job {id} held it.{what} Results computed on it may be wrong: check them, and rerun the job if in doubt."));
+        }
+
+        if (rules.ErrorsNodeAction.Enabled && resolution is Monitor.Agent.Gpu.Xid.XidResolution.ResetGpu or Monitor.Agent.Gpu.Xid.XidResolution.RestartBareMetal or Monitor.Agent.Gpu.Xid.XidResolution.Workflow)
+        {
+            firing.Add(Alert(
+                "JobGpuErrorsNodeAction", rules.ErrorsNodeAction.Severity, "oncall", first, run.Node, gpu.Index,
+                $"XID {code} during job {id} on {run.Node} GPU {gpu.Index}: the node needs {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}",
+                $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had XID {code} ({Monitor.Agent.Gpu.Xid.XidCatalog.Describe(code!.Value)}) while job {id} ran on it. NVIDIA's resolution is {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}: {Monitor.Agent.Gpu.Xid.XidCatalog.Action(resolution)}. The job's owner got JobGpuErrors."));
         }
     }
 

@@ -12,6 +12,7 @@ namespace Monitor.Aggregator.Alerting;
 /// job_gpus_underused:      { utilization_below: 0.20, for: 1h, severity: info }
 /// job_gpu_memory_full:     { memory_above: 0.95, for: 10m, severity: warning }
 /// job_gpu_errors:          { severity: warning }
+/// job_gpu_errors_node_action: { severity: critical }
 /// job_on_unavailable_node: { states: [down, drained, fail, not_responding], severity: critical }
 /// job_node_data_missing:   { after: 5m, severity: warning }
 /// </code>
@@ -35,6 +36,9 @@ internal sealed record JobAlertRules
 
     /// <summary>JobGpuErrors: an XID or ECC error on a GPU while the job held it.</summary>
     public Rule Errors { get; init; } = new("warning");
+
+    /// <summary>JobGpuErrorsNodeAction: an XID during a job whose NVIDIA resolution needs the node (reset, reboot, workflow).</summary>
+    public Rule ErrorsNodeAction { get; init; } = new("critical");
 
     /// <summary>JobOnUnavailableNode: a running job on a node Slurm reports in one of <see cref="UnavailableStates"/>.</summary>
     public Rule UnavailableNode { get; init; } = new("critical");
@@ -122,9 +126,10 @@ internal sealed record JobAlertRules
                 "job_gpus_underused" => rules with { Underused = Read(rules.Underused, fields, name, rule, ["utilization_below", "for"]) },
                 "job_gpu_memory_full" => rules with { MemoryFull = Read(rules.MemoryFull, fields, name, rule, ["memory_above", "for"]) },
                 "job_gpu_errors" => rules with { Errors = Read(rules.Errors, fields, name, rule, []) },
+                "job_gpu_errors_node_action" => rules with { ErrorsNodeAction = Read(rules.ErrorsNodeAction, fields, name, rule, []) },
                 "job_on_unavailable_node" => rules with { UnavailableNode = Read(rules.UnavailableNode, fields, name, rule, ["states"], (_, node) => (states = States(node, name, $"{rule}.states")) is not null) },
                 "job_node_data_missing" => rules with { DataMissing = Read(rules.DataMissing, fields, name, rule, ["after"]) },
-                _ => throw new FormatException($"{name}: unknown rule '{rule}' (expected runbook_url, job_gpu_idle, job_gpus_underused, job_gpu_memory_full, job_gpu_errors, job_on_unavailable_node, job_node_data_missing)"),
+                _ => throw new FormatException($"{name}: unknown rule '{rule}' (expected runbook_url, job_gpu_idle, job_gpus_underused, job_gpu_memory_full, job_gpu_errors, job_gpu_errors_node_action, job_on_unavailable_node, job_node_data_missing)"),
             };
             rules = rules with { IdleWholeJobAfter = wholeJob ?? rules.IdleWholeJobAfter, UnavailableStates = states ?? rules.UnavailableStates };
         }

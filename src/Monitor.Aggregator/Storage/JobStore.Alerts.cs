@@ -116,7 +116,7 @@ internal sealed partial class JobStore
                 using (var command = Command(
                     """
                     SELECT g.job_id, g.start_ms, g.node, g.gpu_index, g.uuid, g.held, g.allocated_seconds, g.busy_seconds, g.memory_peak_bytes,
-                           g.memory_total_bytes, g.xid_errors, g.ecc_errors
+                           g.memory_total_bytes, g.xid_errors, g.ecc_errors, g.last_xid
                     FROM node_job_gpus g JOIN node_jobs j ON j.cluster = g.cluster AND j.job_id = g.job_id AND j.start_ms = g.start_ms AND j.node = g.node
                     WHERE j.cluster = @cluster AND j.finalized IS NULL AND j.end_ms IS NULL ORDER BY g.gpu_index
                     """,
@@ -138,6 +138,7 @@ internal sealed partial class JobStore
                                 MemoryTotalBytes = reader.IsDBNull(9) ? null : reader.GetDouble(9),
                                 XidErrors = reader.GetInt64(10),
                                 EccErrors = reader.GetInt64(11),
+                                LastXid = reader.IsDBNull(12) ? null : reader.GetInt64(12),
                             });
                         }
                     }

@@ -148,6 +148,11 @@ internal sealed partial class JobStore : IDisposable
             ends_ms BIGINT,
             PRIMARY KEY (cluster, alert_key));
         """,
+
+        // 6: the code of the last XID on a job's GPU (kept when a later revision no longer knows it).
+        """
+        ALTER TABLE node_job_gpus ADD COLUMN last_xid BIGINT;
+        """,
     ];
 
     /// <summary>The advisory lock key that serializes migrations across replicas ("monitor" in ASCII).</summary>
@@ -752,7 +757,7 @@ internal sealed partial class JobStore : IDisposable
         using var command = Command(
             """
             SELECT gpu_index, uuid, held, allocated_seconds, busy_seconds, energy_joules, tensor_active_seconds, sm_active_seconds,
-                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds, memory_total_bytes, utilization_peak
+                   memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds, memory_total_bytes, utilization_peak, last_xid
             FROM node_job_gpus WHERE cluster = @cluster AND job_id = @job AND start_ms = @start AND node = @node ORDER BY gpu_index, uuid
             """,
             ("cluster", _cluster), ("job", jobId), ("start", startMs), ("node", node));
@@ -776,6 +781,7 @@ internal sealed partial class JobStore : IDisposable
                 UnobservedSeconds = reader.GetDouble(11),
                 MemoryTotalBytes = reader.IsDBNull(12) ? null : reader.GetDouble(12),
                 UtilizationPeak = reader.IsDBNull(13) ? null : reader.GetDouble(13),
+                LastXid = reader.IsDBNull(14) ? null : reader.GetInt64(14),
             });
         }
 
@@ -814,10 +820,10 @@ internal sealed partial class JobStore : IDisposable
         """
         INSERT INTO node_job_gpus (cluster, job_id, start_ms, node, uuid, gpu_index, held, allocated_seconds, busy_seconds, energy_joules,
             tensor_active_seconds, sm_active_seconds, memory_peak_bytes, xid_errors, ecc_errors, unobserved_seconds,
-            recent_allocated_seconds, recent_busy_seconds, memory_total_bytes, utilization_peak)
+            recent_allocated_seconds, recent_busy_seconds, memory_total_bytes, utilization_peak, last_xid)
         """;
 
-    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy, @memory_total, @utilization_peak";
+    private const string GpuValues = "@cluster, @job, @start, @node, @uuid, @index, @held, @allocated, @busy, @energy, @tensor, @sm, @memory_peak, @xids, @ecc, @unobserved, @allocated, @busy, @memory_total, @utilization_peak, @last_xid";
 
     private const string GpuOnConflict =
         """
@@ -826,7 +832,7 @@ internal sealed partial class JobStore : IDisposable
             busy_seconds = excluded.busy_seconds, energy_joules = excluded.energy_joules, tensor_active_seconds = excluded.tensor_active_seconds,
             sm_active_seconds = excluded.sm_active_seconds, memory_peak_bytes = excluded.memory_peak_bytes, xid_errors = excluded.xid_errors,
             ecc_errors = excluded.ecc_errors, unobserved_seconds = excluded.unobserved_seconds, memory_total_bytes = excluded.memory_total_bytes,
-            utilization_peak = excluded.utilization_peak,
+            utilization_peak = excluded.utilization_peak, last_xid = COALESCE(excluded.last_xid, node_job_gpus.last_xid),
             recent_allocated_seconds = excluded.allocated_seconds - node_job_gpus.allocated_seconds,
             recent_busy_seconds = excluded.busy_seconds - node_job_gpus.busy_seconds
         """;
@@ -849,6 +855,7 @@ internal sealed partial class JobStore : IDisposable
         ("held", gpu.Held ? 1L : 0L), ("allocated", gpu.AllocatedSeconds), ("busy", gpu.BusySeconds), ("energy", gpu.EnergyJoules),
         ("tensor", gpu.TensorActiveSeconds), ("sm", gpu.SmActiveSeconds), ("memory_peak", gpu.MemoryPeakBytes), ("xids", gpu.XidErrors),
         ("ecc", gpu.EccErrors), ("unobserved", gpu.UnobservedSeconds), ("memory_total", Db(gpu.MemoryTotalBytes)), ("utilization_peak", Db(gpu.UtilizationPeak)),
+        ("last_xid", gpu.LastXid is { } lastXid ? lastXid : DBNull.Value),
     ];
 
     private static DbBatchCommand Add(DbBatch batch, string sql, (string Name, object Value)[] parameters)

@@ -109,6 +109,35 @@ public sealed class JobIntegratorTests
     }
 
     [Fact]
+    public void Tick_Xids_TheJobKeepsTheLastCodeAndAJobFoundLateClaimsIt()
+    {
+        // GPU X: XID 13 at the first tick, XID 79 at the third; job K holds it throughout. GPU Y: XID 48 while nobody
+        // held it; job L, found late, claims that tick and its code.
+        var jobs = new Dictionary<string, TrackedJob>(StringComparer.Ordinal) { ["K"] = new(new JobIdentity { JobId = "K" }, DateTimeOffset.UnixEpoch) };
+        var allocated = new Dictionary<string, List<string>>(StringComparer.Ordinal) { ["GPU-X"] = ["K"] };
+        var integrator = new JobIntegrator();
+        (long Xids, uint Last)[] x = [(0, 0), (1, 13), (1, 13), (2, 79), (2, 79)];
+        (long Xids, uint Last)[] y = [(0, 0), (0, 0), (1, 48), (1, 48), (1, 48)];
+        for (var t = 0; t < x.Length; t++)
+        {
+            var sx = Sample(0.5, 10.0 * t, double.NaN, 1 * GiB, x[t].Xids);
+            sx.LastXid = x[t].Last;
+            var sy = Sample(0.5, 10.0 * t, double.NaN, 1 * GiB, y[t].Xids);
+            sy.LastXid = y[t].Last;
+            integrator.Tick(t, 1_700_000_000 + t, [new GpuTickDevice(0, "GPU-X", sx, true), new GpuTickDevice(1, "GPU-Y", sy, true)], allocated, _ => null, (id, _) => jobs.GetValueOrDefault(id));
+            if (t == 2)
+            {
+                Assert.Equal((1, 13u), (jobs["K"].Gpus["GPU-X"].XidErrors, jobs["K"].Gpus["GPU-X"].LastXid));
+            }
+        }
+
+        Assert.Equal((2, 79u), (jobs["K"].Gpus["GPU-X"].XidErrors, jobs["K"].Gpus["GPU-X"].LastXid));
+        var late = new TrackedJob(new JobIdentity { JobId = "L" }, DateTimeOffset.UnixEpoch);
+        integrator.Claim(late, 1, "GPU-Y", 1_700_000_000, 1_700_000_004);
+        Assert.Equal((1, 48u), (late.Gpus["GPU-Y"].XidErrors, late.Gpus["GPU-Y"].LastXid));
+    }
+
+    [Fact]
     public void Claim_TwoJobsStartingTogetherOnASharedGpu_EachGetsHalfOfTheGap()
     {
         // Nobody held GPU G for three ticks of 10 J each; two jobs found late, both started at the first, split them.

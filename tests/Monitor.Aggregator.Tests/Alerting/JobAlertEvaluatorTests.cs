@@ -126,6 +126,37 @@ public sealed class JobAlertEvaluatorTests
         Assert.Equal(["15", "16", "17"], firing.Where(a => a.Name == "JobNodeDataMissing").Select(a => Label(a, "job_id")).Order(StringComparer.Ordinal));
     }
 
+    [Theory]
+    [InlineData(79L, "RESTART_BM", true)]
+    [InlineData(48L, "WORKFLOW_XID", true)]
+    [InlineData(13L, "RESTART_APP", false)]
+    [InlineData(null, null, false)]
+    public void Errors_LastXidsResolution_TenantAlwaysOnCallWhenTheNodeNeedsIt(long? xid, string? resolution, bool oncall)
+    {
+        Poll("x", Record("20", T0, Gpu(0, 60, 60) with { XidErrors = 3, LastXid = xid }), T0);
+        var firing = Evaluate(T0);
+
+        var tenant = Assert.Single(firing, a => a.Name == "JobGpuErrors");
+        Assert.Equal("tenant", Label(tenant, "team"));
+        if (xid is null)
+        {
+            Assert.DoesNotContain("The last was XID", tenant.Description, StringComparison.Ordinal);
+        }
+        else
+        {
+            Assert.Contains($"The last was XID {xid}, ", tenant.Description, StringComparison.Ordinal);
+            Assert.Contains($"NVIDIA's resolution is {resolution}", tenant.Description, StringComparison.Ordinal);
+        }
+
+        var node = firing.Where(a => a.Name == "JobGpuErrorsNodeAction").ToList();
+        Assert.Equal(oncall ? 1 : 0, node.Count);
+        if (oncall)
+        {
+            Assert.Equal(("oncall", "critical", "x", "0"), (Label(node[0], "team"), Label(node[0], "severity"), Label(node[0], "node"), Label(node[0], "gpu")));
+            Assert.Contains($"XID {xid} during job 20", node[0].Summary, StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public void Restart_WindowNotCoveredYet_AFiringIdleAlertIsUndecidedNotResolved()
     {

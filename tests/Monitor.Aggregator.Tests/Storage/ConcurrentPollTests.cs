@@ -18,6 +18,23 @@ public sealed class ConcurrentPollTests : IDisposable
 
     [Theory]
     [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public void LastXid_StoredAndKeptWhenALaterRevisionNoLongerKnowsIt(string kind)
+    {
+        // An agent restart loses the code (its ledger keeps the count): the store keeps the code it had.
+        using var store = TestStore.Create(kind, _tree).Open();
+        long?[] codes = [79, null, 13];
+        long?[] stored = [79, 79, 13];
+        for (var revision = 1; revision <= 3; revision++)
+        {
+            var record = Record("x", revision, "physics", "alice", Day1, null, 60 * revision, 30);
+            record = record with { Gpus = [record.Gpus[0] with { XidErrors = 2, LastXid = codes[revision - 1] }] };
+            store.Apply("http://a:9420", Page("a", record), Day1);
+            Assert.Equal(stored[revision - 1], Assert.Single(Assert.Single(store.Job("x")).Record.Gpus).LastXid);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
     public async Task ApplyAsync_FortyAnswersQueuedAndOneBad_EveryGoodOneStoredWithItsCursorAndOnlyTheBadOneFails(string kind)
     {
         using var store = TestStore.Create(kind, _tree).Open();

@@ -32,12 +32,12 @@ public sealed class AlertmanagerTests
         await using var alertmanager = await AlertmanagerServer.StartAsync(
             config, new Dictionary<string, string> { ["monitor-email.tmpl"] = File.ReadAllText(Path.Join(Fixtures.RepositoryRoot, "alerts", "monitor-email.tmpl")) });
 
-        // n1: job 100 (physics) with XIDs on its GPU. n2, which Slurm has drained: job 200 still on it, its GPU 1
+        // n1: job 100 (physics) with XIDs on its GPU, the last a 79 (fallen off the bus). n2, which Slurm has drained: job 200 still on it, its GPU 1
         // idle for the whole job. n3: job 300's two GPUs 10 % busy. n4: job 400 holding 79 of 80 GiB. n5: job 500,
         // whose agent stops answering.
         await using var feed = await StandInJobsFeed.StartAsync(new Dictionary<string, IReadOnlyList<NodeJobRecord>>
         {
-            ["n1"] = [Job("100", "alice", "physics", Gpu(0, 1200, 1200) with { XidErrors = 2 })],
+            ["n1"] = [Job("100", "alice", "physics", Gpu(0, 1200, 1200) with { XidErrors = 2, LastXid = 79 })],
             ["n2"] = [Job("200", "bob", "chem", Gpu(0, 1200, 1200), Gpu(1, 1200, 0))],
             ["n3"] = [Job("300", "bob", "chem", Gpu(0, 1200, 120), Gpu(1, 1200, 120))],
             ["n4"] = [Job("400", "carol", "chem", Gpu(0, 1200, 1200) with { MemoryUsedBytes = 79 * GiB })],
@@ -68,12 +68,14 @@ public sealed class AlertmanagerTests
         var aggregator = await AgentProcess.StartExecutableAsync(AgentProcess.AggregatorPath, null, flags);
         try
         {
-            await Until(alertmanager, aggregator, a => a.Count(x => Name(x) != "JobNodeDataMissing") == 6, "six alerts");
+            await Until(alertmanager, aggregator, a => a.Count(x => Name(x) != "JobNodeDataMissing") == 7, "seven alerts");
             feed.Failing.Add("n5");
-            var firing = await Until(alertmanager, aggregator, a => a.Count == 7, "seven alerts, with n5's missing data");
+            var firing = await Until(alertmanager, aggregator, a => a.Count == 8, "eight alerts, with n5's missing data");
 
             // Each alert: its labels, its state (the idle GPU on the drained node is inhibited) and its receiver.
             Check(Single(firing, "JobGpuErrors"), "100", "alice", "physics", "warning", "tenant", "tenant-physics", node: "n1", gpu: "0");
+            Check(Single(firing, "JobGpuErrorsNodeAction"), "100", "alice", "physics", "critical", "oncall", "oncall-page", node: "n1", gpu: "0");
+            Assert.Contains("NVIDIA's resolution is RESTART_BM", Single(firing, "JobGpuErrors").GetProperty("annotations").GetProperty("description").GetString(), StringComparison.Ordinal);
             Check(Single(firing, "JobGpuIdle"), "200", "bob", "chem", "warning", "tenant", "tenant", node: "n2", gpu: "1", state: "suppressed");
             Check(Single(firing, "JobOnUnavailableNode"), "200", "bob", "chem", "critical", "oncall", "oncall-page", node: "n2");
             Check(Single(firing, "JobGpusUnderused"), "300", "bob", "chem", "info", "tenant", "tenant");
@@ -86,12 +88,12 @@ public sealed class AlertmanagerTests
 
             // The webhooks: each team's receiver was notified of its alerts, and the inhibited one of nothing.
             await Eventually(() => Notified(webhooks, "/tenant/physics", "firing").Contains("JobGpuErrors")
-                && Notified(webhooks, "/page/alerts", "firing").Contains("JobOnUnavailableNode")
+                && Notified(webhooks, "/page/alerts", "firing").IsSupersetOf(["JobOnUnavailableNode", "JobGpuErrorsNodeAction"])
                 && Notified(webhooks, "/oncall/alerts", "firing").Contains("JobNodeDataMissing")
                 && Notified(webhooks, "/tenant/alerts", "firing").IsSupersetOf(["JobGpusUnderused", "JobGpuMemoryFull"]), "the webhook deliveries", webhooks);
             Assert.DoesNotContain("JobGpuIdle", Notified(webhooks, "/tenant/alerts", "firing"));
 
-            // Killed and started again: the same seven alerts, same startsAt, nothing resolved meanwhile.
+            // Killed and started again: the same eight alerts, same startsAt, nothing resolved meanwhile.
             var before = firing.ToDictionary(a => a.GetProperty("fingerprint").GetString()!, a => a.GetProperty("startsAt").GetDateTimeOffset());
             var deliveries = webhooks.Received.Count;
             await aggregator.DisposeAsync();
@@ -103,9 +105,9 @@ public sealed class AlertmanagerTests
             Assert.DoesNotContain(webhooks.Received.Skip(deliveries), d => d.Body.GetProperty("status").GetString() == "resolved");
 
             // Job 100 ends, n5's agent is back: their alerts resolve, in Alertmanager and at the receivers.
-            feed.Update("n1", [Job("100", "alice", "physics", Gpu(0, 1300, 1300) with { XidErrors = 2, Held = false }) with { State = "ended", End = DateTimeOffset.UtcNow }]);
+            feed.Update("n1", [Job("100", "alice", "physics", Gpu(0, 1300, 1300) with { XidErrors = 2, LastXid = 79, Held = false }) with { State = "ended", End = DateTimeOffset.UtcNow }]);
             feed.Failing.Remove("n5");
-            await Until(alertmanager, aggregator, a => a.Count == 5 && !a.Any(x => Name(x) is "JobGpuErrors" or "JobNodeDataMissing"), "job 100's and n5's alerts resolved");
+            await Until(alertmanager, aggregator, a => a.Count == 5 && !a.Any(x => Name(x) is "JobGpuErrors" or "JobGpuErrorsNodeAction" or "JobNodeDataMissing"), "job 100's and n5's alerts resolved");
             await Eventually(() => Notified(webhooks, "/tenant/physics", "resolved").Contains("JobGpuErrors") && Notified(webhooks, "/oncall/alerts", "resolved").Contains("JobNodeDataMissing"), "the resolved notifications", webhooks);
         }
         finally

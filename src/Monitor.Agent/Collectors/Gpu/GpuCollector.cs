@@ -269,6 +269,7 @@ internal sealed partial class GpuCollector : ICollector
         var last = WriteXids(sampler, gpu, out var xidTotal);
         sampler.CopyPublished(sample);
         sample.XidErrors = xidTotal;
+        sample.LastXid = last is { } lastXid ? (uint)Math.Min(lastXid.Xid, uint.MaxValue) : 0;
 
         var healthy = !device.Stalled && !sample.Lost && sample.Timestamp != 0 && error is null;
         _up.Get(gpu, uuid).Set(healthy ? 1 : 0);
