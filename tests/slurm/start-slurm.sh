@@ -294,15 +294,20 @@ innodb-buffer-pool-size=32M
 innodb-log-file-size=8M
 innodb-flush-log-at-trx-commit=0
 innodb-doublewrite=0
+innodb-buffer-pool-dump-at-shutdown=0
+innodb-buffer-pool-load-at-startup=0
 [client]
 socket=$dir/mysql.sock
 user=root
 EOF
   mariadb-install-db --defaults-file="$mycnf" --skip-test-db --auth-root-authentication-method=socket \
-    </dev/null >>"$dir/log/mariadb-install-db.log" 2>&1 || fail "mariadb-install-db failed"
-  setsid --fork mariadbd --defaults-file="$mycnf" </dev/null >/dev/null 2>>"$dir/log/mariadbd.log"
+    </dev/null >"$dir/mariadb-install-db.out" 2>&1 || fail "mariadb-install-db failed: $(tail -n 20 "$dir/mariadb-install-db.out")"
+  # mariadbd does not daemonize: it runs in the background in a session of its own, and writes its pid file.
+  setsid mariadbd --defaults-file="$mycnf" </dev/null >/dev/null 2>>"$dir/log/mariadbd.log" &
+  mariadbd=$!
   for _ in $(seq 300); do
     mariadb-admin --defaults-file="$mycnf" ping >/dev/null 2>&1 && break
+    kill -0 "$mariadbd" 2>/dev/null || fail "mariadbd exited"
     sleep 0.1
   done
   mariadb-admin --defaults-file="$mycnf" ping >/dev/null 2>&1 || fail "mariadbd did not answer within 30 s"
@@ -334,15 +339,12 @@ StorageLoc=slurm_acct_db
 EOF
   )
   slurmdbd </dev/null >/dev/null 2>>"$dir/log/slurmdbd.stderr.log" || fail "slurmdbd did not start"
-  ready=
-  while ((SECONDS - started < 60)); do
-    if timeout 5 sacctmgr -n show cluster >>"$dir/log/sacctmgr.log" 2>&1; then
-      ready=1
-      break
-    fi
-    sleep 0.5
+  # It listens once its database is ready (on a first start, once it has created its tables).
+  for _ in $(seq 600); do
+    [[ -n $(ss -Htln "sport = :$dbd_port") ]] && break
+    sleep 0.1
   done
-  [[ -n $ready ]] || fail "slurmdbd did not answer sacctmgr within 60 s"
+  [[ -n $(ss -Htln "sport = :$dbd_port") ]] || fail "slurmdbd did not listen on port $dbd_port within 60 s"
   for command in "add cluster monitortest" "add account physics cluster=monitortest" "add user root account=physics cluster=monitortest"; do
     # shellcheck disable=SC2086 # the words of the command
     timeout 30 sacctmgr -i $command >>"$dir/log/sacctmgr.log" 2>&1 || fail "sacctmgr -i $command failed"

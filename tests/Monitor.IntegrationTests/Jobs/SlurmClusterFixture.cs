@@ -9,21 +9,31 @@ namespace Monitor.IntegrationTests.Jobs;
 /// nodes, and <c>packaging/slurm</c>'s prolog and epilog writing into <see cref="MappingDir"/> and
 /// <see cref="GpustatDir"/>. Needs root (./test.sh runs as root); the script installs slurm-wlm and munge with apt when
 /// they are missing. Stopped, with its temporary folder removed, by <see cref="DisposeAsync"/>. Jobs run without
-/// cgroups; <see cref="SlurmCgroupClusterFixture"/> runs them in cgroups.
+/// cgroups and there is no accounting; <see cref="SlurmCgroupClusterFixture"/> runs them in cgroups, with accounting in
+/// a real slurmdbd.
 /// </summary>
 public class SlurmClusterFixture : IAsyncLifetime
 {
     private static readonly string ScriptDirectory = Path.Join(Fixtures.RepositoryRoot, "tests", "slurm");
 
     private readonly bool _cgroups;
+    private readonly bool _accounting;
 
     public SlurmClusterFixture()
-        : this(cgroups: false)
+        : this(cgroups: false, accounting: false)
     {
     }
 
-    /// <summary>With <paramref name="cgroups"/>, start-slurm.sh runs with <c>MONITOR_SLURM_CGROUPS=1</c>.</summary>
-    protected SlurmClusterFixture(bool cgroups) => _cgroups = cgroups;
+    /// <summary>
+    /// With <paramref name="cgroups"/>, start-slurm.sh runs with <c>MONITOR_SLURM_CGROUPS=1</c>; with
+    /// <paramref name="accounting"/>, with <c>MONITOR_SLURM_DBD=1</c>: a private MariaDB and slurmdbd keep the
+    /// accounting (sacct, sacctmgr), with the account physics.
+    /// </summary>
+    protected SlurmClusterFixture(bool cgroups, bool accounting)
+    {
+        _cgroups = cgroups;
+        _accounting = accounting;
+    }
 
     /// <summary>The instance's temporary folder (<c>MONITOR_SLURM_DIR</c>).</summary>
     public string InstanceDir { get; private set; } = "";
@@ -49,11 +59,17 @@ public class SlurmClusterFixture : IAsyncLifetime
     /// </summary>
     public string Sysfs { get; private set; } = "";
 
+    /// <summary>Whether a slurmdbd keeps this instance's accounting (start-slurm.sh said <c>MONITOR_SLURM_DBD=1</c>).</summary>
+    public bool Accounting { get; private set; }
+
     public async Task InitializeAsync()
     {
-        // Ten minutes: the first run on a bare machine apt-installs slurm-wlm and munge (about 20 s on a warm mirror).
+        // Ten minutes: the first run on a bare machine apt-installs slurm-wlm and munge (about 20 s on a warm mirror), and
+        // with accounting mariadb-server and slurmdbd (about 20 s more).
         var (code, stdout, stderr) = await ExternalTool.RunAsync(
-            "/usr/bin/env", [$"MONITOR_SLURM_CGROUPS={(_cgroups ? 1 : 0)}", Path.Join(ScriptDirectory, "start-slurm.sh")], timeout: TimeSpan.FromMinutes(10));
+            "/usr/bin/env",
+            [$"MONITOR_SLURM_CGROUPS={(_cgroups ? 1 : 0)}", $"MONITOR_SLURM_DBD={(_accounting ? 1 : 0)}", Path.Join(ScriptDirectory, "start-slurm.sh")],
+            timeout: TimeSpan.FromMinutes(10));
         if (code != 0)
         {
             throw new InvalidOperationException($"start-slurm.sh failed ({code}):\n{stdout}{stderr}");
@@ -77,10 +93,11 @@ public class SlurmClusterFixture : IAsyncLifetime
                 case "MONITOR_JOB_INFO_DIR": JobInfoDir = value; break;
                 case "MONITOR_SLURM_NODE": Node = value; break;
                 case "MONITOR_SLURM_SYSFS": Sysfs = value; break;
+                case "MONITOR_SLURM_DBD": Accounting = value == "1"; break;
             }
         }
 
-        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0 || (_cgroups && Sysfs.Length == 0))
+        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0 || (_cgroups && Sysfs.Length == 0) || Accounting != _accounting)
         {
             throw new InvalidOperationException($"start-slurm.sh printed no environment:\n{stdout}{stderr}");
         }
