@@ -3,7 +3,8 @@
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
 # use (Prometheus and promtool, Alertmanager and amtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML
 # library, PostgreSQL for the aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of
-# the jobs tests) when they are missing; that needs root.
+# the jobs tests) when they are missing; that needs root. tests/slurm/start-slurm.sh installs mariadb-server and
+# slurmdbd itself for the instance with accounting (MONITOR_SLURM_DBD=1).
 set -euo pipefail
 cd "$(dirname "$0")"
 

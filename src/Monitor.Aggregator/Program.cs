@@ -35,6 +35,7 @@ var slurmTargets = new Option<bool>("--targets.slurm") { Description = "Also pol
 var slurmPort = new Option<int>("--targets.slurm-port") { Description = "The agents' port on Slurm's nodes.", DefaultValueFactory = _ => 9420 };
 var adminComment = new Option<bool>("--slurm.admin-comment") { Description = "Write each finished Slurm job's summary into its AdminComment in Slurm's accounting, in jobstats' JS1: format (sacctmgr; needs slurmdbd and operator rights)." };
 var sacctmgr = new Option<string>("--slurm.sacctmgr") { Description = "The sacctmgr program.", DefaultValueFactory = _ => "sacctmgr" };
+var sacct = new Option<string>("--slurm.sacct") { Description = "The sacct program (reads AdminComments back to check them).", DefaultValueFactory = _ => "sacct" };
 var scontrol = new Option<string>("--slurm.scontrol") { Description = "The scontrol program.", DefaultValueFactory = _ => "scontrol" };
 var webConfig = new Option<string?>("--web.config.file") { Description = "Exporter-toolkit web configuration (YAML) for TLS: tls_server_config, as the agent and node_exporter read it." };
 var tokensFile = new Option<string?>("--web.tokens-file") { Description = "Bearer tokens that may read the aggregator (YAML: name, sha256, optional accounts). Without it, anyone who can reach the port reads everything." };
@@ -88,8 +89,8 @@ concurrency.Validators.Add(result =>
 var root = new RootCommand("monitor-aggregator: collects per-job usage from every monitor-agent's jobs feed into one store and serves it.")
 {
     listen, storage, cluster, targets, targetFiles, interval, timeout, concurrency, postgres, retention, incompleteAfter, shard, standby, costFile,
-    webConfig, tokensFile, logLevel, logFormat, slurmTargets, slurmPort, scontrol, adminComment, sacctmgr, alertmanagerUrls, alertRules, alertResend,
-    slurmStates,
+    webConfig, tokensFile, logLevel, logFormat, slurmTargets, slurmPort, scontrol, adminComment, sacctmgr, sacct, alertmanagerUrls, alertRules,
+    alertResend, slurmStates,
 };
 var parse = root.Parse(args);
 if (parse.Errors.Count > 0)
@@ -270,7 +271,7 @@ using (store)
 
     if (parse.GetValue(adminComment))
     {
-        builder.Services.AddSingleton(sp => new Monitor.Aggregator.Slurm.AdminComments(store, parse.GetValue(sacctmgr)!, sp.GetRequiredService<ILogger<Monitor.Aggregator.Slurm.AdminComments>>()));
+        builder.Services.AddSingleton(sp => new Monitor.Aggregator.Slurm.AdminComments(store, parse.GetValue(sacctmgr)!, parse.GetValue(sacct)!, sp.GetRequiredService<ILogger<Monitor.Aggregator.Slurm.AdminComments>>()));
     }
 
     builder.Services.AddSingleton<PollCycle>();

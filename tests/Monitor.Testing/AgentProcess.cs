@@ -79,6 +79,13 @@ public sealed partial class AgentProcess : IAsyncDisposable
     public static Task<AgentProcess> StartExecutableAsync(string executable, string? shellSetup, params string[] args) =>
         StartAsync(executable, shellSetup, new Dictionary<string, string>(), TimeSpan.FromSeconds(90), args);
 
+    /// <summary>
+    /// <see cref="StartExecutableAsync(string, string?, string[])"/> with extra environment variables (e.g. <c>SLURM_CONF</c>
+    /// for the Slurm commands the aggregator runs).
+    /// </summary>
+    public static Task<AgentProcess> StartExecutableAsync(string executable, string? shellSetup, IReadOnlyDictionary<string, string> environment, params string[] args) =>
+        StartAsync(executable, shellSetup, environment, TimeSpan.FromSeconds(90), args);
+
     /// <summary>Runs <paramref name="executable"/> until it exits by itself (a bad start-up) and returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Log)> RunExecutableToExitAsync(string executable, string? shellSetup, params string[] args)
     {

@@ -14,6 +14,7 @@
 #   MONITOR_SLURM_NODE       the node name (the short host name)
 #   MONITOR_SLURM_SYSFS      only with MONITOR_SLURM_CGROUPS=1: a sysfs root whose fs/cgroup/<controller> are this
 #                            instance's cgroups (agent flag --path.sysfs), under which its jobs' cgroups are
+#   MONITOR_SLURM_DBD        only with MONITOR_SLURM_DBD=1: 1, saying that this instance keeps accounting in slurmdbd
 # Diagnostics go to stderr. On failure it prints the daemons' log tails, stops whatever it started and exits 1.
 #
 # MONITOR_SLURM_CGROUPS=1 in the environment runs jobs in cgroups (proctrack/cgroup and jobacct_gather/cgroup, on
@@ -24,10 +25,19 @@
 # cgroups stay under them, out of sight of readers of /sys/fs/cgroup/*/slurm*. stop-slurm.sh removes them. Without
 # the variable, jobs run without cgroups.
 #
+# MONITOR_SLURM_DBD=1 in the environment keeps accounting in a real slurmdbd (Debian's slurmdbd 22.05, as the tests of
+# the aggregator's AdminComments need: sacctmgr update job, sacct -o AdminComment), backed by a private MariaDB: its
+# own data directory, socket, pid file and log in the folder, listening on a free loopback port, started with
+# mariadb-install-db and mariadbd (as root, --user=root). slurmdbd starts before slurmctld, with the cluster
+# monitortest, the account physics and root in it registered, so that jobs submitted with --account=physics are
+# accepted and recorded. It adds mariadb-server and slurmdbd to what it installs with apt, with services kept from
+# starting during the install (a policy-rc.d, where the machine has none): the machine's own MariaDB (/var/lib/mysql)
+# is neither started nor used. Without the variable, there is no accounting (accounting_storage/none).
+#
 # The machine's own Slurm and munge configuration is not touched: the config lives in the temporary folder (SLURM_CONF),
 # munged runs with its own key and socket there (AuthInfo=socket=...), and the ports are picked free at run time. It
-# installs slurm-wlm and munge with apt when they are missing. The fake device nodes it creates are removed by
-# stop-slurm.sh when no other instance still runs.
+# installs slurm-wlm and munge (with MONITOR_SLURM_DBD=1, mariadb-server and slurmdbd) with apt when they are missing.
+# The fake device nodes it creates are removed by stop-slurm.sh when no other instance still runs.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -40,17 +50,37 @@ if [[ $(id -u) -ne 0 ]]; then
   exit 1
 fi
 
-# 1. Packages.
-if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
-  ! command -v munged >/dev/null; then
-  say "installing slurm-wlm and munge"
-  started=$SECONDS
+# 1. Packages. apt waits up to 5 minutes for another install's lock (two instances may start at once).
+apt_install() {
+  local started=$SECONDS
+  say "installing $*"
   export DEBIAN_FRONTEND=noninteractive
-  if ! timeout 600 apt-get install -y -qq slurm-wlm munge >/dev/null 2>&1; then
+  if ! timeout 600 apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" >/dev/null 2>&1; then
     timeout 300 apt-get update -qq >&2
-    timeout 600 apt-get install -y -qq slurm-wlm munge >/dev/null
+    timeout 600 apt-get install -y -qq -o DPkg::Lock::Timeout=300 "$@" >/dev/null
   fi
   say "installed in $((SECONDS - started)) s"
+}
+if ! command -v slurmctld >/dev/null || ! command -v slurmd >/dev/null || ! command -v sbatch >/dev/null ||
+  ! command -v munged >/dev/null; then
+  apt_install slurm-wlm munge
+fi
+dbd=${MONITOR_SLURM_DBD:-0}
+if [[ $dbd == 1 ]] && { ! command -v slurmdbd >/dev/null || ! command -v sacctmgr >/dev/null ||
+  ! command -v mariadbd >/dev/null || ! command -v mariadb-install-db >/dev/null || ! command -v mariadb >/dev/null; }; then
+  # mariadb-server's postinst starts the machine's MariaDB service: a policy-rc.d that denies every start keeps it
+  # (and slurmdbd's own service) stopped. One the machine already has is left as it is.
+  policy=/usr/sbin/policy-rc.d
+  if [[ ! -e $policy ]]; then
+    trap 'rm -f "$policy"' EXIT
+    printf '#!/bin/sh\n# Written by start-slurm.sh while it installs mariadb-server and slurmdbd: no service starts.\nexit 101\n' >"$policy"
+    chmod 0755 "$policy"
+    apt_install mariadb-server slurmdbd
+    rm -f "$policy"
+    trap - EXIT
+  else
+    apt_install mariadb-server slurmdbd
+  fi
 fi
 
 devices_lock=/tmp/monitor-slurm-devices.lock # shared with stop-slurm.sh
@@ -123,6 +153,10 @@ free_port() {
 }
 ctld_port=$(free_port)
 slurmd_port=$(free_port)
+if [[ $dbd == 1 ]]; then
+  dbd_port=$(free_port)
+  mysql_port=$(free_port)
+fi
 
 # 4b. MONITOR_SLURM_CGROUPS=1: the instance's own cgroups, one per hierarchy Slurm uses, under the caller's cgroup
 # there; and a sysfs root for the agent in which fs/cgroup/<controller> is that cgroup.
@@ -202,7 +236,16 @@ else
   echo "JobAcctGatherType=jobacct_gather/none"
 fi)
 TaskPlugin=task/none
-AccountingStorageType=accounting_storage/none
+$(if [[ $dbd == 1 ]]; then
+  echo "# Accounting in this instance's slurmdbd (MONITOR_SLURM_DBD=1)."
+  echo "AccountingStorageType=accounting_storage/slurmdbd"
+  echo "AccountingStorageHost=localhost"
+  echo "AccountingStoragePort=$dbd_port"
+  echo "# The munged socket for talking to slurmdbd (AuthInfo does not apply to that connection)."
+  echo "AccountingStoragePass=socket=$socket"
+else
+  echo "AccountingStorageType=accounting_storage/none"
+fi)
 JobCompType=jobcomp/none
 MpiDefault=none
 SwitchType=switch/none
@@ -230,6 +273,84 @@ CgroupPlugin=autodetect
 IgnoreSystemd=yes
 EOF
 export SLURM_CONF=$conf
+
+# 5b. MONITOR_SLURM_DBD=1: a private MariaDB, then slurmdbd, with the cluster, the account physics and root in it.
+if [[ $dbd == 1 ]]; then
+  started=$SECONDS
+  # MariaDB reads this file only (--defaults-file first): not the machine's /etc/mysql. Small and unsynced: a test's
+  # database, gone with the folder. Its clients (mariadb, mariadb-admin) use the [client] group: root over the socket.
+  mycnf=$dir/etc/my.cnf
+  cat >"$mycnf" <<EOF
+[mariadbd]
+datadir=$dir/mysql
+socket=$dir/mysql.sock
+pid-file=$dir/mariadbd.pid
+log-error=$dir/log/mariadbd.log
+user=root
+bind-address=127.0.0.1
+port=$mysql_port
+skip-name-resolve
+innodb-buffer-pool-size=32M
+innodb-log-file-size=8M
+innodb-flush-log-at-trx-commit=0
+innodb-doublewrite=0
+innodb-buffer-pool-dump-at-shutdown=0
+innodb-buffer-pool-load-at-startup=0
+[client]
+socket=$dir/mysql.sock
+user=root
+EOF
+  mariadb-install-db --defaults-file="$mycnf" --skip-test-db --auth-root-authentication-method=socket \
+    </dev/null >"$dir/mariadb-install-db.out" 2>&1 || fail "mariadb-install-db failed: $(tail -n 20 "$dir/mariadb-install-db.out")"
+  # mariadbd does not daemonize: it runs in the background in a session of its own, and writes its pid file.
+  setsid mariadbd --defaults-file="$mycnf" </dev/null >/dev/null 2>>"$dir/log/mariadbd.log" &
+  mariadbd=$!
+  for _ in $(seq 300); do
+    mariadb-admin --defaults-file="$mycnf" ping >/dev/null 2>&1 && break
+    kill -0 "$mariadbd" 2>/dev/null || fail "mariadbd exited"
+    sleep 0.1
+  done
+  mariadb-admin --defaults-file="$mycnf" ping >/dev/null 2>&1 || fail "mariadbd did not answer within 30 s"
+
+  # slurmdbd's database user, over TCP on loopback with a password (Slurm's MySQL plugin connects by host and port).
+  password=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  mariadb --defaults-file="$mycnf" -e "CREATE DATABASE slurm_acct_db; CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY '$password'; GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1';" \
+    2>>"$dir/log/mariadbd.log" || fail "could not create slurmdbd's database and user"
+
+  # slurmdbd reads slurmdbd.conf next to slurm.conf (SLURM_CONF); it must be its SlurmUser's and mode 0600.
+  (
+    umask 077
+    cat >"$dir/etc/slurmdbd.conf" <<EOF
+# Generated by tests/slurm/start-slurm.sh: the private cluster's accounting (MONITOR_SLURM_DBD=1).
+AuthType=auth/munge
+AuthInfo=socket=$socket
+DbdHost=localhost
+DbdPort=$dbd_port
+SlurmUser=root
+DebugLevel=info
+LogFile=$dir/log/slurmdbd.log
+PidFile=$dir/slurmdbd.pid
+StorageType=accounting_storage/mysql
+StorageHost=127.0.0.1
+StoragePort=$mysql_port
+StorageUser=slurm
+StoragePass=$password
+StorageLoc=slurm_acct_db
+EOF
+  )
+  slurmdbd </dev/null >/dev/null 2>>"$dir/log/slurmdbd.stderr.log" || fail "slurmdbd did not start"
+  # It listens once its database is ready (on a first start, once it has created its tables).
+  for _ in $(seq 600); do
+    [[ -n $(ss -Htln "sport = :$dbd_port") ]] && break
+    sleep 0.1
+  done
+  [[ -n $(ss -Htln "sport = :$dbd_port") ]] || fail "slurmdbd did not listen on port $dbd_port within 60 s"
+  for command in "add cluster monitortest" "add account physics cluster=monitortest" "add user root account=physics cluster=monitortest"; do
+    # shellcheck disable=SC2086 # the words of the command
+    timeout 30 sacctmgr -i $command >>"$dir/log/sacctmgr.log" 2>&1 || fail "sacctmgr -i $command failed"
+  done
+  say "slurmdbd ready $((SECONDS - started)) s after MariaDB's start (slurmdbd :$dbd_port, mariadbd 127.0.0.1:$mysql_port)"
+fi
 
 # 6. Daemons (they daemonize and write their pid files).
 started=$SECONDS
@@ -270,4 +391,7 @@ echo "MONITOR_JOB_INFO_DIR=$dir/jobs"
 echo "MONITOR_SLURM_NODE=$node"
 if [[ $cgroups == 1 ]]; then
   echo "MONITOR_SLURM_SYSFS=$dir/sys"
+fi
+if [[ $dbd == 1 ]]; then
+  echo "MONITOR_SLURM_DBD=1"
 fi

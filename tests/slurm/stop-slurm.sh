@@ -3,9 +3,10 @@
 #
 # Usage: tests/slurm/stop-slurm.sh [MONITOR_SLURM_DIR]   (default: $MONITOR_SLURM_DIR)
 #
-# It cancels the instance's jobs, stops slurmd, slurmctld and munged by the pid files in the folder (TERM, then KILL
-# after 10 s), removes the instance's own cgroups (MONITOR_SLURM_CGROUPS=1) and the /dev/nvidia* nodes start-slurm.sh
-# created when no other instance's slurmd still runs, and deletes the folder. Only processes named by the instance's
+# It cancels the instance's jobs, stops slurmd and slurmctld, then slurmdbd and mariadbd (MONITOR_SLURM_DBD=1), then
+# munged, by the pid files in the folder (TERM, then KILL after 10 s), removes the instance's own cgroups
+# (MONITOR_SLURM_CGROUPS=1) and the /dev/nvidia* nodes start-slurm.sh created when no other instance's slurmd still
+# runs, and deletes the folder. Only processes named by the instance's
 # own pid files are signalled.
 set -uo pipefail
 
@@ -59,6 +60,9 @@ stop() {
   kill -KILL "${pids[@]}" 2>/dev/null
 }
 stop slurmd.pid slurmctld.pid
+# slurmctld hands its last records to slurmdbd as it stops; slurmdbd writes them to MariaDB as it stops.
+stop slurmdbd.pid
+stop mariadbd.pid
 stop munge/munged.pid
 
 # The instance's own cgroups (MONITOR_SLURM_CGROUPS=1), deepest first: Slurm leaves slurm_<node>/uid_<uid> behind.

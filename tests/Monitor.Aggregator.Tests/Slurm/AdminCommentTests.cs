@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using System.IO.Compression;
 using System.Text.Json;
 using Monitor.Aggregator.Slurm;
@@ -78,6 +79,112 @@ public sealed class AdminCommentTests : IDisposable
         Assert.Empty(store.JobsAwaitingComment(now - TimeSpan.FromDays(1), 100));
     }
 
+    [Theory]
+    [InlineData(1)] // Slurm 22.05's sacctmgr, found with the real slurmdbd: " Nothing modified", exit code 1
+    [InlineData(0)]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void NothingModified_TriedAgainEachCycle_FailedAtTheFifth(int exitCode)
+    {
+        using var store = TestStore.Create("sqlite", _tree).Open();
+        Apply(store, "a", Record(Start, Start.AddHours(1), 1, 1, null, null) with { JobId = "1" });
+        var sacctmgr = Script("sacctmgr", $"echo x >>\"$0.calls\"; echo ' Nothing modified'; exit {exitCode}");
+        var logger = new ListLogger();
+        var comments = new AdminComments(store, sacctmgr, Script("sacct", "exit 9"), logger);
+
+        var now = Start.AddHours(2);
+        for (var cycle = 1; cycle <= AdminComments.Attempts; cycle++)
+        {
+            Assert.Equal([("1", cycle - 1L)], store.JobsAwaitingComment(now - TimeSpan.FromDays(1), 100));
+            comments.WriteDue(now);
+        }
+
+        Assert.Empty(store.JobsAwaitingComment(now - TimeSpan.FromDays(1), 100));
+        comments.WriteDue(now);
+        Assert.Equal(AdminComments.Attempts, File.ReadAllLines(sacctmgr + ".calls").Length);
+        Assert.Equal(
+            [.. Enumerable.Repeat($"Slurm job 1: the AdminComment was not written (retried next cycle): exit code {exitCode}: Nothing modified", AdminComments.Attempts - 1),
+             $"Slurm job 1: the AdminComment was not written (failed): exit code {exitCode}: Nothing modified"],
+            logger.Lines);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void ReadBackAsWritten_Written_LaterCommentsNotReadBack()
+    {
+        using var store = TestStore.Create("sqlite", _tree).Open();
+        Apply(store, "a", Record(Start, Start.AddHours(1), 8, 3600, 64e9, 20e9, Gpu(0, 0.5, 40e9)) with { JobId = "1" });
+        var logger = new ListLogger();
+        var comments = new AdminComments(store, Sacctmgr(), Sacct(lowercase: false), logger);
+
+        comments.WriteDue(Start.AddHours(2));
+        Apply(store, "a", Record(Start, Start.AddHours(3), 1, 1, null, null) with { JobId = "2" });
+        comments.WriteDue(Start.AddHours(4));
+
+        Assert.Empty(store.JobsAwaitingComment(Start, 100));
+        Assert.Equal(["1"], File.ReadAllLines(_tree.Path("sacct.calls")));
+        Assert.Equal(JobstatsSummary.Comment(store.Job("2")), File.ReadAllText(_tree.Path("sacctmgr.2")));
+        Assert.Empty(logger.Lines);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void ReadBackLowercased_JobFailed_NoMoreWritten()
+    {
+        // Slurm 22.05's sacctmgr lowercases the value (bug 14338), so its slurmdbd answers JS1:H4sI... as js1:h4si...
+        using var store = TestStore.Create("sqlite", _tree).Open();
+        Apply(store, "a", Record(Start, Start.AddHours(1), 8, 3600, 64e9, 20e9, Gpu(0, 0.5, 40e9)) with { JobId = "1" });
+        var logger = new ListLogger();
+        var comments = new AdminComments(store, Sacctmgr(), Sacct(lowercase: true), logger);
+
+        comments.WriteDue(Start.AddHours(2));
+        Apply(store, "a", Record(Start, Start.AddHours(3), 1, 1, null, null) with { JobId = "2" });
+        comments.WriteDue(Start.AddHours(4));
+
+        var comment = JobstatsSummary.Comment(store.Job("1"));
+        var line = Assert.Single(logger.Lines);
+        Assert.StartsWith($"Slurm job 1: sacctmgr stored the AdminComment lowercased, {comment.ToLowerInvariant()}, not {comment}: sacctmgr before Slurm 23.02", line, StringComparison.Ordinal);
+        Assert.Equal(["1"], File.ReadAllLines(_tree.Path("sacctmgr.calls")));
+        Assert.Equal([("2", 0L)], store.JobsAwaitingComment(Start, 100));
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    public void ReadBackFails_Written_NextCommentReadBack()
+    {
+        using var store = TestStore.Create("sqlite", _tree).Open();
+        Apply(store, "a", Record(Start, Start.AddHours(1), 1, 1, null, null) with { JobId = "1" });
+        Apply(store, "a", Record(Start, Start.AddHours(1), 1, 1, null, null) with { JobId = "2" });
+        var logger = new ListLogger();
+        var comments = new AdminComments(store, Sacctmgr(), Script("sacct", "echo \"$2\" >>\"$0.calls\"; echo 'sacct: error: slurmdbd: no answer' >&2; exit 1"), logger);
+
+        comments.WriteDue(Start.AddHours(2));
+
+        Assert.Empty(store.JobsAwaitingComment(Start, 100));
+        Assert.Equal(["1", "2"], File.ReadAllLines(_tree.Path("sacct.calls")));
+        Assert.Equal(
+            ["Slurm job 1: the AdminComment written could not be read back to check it (sacct exit code 1: sacct: error: slurmdbd: no answer); the next one is checked",
+             "Slurm job 2: the AdminComment written could not be read back to check it (sacct exit code 1: sacct: error: slurmdbd: no answer); the next one is checked"],
+            logger.Lines);
+    }
+
+    /// <summary>A stand-in sacctmgr that keeps each job's AdminComment in sacctmgr.&lt;jobid&gt; and answers as Slurm's does.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private string Sacctmgr() =>
+        Script("sacctmgr", "echo \"${5#jobid=}\" >>\"$0.calls\"; printf '%s' \"${7#AdminComment=}\" >\"$0.${5#jobid=}\"; echo ' Modified jobs...'; echo \"  ${5#jobid=} submitted at 2026-12-01T08:00:00\"");
+
+    /// <summary>A stand-in <c>sacct -j ID -X -n -P -o AdminComment</c> that prints what the stand-in sacctmgr kept, lowercased or not.</summary>
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private string Sacct(bool lowercase) =>
+        Script("sacct", $"echo \"$2\" >>\"$0.calls\"; cat \"{_tree.Path("sacctmgr")}.$2\"{(lowercase ? " | tr A-Z a-z" : "")}; echo");
+
+    [System.Runtime.Versioning.SupportedOSPlatform("linux")]
+    private string Script(string name, string body)
+    {
+        _tree.Write(name, "#!/bin/sh\n" + body + "\n");
+        File.SetUnixFileMode(_tree.Path(name), UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        return _tree.Path(name);
+    }
+
     /// <summary>"JS1:" and the base64 of gzipped JSON, decoded here.</summary>
     private static JsonDocument Js1(string comment)
     {
@@ -100,4 +207,17 @@ public sealed class AdminCommentTests : IDisposable
         Index = index, Uuid = $"GPU-{index}", AllocatedSeconds = 3600, BusySeconds = 3600 * utilization, EnergyJoules = 3600 * 300,
         MemoryPeakBytes = memoryPeak, MemoryTotalBytes = total,
     };
+
+    /// <summary>Keeps each formatted log line.</summary>
+    private sealed class ListLogger : ILogger<AdminComments>
+    {
+        public List<string> Lines { get; } = [];
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) => Lines.Add(formatter(state, exception));
+    }
 }

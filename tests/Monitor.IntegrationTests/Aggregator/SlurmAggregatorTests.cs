@@ -27,14 +27,12 @@ public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : ICla
             "--gpu.simulate=4", "--collector.disable-defaults", "--collector.gpu", "--collector.jobs", "--collector.jobs.interval=1s",
             $"--collector.jobs.slurm-mapping-dir={slurm.MappingDir}", $"--collector.jobs.gpustat-dir={slurm.GpustatDir}",
             $"--collector.jobs.slurm-jobinfo-dir={slurm.JobInfoDir}", $"--path.sysfs={slurm.Sysfs}");
-        // The aggregator writes each finished job's jobstats summary into its AdminComment with sacctmgr, as jobstats
-        // does. This Slurm has no slurmdbd (and slurmctld refuses the update once a job has finished), so a stand-in
-        // sacctmgr records the call.
-        using var store = new TempTree().Write("sacctmgr", "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$0.$5\"\necho ' Modified jobs...'\n");
-        File.SetUnixFileMode(store.Path("sacctmgr"), UnixFileMode.UserRead | UnixFileMode.UserExecute);
+        // The aggregator writes each finished job's jobstats summary into its AdminComment with the real sacctmgr, as
+        // jobstats does, into this Slurm's slurmdbd (SLURM_CONF names it), and reads it back with the real sacct.
+        using var store = new TempTree();
         await using var aggregator = await AgentProcess.StartExecutableAsync(
-            AgentProcess.AggregatorPath, null, $"--storage.path={store.Path("aggregator.db")}", $"--targets={agent.BaseAddress}", "--poll.interval=1s",
-            "--slurm.admin-comment", $"--slurm.sacctmgr={store.Path("sacctmgr")}");
+            AgentProcess.AggregatorPath, null, new Dictionary<string, string> { ["SLURM_CONF"] = slurm.SlurmConf },
+            $"--storage.path={store.Path("aggregator.db")}", $"--targets={agent.BaseAddress}", "--poll.interval=1s", "--slurm.admin-comment");
         using var client = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
         await agent.ScrapeUntilAsync(client, s => s.GetValueOrDefault("gpu_up{gpu=\"3\",uuid=\"GPU-5131d000-0000-4000-8000-000000000003\"}") == 1);
 
@@ -161,28 +159,110 @@ public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : ICla
         Assert.Equal(2, metrics[$"monitor_usage_jobs_finished_total{labels}"]);
         Assert.Equal(1, metrics[$"monitor_aggregator_target_up{{target=\"{agent.BaseAddress.ToString().TrimEnd('/')}\"}}"]);
 
-        // sacctmgr -i update job where jobid=<id> set AdminComment=JS1:...: jobstats' summary of the ledger's record,
-        // the GPUs' utilization (busy over held, in percent), their memory peaks and totals, and the job's CPU seconds.
-        var call = (await UntilAsync(() => SacctmgrCallAsync(store.Path($"sacctmgr.jobid={gpuJob}")), c => c.GetArrayLength() == 7, aggregator)).EnumerateArray().Select(a => a.GetString()!).ToList();
-        Assert.Equal(["-i", "update", "job", "where", $"jobid={gpuJob}", "set"], call[..6]);
-        Assert.StartsWith("AdminComment=JS1:", call[6], StringComparison.Ordinal);
-        var comment = call[6]["AdminComment=".Length..];
-        using var summary = DecodeJs1(comment);
-        var node = summary.RootElement.GetProperty("nodes").GetProperty(Environment.MachineName);
-        Assert.Equal(2, summary.RootElement.GetProperty("gpus").GetInt32());
-        Assert.Equal(Math.Round(gpuLedger.GetProperty("cpu_seconds").GetDouble(), 1), node.GetProperty("total_time").GetDouble());
-        foreach (var gpu in ledgerGpus)
+        // The AdminComments in slurmdbd: jobstats' summary of each job's record (sacct -o AdminComment). sacctmgr before
+        // Slurm 23.02 lowercases the value (SchedMD bug 14338), which Debian 12's 22.05 does: then the aggregator reads
+        // the first one back lowercased, fails that job, logs the comment it meant and writes no more.
+        Assert.True(slurm.Accounting, "the fixture's Slurm has no slurmdbd");
+        var reports = new Dictionary<string, JsonElement> { [gpuJob] = gpuReport, [cpuJob] = cpuReport };
+        var version = (await slurm.SlurmAsync("sacctmgr", "--version")).Trim();
+        if (LowercasesAdminComment(version))
         {
-            var index = gpu.GetProperty("index").GetInt32().ToString(CultureInfo.InvariantCulture);
-            Assert.Equal(Math.Round(gpu.GetProperty("busy_seconds").GetDouble() / gpu.GetProperty("allocated_seconds").GetDouble() * 100, 1), node.GetProperty("gpu_utilization").GetProperty(index).GetDouble());
-            Assert.Equal(gpu.GetProperty("memory_peak_bytes").GetDouble(), node.GetProperty("gpu_used_memory").GetProperty(index).GetDouble());
-            Assert.Equal(gpu.GetProperty("memory_total_bytes").GetDouble(), node.GetProperty("gpu_total_memory").GetProperty(index).GetDouble());
+            var lowercased = await UntilAsync(
+                () => Task.FromResult<JsonElement?>(Lowercased(aggregator.Log) is { } found ? JsonSerializer.SerializeToElement(new[] { found.JobId, found.Stored, found.Comment }) : null), _ => true, aggregator);
+            var (job, stored, meant) = (lowercased[0].GetString()!, lowercased[1].GetString()!, lowercased[2].GetString()!);
+            Assert.Contains(job, reports.Keys);
+            Assert.Equal(stored, await AdminCommentAsync(job));
+            Assert.Equal(meant.ToLowerInvariant(), stored);
+            AssertSummary(meant, reports[job]);
+
+            // No more written: the other job's AdminComment stays empty over five more cycles.
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            Assert.Equal("", await AdminCommentAsync(reports.Keys.Single(k => k != job)));
+            var counters = PromSamples.Parse(await client.GetStringAsync(new Uri(aggregator.BaseAddress, "metrics")));
+            Assert.Equal(1, counters["monitor_aggregator_admin_comments_total{outcome=\"failed\"}"]);
+            Assert.False(counters.ContainsKey("monitor_aggregator_admin_comments_total{outcome=\"written\"}"), aggregator.Log);
+            Assert.Single(aggregator.Log.Split('\n'), l => l.Contains("sacctmgr stored the AdminComment lowercased", StringComparison.Ordinal));
         }
+        else
+        {
+            foreach (var (job, report) in reports)
+            {
+                var stored = (await UntilAsync(async () => await AdminCommentAsync(job) is { Length: > 0 } text ? (JsonElement?)JsonSerializer.SerializeToElement(text) : null, _ => true, aggregator)).GetString()!;
+                AssertSummary(stored, report);
+            }
+
+            var counters = PromSamples.Parse(await client.GetStringAsync(new Uri(aggregator.BaseAddress, "metrics")));
+            Assert.Equal(2, counters["monitor_aggregator_admin_comments_total{outcome=\"written\"}"]);
+        }
+
+        // Each job was written at its first try or tried again (sacctmgr's "Nothing modified": slurmdbd did not have it
+        // yet); none failed for want of its record.
+        Assert.DoesNotContain(aggregator.Log.Split('\n'), l => l.Contains("the AdminComment was not written (failed)", StringComparison.Ordinal));
     }
 
-    /// <summary>The arguments the stand-in sacctmgr was called with for a job (one per line in its file), as a JSON array.</summary>
-    private static async Task<JsonElement?> SacctmgrCallAsync(string path) =>
-        File.Exists(path) ? JsonSerializer.SerializeToElement((await File.ReadAllLinesAsync(path)).Where(l => l.Length > 0).ToArray()) : null;
+    /// <summary>Whether <c>sacctmgr --version</c> (<c>slurm 22.05.8</c>, Debian's <c>slurm-wlm 22.05.8</c>) is a Slurm before 23.02.</summary>
+    private static bool LowercasesAdminComment(string version)
+    {
+        var parts = version.Split(' ')[^1].Split('.');
+        Assert.True(parts.Length >= 2, $"sacctmgr --version said '{version}'");
+        var (major, minor) = (int.Parse(parts[0], CultureInfo.InvariantCulture), int.Parse(parts[1], CultureInfo.InvariantCulture));
+        return major < 23 || (major == 23 && minor < 2);
+    }
+
+    /// <summary>The aggregator's event 5301: the job, the comment as stored, and the comment it meant.</summary>
+    private static (string JobId, string Stored, string Comment)? Lowercased(string log)
+    {
+        var match = System.Text.RegularExpressions.Regex.Match(log, @"Slurm job (\d+): sacctmgr stored the AdminComment lowercased, (\S+), not (\S+): sacctmgr before Slurm 23\.02");
+        return match.Success ? (match.Groups[1].Value, match.Groups[2].Value, match.Groups[3].Value) : null;
+    }
+
+    /// <summary>The job's AdminComment in slurmdbd: <c>sacct -j ID -X -n -P -o AdminComment</c>.</summary>
+    private async Task<string> AdminCommentAsync(string jobId) =>
+        (await slurm.SlurmAsync("sacct", "-j", jobId, "-X", "-n", "-P", "-o", "AdminComment")).Trim();
+
+    /// <summary>
+    /// <paramref name="comment"/> is jobstats' summary of <paramref name="report"/>'s one node record: its run time, CPUs,
+    /// CPU seconds, memory limit and peak, and each GPU's utilization (busy over held, in percent), memory peak and total.
+    /// </summary>
+    private static void AssertSummary(string comment, JsonElement report)
+    {
+        Assert.StartsWith("JS1:", comment, StringComparison.Ordinal);
+        using var summary = DecodeJs1(comment);
+        var record = Assert.Single(report.GetProperty("node_records").EnumerateArray());
+        var gpus = record.GetProperty("gpus").EnumerateArray().ToList();
+        Assert.Equal(gpus.Count, summary.RootElement.GetProperty("gpus").GetInt32());
+        var runtime = (record.GetProperty("end").GetDateTimeOffset() - record.GetProperty("start").GetDateTimeOffset()).TotalSeconds;
+        Assert.Equal(Math.Round(runtime), summary.RootElement.GetProperty("total_time").GetDouble());
+        var node = Assert.Single(summary.RootElement.GetProperty("nodes").EnumerateObject());
+        Assert.Equal(record.GetProperty("node").GetString(), node.Name);
+
+        // Each figure the record has, under jobstats' name; none that it lacks.
+        var expected = new List<string>();
+        foreach (var (field, key) in new[] { ("cpus_allocated", "cpus"), ("cpu_seconds", "total_time"), ("memory_limit_bytes", "total_memory"), ("memory_peak_bytes", "used_memory") })
+        {
+            if (record.TryGetProperty(field, out var value) && value.ValueKind == JsonValueKind.Number)
+            {
+                expected.Add(key);
+                Assert.Equal(key == "total_time" ? Math.Round(value.GetDouble(), 1) : value.GetDouble(), node.Value.GetProperty(key).GetDouble());
+            }
+        }
+
+        if (gpus.Count > 0)
+        {
+            expected.AddRange(["gpu_total_memory", "gpu_used_memory", "gpu_utilization"]);
+            foreach (var gpu in gpus)
+            {
+                var index = gpu.GetProperty("index").GetInt32().ToString(CultureInfo.InvariantCulture);
+                Assert.Equal(Math.Round(gpu.GetProperty("busy_seconds").GetDouble() / gpu.GetProperty("allocated_seconds").GetDouble() * 100, 1), node.Value.GetProperty("gpu_utilization").GetProperty(index).GetDouble());
+                Assert.Equal(gpu.GetProperty("memory_peak_bytes").GetDouble(), node.Value.GetProperty("gpu_used_memory").GetProperty(index).GetDouble());
+                Assert.Equal(gpu.GetProperty("memory_total_bytes").GetDouble(), node.Value.GetProperty("gpu_total_memory").GetProperty(index).GetDouble());
+            }
+
+            Assert.Equal(gpus.Count, node.Value.GetProperty("gpu_utilization").EnumerateObject().Count());
+        }
+
+        Assert.Equal(expected.Order(StringComparer.Ordinal), node.Value.EnumerateObject().Select(p => p.Name).Order(StringComparer.Ordinal));
+    }
 
     /// <summary>JS1: and base64 of gzipped JSON, decoded here independently of the aggregator's code.</summary>
     private static JsonDocument DecodeJs1(string comment)

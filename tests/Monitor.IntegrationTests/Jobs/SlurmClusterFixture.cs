@@ -9,21 +9,31 @@ namespace Monitor.IntegrationTests.Jobs;
 /// nodes, and <c>packaging/slurm</c>'s prolog and epilog writing into <see cref="MappingDir"/> and
 /// <see cref="GpustatDir"/>. Needs root (./test.sh runs as root); the script installs slurm-wlm and munge with apt when
 /// they are missing. Stopped, with its temporary folder removed, by <see cref="DisposeAsync"/>. Jobs run without
-/// cgroups; <see cref="SlurmCgroupClusterFixture"/> runs them in cgroups.
+/// cgroups and there is no accounting; <see cref="SlurmCgroupClusterFixture"/> runs them in cgroups, with accounting in
+/// a real slurmdbd.
 /// </summary>
 public class SlurmClusterFixture : IAsyncLifetime
 {
     private static readonly string ScriptDirectory = Path.Join(Fixtures.RepositoryRoot, "tests", "slurm");
 
     private readonly bool _cgroups;
+    private readonly bool _accounting;
 
     public SlurmClusterFixture()
-        : this(cgroups: false)
+        : this(cgroups: false, accounting: false)
     {
     }
 
-    /// <summary>With <paramref name="cgroups"/>, start-slurm.sh runs with <c>MONITOR_SLURM_CGROUPS=1</c>.</summary>
-    protected SlurmClusterFixture(bool cgroups) => _cgroups = cgroups;
+    /// <summary>
+    /// With <paramref name="cgroups"/>, start-slurm.sh runs with <c>MONITOR_SLURM_CGROUPS=1</c>; with
+    /// <paramref name="accounting"/>, with <c>MONITOR_SLURM_DBD=1</c>: a private MariaDB and slurmdbd keep the
+    /// accounting (sacct, sacctmgr), with the account physics.
+    /// </summary>
+    protected SlurmClusterFixture(bool cgroups, bool accounting)
+    {
+        _cgroups = cgroups;
+        _accounting = accounting;
+    }
 
     /// <summary>The instance's temporary folder (<c>MONITOR_SLURM_DIR</c>).</summary>
     public string InstanceDir { get; private set; } = "";
@@ -49,11 +59,17 @@ public class SlurmClusterFixture : IAsyncLifetime
     /// </summary>
     public string Sysfs { get; private set; } = "";
 
+    /// <summary>Whether a slurmdbd keeps this instance's accounting (start-slurm.sh said <c>MONITOR_SLURM_DBD=1</c>).</summary>
+    public bool Accounting { get; private set; }
+
     public async Task InitializeAsync()
     {
-        // Ten minutes: the first run on a bare machine apt-installs slurm-wlm and munge (about 20 s on a warm mirror).
+        // Ten minutes: the first run on a bare machine apt-installs slurm-wlm and munge (about 20 s on a warm mirror), and
+        // with accounting mariadb-server and slurmdbd (about 20 s more).
         var (code, stdout, stderr) = await ExternalTool.RunAsync(
-            "/usr/bin/env", [$"MONITOR_SLURM_CGROUPS={(_cgroups ? 1 : 0)}", Path.Join(ScriptDirectory, "start-slurm.sh")], timeout: TimeSpan.FromMinutes(10));
+            "/usr/bin/env",
+            [$"MONITOR_SLURM_CGROUPS={(_cgroups ? 1 : 0)}", $"MONITOR_SLURM_DBD={(_accounting ? 1 : 0)}", Path.Join(ScriptDirectory, "start-slurm.sh")],
+            timeout: TimeSpan.FromMinutes(10));
         if (code != 0)
         {
             throw new InvalidOperationException($"start-slurm.sh failed ({code}):\n{stdout}{stderr}");
@@ -77,10 +93,11 @@ public class SlurmClusterFixture : IAsyncLifetime
                 case "MONITOR_JOB_INFO_DIR": JobInfoDir = value; break;
                 case "MONITOR_SLURM_NODE": Node = value; break;
                 case "MONITOR_SLURM_SYSFS": Sysfs = value; break;
+                case "MONITOR_SLURM_DBD": Accounting = value == "1"; break;
             }
         }
 
-        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0 || (_cgroups && Sysfs.Length == 0))
+        if (InstanceDir.Length == 0 || SlurmConf.Length == 0 || MappingDir.Length == 0 || GpustatDir.Length == 0 || (_cgroups && Sysfs.Length == 0) || Accounting != _accounting)
         {
             throw new InvalidOperationException($"start-slurm.sh printed no environment:\n{stdout}{stderr}");
         }
@@ -322,9 +339,17 @@ public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture
         Assert.True(entry.ValueKind == System.Text.Json.JsonValueKind.Object, $"job {job} was not recorded as ended within 60 s:\n{agent.Log}");
         Assert.Equal("scheduler", entry.GetProperty("start_source").GetString());
         Assert.Equal("scheduler", entry.GetProperty("end_source").GetString());
+        // The ledger's times are the prolog's and the epilog's clocks (whole seconds), read just after Slurm's start and
+        // end (0 or 1 s after on a quiet machine; 5 s allows for a loaded one, where a prolog was seen to start 2 s
+        // late). Each GPU is held for exactly the ledger's time, to the GPU tick, whatever the refresh interval.
+        var start = entry.GetProperty("start").GetDateTimeOffset();
+        var end = entry.GetProperty("end").GetDateTimeOffset();
+        Assert.InRange((start - Time(show, "StartTime")).TotalSeconds, -1, 5);
+        Assert.InRange((end - Time(show, "EndTime")).TotalSeconds, -1, 5);
+        Assert.InRange((end - start).TotalSeconds, elapsed - 5, elapsed + 5);
         var gpus = entry.GetProperty("gpus").EnumerateArray().ToList();
         Assert.Equal(2, gpus.Count);
-        Assert.All(gpus, g => Assert.InRange(g.GetProperty("allocated_seconds").GetDouble(), elapsed - 1, elapsed + 1));
+        Assert.All(gpus, g => Assert.InRange(g.GetProperty("allocated_seconds").GetDouble(), (end - start).TotalSeconds - 1, (end - start).TotalSeconds + 1));
         Assert.All(gpus, g => Assert.True(g.GetProperty("energy_joules").GetDouble() > 0, "no energy over the job"));
     }
 
