@@ -3,12 +3,39 @@ using Monitor.Contracts;
 
 namespace Monitor.Aggregator.Alerting;
 
-/// <summary>One job alert: its identity (<see cref="Key"/>), its labels and its annotations' text.</summary>
-/// <param name="Key">alertname, job id, node and GPU: what makes it one alert (its labels follow from them).</param>
-internal sealed record JobAlert(string Key, IReadOnlyList<KeyValuePair<string, string>> Labels, string Summary, string Description, string RunbookUrl)
+/// <summary>
+/// One job alert: its identity (<see cref="Key"/>), its labels and its annotations' text. The text is made when it is
+/// first read (to be sent or stored), not at every evaluation: a cycle with 16,000 alerts firing sends a few of them.
+/// </summary>
+internal sealed class JobAlert
 {
+    private readonly Func<string>? _summary;
+    private readonly Func<string>? _description;
+    private string? _summaryText;
+    private string? _descriptionText;
+
+    /// <summary>An alert with its text (as stored).</summary>
+    public JobAlert(string key, IReadOnlyList<KeyValuePair<string, string>> labels, string summary, string description, string runbookUrl)
+        : this(key, labels, (Func<string>?)null, null, runbookUrl) => (_summaryText, _descriptionText) = (summary, description);
+
+    /// <summary>An alert whose text is made when first read.</summary>
+    public JobAlert(string key, IReadOnlyList<KeyValuePair<string, string>> labels, Func<string>? summary, Func<string>? description, string runbookUrl) =>
+        (Key, Labels, _summary, _description, RunbookUrl) = (key, labels, summary, description, runbookUrl);
+
+    /// <summary>alertname, job id, node and GPU: what makes it one alert (its labels follow from them).</summary>
+    public string Key { get; }
+
+    /// <summary>Its labels, <c>alertname</c> first.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Labels { get; }
+
     /// <summary>The alert's name (its <c>alertname</c> label).</summary>
     public string Name => Labels[0].Value;
+
+    public string Summary => _summaryText ??= _summary!();
+
+    public string Description => _descriptionText ??= _description!();
+
+    public string RunbookUrl { get; }
 }
 
 /// <summary>What one evaluation found: the alerts whose condition holds, and the keys of alerts it could not decide.</summary>
@@ -38,6 +65,8 @@ internal sealed record JobAlertEvaluation(IReadOnlyList<JobAlert> Firing, IReadO
 /// </summary>
 internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
 {
+    private readonly Dictionary<string, string> _runbooks = Names.ToDictionary(n => n, n => $"{rules.RunbookUrl}#{n.ToLowerInvariant()}", StringComparer.Ordinal);
+
     /// <summary>The alerts it raises (each has a section in docs/runbooks.md).</summary>
     public static readonly IReadOnlyList<string> Names =
         ["JobGpuIdle", "JobGpusUnderused", "JobGpuMemoryFull", "JobGpuErrors", "JobGpuErrorsNodeAction", "JobOnUnavailableNode", "JobNodeDataMissing", "SlurmNodeMaintenance"];
@@ -74,12 +103,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
             {
                 if (nodeStates.TryGetValue(node, out var states) && states.Where(s => s is "drained" or "draining" or "maint").Order(StringComparer.Ordinal).ToList() is { Count: > 0 } maintenance)
                 {
-                    firing.Add(new JobAlert(
-                        Key("SlurmNodeMaintenance", "", node, null),
-                        [new("alertname", "SlurmNodeMaintenance"), new("cluster", cluster), new("node", node), new("severity", "info"), new("state", string.Join('+', maintenance)), new("team", "oncall")],
-                        $"Node {node} is {string.Join('+', maintenance)} in Slurm",
-                        $"Slurm reports node {node} {string.Join('+', states.Order(StringComparer.Ordinal))}. The tenant alerts of the jobs still on it are inhibited (alertmanager.example.yml).",
-                        $"{rules.RunbookUrl}#slurmnodemaintenance"));
+                    firing.Add(Maintenance(node, states, maintenance));
                 }
             }
 
@@ -109,19 +133,12 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
             var missingFor = now - answered.GetValueOrDefault(run.Target, run.Updated);
             if (rules.DataMissing.Enabled && missingFor >= rules.DataMissing.For)
             {
-                firing.Add(Alert(
-                    "JobNodeDataMissing", rules.DataMissing.Severity, "oncall", first, run.Node, null,
-                    $"No data from node {run.Node} for running job {id}",
-                    $"The agent on {run.Node} ({run.Target}) has not answered for {Minutes(missingFor)} min (threshold {Minutes(rules.DataMissing.For)} min) while job {id} runs there; the job's accounting on that node stops at its last answer until the agent is back."));
+                firing.Add(DataMissing(id, first, run, missingFor));
             }
 
             if (rules.UnavailableNode.Enabled && nodeStates.TryGetValue(run.Node, out var states) && states.FirstOrDefault(rules.UnavailableStates.Contains) is { } state)
             {
-                var held = run.Record.Gpus.Count(g => g.Held);
-                firing.Add(Alert(
-                    "JobOnUnavailableNode", rules.UnavailableNode.Severity, "oncall", first, run.Node, null,
-                    $"Job {id} still runs on node {run.Node}, which Slurm reports {state}",
-                    $"Slurm reports node {run.Node} {string.Join('+', states.Order(StringComparer.Ordinal))}, but job {id} still runs there with {held} GPU{(held == 1 ? "" : "s")}: the job is likely lost or hung, and its GPUs are not free."));
+                firing.Add(Unavailable(id, first, run, states, state));
             }
 
             foreach (var gpu in run.Record.Gpus)
@@ -157,10 +174,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
 
                 if (rules.MemoryFull.Enabled && history.MemoryHighSince is { } since && now - since >= rules.MemoryFull.For)
                 {
-                    firing.Add(Alert(
-                        "JobGpuMemoryFull", rules.MemoryFull.Severity, "tenant", first, run.Node, gpu.Index,
-                        $"Job {id} has filled GPU {gpu.Index} on {run.Node} to {Percent(history.MemoryFraction)} % of its memory",
-                        $"GPU {gpu.Index} of node {run.Node}: {Gib(gpu.MemoryUsedBytes ?? 0)} of {Gib(gpu.MemoryTotalBytes ?? 0)} GiB ({Percent(history.MemoryFraction)} %) held by job {id}, over {Percent(rules.MemoryFull.Threshold)} % for {Minutes(now - since)} min: the job is close to running out of GPU memory."));
+                    firing.Add(MemoryFull(id, first, run, gpu, history.MemoryFraction, now - since));
                 }
                 else if (rules.MemoryFull.Enabled && (double.IsNaN(history.MemoryFraction) || history.MemoryHighSince is not null))
                 {
@@ -181,11 +195,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
                 var ratio = windowBusy / windowAllocated;
                 if (ratio < rules.Underused.Threshold)
                 {
-                    var enough = Math.Max(1, (int)Math.Ceiling(gpus * ratio / 0.8));
-                    firing.Add(Alert(
-                        "JobGpusUnderused", rules.Underused.Severity, "tenant", first, null, null,
-                        $"Job {id} uses {Percent(ratio)} % of its {gpus} GPUs",
-                        $"Job {id}'s {gpus} GPUs were {Percent(ratio)} % busy together over the last {Minutes(rules.Underused.For)} min (threshold {Percent(rules.Underused.Threshold)} %): {enough} GPU{(enough == 1 ? "" : "s")} would do; request fewer."));
+                    firing.Add(Underused(id, first, gpus, ratio));
                 }
             }
             else if (active("JobGpusUnderused", id, null, null))
@@ -232,10 +242,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
 
         if (why is not null)
         {
-            firing.Add(Alert(
-                "JobGpuIdle", rules.Idle.Severity, "tenant", first, run.Node, gpu.Index,
-                $"GPU {gpu.Index} on {run.Node} is idle in job {id}",
-                $"GPU {gpu.Index} of node {run.Node}, allocated to job {id}, was {Percent(ratio)} % busy {why} (threshold {Percent(threshold)} %). Release it, or check that the job uses the GPUs it requested."));
+            firing.Add(IdleAlert(id, first, run, gpu, ratio, threshold, why));
         }
         else if (!known)
         {
@@ -262,24 +269,66 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         {
             firing.Add(Alert(
                 "JobGpuErrors", rules.Errors.Severity, "tenant", first, run.Node, gpu.Index,
-                $"GPU errors during job {id} on {run.Node} GPU {gpu.Index}",
-                $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had {gpu.XidErrors} XID and {gpu.EccErrors} ECC errors while job {id} held it.{what} Results computed on it may be wrong: check them, and rerun the job if in doubt."));
+                () => $"GPU errors during job {id} on {run.Node} GPU {gpu.Index}",
+                () => $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had {gpu.XidErrors} XID and {gpu.EccErrors} ECC errors while job {id} held it.{what} Results computed on it may be wrong: check them, and rerun the job if in doubt."));
         }
 
         if (rules.ErrorsNodeAction.Enabled && resolution is Monitor.Agent.Gpu.Xid.XidResolution.ResetGpu or Monitor.Agent.Gpu.Xid.XidResolution.RestartBareMetal or Monitor.Agent.Gpu.Xid.XidResolution.Workflow)
         {
             firing.Add(Alert(
                 "JobGpuErrorsNodeAction", rules.ErrorsNodeAction.Severity, "oncall", first, run.Node, gpu.Index,
-                $"XID {code} during job {id} on {run.Node} GPU {gpu.Index}: the node needs {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}",
-                $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had XID {code} ({Monitor.Agent.Gpu.Xid.XidCatalog.Describe(code!.Value)}) while job {id} ran on it. NVIDIA's resolution is {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}: {Monitor.Agent.Gpu.Xid.XidCatalog.Action(resolution)}. The job's owner got JobGpuErrors."));
+                () => $"XID {code} during job {id} on {run.Node} GPU {gpu.Index}: the node needs {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}",
+                () => $"GPU {gpu.Index} ({gpu.Uuid}) of node {run.Node} had XID {code} ({Monitor.Agent.Gpu.Xid.XidCatalog.Describe(code!.Value)}) while job {id} ran on it. NVIDIA's resolution is {Monitor.Agent.Gpu.Xid.XidCatalog.Code(resolution)}: {Monitor.Agent.Gpu.Xid.XidCatalog.Action(resolution)}. The job's owner got JobGpuErrors."));
         }
     }
+
+    // The alerts' text is made by lambdas that capture these methods' parameters, so that only a firing alert
+    // allocates them (a lambda in the loops above would allocate its closure for every job and GPU evaluated).
+    private JobAlert DataMissing(string id, NodeJobRecord first, RunningJobs.NodeRun run, TimeSpan missingFor) => Alert(
+        "JobNodeDataMissing", rules.DataMissing.Severity, "oncall", first, run.Node, null,
+        () => $"No data from node {run.Node} for running job {id}",
+        () => $"The agent on {run.Node} ({run.Target}) has not answered for {Minutes(missingFor)} min (threshold {Minutes(rules.DataMissing.For)} min) while job {id} runs there; the job's accounting on that node stops at its last answer until the agent is back.");
+
+    private JobAlert Unavailable(string id, NodeJobRecord first, RunningJobs.NodeRun run, IReadOnlySet<string> states, string state)
+    {
+        var held = run.Record.Gpus.Count(g => g.Held);
+        return Alert(
+            "JobOnUnavailableNode", rules.UnavailableNode.Severity, "oncall", first, run.Node, null,
+            () => $"Job {id} still runs on node {run.Node}, which Slurm reports {state}",
+            () => $"Slurm reports node {run.Node} {string.Join('+', states.Order(StringComparer.Ordinal))}, but job {id} still runs there with {held} GPU{(held == 1 ? "" : "s")}: the job is likely lost or hung, and its GPUs are not free.");
+    }
+
+    private JobAlert MemoryFull(string id, NodeJobRecord first, RunningJobs.NodeRun run, NodeJobGpu gpu, double fraction, TimeSpan highFor) => Alert(
+        "JobGpuMemoryFull", rules.MemoryFull.Severity, "tenant", first, run.Node, gpu.Index,
+        () => $"Job {id} has filled GPU {gpu.Index} on {run.Node} to {Percent(fraction)} % of its memory",
+        () => $"GPU {gpu.Index} of node {run.Node}: {Gib(gpu.MemoryUsedBytes ?? 0)} of {Gib(gpu.MemoryTotalBytes ?? 0)} GiB ({Percent(fraction)} %) held by job {id}, over {Percent(rules.MemoryFull.Threshold)} % for {Minutes(highFor)} min: the job is close to running out of GPU memory.");
+
+    private JobAlert Underused(string id, NodeJobRecord first, int gpus, double ratio)
+    {
+        var enough = Math.Max(1, (int)Math.Ceiling(gpus * ratio / 0.8));
+        return Alert(
+            "JobGpusUnderused", rules.Underused.Severity, "tenant", first, null, null,
+            () => $"Job {id} uses {Percent(ratio)} % of its {gpus} GPUs",
+            () => $"Job {id}'s {gpus} GPUs were {Percent(ratio)} % busy together over the last {Minutes(rules.Underused.For)} min (threshold {Percent(rules.Underused.Threshold)} %): {enough} GPU{(enough == 1 ? "" : "s")} would do; request fewer.");
+    }
+
+    private JobAlert IdleAlert(string id, NodeJobRecord first, RunningJobs.NodeRun run, NodeJobGpu gpu, double ratio, double threshold, string why) => Alert(
+        "JobGpuIdle", rules.Idle.Severity, "tenant", first, run.Node, gpu.Index,
+        () => $"GPU {gpu.Index} on {run.Node} is idle in job {id}",
+        () => $"GPU {gpu.Index} of node {run.Node}, allocated to job {id}, was {Percent(ratio)} % busy {why} (threshold {Percent(threshold)} %). Release it, or check that the job uses the GPUs it requested.");
+
+    private JobAlert Maintenance(string node, IReadOnlySet<string> states, List<string> maintenance) => new(
+        Key("SlurmNodeMaintenance", "", node, null),
+        [new("alertname", "SlurmNodeMaintenance"), new("cluster", cluster), new("node", node), new("severity", "info"), new("state", string.Join('+', maintenance)), new("team", "oncall")],
+        () => $"Node {node} is {string.Join('+', maintenance)} in Slurm",
+        () => $"Slurm reports node {node} {string.Join('+', states.Order(StringComparer.Ordinal))}. The tenant alerts of the jobs still on it are inhibited (alertmanager.example.yml).",
+        _runbooks["SlurmNodeMaintenance"]);
 
     /// <summary>The key of an alert: alertname, job, node and GPU.</summary>
     public static string Key(string name, string job, string? node, int? gpu) =>
         $"{name}\u001f{job}\u001f{node}\u001f{gpu?.ToString(CultureInfo.InvariantCulture)}";
 
-    private JobAlert Alert(string name, string severity, string team, NodeJobRecord job, string? node, int? gpu, string summary, string description)
+    private JobAlert Alert(string name, string severity, string team, NodeJobRecord job, string? node, int? gpu, Func<string> summary, Func<string> description)
     {
         var labels = new List<KeyValuePair<string, string>>(11) { new("alertname", name) };
         Add(labels, "account", job.Account ?? job.Namespace);
@@ -291,7 +340,7 @@ internal sealed class JobAlertEvaluator(JobAlertRules rules, string cluster)
         Add(labels, "severity", severity);
         Add(labels, "team", team);
         Add(labels, "user", job.User ?? job.Uid);
-        return new JobAlert(Key(name, job.JobId, node, gpu), labels, summary, description, $"{rules.RunbookUrl}#{name.ToLowerInvariant()}");
+        return new JobAlert(Key(name, job.JobId, node, gpu), labels, summary, description, _runbooks[name]);
     }
 
     private static void Add(List<KeyValuePair<string, string>> labels, string name, string? value)
