@@ -1,5 +1,7 @@
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
+using Monitor.Agent.Collectors.Entropy;
+using Monitor.Agent.Collectors.FileFd;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
@@ -11,6 +13,7 @@ using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.Stat;
 using Monitor.Agent.Collectors.ThermalZone;
+using Monitor.Agent.Collectors.Uname;
 using Monitor.Agent.Gpu;
 
 namespace Monitor.Agent.Collectors;
@@ -24,6 +27,8 @@ internal static class CollectorCatalog
         {
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
+            EntropyCollector.Descriptor,
+            FileFdCollector.Descriptor,
             FilesystemCollector.Descriptor,
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
@@ -36,5 +41,6 @@ internal static class CollectorCatalog
             PressureCollector.Descriptor,
             StatCollector.Descriptor,
             ThermalZoneCollector.Descriptor,
+            UnameCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }
