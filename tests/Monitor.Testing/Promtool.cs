@@ -8,8 +8,9 @@ namespace Monitor.Testing;
 /// too: camelCase in node_exporter's meminfo names (<c>node_memory_MemAvailable_bytes</c> and friends), and in
 /// <c>--compat.dcgm</c> the camelCase labels <c>modelName</c>/<c>Hostname</c> on <c>DCGM_FI_*</c> series and the
 /// word "counter" in <c>DCGM_FI_DEV_PCIE_REPLAY_COUNTER</c>, and node_exporter's entropy collector's unit "bits"
-/// (<c>node_entropy_available_bits</c>, <c>node_entropy_pool_size_bits</c>). A parse error (exit 1) or any other finding
-/// fails.
+/// (<c>node_entropy_available_bits</c>, <c>node_entropy_pool_size_bits</c>), and the kernel's own field names in the
+/// netstat and sockstat collectors' (<c>node_netstat_Tcp_CurrEstab</c>, <c>node_sockstat_TCP_inuse</c>). A parse error
+/// (exit 1) or any other finding fails.
 /// </summary>
 public static partial class Promtool
 {
@@ -26,6 +27,6 @@ public static partial class Promtool
             $"promtool check metrics exited {code}:\n{string.Join("\n", unexpected.Count > 0 ? [.. unexpected] : findings)}");
     }
 
-    [GeneratedRegex(@"^(node_memory_\w+ metric names should be written in 'snake_case' not 'camelCase'|DCGM_FI_\w+ label names should be written in 'snake_case' not 'camelCase'|DCGM_FI_DEV_PCIE_REPLAY_COUNTER metric name should not include type 'counter'|node_entropy_(available|pool_size)_bits use base unit ""bytes"" instead of ""bits"")$")]
+    [GeneratedRegex(@"^(node_memory_\w+ metric names should be written in 'snake_case' not 'camelCase'|DCGM_FI_\w+ label names should be written in 'snake_case' not 'camelCase'|DCGM_FI_DEV_PCIE_REPLAY_COUNTER metric name should not include type 'counter'|node_entropy_(available|pool_size)_bits use base unit ""bytes"" instead of ""bits""|node_netstat_\w+ metric names should be written in 'snake_case' not 'camelCase'|node_sockstat_\w+ metric names should be written in 'snake_case' not 'camelCase')$")]
     private static partial Regex MandatedMeminfoName();
 }

@@ -1,3 +1,4 @@
+using Monitor.Agent.Collectors.Arp;
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Entropy;
@@ -10,10 +11,13 @@ using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
+using Monitor.Agent.Collectors.NetStat;
 using Monitor.Agent.Collectors.Pressure;
+using Monitor.Agent.Collectors.SockStat;
 using Monitor.Agent.Collectors.Stat;
 using Monitor.Agent.Collectors.ThermalZone;
 using Monitor.Agent.Collectors.Uname;
+using Monitor.Agent.Collectors.VmStat;
 using Monitor.Agent.Gpu;
 
 namespace Monitor.Agent.Collectors;
@@ -25,6 +29,7 @@ internal static class CollectorCatalog
     public static IReadOnlyList<CollectorDescriptor> All { get; } =
         new[]
         {
+            ArpCollector.Descriptor,
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
             EntropyCollector.Descriptor,
@@ -38,9 +43,12 @@ internal static class CollectorCatalog
             MemInfoCollector.Descriptor,
             NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,
+            NetStatCollector.Descriptor,
             PressureCollector.Descriptor,
+            SockStatCollector.Descriptor,
             StatCollector.Descriptor,
             ThermalZoneCollector.Descriptor,
             UnameCollector.Descriptor,
+            VmStatCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -1,7 +1,11 @@
+using Monitor.Agent.Collectors.Arp;
 using Monitor.Agent.Collectors.Entropy;
 using Monitor.Agent.Collectors.FileFd;
+using Monitor.Agent.Collectors.NetStat;
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Collectors.SockStat;
 using Monitor.Agent.Collectors.Uname;
+using Monitor.Agent.Collectors.VmStat;
 using Monitor.Testing;
 
 namespace Monitor.Agent.Tests.Collectors.Simple;
@@ -21,6 +25,61 @@ public sealed class SmallProcCollectorTests : IDisposable
 
     [Fact]
     public void FileFd_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(FileFdCollector.Descriptor);
+
+    [Fact]
+    public void Arp_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(ArpCollector.Descriptor);
+
+    [Fact]
+    public void NetStat_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(NetStatCollector.Descriptor);
+
+    [Fact]
+    public void SockStat_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(SockStatCollector.Descriptor);
+
+    [Fact]
+    public void VmStat_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(VmStatCollector.Descriptor);
+
+    [Fact]
+    public void VmStat_FieldsFlag_SelectsOtherFields()
+    {
+        _tree.Write("proc/vmstat", "nr_free_pages 12\npgfault 7\nnr_dirty 3\n");
+        var text = CollectorHarness.ForTree(VmStatCollector.Descriptor, _tree.Root, new Dictionary<string, string?> { ["fields"] = "^nr_" }).Scrape();
+        Assert.Contains("node_vmstat_nr_free_pages 12\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_vmstat_nr_dirty 3\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("pgfault", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Arp_DeviceGone_ItsSeriesGoes()
+    {
+        _tree.Write("proc/net/arp", "IP address HW type Flags HW address Mask Device\n10.0.0.1 0x1 0x2 aa:bb * eth0\n10.0.0.2 0x1 0x2 aa:bc * veth9\n");
+        var harness = CollectorHarness.ForTree(ArpCollector.Descriptor, _tree.Root);
+        Assert.Contains("node_arp_entries{device=\"veth9\"} 1", harness.Scrape(), StringComparison.Ordinal);
+        _tree.Write("proc/net/arp", "IP address HW type Flags HW address Mask Device\n10.0.0.1 0x1 0x2 aa:bb * eth0\n");
+        var text = harness.Scrape();
+        Assert.Contains("node_arp_entries{device=\"eth0\"} 1", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("veth9", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("net/netstat", "TcpExt: SyncookiesSent\nTcpExt: lots\n")]
+    [InlineData("net/netstat", "TcpExt: SyncookiesSent ListenDrops\n")]
+    [InlineData("net/sockstat", "TCP: inuse\n")]
+    [InlineData("vmstat", "pgfault many\n")]
+    [InlineData("net/arp", "IP address HW type Flags HW address Mask Device\n10.0.0.1 0x1\n")]
+    public void MalformedFile_FailsTheCollectorNamingTheFile(string file, string content)
+    {
+        // netstat needs both of its files; the other is valid.
+        _tree.Write("proc/net/snmp", "Tcp: ActiveOpens\nTcp: 1\n").Write("proc/net/netstat", "TcpExt: ListenDrops\nTcpExt: 0\n").Write("proc/" + file, content);
+        var descriptor = file switch
+        {
+            "net/netstat" => NetStatCollector.Descriptor,
+            "net/sockstat" => SockStatCollector.Descriptor,
+            "vmstat" => VmStatCollector.Descriptor,
+            _ => ArpCollector.Descriptor,
+        };
+        var error = Assert.Throws<MalformedSourceException>(() => CollectorHarness.ForTree(descriptor, _tree.Root).Update());
+        Assert.Contains(file, error.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void Entropy_NoPoolSize_OnlyTheAvailableBits()
