@@ -175,7 +175,9 @@ internal sealed class BulkShipper : IDisposable
             if (records.Count > 0)
             {
                 _metrics.OldestUnshippedUnixMs = records[0].UnixMs;
-                if (!await ShipAsync(records, drainDeadline).ConfigureAwait(false))
+                // One attempt: after a failure the next step copies the queue again, since the writer may have
+                // dropped these oldest records from it meanwhile (counted as lost: they must not arrive after all).
+                if (!await ShipAsync(records, drainDeadline, retryInPlace: false).ConfigureAwait(false))
                 {
                     return true;
                 }
@@ -208,9 +210,12 @@ internal sealed class BulkShipper : IDisposable
     /// <summary>
     /// Ships <paramref name="records"/> until each is done: stored, already stored (409) or dead-lettered. False when
     /// the batch cannot be decided yet: every request of it was refused as a whole and none accepted, so the endpoint
-    /// rather than the documents is at fault; it has then backed off, and the caller reads the batch again.
+    /// rather than the documents is at fault; it has then backed off, and the caller reads the batch again. With
+    /// <paramref name="retryInPlace"/> false it also returns false after backing off from an endpoint that cannot be
+    /// reached, instead of sending the same copy again: a batch copied from the memory queue may have been dropped
+    /// from it meanwhile (the queue keeps the newest), and only what is still queued must be sent.
     /// </summary>
-    internal async Task<bool> ShipAsync(IReadOnlyList<SpoolRecord> records, CancellationToken cancellationToken)
+    internal async Task<bool> ShipAsync(IReadOnlyList<SpoolRecord> records, CancellationToken cancellationToken, bool retryInPlace = true)
     {
         var pieces = new Stack<IReadOnlyList<SpoolRecord>>();
         var clean = new List<SpoolRecord>(records.Count);
@@ -286,6 +291,11 @@ internal sealed class BulkShipper : IDisposable
                     pieces.Push(piece);
                     _metrics.AddRetried(piece.Count);
                     await _delay(_options.BackoffMax, cancellationToken).ConfigureAwait(false);
+                    if (!retryInPlace)
+                    {
+                        return false;
+                    }
+
                     break;
                 default:
                     pieces.Push(piece);
@@ -300,6 +310,11 @@ internal sealed class BulkShipper : IDisposable
                     // Fail over: the next request goes to the next URL.
                     _url = (_url + 1) % _options.Urls.Count;
                     await _delay(wait, cancellationToken).ConfigureAwait(false);
+                    if (!retryInPlace)
+                    {
+                        return false;
+                    }
+
                     break;
             }
 
