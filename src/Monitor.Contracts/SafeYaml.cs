@@ -38,6 +38,32 @@ public static class SafeYaml
         return stream;
     }
 
+    /// <summary><see cref="Load(string, int)"/> with the errors prefixed by <paramref name="name"/> (the file's path).</summary>
+    public static YamlStream Load(string text, int maxDepth, string name)
+    {
+        try
+        {
+            return Load(text, maxDepth);
+        }
+        catch (FormatException e)
+        {
+            throw new FormatException($"{name}: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The text of the configuration file at <paramref name="path"/>; a <see cref="FormatException"/> "cannot read …" when it cannot be read.</summary>
+    public static string ReadFile(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new FormatException($"cannot read {path}: {e.Message}", e);
+        }
+    }
+
     /// <summary>Whether <paramref name="text"/> nests mappings and sequences at most <paramref name="max"/> deep.
     /// A syntax error is left for the real parse to report.</summary>
     private static bool IsWithin(string text, int max)

@@ -43,30 +43,12 @@ internal sealed class TokenFile
     public static string Sha256(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>Reads the file; a <see cref="FormatException"/> names what is wrong.</summary>
-    public static TokenFile Load(string path)
-    {
-        try
-        {
-            return Parse(File.ReadAllText(path), path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"cannot read {path}: {e.Message}", e);
-        }
-    }
+    public static TokenFile Load(string path) => Parse(SafeYaml.ReadFile(path), path);
 
     /// <summary>Parses a tokens document; <paramref name="name"/> is used in errors, and no error repeats a hash.</summary>
     public static TokenFile Parse(string text, string name)
     {
-        YamlStream stream;
-        try
-        {
-            stream = SafeYaml.Load(text, 8);
-        }
-        catch (FormatException e)
-        {
-            throw new FormatException($"{name}: {e.Message}", e);
-        }
+        var stream = SafeYaml.Load(text, 8, name);
 
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root
             || root.Children.Count != 1 || root.Children.Single().Key is not YamlScalarNode { Value: "tokens" }

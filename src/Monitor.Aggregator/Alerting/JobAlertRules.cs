@@ -59,33 +59,12 @@ internal sealed record JobAlertRules
     public TimeSpan LongestWindow => new[] { Idle.For, Underused.For, IdleWholeJobAfter }.Max();
 
     /// <summary>Reads the rules file at <paramref name="path"/>; a <see cref="FormatException"/> names what is wrong and where.</summary>
-    public static JobAlertRules Load(string path)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"cannot read {path}: {e.Message}", e);
-        }
-
-        return Parse(text, path);
-    }
+    public static JobAlertRules Load(string path) => Parse(Monitor.Contracts.SafeYaml.ReadFile(path), path);
 
     /// <summary>Parses a rules document; <paramref name="name"/> is used in errors.</summary>
     public static JobAlertRules Parse(string text, string name)
     {
-        YamlStream stream;
-        try
-        {
-            stream = Monitor.Contracts.SafeYaml.Load(text, 8);
-        }
-        catch (FormatException e)
-        {
-            throw new FormatException($"{name}: {e.Message}", e);
-        }
+        var stream = Monitor.Contracts.SafeYaml.Load(text, 8, name);
 
         var rules = new JobAlertRules();
         if (stream.Documents.Count == 0 || stream.Documents[0].RootNode is YamlScalarNode { Value: null or "" })

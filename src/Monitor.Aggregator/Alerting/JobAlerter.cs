@@ -44,9 +44,6 @@ internal sealed partial class JobAlerter(
     private readonly Dictionary<Uri, string?> _problems = [];
     private bool _loaded;
 
-    /// <summary>The alerts firing now (for tests and the API).</summary>
-    public IReadOnlyList<JobAlert> Current => [.. _alerts.Values.Where(a => a.EndsAt is null).Select(a => a.Alert)];
-
     /// <summary>
     /// Forgets what it holds (after this replica took over from another): the next run starts again from the store's
     /// alerts and running records.
@@ -100,14 +97,10 @@ internal sealed partial class JobAlerter(
 
         // Stored before it is sent: a crash between the two sends it again after the restart, never loses it.
         store.SaveAlerts(changed, []);
-        foreach (var group in _alerts.Values.Where(a => a.EndsAt is null).GroupBy(a => a.Alert.Name, StringComparer.Ordinal))
+        var byName = _alerts.Values.Where(a => a.EndsAt is null).CountBy(a => a.Alert.Name, StringComparer.Ordinal).ToDictionary(StringComparer.Ordinal);
+        foreach (var name in JobAlertEvaluator.Names)
         {
-            Firing.WithLabels(group.Key).Set(group.Count());
-        }
-
-        foreach (var name in _alerts.Values.Select(a => a.Alert.Name).Distinct(StringComparer.Ordinal).Where(n => !_alerts.Values.Any(a => a.EndsAt is null && a.Alert.Name == n)))
-        {
-            Firing.WithLabels(name).Set(0);
+            Firing.WithLabels(name).Set(byName.GetValueOrDefault(name));
         }
 
         await PushAsync(now, cancellationToken).ConfigureAwait(false);

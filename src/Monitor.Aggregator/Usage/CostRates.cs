@@ -49,33 +49,12 @@ internal sealed class CostRates
     }
 
     /// <summary>Reads the rates file at <paramref name="path"/>; a <see cref="FormatException"/> names what is wrong and where.</summary>
-    public static CostRates Load(string path)
-    {
-        string text;
-        try
-        {
-            text = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new FormatException($"cannot read {path}: {e.Message}", e);
-        }
-
-        return Parse(text, path);
-    }
+    public static CostRates Load(string path) => Parse(Monitor.Contracts.SafeYaml.ReadFile(path), path);
 
     /// <summary>Parses a rates document; <paramref name="name"/> is used in errors.</summary>
     public static CostRates Parse(string text, string name)
     {
-        YamlStream stream;
-        try
-        {
-            stream = Monitor.Contracts.SafeYaml.Load(text, 8);
-        }
-        catch (FormatException e)
-        {
-            throw new FormatException($"{name}: {e.Message}", e);
-        }
+        var stream = Monitor.Contracts.SafeYaml.Load(text, 8, name);
 
         if (stream.Documents.Count != 1 || stream.Documents[0].RootNode is not YamlMappingNode root)
         {

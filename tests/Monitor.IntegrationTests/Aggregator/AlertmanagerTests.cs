@@ -99,7 +99,19 @@ public sealed class AlertmanagerTests
             await aggregator.DisposeAsync();
             aggregator = await AgentProcess.StartExecutableAsync(AgentProcess.AggregatorPath, null, flags);
             await aggregator.WaitForLogAsync("Listening on", TimeSpan.FromSeconds(30));
-            await Task.Delay(TimeSpan.FromSeconds(6));   // three resends, and the 3 s windows covered again
+            // Wait for what the restarted aggregator did, not for a time: three pushes of all eight alerts to the one
+            // Alertmanager (resend interval 2 s), by which the 3 s windows are covered again and any wrong
+            // resolution would have been sent.
+            using (var metrics = new HttpClient { Timeout = TimeSpan.FromSeconds(10) })
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(60);
+                while (SentTotal(await aggregator.ScrapeAsync(metrics)) < 3 * 8)
+                {
+                    Assert.True(DateTime.UtcNow < deadline, $"the restarted aggregator did not push the alerts three times within 60 s:\n{aggregator.Log}");
+                    await Task.Delay(250);
+                }
+            }
+
             var after = await alertmanager.AlertsAsync();
             Assert.Equal(before, after.ToDictionary(a => a.GetProperty("fingerprint").GetString()!, a => a.GetProperty("startsAt").GetDateTimeOffset()));
             Assert.DoesNotContain(webhooks.Received.Skip(deliveries), d => d.Body.GetProperty("status").GetString() == "resolved");
@@ -126,6 +138,10 @@ public sealed class AlertmanagerTests
         Assert.Equal([receiver], alert.GetProperty("receivers").EnumerateArray().Select(r => r.GetProperty("name").GetString()));
         Assert.False(string.IsNullOrEmpty(alert.GetProperty("annotations").GetProperty("summary").GetString()));
     }
+
+    /// <summary>The aggregator's monitor_aggregator_job_alerts_sent_total, over every Alertmanager.</summary>
+    private static double SentTotal(string metrics) =>
+        PromSamples.Only(PromSamples.Parse(metrics), "monitor_aggregator_job_alerts_sent_total").Values.Sum();
 
     private static string Name(JsonElement alert) => Label(alert, "alertname");
 
