@@ -15,6 +15,7 @@ using Monitor.Agent.Collectors.NetStat;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.SockStat;
 using Monitor.Agent.Collectors.Stat;
+using Monitor.Agent.Collectors.Textfile;
 using Monitor.Agent.Collectors.ThermalZone;
 using Monitor.Agent.Collectors.Uname;
 using Monitor.Agent.Collectors.VmStat;
@@ -47,6 +48,7 @@ internal static class CollectorCatalog
             PressureCollector.Descriptor,
             SockStatCollector.Descriptor,
             StatCollector.Descriptor,
+            TextfileCollector.Descriptor,
             ThermalZoneCollector.Descriptor,
             UnameCollector.Descriptor,
             VmStatCollector.Descriptor,

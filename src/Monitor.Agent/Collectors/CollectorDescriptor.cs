@@ -28,7 +28,14 @@ internal sealed record CollectorDescriptor(
     Cadence Cadence,
     TimeSpan DefaultInterval,
     Func<CollectorContext, ICollector> Create,
-    IReadOnlyList<CollectorFlag> Flags);
+    IReadOnlyList<CollectorFlag> Flags)
+{
+    /// <summary>
+    /// True for collectors node_exporter also has (the default): their duration and success are also exported under
+    /// node_exporter's names, <c>node_scrape_collector_duration_seconds</c> and <c>node_scrape_collector_success</c>.
+    /// </summary>
+    public bool NodeExporter { get; init; } = true;
+}
 
 /// <summary>A collector-specific setting, exposed as <c>--collector.&lt;collector&gt;.&lt;Name&gt;</c>.</summary>
 /// <param name="Name">Flag suffix, e.g. <c>device-exclude</c>; the configuration key is the same under <c>Collectors:&lt;collector&gt;</c>.</param>

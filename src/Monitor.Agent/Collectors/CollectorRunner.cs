@@ -56,6 +56,11 @@ internal sealed class CollectorRunner
         var self = new MetricGroup("collector_runner");
         var duration = self.Gauge("monitor_agent_collector_duration_seconds", "Duration of the collector's last update.", "collector");
         var success = self.Gauge("monitor_agent_collector_success", "Whether the collector's last update succeeded (1) or failed (0); 0 also while an update is stuck past its deadline.", "collector");
+
+        // node_exporter's names for the same two figures, for its collectors only: Node Exporter Full and the
+        // node-mixin query them (docs/host-collectors.md, "Collector self-metrics").
+        var peerDuration = self.Gauge("node_scrape_collector_duration_seconds", "node_exporter: Duration of a collector scrape.", "collector");
+        var peerSuccess = self.Gauge("node_scrape_collector_success", "node_exporter: Whether a collector succeeded.", "collector");
         registry.Register(self);
 
         var onScrape = new List<CollectorState>();
@@ -68,6 +73,8 @@ internal sealed class CollectorRunner
             var collectorSettings = settings(descriptor.Name);
             var state = new CollectorState(descriptor, group, logger, duration.Get(descriptor.Name), success.Get(descriptor.Name))
             {
+                PeerDuration = descriptor.NodeExporter ? peerDuration.Get(descriptor.Name) : null,
+                PeerSuccess = descriptor.NodeExporter ? peerSuccess.Get(descriptor.Name) : null,
                 Interval = Interval(descriptor, collectorSettings),
             };
             try
@@ -77,8 +84,8 @@ internal sealed class CollectorRunner
             catch (Exception ex) when (ex is not OutOfMemoryException)
             {
                 CollectorLog.CollectorCreateFailed(logger, descriptor.Name, ex.Message, ex);
-                state.Success.Set(0);
-                state.Duration.Set(0);
+                state.SetSuccess(false);
+                state.SetDuration(0);
                 continue;
             }
 
@@ -262,7 +269,7 @@ internal sealed class CollectorRunner
             state.Stuck = true;
             PoolReserve.Hold();
             state.Group.Withdraw();
-            state.Success.Set(0);
+            state.SetSuccess(false);
             CollectorLog.CollectorStuck(state.Logger, state.Descriptor.Name, path ?? "(no file open)", waited.TotalSeconds);
         }
     }
@@ -296,8 +303,8 @@ internal sealed class CollectorRunner
             {
                 state.Group.EndUpdate();
                 Volatile.Write(ref state.RunningSince, 0);
-                state.Success.Set(succeeded ? 1 : 0);
-                state.Duration.Set(_time.GetElapsedTime(start).TotalSeconds);
+                state.SetSuccess(succeeded);
+                state.SetDuration(_time.GetElapsedTime(start).TotalSeconds);
                 if (state.Stuck)
                 {
                     state.Stuck = false;
@@ -333,6 +340,24 @@ internal sealed class CollectorRunner
         public Series Duration { get; } = duration;
 
         public Series Success { get; } = success;
+
+        /// <summary><c>node_scrape_collector_duration_seconds</c>, for node_exporter's collectors.</summary>
+        public Series? PeerDuration { get; init; }
+
+        /// <summary><c>node_scrape_collector_success</c>, for node_exporter's collectors.</summary>
+        public Series? PeerSuccess { get; init; }
+
+        public void SetSuccess(bool succeeded)
+        {
+            Success.Set(succeeded ? 1 : 0);
+            PeerSuccess?.Set(succeeded ? 1 : 0);
+        }
+
+        public void SetDuration(double seconds)
+        {
+            Duration.Set(seconds);
+            PeerDuration?.Set(seconds);
+        }
 
         /// <summary>The background loop's file tracker (scrape updates use their worker's).</summary>
         public ReadTracker Tracker { get; } = new();

@@ -222,6 +222,18 @@ internal static class EventIds
     /// <summary>ReadFailed (Collectors/ThermalZone/ThermalZoneLog.cs).</summary>
     public const int ThermalZoneReadFailed = 2131;
 
+    /// <summary>FileFailed (Collectors/Textfile/TextfileLog.cs).</summary>
+    public const int TextfileFileFailed = 2190;
+
+    /// <summary>DirectoryFailed (Collectors/Textfile/TextfileLog.cs).</summary>
+    public const int TextfileDirectoryFailed = 2191;
+
+    /// <summary>MetricDropped (Collectors/Textfile/TextfileLog.cs).</summary>
+    public const int TextfileMetricDropped = 2192;
+
+    /// <summary>FamilyShadowed (Collectors/Textfile/TextfileLog.cs).</summary>
+    public const int TextfileFamilyShadowed = 2193;
+
     // 3000–3099: GPU (NVML sessions, GPUs, XIDs, health events), ECS gpu.* fields.
     /// <summary>First id of the range: GPU (NVML sessions, GPUs, XIDs, health events), ECS <c>gpu.*</c> fields.</summary>
     public const int GpuFirst = 3000;

@@ -47,6 +47,10 @@ public sealed class MetricGroup
     private volatile bool _updating;
     private volatile bool _withdrawn;
 
+    // Pre-rendered families per slot (see SetRaw); an update that does not set them publishes none.
+    private RawExposition? _raw0;
+    private RawExposition? _raw1;
+
     /// <summary>Creates a group named after its collector.</summary>
     public MetricGroup(string name) => Name = name;
 
@@ -111,6 +115,7 @@ public sealed class MetricGroup
             _staleGeneration = 0;
         }
 
+        Volatile.Write(ref RawOf(back), null);
         Interlocked.Increment(ref _generation);
         _updating = true;
     }
@@ -144,6 +149,37 @@ public sealed class MetricGroup
     /// its last values are not served as if they were current.
     /// </summary>
     public void Withdraw() => _withdrawn = true;
+
+    /// <summary>
+    /// Sets families the group exposes already rendered (<see cref="RawExposition"/>), published with the update in
+    /// progress like a series value (outside an update, at once). An update that does not call it publishes none.
+    /// </summary>
+    public void SetRaw(RawExposition? raw)
+    {
+        var slot = WriteSlot(out _);
+        Volatile.Write(ref RawOf(slot), raw);
+    }
+
+    /// <summary>
+    /// True when a family this group declares, or any family of the registry it belongs to, exposes
+    /// <paramref name="name"/> in either format: a raw family of that name would duplicate it.
+    /// </summary>
+    public bool IsNameTaken(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        foreach (var family in _families)
+        {
+            if (family.Name == name || family.OpenMetricsName == name)
+            {
+                return true;
+            }
+        }
+
+        return Registry?.IsClaimed(name) ?? false;
+    }
+
+    /// <summary>The pre-rendered families published in <paramref name="slot"/>.</summary>
+    internal RawExposition? RawIn(int slot) => Volatile.Read(ref RawOf(slot));
 
     /// <summary>
     /// Pins the published slot for a render, or returns -1 when the group is withdrawn. Every pin must be released
@@ -202,6 +238,8 @@ public sealed class MetricGroup
     private ref int PinsOf(int slot) => ref slot == 0 ? ref _pins0 : ref _pins1;
 
     private ref long StampOf(int slot) => ref slot == 0 ? ref _stamp0 : ref _stamp1;
+
+    private ref RawExposition? RawOf(int slot) => ref slot == 0 ? ref _raw0 : ref _raw1;
 
     private MetricFamily Add(string name, string help, MetricType type, string[] labelNames)
     {

@@ -119,6 +119,14 @@ public sealed class MetricRegistry
             {
                 family.WriteTo(writer, format, slots[family.Group.Index]);
             }
+
+            for (var i = 0; i < groups.Length; i++)
+            {
+                if (slots[i] >= 0 && groups[i].RawIn(slots[i]) is { } raw)
+                {
+                    TextEscaping.Write(writer, format == ExpositionFormat.OpenMetrics100 ? raw.OpenMetrics : raw.Text);
+                }
+            }
         }
         finally
         {
@@ -138,6 +146,15 @@ public sealed class MetricRegistry
     /// <summary>True when the two families would expose a family name in common in either format.</summary>
     internal static bool Collides(MetricFamily a, MetricFamily b) =>
         a.Name == b.Name || a.Name == b.OpenMetricsName || a.OpenMetricsName == b.Name || a.OpenMetricsName == b.OpenMetricsName;
+
+    /// <summary>True when a registered family exposes <paramref name="name"/> in either format.</summary>
+    internal bool IsClaimed(string name)
+    {
+        lock (_lock)
+        {
+            return _owners.ContainsKey(name);
+        }
+    }
 
     /// <summary>Claims the names of a family being added to a registered group; throws, claiming nothing, on a collision.</summary>
     internal void Claim(MetricFamily family)

@@ -4,7 +4,7 @@ using System.Text;
 namespace Monitor.Core.Exposition;
 
 /// <summary>Escaping rules of the two text formats, applied once when a family or series is created.</summary>
-internal static class TextEscaping
+public static class TextEscaping
 {
     /// <summary>Label values: backslash, double quote and line feed are escaped in both formats.</summary>
     public static void AppendLabelValue(StringBuilder sb, string value)
@@ -36,7 +36,7 @@ internal static class TextEscaping
         }
     }
 
-    public static void Write(IBufferWriter<byte> writer, ReadOnlySpan<byte> bytes)
+    internal static void Write(IBufferWriter<byte> writer, ReadOnlySpan<byte> bytes)
     {
         var span = writer.GetSpan(bytes.Length);
         bytes.CopyTo(span);

@@ -49,17 +49,17 @@ internal sealed class CollectorHarness
     }
 
     /// <summary>Renders the group's families as text format 0.0.4.</summary>
-    public string Render()
+    public string Render(ExpositionFormat format = ExpositionFormat.Text004)
     {
         using var buffer = new PooledBufferWriter();
-        _registry.WriteTo(buffer, ExpositionFormat.Text004);
+        _registry.WriteTo(buffer, format);
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
     }
 
     /// <summary>Updates once and renders.</summary>
-    public string Scrape()
+    public string Scrape(ExpositionFormat format = ExpositionFormat.Text004)
     {
         Update();
-        return Render();
+        return Render(format);
     }
 }

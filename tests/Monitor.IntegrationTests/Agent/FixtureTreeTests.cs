@@ -18,6 +18,7 @@ public sealed class FixtureTreeTests
         $"--path.procfs={Fixtures.Path("host", "proc")}",
         $"--path.sysfs={Fixtures.Path("host", "sys")}",
         $"--path.rootfs={Fixtures.Path("host")}",
+        $"--collector.textfile.directory={Fixtures.Path("host", "textfile")}",
     ];
 
     [Fact]
@@ -25,14 +26,18 @@ public sealed class FixtureTreeTests
     {
         var golden = Directory.GetFiles(Fixtures.Path("host", "golden"), "*.prom");
         Assert.NotEmpty(golden);
-        var expected = golden.SelectMany(f => PromSamples.Parse(File.ReadAllText(f))).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var expected = golden.SelectMany(f => PromSamples.Parse(File.ReadAllText(f).Replace("@FIXTURES@", Fixtures.Path("host"), StringComparison.Ordinal)))
+            .ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         await using var agent = await AgentProcess.StartAsync(FixtureArgs);
         using var client = new HttpClient();
 
         var body = await ScrapeSettledAsync(agent, client);
         // Families node_exporter 1.5.0 does not have (docs/host-collectors.md says why we add them) are left out, and
         // node_uname_info: uname(2) describes this machine, not the tree (UnameTests compares it with node_exporter's).
-        var actual = PromSamples.Only(PromSamples.Parse(body), "node_")
+        // The textfile goldens leave out the files' mtimes, which depend on the checkout (TextfileCollectorTests has them).
+        var actual = PromSamples.Only(PromSamples.Parse(body), "node_", "site_")
+            .Where(s => !s.Key.StartsWith("node_textfile_mtime_seconds{", StringComparison.Ordinal))
+            .Where(s => !s.Key.StartsWith("node_scrape_collector_", StringComparison.Ordinal))
             .Where(s => !InfiniBandCollector.BeyondNodeExporter150.Any(f => s.Key.StartsWith(f + "{", StringComparison.Ordinal)))
             .Where(s => !s.Key.StartsWith("node_uname_info{", StringComparison.Ordinal))
             .ToDictionary(StringComparer.Ordinal);

@@ -135,7 +135,10 @@ internal sealed partial class GpuCollector : ICollector
             new CollectorFlag("processes", "true", "Export per-process GPU memory and utilization (gpu_process_*).", FlagKind.Bool),
             new CollectorFlag("gpm-interval", DefaultGpmInterval, "GPM profiling interval on Hopper and newer GPUs (SM, tensor, DRAM activity): one sample per interval, values derived between the last two.", FlagKind.Duration),
             new CollectorFlag("pcie-throughput", "false", "Read PCIe throughput at the slow cadence (each direction blocks NVML for 20 ms).", FlagKind.Bool),
-        ]);
+        ])
+    {
+        NodeExporter = false,
+    };
 
     public void Update(CancellationToken cancellationToken)
     {

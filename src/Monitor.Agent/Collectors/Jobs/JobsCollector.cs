@@ -185,7 +185,10 @@ internal sealed partial class JobsCollector : ICollector
             new CollectorFlag("state-path", DefaultStatePath, "Directory of the durable job ledger, checkpointed at every refresh; \"-\" keeps it in memory only. A path given explicitly must be writable (exit 2 otherwise); with the default, the agent logs why and keeps accounting in memory."),
             new CollectorFlag("retention", DefaultRetention, "How long the ledger keeps ended jobs (for /api/v1/jobs and its ?since= feed); 168h is 7 days.", FlagKind.Duration),
             new CollectorFlag("prune-acknowledged", "false", "Drop an ended job from the ledger before --collector.jobs.retention once a reader has acknowledged it (polled /api/v1/jobs?since= with a cursor past it). Use with a single reader.", FlagKind.Bool),
-        ]);
+        ])
+    {
+        NodeExporter = false,
+    };
 
     public void Update(CancellationToken cancellationToken)
     {
