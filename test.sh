@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
-# use (Prometheus and promtool, Alertmanager and amtool, node_exporter, shellcheck, curl, jq, gcc for the fake NVML
+# use (Prometheus and promtool, Alertmanager and amtool, node_exporter, jsonnet, shellcheck, curl, jq, gcc for the fake NVML
 # library, PostgreSQL for the aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of
 # the jobs tests) when they are missing; that needs root. tests/slurm/start-slurm.sh installs mariadb-server and
 # slurmdbd itself for the instance with accounting (MONITOR_SLURM_DBD=1).
@@ -22,6 +22,9 @@ need amtool prometheus-alertmanager
 # PostgreSQL for the aggregator's storage tests (they start their own server on loopback, tests/Monitor.Testing/PostgresServer.cs).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || packages+=(postgresql)
 need chromium chromium
+# jsonnet and python3-yaml render the node-mixin's rules (alerts/node-mixin/render.sh), checked against the committed ones.
+need jsonnet jsonnet
+python3 -c 'import yaml' 2>/dev/null || packages+=(python3-yaml)
 if ((${#packages[@]})); then
   echo "test.sh: installing ${packages[*]}" >&2
   if [[ $(id -u) -ne 0 ]]; then
@@ -48,7 +51,12 @@ dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;ver
 # The Slurm prolog and epilog, run directly and under a real one-node Slurm.
 tests/slurm/test-prolog-epilog.sh
 
-# Alert rules: syntax, then their unit tests (promtool is the real Prometheus rule engine).
+# Alert rules: the node-mixin's as the mixin renders them today, syntax, then their unit tests (promtool is the real
+# Prometheus rule engine).
+rendered="$(mktemp)"
+alerts/node-mixin/render.sh "$rendered"
+diff -u alerts/node.rules.yml "$rendered" || { echo "test.sh: alerts/node.rules.yml differs from what alerts/node-mixin/render.sh renders" >&2; exit 1; }
+rm -f "$rendered"
 promtool check rules alerts/*.rules.yml
 promtool test rules alerts/tests/*.yml
 
