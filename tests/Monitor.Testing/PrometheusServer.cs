@@ -98,6 +98,24 @@ public sealed class PrometheusServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// How many results an instant query at <paramref name="at"/> returns (1 for a scalar), or the error Prometheus
+    /// gives for it: for queries of any result type, such as a dashboard's.
+    /// </summary>
+    public async Task<(int Count, string? Error)> CountAsync(string promql, DateTimeOffset at)
+    {
+        var time = (at.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+        using var response = await _client.GetAsync("api/v1/query?query=" + Uri.EscapeDataString(promql) + "&time=" + time);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        if (json.RootElement.GetProperty("status").GetString() != "success")
+        {
+            return (0, json.RootElement.GetProperty("error").GetString());
+        }
+
+        var data = json.RootElement.GetProperty("data");
+        return data.GetProperty("resultType").GetString() is "scalar" or "string" ? (1, null) : (data.GetProperty("result").GetArrayLength(), null);
+    }
+
+    /// <summary>
     /// The values of <paramref name="label"/> on the series <paramref name="match"/> selects
     /// (<c>/api/v1/label/&lt;label&gt;/values</c>, what Grafana's <c>label_values(match, label)</c> asks).
     /// </summary>

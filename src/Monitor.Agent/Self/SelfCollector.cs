@@ -25,6 +25,7 @@ internal sealed class SelfCollector : ICollector
     private readonly MetricFamily _start;
     private readonly MetricFamily _openFds;
     private readonly MetricFamily _maxFds;
+    private readonly MetricFamily _maxVirtual;
     private readonly MetricFamily _heap;
     private readonly MetricFamily _allocated;
     private readonly MetricFamily _collections;
@@ -41,6 +42,7 @@ internal sealed class SelfCollector : ICollector
         _start = group.Gauge("process_start_time_seconds", "Start time of the process since unix epoch in seconds.");
         _openFds = group.Gauge("process_open_fds", "Number of open file descriptors.");
         _maxFds = group.Gauge("process_max_fds", "Maximum number of open file descriptors.");
+        _maxVirtual = group.Gauge("process_virtual_memory_max_bytes", "Maximum amount of virtual memory available in bytes.");
         _heap = group.Gauge("dotnet_gc_heap_bytes", "Bytes the .NET garbage collector currently holds for managed objects.");
         _allocated = group.Counter("dotnet_gc_allocated_bytes_total", "Bytes allocated on the managed heap since the process started.");
         _collections = group.Counter("dotnet_gc_collections_total", "Garbage collections since the process started, by generation.", "generation");
@@ -84,15 +86,32 @@ internal sealed class SelfCollector : ICollector
         var lines = new LineReader(limits);
         while (lines.TryNext(out var line))
         {
-            if (line.StartsWith("Max open files", StringComparison.Ordinal))
+            if (SoftLimit(line, "Max open files") is { } files)
             {
-                var fields = new FieldReader(line["Max open files".Length..]);
-                if (fields.TryNext(out var soft) && Numbers.TryParseUInt64(soft, out var max))
-                {
-                    _maxFds.Get().Set(max);
-                }
+                _maxFds.Get().Set(files);
+            }
+            else if (SoftLimit(line, "Max address space") is { } addressSpace)
+            {
+                _maxVirtual.Get().Set(addressSpace);
             }
         }
+    }
+
+    /// <summary>
+    /// The soft limit on a <c>/proc/self/limits</c> line that starts with <paramref name="name"/>; "unlimited" is
+    /// 2^64 - 1, as client_golang's process collector (through procfs) reports it.
+    /// </summary>
+    private static double? SoftLimit(ReadOnlySpan<char> line, string name)
+    {
+        if (!line.StartsWith(name, StringComparison.Ordinal))
+        {
+            return null;
+        }
+
+        var fields = new FieldReader(line[name.Length..]);
+        return !fields.TryNext(out var soft) ? null
+            : soft.SequenceEqual("unlimited") ? ulong.MaxValue
+            : Numbers.TryParseUInt64(soft, out var value) ? value : null;
     }
 
     private double ReadBootTime()

@@ -38,7 +38,8 @@ public sealed class FixtureTreeTests
         var actual = PromSamples.Only(PromSamples.Parse(body), "node_", "site_")
             .Where(s => !s.Key.StartsWith("node_textfile_mtime_seconds{", StringComparison.Ordinal))
             .Where(s => !s.Key.StartsWith("node_scrape_collector_", StringComparison.Ordinal))
-            .Where(s => !InfiniBandCollector.BeyondNodeExporter150.Any(f => s.Key.StartsWith(f + "{", StringComparison.Ordinal)))
+            .Where(s => !InfiniBandCollector.BeyondNodeExporter150.Concat(Monitor.Agent.Collectors.NetDev.NetDevCollector.BeyondNodeExporter150Proc)
+                .Any(f => s.Key.StartsWith(f + "{", StringComparison.Ordinal)))
             .Where(s => !s.Key.StartsWith("node_uname_info{", StringComparison.Ordinal))
             .ToDictionary(StringComparer.Ordinal);
 

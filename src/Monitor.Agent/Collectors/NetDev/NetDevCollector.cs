@@ -10,8 +10,9 @@ namespace Monitor.Agent.Collectors.NetDev;
 /// <remarks>
 /// node_exporter 1.5.0 reads the same counters over rtnetlink by default (which adds <c>receive_nohandler</c>) and
 /// falls back to this file with <c>--no-collector.netdev.netlink</c>; we read the file, which works against a
-/// <c>--path.procfs</c> fixture and needs no netlink socket. The default exclude is Debian's packaged <c>^lo$</c>.
-/// A line that does not parse drops only that interface.
+/// <c>--path.procfs</c> fixture and needs no netlink socket, and take <c>receive_nohandler</c> from sysfs
+/// (<c>statistics/rx_nohandler</c>, the counter rtnetlink reports), where the kernel has it. The default exclude is
+/// Debian's packaged <c>^lo$</c>. A line that does not parse drops only that interface.
 /// </remarks>
 internal sealed class NetDevCollector : ICollector
 {
@@ -23,7 +24,14 @@ internal sealed class NetDevCollector : ICollector
     private readonly string _path;
     private readonly DeviceFilter _filter;
     private readonly MetricFamily[] _families;
+    private readonly MetricFamily _noHandler;
+    private readonly Func<string, string> _noHandlerPath;
+    private readonly Dictionary<string, string?> _noHandlerPaths = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string?>.AlternateLookup<ReadOnlySpan<char>> _noHandlerLookup;
     private bool _warned;
+
+    /// <summary>Families node_exporter 1.5.0 has only over rtnetlink, so not in the golden made from /proc/net/dev.</summary>
+    public static IReadOnlyList<string> BeyondNodeExporter150Proc { get; } = ["node_network_receive_nohandler_total"];
 
     public NetDevCollector(CollectorContext context)
     {
@@ -31,6 +39,10 @@ internal sealed class NetDevCollector : ICollector
         _path = context.Paths.Proc("net/dev");
         _filter = DeviceFilter.FromSettings(context.Settings, DefaultExclude);
         _families = [.. NetDevParser.Columns.Select(c => context.Group.Counter($"node_network_{c}_total", $"Network device statistic {c}.", "device"))];
+        _noHandler = context.Group.Counter("node_network_receive_nohandler_total", "Network device statistic receive_nohandler.", "device");
+        var sys = context.Paths;
+        _noHandlerPath = device => sys.Sys(Path.Join("class/net", device, "statistics/rx_nohandler"));
+        _noHandlerLookup = _noHandlerPaths.GetAlternateLookup<ReadOnlySpan<char>>();
     }
 
     public static CollectorDescriptor Descriptor { get; } = new(
@@ -73,6 +85,43 @@ internal sealed class NetDevCollector : ICollector
             {
                 _families[c].Get(device).Set(stats.Counters[c]);
             }
+
+            if (NoHandler(device) is { } noHandler)
+            {
+                _noHandler.Get(device).Set(noHandler);
+            }
+        }
+    }
+
+    /// <summary>The device's rx_nohandler counter, or null where sysfs has none (kernels before 4.6, other namespaces).</summary>
+    private double? NoHandler(ReadOnlySpan<char> device)
+    {
+        if (!_noHandlerLookup.TryGetValue(device, out var path))
+        {
+            // Looked up once per device name; veth churn is bounded by starting over.
+            if (_noHandlerPaths.Count >= 4096)
+            {
+                _noHandlerPaths.Clear();
+            }
+
+            var name = device.ToString();
+            path = _noHandlerPath(name);
+            _noHandlerPaths[name] = path = File.Exists(path) ? path : null;
+        }
+
+        if (path is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Parsing.Numbers.TryParseUInt64(_reader.ReadAttribute(path).Trim(), out var value) ? value : null;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // The device went away between /proc/net/dev and sysfs.
+            return null;
         }
     }
 

@@ -46,6 +46,27 @@ public sealed class NetDevCollectorTests
     }
 
     [Fact]
+    public void Update_NoHandlerFromSysfs_WhereTheKernelHasIt()
+    {
+        using var tree = new TempTree().Write("proc/net/dev", """
+            Inter-|   Receive                                                |  Transmit
+             face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed
+              eth0: 100 2 0 0 0 0 0 0 200 3 0 0 0 0 0 0
+              eth1: 300 4 0 0 0 0 0 0 400 5 0 0 0 0 0 0
+
+            """).Write("sys/class/net/eth0/statistics/rx_nohandler", "17\n");
+        var harness = CollectorHarness.ForTree(NetDevCollector.Descriptor, tree.Root);
+
+        var samples = PromSamples.Parse(harness.Scrape());
+        Assert.Equal(17, samples["node_network_receive_nohandler_total{device=\"eth0\"}"]);
+        Assert.DoesNotContain("node_network_receive_nohandler_total{device=\"eth1\"}", samples.Keys);
+
+        // Read at every scrape, like the other counters.
+        tree.Write("sys/class/net/eth0/statistics/rx_nohandler", "18\n");
+        Assert.Equal(18, PromSamples.Parse(harness.Scrape())["node_network_receive_nohandler_total{device=\"eth0\"}"]);
+    }
+
+    [Fact]
     public void Update_FileWithoutHeader_Throws()
     {
         using var tree = new TempTree().Write("proc/net/dev", "Inter-|   Receive\n");
