@@ -107,6 +107,7 @@ public static class JobsFeedReader
             MemoryPeakBytes = Optional(job, "memory_peak_bytes", at),
             CpusAllocated = OptionalAmount(job, "cpus_allocated", at),
             MemoryLimitBytes = OptionalAmount(job, "memory_limit_bytes", at),
+            CpuEnergyJoules = OptionalAmount(job, "cpu_energy_joules", at),
             Gpus = gpus,
         };
     }

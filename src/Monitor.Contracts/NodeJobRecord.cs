@@ -76,6 +76,13 @@ public sealed record NodeJobRecord
     /// </summary>
     public double? MemoryLimitBytes { get; init; }
 
+    /// <summary>
+    /// CPU package and DRAM energy (RAPL, joules) over the intervals in which the job was alone on the node and held
+    /// every online CPU; null when no such interval was measured (a shared node, no RAPL, an agent not running as root,
+    /// an older agent).
+    /// </summary>
+    public double? CpuEnergyJoules { get; init; }
+
     /// <summary>Every GPU the job used on this node.</summary>
     public IReadOnlyList<NodeJobGpu> Gpus { get; init; } = [];
 

@@ -142,7 +142,7 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
         copy.Start = Start;
         (copy.StartSource, copy.End, copy.EndSource, copy.Revision, copy.Dirty, copy.UnobservedSeconds) = (StartSource, End, EndSource, Revision, false, UnobservedSeconds);
         (copy.CpuSeconds, copy.MemoryBytes, copy.MemoryPeakBytes) = (CpuSeconds, MemoryBytes, MemoryPeakBytes);
-        (copy.CpusAllocated, copy.MemoryLimitBytes) = (CpusAllocated, MemoryLimitBytes);
+        (copy.CpusAllocated, copy.MemoryLimitBytes, copy.CpuEnergyJoules) = (CpusAllocated, MemoryLimitBytes, CpuEnergyJoules);
         copy.Sources.Clear();
         copy.Sources.UnionWith(Sources);
         copy.HeldGpus.Clear();
@@ -191,6 +191,12 @@ internal sealed class TrackedJob(JobIdentity identity, DateTimeOffset start)
     /// limit. Kept when the cgroup goes (the job ended).
     /// </summary>
     public double MemoryLimitBytes { get; set; } = double.NaN;
+
+    /// <summary>
+    /// CPU energy (RAPL package and DRAM, joules) of the intervals in which the job was the only one running on the
+    /// node and its cpuset held every online CPU; NaN when no such interval was measured (docs/jobs.md, "CPU energy").
+    /// </summary>
+    public double CpuEnergyJoules { get; set; } = double.NaN;
 
     /// <summary>Usage of GPU <paramref name="uuid"/>, created on first use.</summary>
     public JobGpuUsage Gpu(int index, string uuid)

@@ -163,6 +163,7 @@ internal static class JobsApi
         Number(json, "memory_peak_bytes", job.MemoryPeakBytes);
         Number(json, "cpus_allocated", job.CpusAllocated);
         Number(json, "memory_limit_bytes", job.MemoryLimitBytes);
+        Number(json, "cpu_energy_joules", job.CpuEnergyJoules);
         json.WritePropertyName("gpus");
         json.WriteStartArray();
         foreach (var gpu in job.Gpus.Values.OrderBy(g => g.Index))

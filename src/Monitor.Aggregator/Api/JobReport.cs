@@ -53,6 +53,7 @@ internal static class JobReport
         Number(json, "cpu_efficiency", job.CpuEfficiency);
         Number(json, "memory_peak_bytes", job.MemoryPeakBytes);
         Number(json, "memory_limit_bytes", job.MemoryLimitBytes);
+        Number(json, "cpu_energy_joules", job.CpuEnergyJoules);
         json.WriteNumber("unobserved_seconds", job.UnobservedSeconds);
         json.WriteNumber("runtime_seconds", job.RuntimeSeconds);
         Number(json, "gpu_utilization_peak", job.GpuUtilizationPeak);
@@ -93,6 +94,7 @@ internal static class JobReport
             Number(json, "cpus_allocated", record.CpusAllocated);
             Number(json, "memory_peak_bytes", record.MemoryPeakBytes);
             Number(json, "memory_limit_bytes", record.MemoryLimitBytes);
+            Number(json, "cpu_energy_joules", record.CpuEnergyJoules);
             json.WriteStartArray("gpus");
             foreach (var gpu in record.Gpus)
             {

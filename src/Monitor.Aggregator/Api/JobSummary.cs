@@ -95,6 +95,12 @@ internal sealed record JobSummary
     /// <summary>The largest memory limit of the job's cgroup on any node; null when unknown or unlimited.</summary>
     public double? MemoryLimitBytes { get; init; }
 
+    /// <summary>
+    /// CPU energy (RAPL package and DRAM) summed over the nodes whose agent attributed it (whole-node ownership, docs/jobs.md
+    /// "CPU energy"); null when none did.
+    /// </summary>
+    public double? CpuEnergyJoules { get; init; }
+
     /// <summary>The notes the efficiency rules make, in the rule table's order.</summary>
     public required IReadOnlyList<EfficiencyNote> Notes { get; init; }
 
@@ -149,6 +155,7 @@ internal sealed record JobSummary
             CpuEfficiency = EfficiencyRules.CpuEfficiency(facts),
             MemoryPeakBytes = records.All(r => r.Record.MemoryPeakBytes is null) ? null : records.Max(r => r.Record.MemoryPeakBytes ?? 0),
             MemoryLimitBytes = records.All(r => r.Record.MemoryLimitBytes is null) ? null : records.Max(r => r.Record.MemoryLimitBytes ?? 0),
+            CpuEnergyJoules = records.All(r => r.Record.CpuEnergyJoules is null) ? null : records.Sum(r => r.Record.CpuEnergyJoules ?? 0),
             Notes = EfficiencyRules.Evaluate(facts),
         };
     }

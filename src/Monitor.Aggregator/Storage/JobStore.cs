@@ -153,6 +153,11 @@ internal sealed partial class JobStore : IDisposable
         """
         ALTER TABLE node_job_gpus ADD COLUMN last_xid BIGINT;
         """,
+
+        // 7: the job's CPU energy on the node (RAPL, agent ledger format 3), where the agent could attribute it.
+        """
+        ALTER TABLE node_jobs ADD COLUMN cpu_energy_joules DOUBLE PRECISION;
+        """,
     ];
 
     /// <summary>The advisory lock key that serializes migrations across replicas ("monitor" in ASCII).</summary>
@@ -706,7 +711,7 @@ internal sealed partial class JobStore : IDisposable
             $"""
             SELECT node, start_ms, revision, state, scheduler, "user", uid, account, partition, namespace, pod, start_source,
                    end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes, job_id, finalized,
-                   cpus_allocated, memory_limit_bytes
+                   cpus_allocated, memory_limit_bytes, cpu_energy_joules
             FROM node_jobs WHERE cluster = @cluster AND {where} ORDER BY job_id, start_ms, node
             """,
             [("cluster", _cluster), .. parameters]))
@@ -738,6 +743,7 @@ internal sealed partial class JobStore : IDisposable
                     MemoryPeakBytes = reader.IsDBNull(17) ? null : reader.GetDouble(17),
                     CpusAllocated = reader.IsDBNull(20) ? null : reader.GetDouble(20),
                     MemoryLimitBytes = reader.IsDBNull(21) ? null : reader.GetDouble(21),
+                    CpuEnergyJoules = reader.IsDBNull(22) ? null : reader.GetDouble(22),
                 }));
             }
         }
@@ -794,9 +800,9 @@ internal sealed partial class JobStore : IDisposable
         $"""
         INSERT INTO node_jobs (cluster, job_id, start_ms, node, target, revision, state, scheduler, "user", uid, account, partition,
             namespace, pod, start_source, end_ms, end_source, unobserved_seconds, cpu_seconds, memory_bytes, memory_peak_bytes,
-            cpus_allocated, memory_limit_bytes)
+            cpus_allocated, memory_limit_bytes, cpu_energy_joules)
         VALUES (@cluster, @job, @start, @node, @target, @revision, @state, @scheduler, @user, @uid, @account, @partition,
-            @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak, @cpus, @memory_limit)
+            @namespace, @pod, @start_source, @end, @end_source, @unobserved, @cpu, @memory, @memory_peak, @cpus, @memory_limit, @cpu_energy)
         ON CONFLICT (cluster, job_id, start_ms, node) DO UPDATE SET
             target = excluded.target, revision = excluded.revision, state = excluded.state, scheduler = excluded.scheduler,
             "user" = excluded."user", uid = excluded.uid, account = excluded.account, partition = excluded.partition,
@@ -804,6 +810,7 @@ internal sealed partial class JobStore : IDisposable
             end_source = excluded.end_source, unobserved_seconds = excluded.unobserved_seconds, cpu_seconds = excluded.cpu_seconds,
             memory_bytes = excluded.memory_bytes, memory_peak_bytes = excluded.memory_peak_bytes,
             cpus_allocated = excluded.cpus_allocated, memory_limit_bytes = excluded.memory_limit_bytes,
+            cpu_energy_joules = excluded.cpu_energy_joules,
             finalized = CASE WHEN excluded.end_ms IS NULL THEN NULL ELSE node_jobs.finalized END
         WHERE {(reset ? "1 = 1" : "excluded.revision > node_jobs.revision")}
         """,
@@ -813,7 +820,7 @@ internal sealed partial class JobStore : IDisposable
             ("partition", Db(job.Partition)), ("namespace", Db(job.Namespace)), ("pod", Db(job.Pod)), ("start_source", job.StartSource),
             ("end", job.End is { } end ? end.ToUnixTimeMilliseconds() : (object)DBNull.Value), ("end_source", Db(job.EndSource)),
             ("unobserved", job.UnobservedSeconds), ("cpu", Db(job.CpuSeconds)), ("memory", Db(job.MemoryBytes)), ("memory_peak", Db(job.MemoryPeakBytes)),
-            ("cpus", Db(job.CpusAllocated)), ("memory_limit", Db(job.MemoryLimitBytes)),
+            ("cpus", Db(job.CpusAllocated)), ("memory_limit", Db(job.MemoryLimitBytes)), ("cpu_energy", Db(job.CpuEnergyJoules)),
         ]);
 
     private const string GpuInsert =

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using Monitor.Agent.Collectors;
@@ -487,6 +488,74 @@ public sealed class JobLedgerTests : IDisposable
     }
 
     [Fact]
+    public void CpuEnergy_TheWholeNodesJobGetsThePackageAndDramDeltas_ASharedNodeNone_KeptAcrossARestart()
+    {
+        // Eight CPUs online, all in job 7's cpuset. Package 0 with its core (inside the package) and DRAM subzones,
+        // and a psys zone (the whole platform): only package + DRAM count.
+        JobCgroup(cpus: "0-7\n", limit: "max\n");
+        _tree.Write("sys/devices/system/cpu/online", "0-7\n");
+        Rapl(package: 1_000_000, core: 0, dram: 500_000, psys: 0);
+        var (services, harness) = Agent(cgroup: true);
+        Tick(services, 0);
+        harness.Update();                                   // primes the meter: nothing to credit yet
+
+        Rapl(package: 11_000_000, core: 9_000_000, dram: 2_500_000, psys: 90_000_000);
+        Tick(services, 1);
+        harness.Update();                                   // 10 J package + 2 J DRAM
+        Assert.Equal(12, PromSamples.Parse(harness.Scrape())["job_cpu_energy_joules_total{job_id=\"7\"}"], 9);
+
+        // The package counter wraps at max_energy_range_uj (262143.328850 J here): 0.671150 J to the top, 3 J after.
+        Rapl(package: RaplRange - 671_150, core: 0, dram: 2_500_000, psys: 0);
+        Tick(services, 2);
+        harness.Update();
+        Rapl(package: 3_000_000, core: 0, dram: 3_500_000, psys: 0);
+        Tick(services, 3);
+        harness.Update();
+        var expected = 12 + ((RaplRange - 671_150 - 11_000_000) / 1e6) + 0.67115 + 3 + 1;
+        Assert.Equal(expected, Job(services, "7").GetProperty("cpu_energy_joules").GetDouble(), 6);
+
+        // Sixteen CPUs online: the job no longer holds the whole node, so the next interval goes to no job.
+        _tree.Write("sys/devices/system/cpu/online", "0-15\n");
+        Rapl(package: 53_000_000, core: 0, dram: 3_500_000, psys: 0);
+        Tick(services, 4);
+        harness.Update();
+        Assert.Equal(expected, Job(services, "7").GetProperty("cpu_energy_joules").GetDouble(), 6);
+        services.Stop();
+
+        var (after, _) = Agent(cgroup: true);
+        Assert.Equal(expected, Job(after, "7").GetProperty("cpu_energy_joules").GetDouble(), 6);
+    }
+
+    [Fact]
+    public void CpuEnergy_NoRapl_NullInTheFeedAndNoSeries()
+    {
+        JobCgroup(cpus: "0-7\n", limit: "max\n");
+        _tree.Write("sys/devices/system/cpu/online", "0-7\n");
+        var (services, harness) = Agent(cgroup: true);
+        for (var t = 0; t < 3; t++)
+        {
+            Tick(services, t);
+            harness.Update();
+        }
+
+        Assert.Equal(JsonValueKind.Null, Job(services, "7").GetProperty("cpu_energy_joules").ValueKind);
+        Assert.DoesNotContain("job_cpu_energy_joules_total", harness.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0-63\n", 64)]
+    [InlineData("0\n", 1)]
+    [InlineData("0-3,8-11\n", 8)]
+    [InlineData("0,2,4\n", 3)]
+    [InlineData("garbage\n", null)]
+    [InlineData("", null)]
+    public void OnlineCpus_CountsTheKernelsRanges(string online, int? expected)
+    {
+        _tree.Write("sys/devices/system/cpu/online", online);
+        Assert.Equal(expected, CpuEnergyMeter.OnlineCpus(_tree.Path("sys")));
+    }
+
+    [Fact]
     public void Cgroup_WithoutLimitOrCpuset_NoSeriesAndNullInTheFeed()
     {
         // "max" is no limit; a cgroup without the cpuset controller has no cpuset file.
@@ -638,12 +707,12 @@ public sealed class JobLedgerTests : IDisposable
         Assert.True(double.IsNaN(back.Gpus[unknown.Uuid].MemoryTotalBytes));
     }
 
-    [Fact]
-    public void Format_Version2_SixteenBytesAJobAndSixteenAGpuMoreThanVersion1()
+    [Theory]
+    [InlineData(1, 16 + 16 + 8)]   // version 2's doubles (a job's CPUs and memory limit, a GPU's memory total and utilization peak), version 3's
+    [InlineData(2, 8)]             // version 3's: the job's CPU energy
+    public void Format_EachVersionAppendsItsFields_AnOlderReaderLeavesThemUnread(int version, int left)
     {
-        // Version 1's record is version 2's without the appended doubles (a job's CPUs and memory limit, a GPU's memory
-        // total and utilization peak): read as version 1, 32 bytes are left.
-        var job = new TrackedJob(new JobIdentity { JobId = "1" }, TestClock.Start) { CpusAllocated = 4 };
+        var job = new TrackedJob(new JobIdentity { JobId = "1" }, TestClock.Start) { CpusAllocated = 4, CpuEnergyJoules = 12 };
         job.Gpu(0, Uuid).MemoryTotalBytes = H100Total;
         using var buffer = new MemoryStream();
         using (var w = new BinaryWriter(buffer, LedgerFormat.Utf8, leaveOpen: true))
@@ -653,11 +722,16 @@ public sealed class JobLedgerTests : IDisposable
 
         buffer.Position = 0;
         using var r = new BinaryReader(buffer, LedgerFormat.Utf8);
-        var asVersion1 = LedgerFormat.ReadJob(r, LedgerFormat.ReadGpuTable(r), version: 1);
+        var older = LedgerFormat.ReadJob(r, LedgerFormat.ReadGpuTable(r), version);
 
-        Assert.Equal(16 + 16, buffer.Length - buffer.Position);
-        Assert.True(double.IsNaN(asVersion1.CpusAllocated));
+        Assert.Equal(left, buffer.Length - buffer.Position);
+        Assert.True(double.IsNaN(older.CpuEnergyJoules));
+        Assert.Equal(version >= 2, !double.IsNaN(older.CpusAllocated));
         Assert.Throws<InvalidDataException>(() => LedgerFormat.AtEnd(r));
+
+        buffer.Position = 0;
+        using var current = new BinaryReader(buffer, LedgerFormat.Utf8);
+        Assert.Equal(12, LedgerFormat.ReadJob(current, LedgerFormat.ReadGpuTable(current)).CpuEnergyJoules);
     }
 
     private (AgentServices Services, CollectorHarness Harness) Agent(CollectingLoggerFactory? logs = null, string? pruneAcknowledged = null, bool cgroup = false)
@@ -703,6 +777,20 @@ public sealed class JobLedgerTests : IDisposable
     /// Job 7's cgroup v2 directory: 2.5 CPU seconds, 1 MiB now, 4 MiB peak, and <paramref name="cpus"/> as
     /// cpuset.cpus.effective (none when null) and <paramref name="limit"/> as memory.max.
     /// </summary>
+    /// <summary>max_energy_range_uj of the fixture's RAPL zones.</summary>
+    private const double RaplRange = 262_143_328_850;
+
+    /// <summary>Writes the fixture's RAPL zones with these energy_uj values.</summary>
+    private void Rapl(double package, double core, double dram, double psys)
+    {
+        foreach (var (zone, name, value) in new[] { ("intel-rapl:0", "package-0", package), ("intel-rapl:0:0", "core", core), ("intel-rapl:0:1", "dram", dram), ("intel-rapl:1", "psys", psys) })
+        {
+            _tree.Write($"sys/class/powercap/{zone}/name", name + "\n")
+                .Write($"sys/class/powercap/{zone}/max_energy_range_uj", RaplRange.ToString(CultureInfo.InvariantCulture) + "\n")
+                .Write($"sys/class/powercap/{zone}/energy_uj", value.ToString(CultureInfo.InvariantCulture) + "\n");
+        }
+    }
+
     private void JobCgroup(string? cpus, string limit)
     {
         _tree.Write(JobCgroupPath + "/cpu.stat", "usage_usec 2500000\nuser_usec 2000000\nsystem_usec 500000\n")

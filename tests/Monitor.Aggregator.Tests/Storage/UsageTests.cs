@@ -133,8 +133,33 @@ public sealed class UsageTests : IDisposable
         Assert.Null(store.Usage("account", November, December).Single().Cost);
     }
 
+    [Theory]
+    [MemberData(nameof(TestStore.Kinds), MemberType = typeof(TestStore))]
+    public void CpuEnergy_StoredPerNode_SummedForTheJob_NullWhereNoAgentAttributedIt(string kind)
+    {
+        var tested = TestStore.Create(kind, _tree);
+        using (var store = tested.Open())
+        {
+            // Job 4 owned node a (420.5 J) and node b (79.5 J); job 5 shared its node, so no agent attributed any.
+            store.Apply("http://a:9420", Page("a", Record("4", 1, "physics", "alice", Day1, Day1.AddHours(1), 3600, 0) with { CpuEnergyJoules = 420.5 }), Day1);
+            store.Apply("http://b:9420", Page("b", Record("4", 1, "physics", "alice", Day1, Day1.AddHours(1), 3600, 0) with { CpuEnergyJoules = 79.5 }), Day1);
+            store.Apply("http://a:9420", Page("a", Record("5", 2, "physics", "alice", Day1, Day1.AddHours(1), 3600, 0)), Day1);
+        }
+
+        // Read back by a restarted aggregator.
+        using var reopened = tested.Open();
+        Assert.Equal([420.5, 79.5], reopened.Job("4").OrderBy(r => r.Node, StringComparer.Ordinal).Select(r => r.Record.CpuEnergyJoules));
+        var report = ReportJson(reopened, "4");
+        Assert.Equal(500, report.GetProperty("cpu_energy_joules").GetDouble());
+        Assert.Equal(420.5, report.GetProperty("node_records")[0].GetProperty("cpu_energy_joules").GetDouble());
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, ReportJson(reopened, "5").GetProperty("cpu_energy_joules").ValueKind);
+    }
+
     /// <summary>The job report's state, as the API writes it.</summary>
-    private static string Report(JobStore store, string id)
+    private static string Report(JobStore store, string id) => ReportJson(store, id).GetProperty("state").GetString()!;
+
+    /// <summary>The job report, as the API writes it.</summary>
+    private static System.Text.Json.JsonElement ReportJson(JobStore store, string id)
     {
         using var buffer = new MemoryStream();
         using (var json = new System.Text.Json.Utf8JsonWriter(buffer))
@@ -142,7 +167,7 @@ public sealed class UsageTests : IDisposable
             Assert.True(Api.JobReport.Write(json, id, store.Job(id), Day1.AddDays(2)));
         }
 
-        return System.Text.Json.JsonDocument.Parse(buffer.ToArray()).RootElement.GetProperty("state").GetString()!;
+        return System.Text.Json.JsonDocument.Parse(buffer.ToArray()).RootElement.Clone();
     }
 
     internal static JobsFeedPage Page(string node, NodeJobRecord record) => new(node, $"{Guid.Empty:N}-{record.Revision}", false, false, false, [record]);

@@ -59,6 +59,10 @@ internal sealed partial class JobsCollector : ICollector
     private readonly MetricFamily _memoryPeak;
     private readonly MetricFamily _cpusAllocated;
     private readonly MetricFamily _memoryLimit;
+    private readonly MetricFamily _cpuEnergy;
+    private readonly CpuEnergyMeter _cpuEnergyMeter;
+    private readonly string _sysfs;
+    private string? _wholeNodeJob;
     private readonly MetricFamily _unobserved;
     private readonly MetricFamily _gpuUnobserved;
     private readonly MetricFamily _ledgerRecords;
@@ -115,6 +119,9 @@ internal sealed partial class JobsCollector : ICollector
         _memoryPeak = g.Gauge("job_memory_peak_bytes", "Peak memory of the job's cgroup.", "job_id");
         _cpusAllocated = g.Gauge("job_cpus_allocated", "CPUs (hardware threads) in the effective cpuset of the job's cgroup.", "job_id");
         _memoryLimit = g.Gauge("job_memory_limit_bytes", "Memory limit of the job's cgroup; absent when it has none.", "job_id");
+        _cpuEnergy = g.Counter("job_cpu_energy_joules_total", "CPU package and DRAM energy (RAPL) while the job was alone on the node and held every CPU; absent otherwise.", "job_id");
+        _sysfs = context.Paths.Sysfs;
+        _cpuEnergyMeter = new CpuEnergyMeter(_sysfs);
 
         _unobserved = g.Gauge("job_unobserved_seconds", "Seconds of the job's life the agent did not measure (it was down); not in the job's counters.", "job_id");
         _gpuUnobserved = g.Gauge("job_gpu_unobserved_seconds", "Seconds the job held the GPU while the agent could not measure it (it was down).", PerGpu);
@@ -228,9 +235,34 @@ internal sealed partial class JobsCollector : ICollector
             _lifecycle.RecordEndsSince = Max(_lifecycle.RecordEndsSince, now - _retention);
             _ended.Clear();
             _lifecycle.Apply(jobs, findings, allocated, gpus, usage, now, _integrator, _ended);
+            AttributeCpuEnergy(jobs);
             Record(jobs, now);
             Expose(jobs, now);
         });
+    }
+
+    /// <summary>
+    /// Credits the RAPL energy since the last refresh to the job that owned the whole node over it: the only running
+    /// job, at this refresh and the one before, with every online CPU in its cpuset. Otherwise the interval's CPU
+    /// energy is attributed to no job (docs/jobs.md, "CPU energy", says when this is exact).
+    /// </summary>
+    private void AttributeCpuEnergy(Dictionary<string, TrackedJob> jobs)
+    {
+        var joules = _cpuEnergyMeter.Advance();
+        TrackedJob? owner = null;
+        if (CpuEnergyMeter.OnlineCpus(_sysfs) is { } online)
+        {
+            var running = jobs.Values.Where(j => j.End is null).Take(2).ToList();
+            owner = running is [{ CpusAllocated: var cpus } only] && cpus >= online ? only : null;
+        }
+
+        if (joules is { } delta && owner is not null && owner.Identity.JobId == _wholeNodeJob)
+        {
+            owner.CpuEnergyJoules = (double.IsNaN(owner.CpuEnergyJoules) ? 0 : owner.CpuEnergyJoules) + delta;
+            owner.Dirty = true;
+        }
+
+        _wholeNodeJob = owner?.Identity.JobId;
     }
 
     /// <summary>The ledger's part of a refresh: revisions for what changed, retention, the checkpoint, its metrics.</summary>
@@ -339,6 +371,7 @@ internal sealed partial class JobsCollector : ICollector
             SetIf(_memoryPeak, id, job.MemoryPeakBytes);
             SetIf(_cpusAllocated, id, job.CpusAllocated);
             SetIf(_memoryLimit, id, job.MemoryLimitBytes);
+            SetIf(_cpuEnergy, id, job.CpuEnergyJoules);
         }
 
         _store.Holders = jobs.Values

@@ -12,14 +12,14 @@ namespace Monitor.Agent.Jobs.Ledger;
 /// </summary>
 /// <remarks>
 /// Versions: 1, the first. 2 appends to each job record the CPUs of its cpuset and its memory limit, and to each of its
-/// GPU records the GPU's total memory (doubles, NaN unknown): 16 bytes a job and 8 a GPU. A file of version 1 reads
-/// with those unknown. A file's records all have its header's version: a log of an older version is rewritten before
+/// GPU records the GPU's total memory and utilization peak (doubles, NaN unknown): 16 bytes a job and 16 a GPU. 3
+/// appends the job's CPU energy (a double, NaN unknown). A file of an older version reads with those unknown. A file's records all have its header's version: a log of an older version is rewritten before
 /// anything is appended to it.
 /// </remarks>
 internal static class LedgerFormat
 {
     /// <summary>The format this build writes. A file with a higher version is left alone.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>The oldest format this build reads.</summary>
     public const int OldestReadable = 1;
@@ -185,6 +185,9 @@ internal static class LedgerFormat
         // Version 2.
         w.Write(job.CpusAllocated);
         w.Write(job.MemoryLimitBytes);
+
+        // Version 3.
+        w.Write(job.CpuEnergyJoules);
     }
 
     /// <summary>
@@ -264,6 +267,11 @@ internal static class LedgerFormat
         {
             job.CpusAllocated = r.ReadDouble();
             job.MemoryLimitBytes = r.ReadDouble();
+        }
+
+        if (version >= 3)
+        {
+            job.CpuEnergyJoules = r.ReadDouble();
         }
 
         return job;
