@@ -85,6 +85,11 @@ internal static class JobStatsText
                 cpu += string.Create(CultureInfo.InvariantCulture, $" ({efficiency * 100:0} % efficiency)");
             }
 
+            if (Number(job, "cpu_energy_joules") is { } cpuJoules)
+            {
+                cpu += string.Create(CultureInfo.InvariantCulture, $", CPU energy {cpuJoules / 3.6e6:0.000} kWh");
+            }
+
             parts.Add(cpu);
         }
 

@@ -31,12 +31,12 @@ public sealed class JobStatsTextTests
     public void CpusMemoryAndGpuTotals_EfficienciesAndNotesMatchGolden()
     {
         // An hour on one node: 8 CPUs busy 1.6 CPU-hours (20 %), memory peak 60.8 of 64 GB (95 %: near the limit), GPU 0
-        // at 80 % (97 % at its busiest tick) with 77 of 80 GB (96 %: near its total).
+        // at 80 % (97 % at its busiest tick) with 77 of 80 GB (96 %: near its total). It owned the node: 1.8 MJ of CPU energy.
         (string, NodeJobRecord)[] records =
         [
             ("gpu17", Record(Start, Start.AddHours(1), Gpu(0, 0.8, memory: 77e9) with { MemoryTotalBytes = 80e9, UtilizationPeak = 0.97 }) with
             {
-                CpusAllocated = 8, CpuSeconds = 5760, MemoryPeakBytes = 60.8e9, MemoryLimitBytes = 64e9,
+                CpusAllocated = 8, CpuSeconds = 5760, MemoryPeakBytes = 60.8e9, MemoryLimitBytes = 64e9, CpuEnergyJoules = 1.8e6,
             }),
         ];
 
