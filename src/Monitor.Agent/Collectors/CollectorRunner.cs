@@ -28,6 +28,9 @@ internal sealed class CollectorRunner
     /// <summary>How long past its interval a background update may run before it is reported stuck.</summary>
     internal static readonly TimeSpan BackgroundGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>The most lanes a scrape reads its collectors in (fewer on machines with fewer cores).</summary>
+    private const int MaxLanes = 4;
+
     /// <summary>How many blocked collectors one scrape waits for before it answers with what it has.</summary>
     private const int MaxStalls = 3;
 
@@ -38,6 +41,7 @@ internal sealed class CollectorRunner
     private readonly CollectorState[] _background;
     private readonly TimeProvider _time;
     private readonly TimeSpan _readTimeout;
+    private readonly int _lanes;
 
     /// <summary>Creates every collector and registers its group on <paramref name="registry"/>.</summary>
     public CollectorRunner(
@@ -48,11 +52,13 @@ internal sealed class CollectorRunner
         ILoggerFactory loggers,
         TimeProvider time,
         Monitor.Agent.Collectors.AgentServices? services = null,
-        TimeSpan? readTimeout = null)
+        TimeSpan? readTimeout = null,
+        int? lanes = null)
     {
         services ??= new();
         _time = time;
         _readTimeout = readTimeout ?? TimeSpan.FromSeconds(2);
+        _lanes = Math.Clamp(lanes ?? Environment.ProcessorCount, 1, MaxLanes);
         var self = new MetricGroup("collector_runner");
         var duration = self.Gauge("monitor_agent_collector_duration_seconds", "Duration of the collector's last update.", "collector");
         var success = self.Gauge("monitor_agent_collector_success", "Whether the collector's last update succeeded (1) or failed (0); 0 also while an update is stuck past its deadline.", "collector");
@@ -106,9 +112,10 @@ internal sealed class CollectorRunner
     /// not read again; one that is still reading when the deadline passes is reported stuck (see the class remarks).
     /// </summary>
     /// <remarks>
-    /// The updates run as a thread-pool work item queued to the calling thread's own queue, so when the scrape awaits
-    /// them the same thread usually picks them up at once: no thread switch in the normal case, which a dedicated
-    /// worker thread cost (measured: about 10 % more CPU per scrape). A read that blocks holds that pool thread; the
+    /// The updates run as thread-pool work items, one per lane (up to four, no more than the machine's cores), each
+    /// claiming the next collector. The first lane is queued to the calling thread's own queue, so when the scrape
+    /// awaits it the same thread picks it up at once (a dedicated worker thread cost about 10 % more CPU per scrape);
+    /// the others go to idle pool threads, so the reads of a scrape run side by side. A read that blocks holds its pool thread; the
     /// runner raises the pool's minimum by one for each stuck collector (<see cref="PoolReserve"/>), so the pool never
     /// runs short because of it.
     /// </remarks>
@@ -119,27 +126,53 @@ internal sealed class CollectorRunner
             return;
         }
 
-        // Each blocked collector costs one read timeout, then fresh work goes on with the rest (it skips the stuck
-        // one and those already fresh), so the other collectors are still read in this scrape; the whole scrape
-        // waits at most MaxStalls read timeouts, well under Prometheus' 10 s default.
+        // The collectors are shared out between up to _lanes work items, each claiming the next collector not yet
+        // claimed, so on a node with cores to spare the reads run side by side. A blocked collector costs its lane
+        // one read timeout; then fresh lanes go on claiming the rest (skipping the stuck one and those already
+        // fresh), so the other collectors are still read in this scrape; the whole scrape waits at most MaxStalls
+        // read timeouts, well under Prometheus' 10 s default.
+        var round = new ScrapeRound();
         for (var stalls = 0; stalls < MaxStalls;)
         {
-            var work = new ScrapeWork(this, requestTimestamp, cancellationToken);
-            ThreadPool.UnsafeQueueUserWorkItem(work, preferLocal: true);
+            var lanes = Math.Clamp(_onScrape.Length - round.Claimed, 1, _lanes);
+            var works = new ScrapeWork[lanes];
+            for (var i = 0; i < lanes; i++)
+            {
+                works[i] = new ScrapeWork(this, round, requestTimestamp, cancellationToken);
+            }
+
+            // The extra lanes go to the pool's global queue, for idle threads; the first to this thread's own
+            // queue, which it runs as soon as it awaits.
+            for (var i = 1; i < lanes; i++)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(works[i], preferLocal: false);
+            }
+
+            ThreadPool.UnsafeQueueUserWorkItem(works[0], preferLocal: true);
             try
             {
                 // Not cancelled by the request: the work sees the token and stops between collectors.
-                await work.Completion.WaitAsync(_readTimeout, _time, CancellationToken.None).ConfigureAwait(false);
+                var all = lanes == 1 ? works[0].Completion : Task.WhenAll(Completions(works));
+                await all.WaitAsync(_readTimeout, _time, CancellationToken.None).ConfigureAwait(false);
                 break;
             }
             catch (TimeoutException)
             {
-                if (work.Abandon() is not { } stuck)
+                var stuckAny = false;
+                foreach (var work in works)
+                {
+                    if (work.Abandon() is { } stuck)
+                    {
+                        MarkStuck(stuck, work.Tracker.Path, _readTimeout);
+                        stuckAny = true;
+                    }
+                }
+
+                if (!stuckAny)
                 {
                     break;
                 }
 
-                MarkStuck(stuck, work.Tracker.Path, _readTimeout);
                 stalls++;
             }
         }
@@ -204,16 +237,37 @@ internal sealed class CollectorRunner
         while (await WaitAsync(timer, stoppingToken).ConfigureAwait(false));
     }
 
-    /// <summary>The body of a scrape's work item: the on-scrape updates, skipping fresh and stuck collectors.</summary>
+    private static Task[] Completions(ScrapeWork[] works)
+    {
+        var tasks = new Task[works.Length];
+        for (var i = 0; i < works.Length; i++)
+        {
+            tasks[i] = works[i].Completion;
+        }
+
+        return tasks;
+    }
+
+    /// <summary>
+    /// The body of a scrape's work item (one lane): claims on-scrape collectors one at a time until none is left,
+    /// skipping fresh and stuck ones.
+    /// </summary>
     private void UpdateOnScrape(ScrapeWork work)
     {
-        foreach (var state in _onScrape)
+        while (true)
         {
             if (work.Cancellation.IsCancellationRequested || work.Abandoned)
             {
                 return;
             }
 
+            var next = work.Round.Claim();
+            if (next >= _onScrape.Length)
+            {
+                return;
+            }
+
+            var state = _onScrape[next];
             if (state.Stuck)
             {
                 // Quarantined: its update is still blocked in another work item.
@@ -374,8 +428,22 @@ internal sealed class CollectorRunner
     }
 
     /// <summary>One scrape's on-scrape updates, as a thread-pool work item the scrape can stop waiting for.</summary>
-    private sealed class ScrapeWork(CollectorRunner runner, long requestTimestamp, CancellationToken cancellation) : IThreadPoolWorkItem
+    /// <summary>One scrape's share-out of the on-scrape collectors between its lanes.</summary>
+    private sealed class ScrapeRound
     {
+        private int _next;
+
+        /// <summary>How many collectors lanes have claimed so far.</summary>
+        public int Claimed => Volatile.Read(ref _next);
+
+        /// <summary>The index of the next collector for the calling lane.</summary>
+        public int Claim() => Interlocked.Increment(ref _next) - 1;
+    }
+
+    private sealed class ScrapeWork(CollectorRunner runner, ScrapeRound round, long requestTimestamp, CancellationToken cancellation) : IThreadPoolWorkItem
+    {
+        public ScrapeRound Round { get; } = round;
+
         private readonly TaskCompletionSource _completion = new();
         private volatile CollectorState? _current;
         private volatile bool _abandoned;

@@ -150,6 +150,56 @@ public sealed class CollectorRunnerTests
         Assert.True(fake.Updates >= 3, $"{fake.Updates} updates");
     }
 
+    [Fact]
+    public void UpdateForScrape_TwoLanes_TheCollectorsOfAScrapeRunSideBySide()
+    {
+        // Each update waits for the other to arrive: read one after the other, the first would wait alone (and fail).
+        using var both = new Barrier(2);
+        var first = new FakeCollector { OnUpdate = () => both.SignalAndWait(TimeSpan.FromSeconds(10)) ? null : "ran alone" };
+        var second = new FakeCollector { OnUpdate = () => both.SignalAndWait(TimeSpan.FromSeconds(10)) ? null : "ran alone" };
+        var runner = Runner(2, TimeSpan.FromSeconds(30), Descriptor("first", first), Descriptor("second", second));
+
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+
+        var samples = Render();
+        Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"first\"}"]);
+        Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"second\"}"]);
+    }
+
+    [Fact]
+    public void UpdateForScrape_TwoLanesBothBlocked_BothStuckTheRestStillRead()
+    {
+        using var release = new ManualResetEventSlim();
+        string? Block()
+        {
+            release.Wait(TimeSpan.FromSeconds(30));
+            return null;
+        }
+
+        var blockedA = new FakeCollector { OnUpdate = Block };
+        var blockedB = new FakeCollector { OnUpdate = Block };
+        var healthy = new FakeCollector();
+        var runner = Runner(2, TimeSpan.FromMilliseconds(300), Descriptor("a", blockedA), Descriptor("b", blockedB), Descriptor("c", healthy));
+        try
+        {
+            runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+
+            var samples = Render();
+            Assert.Equal(0, samples["monitor_agent_collector_success{collector=\"a\"}"]);
+            Assert.Equal(0, samples["monitor_agent_collector_success{collector=\"b\"}"]);
+            Assert.Equal(1, samples["monitor_agent_collector_success{collector=\"c\"}"]);
+            Assert.Equal(1, healthy.Updates);
+            Assert.Equal(2, _logs.Entries.Count(e => e.Id.Name == "collector_stuck"));
+        }
+        finally
+        {
+            release.Set();
+        }
+    }
+
+    private CollectorRunner Runner(int lanes, TimeSpan readTimeout, params CollectorDescriptor[] descriptors) =>
+        new(descriptors, name => new ConfigurationBuilder().Build().GetSection(name), HostPaths.Default, _registry, _logs, TimeProvider.System, readTimeout: readTimeout, lanes: lanes);
+
     private CollectorRunner Runner(params CollectorDescriptor[] descriptors) =>
         new(descriptors, name => new ConfigurationBuilder().Build().GetSection(name), HostPaths.Default, _registry, _logs, TimeProvider.System);
 
@@ -177,6 +227,9 @@ public sealed class CollectorRunnerTests
 
         public TimeSpan Delay { get; init; }
 
+        /// <summary>Runs inside each update; a returned text fails the update with it.</summary>
+        public Func<string?>? OnUpdate { get; init; }
+
         public bool WriteExtra { get; set; } = true;
 
         public ICollector Create(CollectorContext context)
@@ -194,6 +247,11 @@ public sealed class CollectorRunnerTests
             if (Delay > TimeSpan.Zero)
             {
                 Thread.Sleep(Delay);
+            }
+
+            if (OnUpdate?.Invoke() is { } problem)
+            {
+                throw new IOException(problem);
             }
 
             if (FailuresLeft > 0)
