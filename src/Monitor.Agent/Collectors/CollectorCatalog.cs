@@ -50,5 +50,6 @@ internal static class CollectorCatalog
             ThermalZoneCollector.Descriptor,
             UnameCollector.Descriptor,
             VmStatCollector.Descriptor,
+            Conntrack.ConntrackCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

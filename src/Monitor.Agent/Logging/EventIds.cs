@@ -222,6 +222,9 @@ internal static class EventIds
     /// <summary>ReadFailed (Collectors/ThermalZone/ThermalZoneLog.cs).</summary>
     public const int ThermalZoneReadFailed = 2131;
 
+    /// <summary>SourceUnavailable (Collectors/SourceLog.cs).</summary>
+    public const int SourceUnavailable = 2140;
+
     // 3000–3099: GPU (NVML sessions, GPUs, XIDs, health events), ECS gpu.* fields.
     /// <summary>First id of the range: GPU (NVML sessions, GPUs, XIDs, health events), ECS <c>gpu.*</c> fields.</summary>
     public const int GpuFirst = 3000;
