@@ -51,5 +51,8 @@ internal static class CollectorCatalog
             UnameCollector.Descriptor,
             VmStatCollector.Descriptor,
             Conntrack.ConntrackCollector.Descriptor,
+            Softnet.SoftnetCollector.Descriptor,
+            UdpQueues.UdpQueuesCollector.Descriptor,
+            SchedStat.SchedStatCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

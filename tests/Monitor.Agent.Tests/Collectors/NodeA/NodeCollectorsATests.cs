@@ -1,5 +1,8 @@
 using Monitor.Agent.Collectors.Conntrack;
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Collectors.SchedStat;
+using Monitor.Agent.Collectors.Softnet;
+using Monitor.Agent.Collectors.UdpQueues;
 using Monitor.Testing;
 
 namespace Monitor.Agent.Tests.Collectors.NodeA;
@@ -63,6 +66,127 @@ public sealed class NodeCollectorsATests : IDisposable
         var text = CollectorHarness.ForTree(ConntrackCollector.Descriptor, _tree.Root).Scrape();
         Assert.Contains("node_nf_conntrack_stat_found 1\n", text, StringComparison.Ordinal);
         Assert.Contains("node_nf_conntrack_stat_search_restart 10\n", text, StringComparison.Ordinal);
+    }
+
+    // ---- softnet ----
+
+    [Fact]
+    public void Softnet_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(SoftnetCollector.Descriptor);
+
+    [Theory]
+    [InlineData("00049279 00000000 00000001 00000000 00000000 00000000 00000000 00000000\n")]             // 8 columns
+    [InlineData("0004927z 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000\n")]    // not hex
+    [InlineData("100000000 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000\n")]   // over 32 bits
+    [InlineData("00049279 00000000 00000001 00000000 00000000 00000000 00000000 00000000 00000000\n\n00000001 0 0 0 0 0 0 0 0\n")] // empty row
+    public void Softnet_Malformed_FailsTheCollector(string content)
+    {
+        _tree.Write("proc/net/softnet_stat", content);
+        var error = Assert.Throws<MalformedSourceException>(() => CollectorHarness.ForTree(SoftnetCollector.Descriptor, _tree.Root).Update());
+        Assert.Equal(_tree.Path("proc/net/softnet_stat"), error.SourcePath);
+    }
+
+    [Fact]
+    public void Softnet_Missing_FailsTheCollector() =>
+        Assert.Throws<DirectoryNotFoundException>(() => CollectorHarness.ForTree(SoftnetCollector.Descriptor, _tree.Root).Update());
+
+    [Fact]
+    public void Softnet_LaterColumnsAreNotParsed_CpuIsTheRowIndex()
+    {
+        _tree.Write("proc/net/softnet_stat", "0000000a 00000001 00000002 x x x x x x\n0000000b 00000000 00000000 0 0 0 0 0 0 0 0 0 0");
+        var text = CollectorHarness.ForTree(SoftnetCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_softnet_processed_total{cpu=\"0\"} 10\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_softnet_processed_total{cpu=\"1\"} 11\n", text, StringComparison.Ordinal);
+    }
+
+    // ---- udp_queues ----
+
+    [Fact]
+    public void UdpQueues_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(UdpQueuesCollector.Descriptor);
+
+    [Fact]
+    public void UdpQueues_NoUdp6_OnlyV4()
+    {
+        _tree.CopyFromHostFixture("proc/net/udp");
+        var text = CollectorHarness.ForTree(UdpQueuesCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_udp_queues{ip=\"v4\",queue=\"tx\"} 21\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("v6", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void UdpQueues_NeitherFile_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("node_udp_queues{", CollectorHarness.ForTree(UdpQueuesCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("   0: 00000000:0016 00000000:0000 0A 00000015:00000000 00:00000000 00000000     0        0\n")]          // 9 columns
+    [InlineData("   0: 00000000:0016 00000000:0000 0A 0000001g:00000000 00:00000000 00000000     0        0 2740 1\n")]   // bad tx
+    [InlineData("   0: 00000000:0016 00000000:0000 0A 00000015-00000000 00:00000000 00000000     0        0 2740 1\n")]   // no colon
+    [InlineData("   0: 000000:0016 00000000:0000 0A 00000015:00000000 00:00000000 00000000     0        0 2740 1\n")]      // 3-byte address
+    [InlineData("   0: 00000000:0016 00000000:0000 0A 00000015:00000000 00:00000000 00000000     x        0 2740 1\n")]   // bad uid
+    [InlineData("   0: 00000000:0016 00000000:0000 0A 00000015:00000000 00:00000000 00000000     0        0 -1 1\n")]     // bad inode
+    [InlineData("\n")]                                                                                                  // empty line
+    public void UdpQueues_MalformedLine_FailsTheCollector(string line)
+    {
+        _tree.Write("proc/net/udp", "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n" + line);
+        var error = Assert.Throws<MalformedSourceException>(() => CollectorHarness.ForTree(UdpQueuesCollector.Descriptor, _tree.Root).Update());
+        Assert.Equal(_tree.Path("proc/net/udp"), error.SourcePath);
+    }
+
+    [Fact]
+    public void UdpQueues_LargeFile_StreamedAcrossChunks()
+    {
+        // 20,000 sockets, about 3 MB: more than one chunk and more than TextFileReader's 1 MiB cap.
+        var lines = new System.Text.StringBuilder("  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n");
+        for (var i = 0; i < 20000; i++)
+        {
+            lines.Append(System.Globalization.CultureInfo.InvariantCulture, $"{i,5}: 0100007F:{i:X4} 00000000:0000 07 00000001:00000002 00:00000000 00000000     0        0 {i + 1000} 2 ffff88003d3af3c0 100 0 0 10 0\n");
+        }
+
+        _tree.Write("proc/net/udp", lines.ToString());
+        var text = CollectorHarness.ForTree(UdpQueuesCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_udp_queues{ip=\"v4\",queue=\"tx\"} 20000\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_udp_queues{ip=\"v4\",queue=\"rx\"} 40000\n", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("0", 0UL)]
+    [InlineData("1000", 1000UL)]
+    [InlineData("0x1f", 31UL)]
+    [InlineData("017", 15UL)]
+    [InlineData("0b101", 5UL)]
+    public void GoUInt_Base0_AsGoParses(string text, ulong expected)
+    {
+        Assert.True(GoUInt.TryParseBase0(text, out var value));
+        Assert.Equal(expected, value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("08")]
+    [InlineData("0x")]
+    [InlineData("-1")]
+    [InlineData("18446744073709551616")]
+    public void GoUInt_Base0_RejectsWhatGoRejects(string text) => Assert.False(GoUInt.TryParseBase0(text, out _));
+
+    // ---- schedstat ----
+
+    [Fact]
+    public void SchedStat_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(SchedStatCollector.Descriptor);
+
+    [Fact]
+    public void SchedStat_Missing_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("node_schedstat_running_seconds_total{", CollectorHarness.ForTree(SchedStatCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    [Fact]
+    public void SchedStat_BadOrShortLines_AreSkippedAsProcfsSkipsThem()
+    {
+        _tree.Write("proc/schedstat", "version 15\ncpu0 1 2 3 4 5 6 2000000000 3000000000 7\ncpu1 1 2 3\ncpu2 1 2 3 4 5 6 99999999999999999999 1 1\ncpu3 a b c d e f g h i\ncpu4 1 2 3 4 5 6 7 8 9");
+        var text = CollectorHarness.ForTree(SchedStatCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_schedstat_running_seconds_total{cpu=\"0\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_schedstat_waiting_seconds_total{cpu=\"0\"} 3\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_schedstat_timeslices_total{cpu=\"4\"} 9\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("cpu=\"1\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("cpu=\"2\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("cpu=\"3\"", text, StringComparison.Ordinal);
     }
 
     private void WriteConntrack() =>
