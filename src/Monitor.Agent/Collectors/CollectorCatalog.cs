@@ -54,5 +54,6 @@ internal static class CollectorCatalog
             Softnet.SoftnetCollector.Descriptor,
             UdpQueues.UdpQueuesCollector.Descriptor,
             SchedStat.SchedStatCollector.Descriptor,
+            CpuFreq.CpuFreqCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -1,4 +1,5 @@
 using Monitor.Agent.Collectors.Conntrack;
+using Monitor.Agent.Collectors.CpuFreq;
 using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Collectors.SchedStat;
 using Monitor.Agent.Collectors.Softnet;
@@ -187,6 +188,62 @@ public sealed class NodeCollectorsATests : IDisposable
         Assert.DoesNotContain("cpu=\"1\"", text, StringComparison.Ordinal);
         Assert.DoesNotContain("cpu=\"2\"", text, StringComparison.Ordinal);
         Assert.DoesNotContain("cpu=\"3\"", text, StringComparison.Ordinal);
+    }
+
+    // ---- cpufreq ----
+
+    [Fact]
+    public void CpuFreq_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(CpuFreqCollector.Descriptor);
+
+    [Fact]
+    public void CpuFreq_NoCpufreqDirectory_CpuSkippedWithoutFailure()
+    {
+        WriteCpuFreq("cpu0");
+        _tree.Write("sys/devices/system/cpu/cpu1/topology/core_id", "1\n");
+        var text = CollectorHarness.ForTree(CpuFreqCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_cpu_scaling_frequency_hertz{cpu=\"0\"} 1.5e+09\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("cpu=\"1\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("node_cpu_frequency_hertz{", text, StringComparison.Ordinal); // no cpuinfo_cur_freq: no series
+    }
+
+    [Theory]
+    [InlineData("scaling_cur_freq", "fast\n")]
+    [InlineData("scaling_max_freq", "")]
+    [InlineData("cpuinfo_min_freq", "-1\n")]
+    [InlineData("cpuinfo_transition_latency", "soon\n")]
+    [InlineData("scaling_driver", null)]       // a string attribute procfs requires, missing
+    [InlineData("related_cpus", null)]
+    public void CpuFreq_BadCpu_OnlyThatCpuIsSkipped(string file, string? content)
+    {
+        WriteCpuFreq("cpu0");
+        WriteCpuFreq("cpu1");
+        if (content is null)
+        {
+            _tree.Delete($"sys/devices/system/cpu/cpu1/cpufreq/{file}");
+        }
+        else
+        {
+            _tree.Write($"sys/devices/system/cpu/cpu1/cpufreq/{file}", content);
+        }
+
+        var harness = CollectorHarness.ForTree(CpuFreqCollector.Descriptor, _tree.Root);
+        var text = harness.Scrape();
+        Assert.Contains("node_cpu_scaling_frequency_hertz{cpu=\"0\"} 1.5e+09\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("cpu=\"1\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("cpu=\"1\"", harness.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void CpuFreq_NoCpuDirectory_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("hertz{", CollectorHarness.ForTree(CpuFreqCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    private void WriteCpuFreq(string cpu)
+    {
+        var dir = $"sys/devices/system/cpu/{cpu}/cpufreq/";
+        _tree.Write(dir + "scaling_cur_freq", "1500000\n").Write(dir + "scaling_min_freq", "800000\n").Write(dir + "scaling_max_freq", "3000000\n")
+            .Write(dir + "cpuinfo_min_freq", "800000\n").Write(dir + "cpuinfo_max_freq", "3000000\n").Write(dir + "cpuinfo_transition_latency", "0\n")
+            .Write(dir + "scaling_available_governors", "performance powersave\n").Write(dir + "scaling_driver", "intel_pstate\n")
+            .Write(dir + "scaling_governor", "powersave\n").Write(dir + "related_cpus", "0\n").Write(dir + "scaling_setspeed", "<unsupported>\n");
     }
 
     private void WriteConntrack() =>
