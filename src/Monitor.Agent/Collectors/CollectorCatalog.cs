@@ -55,5 +55,7 @@ internal static class CollectorCatalog
             UdpQueues.UdpQueuesCollector.Descriptor,
             SchedStat.SchedStatCollector.Descriptor,
             CpuFreq.CpuFreqCollector.Descriptor,
+            Time.TimeCollector.Descriptor,
+            Timex.TimexCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -3,6 +3,8 @@ using Monitor.Agent.Collectors.CpuFreq;
 using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Collectors.SchedStat;
 using Monitor.Agent.Collectors.Softnet;
+using Monitor.Agent.Collectors.Time;
+using Monitor.Agent.Collectors.Timex;
 using Monitor.Agent.Collectors.UdpQueues;
 using Monitor.Testing;
 
@@ -244,6 +246,52 @@ public sealed class NodeCollectorsATests : IDisposable
             .Write(dir + "cpuinfo_min_freq", "800000\n").Write(dir + "cpuinfo_max_freq", "3000000\n").Write(dir + "cpuinfo_transition_latency", "0\n")
             .Write(dir + "scaling_available_governors", "performance powersave\n").Write(dir + "scaling_driver", "intel_pstate\n")
             .Write(dir + "scaling_governor", "powersave\n").Write(dir + "related_cpus", "0\n").Write(dir + "scaling_setspeed", "<unsupported>\n");
+    }
+
+    // ---- time, timex ----
+
+    [Fact]
+    public void Time_HostFixture_ClocksourcesMatchNodeExporterGolden() =>
+        // The clock and zone are this machine's (TimeTests compares them with node_exporter live); the golden leaves them out.
+        HostGolden.AssertMatches(TimeCollector.Descriptor, beyondPeer: ["node_time_seconds", "node_time_zone_offset_seconds"]);
+
+    [Fact]
+    public void Time_ClockFromTheTimeProvider_ClocksourceDeviceIsTheSortedPosition()
+    {
+        _tree.Write("sys/devices/system/clocksource/clocksource0/available_clocksource", "tsc hpet\n")
+            .Write("sys/devices/system/clocksource/clocksource0/current_clocksource", "tsc\n")
+            .Write("sys/devices/system/clocksource/clocksource7/available_clocksource", "kvm-clock\n")
+            .Write("sys/devices/system/clocksource/clocksource7/current_clocksource", "kvm-clock\n");
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_250));
+        var text = new CollectorHarness(TimeCollector.Descriptor, new Monitor.Agent.Configuration.HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Root), time: time).Scrape();
+        // node_exporter's float64(UnixNano()) / 1e9: the nanoseconds round to a double first, so not exactly ...0.25.
+        Assert.Equal(1_700_000_000_250_000_000L / 1e9, PromSamples.Parse(text)["node_time_seconds"]);
+        Assert.Contains("node_time_clocksource_current_info{clocksource=\"kvm-clock\",device=\"1\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_time_clocksource_available_info{clocksource=\"hpet\",device=\"0\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_time_zone_offset_seconds{time_zone=\"", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Time_NoClocksources_OnlyTheClock()
+    {
+        var text = CollectorHarness.ForTree(TimeCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_time_seconds ", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("node_time_clocksource_current_info{", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Time_ClocksourceWithoutCurrent_FailsTheCollectorAsProcfs()
+    {
+        _tree.Write("sys/devices/system/clocksource/clocksource0/available_clocksource", "tsc hpet\n");
+        Assert.Throws<FileNotFoundException>(() => CollectorHarness.ForTree(TimeCollector.Descriptor, _tree.Root).Update());
+    }
+
+    [Fact]
+    public void Timex_ReadsThisMachine_AllSeventeenFamilies()
+    {
+        var text = CollectorHarness.ForTree(TimexCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Equal(17, text.Split('\n').Count(l => l.StartsWith("node_timex_", StringComparison.Ordinal)));
+        Assert.Contains("node_timex_tick_seconds 0.01\n", text, StringComparison.Ordinal); // USER_HZ 100: 10000 us
     }
 
     private void WriteConntrack() =>
