@@ -57,5 +57,7 @@ internal static class CollectorCatalog
             CpuFreq.CpuFreqCollector.Descriptor,
             Time.TimeCollector.Descriptor,
             Timex.TimexCollector.Descriptor,
+            OsRelease.OsReleaseCollector.Descriptor,
+            Selinux.SelinuxCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -1,6 +1,8 @@
 using Monitor.Agent.Collectors.Conntrack;
 using Monitor.Agent.Collectors.CpuFreq;
+using Monitor.Agent.Collectors.OsRelease;
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Collectors.Selinux;
 using Monitor.Agent.Collectors.SchedStat;
 using Monitor.Agent.Collectors.Softnet;
 using Monitor.Agent.Collectors.Time;
@@ -292,6 +294,65 @@ public sealed class NodeCollectorsATests : IDisposable
         var text = CollectorHarness.ForTree(TimexCollector.Descriptor, _tree.Root).Scrape();
         Assert.Equal(17, text.Split('\n').Count(l => l.StartsWith("node_timex_", StringComparison.Ordinal)));
         Assert.Contains("node_timex_tick_seconds 0.01\n", text, StringComparison.Ordinal); // USER_HZ 100: 10000 us
+    }
+
+    // ---- os, selinux ----
+
+    [Fact]
+    public void Os_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(OsReleaseCollector.Descriptor);
+
+    [Fact]
+    public void Os_EtcWinsOverUsrLib_AndAChangedFileIsReadAgain()
+    {
+        _tree.CopyFromHostFixture("usr/lib/os-release").Write("etc/os-release", "NAME='Debian GNU/Linux'\nID=debian\nVERSION_ID=\"12\"\n");
+        var harness = CollectorHarness.ForTree(OsReleaseCollector.Descriptor, _tree.Root);
+        var text = harness.Scrape();
+        Assert.Contains("node_os_version{id=\"debian\",id_like=\"\",name=\"Debian GNU/Linux\"} 12\n", text, StringComparison.Ordinal);
+        _tree.Write("etc/os-release", "NAME=Rocky\nID=rocky\nVERSION_ID=9.3\n");
+        File.SetLastWriteTimeUtc(_tree.Path("etc/os-release"), DateTime.UtcNow.AddMinutes(1));
+        Assert.Contains("node_os_version{id=\"rocky\",id_like=\"\",name=\"Rocky\"} 9.3\n", harness.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Os_NoVersionId_InfoWithoutVersion()
+    {
+        _tree.Write("etc/os-release", "NAME=\"Arch Linux\"\nID=arch\nBUILD_ID=rolling # comment\n");
+        var text = CollectorHarness.ForTree(OsReleaseCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("build_id=\"rolling\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("node_os_version{", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Os_NoFile_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("node_os_info{", CollectorHarness.ForTree(OsReleaseCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    [Theory]
+    [InlineData("NAME=\"Ubuntu\nID=ubuntu\n")]    // unterminated quote
+    [InlineData("this is not an assignment\n")]
+    [InlineData("1NAME=x\n")]
+    [InlineData("NAME=a b\n")]
+    public void Os_Malformed_FailsTheCollectorNamingTheFile(string content)
+    {
+        _tree.Write("etc/os-release", content);
+        var error = Assert.Throws<MalformedSourceException>(() => CollectorHarness.ForTree(OsReleaseCollector.Descriptor, _tree.Root).Update());
+        Assert.Equal(_tree.Path("etc/os-release"), error.SourcePath);
+    }
+
+    [Theory]
+    [InlineData("20.04", 20.04)]
+    [InlineData("9", 9.0)]
+    [InlineData("7.9.2009", 7.9)]
+    [InlineData("rolling", 0.0)]
+    [InlineData("", 0.0)]
+    public void Os_MajorMinor_AsNodeExportersRegex(string versionId, double expected) => Assert.Equal(expected, OsReleaseCollector.MajorMinor(versionId));
+
+    [Fact]
+    public void Selinux_ThisMachine_EnabledIsZeroOrOne()
+    {
+        // This machine's state (SelinuxTests compares it with node_exporter); the fixture tree does not change it.
+        var samples = PromSamples.Parse(CollectorHarness.ForTree(SelinuxCollector.Descriptor, _tree.Root).Scrape());
+        Assert.Contains(samples["node_selinux_enabled"], new[] { 0.0, 1.0 });
+        Assert.Equal(samples["node_selinux_enabled"] == 1 ? 3 : 1, samples.Keys.Count(k => k.StartsWith("node_selinux_", StringComparison.Ordinal)));
     }
 
     private void WriteConntrack() =>
