@@ -59,5 +59,6 @@ internal static class CollectorCatalog
             Timex.TimexCollector.Descriptor,
             OsRelease.OsReleaseCollector.Descriptor,
             Selinux.SelinuxCollector.Descriptor,
+            Rapl.RaplCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -25,7 +25,7 @@ public sealed class FixtureTreeTests
     {
         var golden = Directory.GetFiles(Fixtures.Path("host", "golden"), "*.prom");
         Assert.NotEmpty(golden);
-        var expected = golden.SelectMany(f => PromSamples.Parse(File.ReadAllText(f))).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
+        var expected = golden.SelectMany(f => PromSamples.Parse(File.ReadAllText(f).Replace("@FIXTURE_ROOT@", Fixtures.Path("host"), StringComparison.Ordinal))).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal);
         await using var agent = await AgentProcess.StartAsync(FixtureArgs);
         using var client = new HttpClient();
 

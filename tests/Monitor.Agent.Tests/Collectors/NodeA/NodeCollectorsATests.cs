@@ -2,6 +2,7 @@ using Monitor.Agent.Collectors.Conntrack;
 using Monitor.Agent.Collectors.CpuFreq;
 using Monitor.Agent.Collectors.OsRelease;
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Collectors.Rapl;
 using Monitor.Agent.Collectors.Selinux;
 using Monitor.Agent.Collectors.SchedStat;
 using Monitor.Agent.Collectors.Softnet;
@@ -353,6 +354,97 @@ public sealed class NodeCollectorsATests : IDisposable
         var samples = PromSamples.Parse(CollectorHarness.ForTree(SelinuxCollector.Descriptor, _tree.Root).Scrape());
         Assert.Contains(samples["node_selinux_enabled"], new[] { 0.0, 1.0 });
         Assert.Equal(samples["node_selinux_enabled"] == 1 ? 3 : 1, samples.Keys.Count(k => k.StartsWith("node_selinux_", StringComparison.Ordinal)));
+    }
+
+    // ---- rapl ----
+
+    [Fact]
+    public void Rapl_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(RaplCollector.Descriptor);
+
+    [Fact]
+    public void Rapl_ZoneLabelFlag_OneFamily()
+    {
+        WriteRaplZone("intel-rapl:0", "package-0", 5_000_000).WriteRaplZone("intel-rapl:1", "package-1", 7_000_000).WriteRaplZone("intel-rapl:0:0", "dram", 1_000_000);
+        var text = CollectorHarness.ForTree(RaplCollector.Descriptor, _tree.Root, new Dictionary<string, string?> { ["enable-zone-label"] = "true" }).Scrape();
+        Assert.Contains($"node_rapl_joules_total{{index=\"1\",path=\"{_tree.Path("sys/class/powercap/intel-rapl:1")}\",rapl_zone=\"package\"}} 7\n", text, StringComparison.Ordinal);
+        Assert.Contains($"node_rapl_joules_total{{index=\"0\",path=\"{_tree.Path("sys/class/powercap/intel-rapl:0:0")}\",rapl_zone=\"dram\"}} 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("node_rapl_package_joules_total", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Rapl_NoPowercap_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("joules_total{", CollectorHarness.ForTree(RaplCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    [Fact]
+    public void Rapl_NoMaxEnergyRange_NoSeriesAndNoFailure()
+    {
+        WriteRaplZone("intel-rapl:0", "package-0", 5_000_000).Delete("sys/class/powercap/intel-rapl:0/max_energy_range_uj");
+        Assert.DoesNotContain("joules_total{", CollectorHarness.ForTree(RaplCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("energy_uj", "lots\n")]
+    [InlineData("energy_uj", "")]
+    [InlineData("max_energy_range_uj", "-1\n")]
+    public void Rapl_Malformed_FailsTheCollectorNamingTheFile(string file, string content)
+    {
+        WriteRaplZone("intel-rapl:0", "package-0", 5_000_000).Write($"sys/class/powercap/intel-rapl:0/{file}", content);
+        var error = Assert.Throws<MalformedSourceException>(() => CollectorHarness.ForTree(RaplCollector.Descriptor, _tree.Root).Update());
+        Assert.Equal(_tree.Path($"sys/class/powercap/intel-rapl:0/{file}"), error.SourcePath);
+    }
+
+    [Fact]
+    public void Rapl_EnergyMissing_FailsTheCollector()
+    {
+        WriteRaplZone("intel-rapl:0", "package-0", 5_000_000).Delete("sys/class/powercap/intel-rapl:0/energy_uj");
+        Assert.Throws<FileNotFoundException>(() => CollectorHarness.ForTree(RaplCollector.Descriptor, _tree.Root).Update());
+    }
+
+    [Theory]
+    [InlineData("package-0", "package_0")]
+    [InlineData("psys", "psys")]
+    [InlineData("some.zone--x", "some_zone_x")]
+    public void Rapl_Sanitize_AsNodeExporter(string zone, string expected) => Assert.Equal(expected, RaplCollector.Sanitize(zone));
+
+    [Fact]
+    public void Rapl_EnergyMeter_SumsPackageAndDram_AcrossWraps()
+    {
+        WriteRaplZone("intel-rapl:0", "package-0", 5_000_000).WriteRaplZone("intel-rapl:0:0", "core", 3_000_000).WriteRaplZone("intel-rapl:0:1", "dram", 1_000_000);
+        var meter = new RaplCollector.EnergyMeter(new Monitor.Agent.Configuration.HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Root));
+        Assert.True(meter.TryReadTotalJoules(out var first));
+        Assert.Equal(6.0, first, 9); // package 5 J + dram 1 J; core is inside the package
+        // The package counter wraps at 100 J (max_energy_range_uj 100000000): 5 J -> 2 J means 97 J went by.
+        _tree.Write("sys/class/powercap/intel-rapl:0/energy_uj", "2000000\n").Write("sys/class/powercap/intel-rapl:0:1/energy_uj", "1500000\n");
+        Assert.True(meter.TryReadTotalJoules(out var second));
+        Assert.Equal(first + 97 + 0.5, second, 9);
+    }
+
+    [Fact]
+    public void Rapl_EnergyMeter_NoRapl_False()
+    {
+        var meter = new RaplCollector.EnergyMeter(new Monitor.Agent.Configuration.HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Root));
+        Assert.False(meter.TryReadTotalJoules(out var joules));
+        Assert.Equal(0, joules);
+    }
+
+    private NodeCollectorsATests WriteRaplZone(string directory, string name, ulong microJoules)
+    {
+        _tree.Write($"sys/class/powercap/{directory}/name", name + "\n")
+            .Write($"sys/class/powercap/{directory}/energy_uj", microJoules + "\n")
+            .Write($"sys/class/powercap/{directory}/max_energy_range_uj", "100000000\n");
+        return this;
+    }
+
+    private NodeCollectorsATests Write(string relative, string content)
+    {
+        _tree.Write(relative, content);
+        return this;
+    }
+
+    private NodeCollectorsATests Delete(string relative)
+    {
+        _tree.Delete(relative);
+        return this;
     }
 
     private void WriteConntrack() =>
