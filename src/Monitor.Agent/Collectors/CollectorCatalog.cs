@@ -60,5 +60,8 @@ internal static class CollectorCatalog
             OsRelease.OsReleaseCollector.Descriptor,
             Selinux.SelinuxCollector.Descriptor,
             Rapl.RaplCollector.Descriptor,
+            Dmi.DmiCollector.Descriptor,
+            PowerSupply.PowerSupplyClassCollector.Descriptor,
+            Edac.EdacCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -1,7 +1,10 @@
 using Monitor.Agent.Collectors.Conntrack;
 using Monitor.Agent.Collectors.CpuFreq;
+using Monitor.Agent.Collectors.Dmi;
+using Monitor.Agent.Collectors.Edac;
 using Monitor.Agent.Collectors.OsRelease;
 using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Collectors.PowerSupply;
 using Monitor.Agent.Collectors.Rapl;
 using Monitor.Agent.Collectors.Selinux;
 using Monitor.Agent.Collectors.SchedStat;
@@ -444,6 +447,119 @@ public sealed class NodeCollectorsATests : IDisposable
     private NodeCollectorsATests Delete(string relative)
     {
         _tree.Delete(relative);
+        return this;
+    }
+
+    // ---- dmi ----
+
+    [Fact]
+    public void Dmi_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(DmiCollector.Descriptor);
+
+    [Fact]
+    public void Dmi_ReadOnce_LaterChangesIgnoredUntilRestart()
+    {
+        _tree.Write("sys/class/dmi/id/sys_vendor", "Dell Inc.\n").Write("sys/class/dmi/id/chassis_type", "23\n").Write("sys/class/dmi/id/uevent", "MODALIAS=x\n");
+        var harness = CollectorHarness.ForTree(DmiCollector.Descriptor, _tree.Root);
+        Assert.Contains("node_dmi_info{system_vendor=\"Dell Inc.\"} 1\n", harness.Scrape(), StringComparison.Ordinal);
+        _tree.Write("sys/class/dmi/id/sys_vendor", "Other\n");
+        Assert.Contains("node_dmi_info{system_vendor=\"Dell Inc.\"} 1\n", harness.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Dmi_NoDirectory_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("node_dmi_info{", CollectorHarness.ForTree(DmiCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    [Fact]
+    public void Dmi_OnlyUnexportedFiles_NoSeries()
+    {
+        _tree.Write("sys/class/dmi/id/chassis_type", "23\n").Write("sys/class/dmi/id/modalias", "dmi:x\n");
+        Assert.DoesNotContain("node_dmi_info", CollectorHarness.ForTree(DmiCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new byte[] { 0x41, 0xC0, 0x1C, 0x5B, 0x87 }, "A\uFFFD\u001C[\uFFFD")]
+    [InlineData(new byte[] { 0xFF, 0xFE, 0xFD, 0x42 }, "\uFFFDB")]                       // one run, one replacement (Go)
+    [InlineData(new byte[] { 0xC3, 0xA9, 0xE2, 0x82 }, "\u00E9\uFFFD")]                 // é, then a truncated sequence
+    public void Dmi_ToValidUtf8_AsGo(byte[] bytes, string expected) => Assert.Equal(expected, DmiCollector.ToValidUtf8(bytes));
+
+    // ---- powersupplyclass ----
+
+    [Fact]
+    public void PowerSupply_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(PowerSupplyClassCollector.Descriptor);
+
+    [Fact]
+    public void PowerSupply_IgnoredSupplies_Unanchored()
+    {
+        _tree.Write("sys/class/power_supply/AC/online", "1\n").Write("sys/class/power_supply/BAT0/capacity", "50\n");
+        var text = CollectorHarness.ForTree(PowerSupplyClassCollector.Descriptor, _tree.Root, new Dictionary<string, string?> { ["ignored-supplies"] = "AT" }).Scrape();
+        Assert.Contains("node_power_supply_online{power_supply=\"AC\"} 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("BAT0", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("capacity", "full\n")]
+    [InlineData("capacity", "")]
+    [InlineData("voltage_avg", "0x\n")]           // parsed by procfs though not exported
+    [InlineData("temp", "99999999999999999999\n")]
+    public void PowerSupply_BadNumber_OnlyThatSupplySkipped(string file, string content)
+    {
+        _tree.Write("sys/class/power_supply/AC/online", "1\n").Write("sys/class/power_supply/BAT0/present", "1\n").Write($"sys/class/power_supply/BAT0/{file}", content);
+        var text = CollectorHarness.ForTree(PowerSupplyClassCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_power_supply_online{power_supply=\"AC\"} 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("BAT0", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PowerSupply_GoIntegers_SignedBase0AndScaled()
+    {
+        _tree.Write("sys/class/power_supply/BAT0/current_now", "-1500000\n").Write("sys/class/power_supply/BAT0/temp", "0x10E\n").Write("sys/class/power_supply/BAT0/status", "Charging\n");
+        var text = CollectorHarness.ForTree(PowerSupplyClassCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_power_supply_current_ampere{power_supply=\"BAT0\"} -1.5\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_power_supply_temp_celsius{power_supply=\"BAT0\"} 27\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_power_supply_info{power_supply=\"BAT0\",status=\"Charging\"} 1\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void PowerSupply_NoClass_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("node_power_supply_info{", CollectorHarness.ForTree(PowerSupplyClassCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+
+    // ---- edac ----
+
+    [Fact]
+    public void Edac_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(EdacCollector.Descriptor);
+
+    [Fact]
+    public void Edac_NoEdac_NoSeriesAndNoFailure() =>
+        Assert.DoesNotContain("node_edac_", CollectorHarness.ForTree(EdacCollector.Descriptor, _tree.Root).Scrape().Split('\n').Where(l => !l.StartsWith('#')));
+
+    [Theory]
+    [InlineData("mc1/ce_count", "many\n")]
+    [InlineData("mc1/ue_noinfo_count", null)]
+    [InlineData("mc1/csrow0/ue_count", "-1\n")]
+    [InlineData("mc1/csrow0/ce_count", null)]
+    public void Edac_BadController_OnlyThatControllerSkipped(string file, string? content)
+    {
+        WriteEdac("mc0").WriteEdac("mc1");
+        if (content is null)
+        {
+            _tree.Delete($"sys/devices/system/edac/mc/{file}");
+        }
+        else
+        {
+            _tree.Write($"sys/devices/system/edac/mc/{file}", content);
+        }
+
+        var text = CollectorHarness.ForTree(EdacCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_edac_correctable_errors_total{controller=\"0\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_edac_csrow_uncorrectable_errors_total{controller=\"0\",csrow=\"0\"} 4\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("controller=\"1\"", text, StringComparison.Ordinal);
+    }
+
+    private NodeCollectorsATests WriteEdac(string controller)
+    {
+        var dir = $"sys/devices/system/edac/mc/{controller}/";
+        _tree.Write(dir + "ce_count", "1\n").Write(dir + "ce_noinfo_count", "2\n").Write(dir + "ue_count", "5\n").Write(dir + "ue_noinfo_count", "6\n")
+            .Write(dir + "csrow0/ce_count", "3\n").Write(dir + "csrow0/ue_count", "4\n");
         return this;
     }
 
