@@ -29,11 +29,15 @@ internal sealed partial class RaplCollector : ICollector
     private readonly MetricFamily? _joules;
     private readonly Dictionary<string, MetricFamily> _perZone = new(StringComparer.Ordinal);
     private readonly Dictionary<string, int> _nameUses = new(StringComparer.Ordinal);
+    private readonly TimeProvider _time;
+    private List<Zone>? _zones;
+    private DateTimeOffset _listedAt;
     private bool _loggedMissing;
 
     public RaplCollector(CollectorContext context)
     {
         _logger = context.Logger;
+        _time = context.Time;
         _root = context.Paths.Sys("class/powercap");
         _group = context.Group;
         _zoneLabel = bool.TryParse(context.Settings["enable-zone-label"], out var zoneLabel) && zoneLabel;
@@ -49,28 +53,39 @@ internal sealed partial class RaplCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
-        IReadOnlyList<Zone> zones;
-        try
+        // Zones only change when the powercap driver is loaded or unloaded: listed again once a minute, not every scrape.
+        if (_zones is null || _time.GetUtcNow() - _listedAt > TimeSpan.FromMinutes(1))
         {
-            zones = Zones(_root, _reader, _nameUses);
-        }
-        catch (Exception ex) when (SourceLog.IsMissing(ex) || ex is UnauthorizedAccessException)
-        {
-            SourceLog.MissingOnce(_logger, ref _loggedMissing, "rapl", _root, ex.Message);
-            return;
+            _zones = null;
+            try
+            {
+                _zones = Zones(_root, _reader, _nameUses);
+                _listedAt = _time.GetUtcNow();
+            }
+            catch (Exception ex) when (SourceLog.IsMissing(ex) || ex is UnauthorizedAccessException)
+            {
+                SourceLog.MissingOnce(_logger, ref _loggedMissing, "rapl", _root, ex.Message);
+                return;
+            }
         }
 
-        foreach (var zone in zones)
+        foreach (var zone in _zones)
         {
             ulong microJoules;
             try
             {
-                microJoules = ReadUInt(_reader, Path.Join(zone.Path, "energy_uj"));
+                microJoules = ReadUInt(_reader, zone.EnergyPath);
             }
             catch (UnauthorizedAccessException ex)
             {
                 SourceLog.MissingOnce(_logger, ref _loggedMissing, "rapl", zone.Path, ex.Message);
                 return;
+            }
+            catch (Exception ex) when (SourceLog.IsMissing(ex))
+            {
+                // Fails this round, as node_exporter; the zone may have gone with its driver: list again next time.
+                _zones = null;
+                throw;
             }
 
             var joules = microJoules / 1000000.0;
@@ -103,7 +118,11 @@ internal sealed partial class RaplCollector : ICollector
     private static partial Regex InvalidRun();
 
     /// <summary>A RAPL zone: its name without the -N suffix, its index label and its directory.</summary>
-    internal sealed record Zone(string Name, string Index, string Path, ulong MaxMicroJoules);
+    internal sealed record Zone(string Name, string Index, string Path, ulong MaxMicroJoules)
+    {
+        /// <summary>The zone's energy counter file.</summary>
+        public string EnergyPath { get; } = System.IO.Path.Join(Path, "energy_uj");
+    }
 
     /// <summary>
     /// The zones of <paramref name="root"/> as procfs v0.8.0's GetRaplZones lists them (sorted entries with a readable
@@ -191,7 +210,7 @@ internal sealed partial class RaplCollector : ICollector
 
                 foreach (var zone in _zones)
                 {
-                    var now = ReadUInt(_reader, Path.Join(zone.Path, "energy_uj"));
+                    var now = ReadUInt(_reader, zone.EnergyPath);
                     var (last, wrap) = _state.GetValueOrDefault(zone.Path, (now, 0.0));
                     if (now < last)
                     {

@@ -26,6 +26,7 @@ internal sealed partial class TimeCollector : ICollector
     private readonly List<string> _deviceLabels = [];
     private readonly Dictionary<string, string> _names = new(StringComparer.Ordinal);
     private string[] _sources = [];
+    private (string Available, string Current)[] _sourceFiles = [];
     private string _zoneName = "";
     private byte[] _zoneRaw = [];
 
@@ -60,6 +61,7 @@ internal sealed partial class TimeCollector : ICollector
             _sources = Directory.Exists(_clocksourceRoot)
                 ? Directory.GetDirectories(_clocksourceRoot, "clocksource*").Where(IsNumbered).Order(StringComparer.Ordinal).ToArray()
                 : [];
+            _sourceFiles = _sources.Select(d => (Path.Join(d, "available_clocksource"), Path.Join(d, "current_clocksource"))).ToArray();
         }
 
         for (var i = 0; i < _sources.Length; i++)
@@ -70,8 +72,7 @@ internal sealed partial class TimeCollector : ICollector
             }
 
             var device = _deviceLabels[i];
-            var availablePath = Path.Join(_sources[i], "available_clocksource");
-            var currentPath = Path.Join(_sources[i], "current_clocksource");
+            var (availablePath, currentPath) = _sourceFiles[i];
             var available = _reader.ReadAttribute(availablePath);
             var fields = new Parsing.FieldReader(available.Trim());
             while (fields.TryNext(out var name))
