@@ -52,5 +52,18 @@ internal static class CollectorCatalog
             ThermalZoneCollector.Descriptor,
             UnameCollector.Descriptor,
             VmStatCollector.Descriptor,
+            Conntrack.ConntrackCollector.Descriptor,
+            Softnet.SoftnetCollector.Descriptor,
+            UdpQueues.UdpQueuesCollector.Descriptor,
+            SchedStat.SchedStatCollector.Descriptor,
+            CpuFreq.CpuFreqCollector.Descriptor,
+            Time.TimeCollector.Descriptor,
+            Timex.TimexCollector.Descriptor,
+            OsRelease.OsReleaseCollector.Descriptor,
+            Selinux.SelinuxCollector.Descriptor,
+            Rapl.RaplCollector.Descriptor,
+            Dmi.DmiCollector.Descriptor,
+            PowerSupply.PowerSupplyClassCollector.Descriptor,
+            Edac.EdacCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }

@@ -222,6 +222,9 @@ internal static class EventIds
     /// <summary>ReadFailed (Collectors/ThermalZone/ThermalZoneLog.cs).</summary>
     public const int ThermalZoneReadFailed = 2131;
 
+    /// <summary>SourceUnavailable (Collectors/SourceLog.cs).</summary>
+    public const int SourceUnavailable = 2140;
+
     /// <summary>FileFailed (Collectors/Textfile/TextfileLog.cs).</summary>
     public const int TextfileFileFailed = 2190;
 

@@ -85,6 +85,12 @@ public sealed class MetricFamily
     /// <summary>The label names in the order lookups take their values.</summary>
     public IReadOnlyList<string> LabelNames { get; }
 
+    /// <summary>
+    /// When true, a label whose value is empty is left out of the rendered series (for info families whose label set
+    /// varies by series in node_exporter, such as <c>node_power_supply_info</c>). Set it before the first series is made.
+    /// </summary>
+    public bool OmitEmptyLabelValues { get; set; }
+
     /// <summary>The group (collector) that owns this family.</summary>
     public MetricGroup Group { get; }
 
@@ -384,22 +390,23 @@ public sealed class MetricFamily
     {
         var sb = new StringBuilder(Name.Length + 16 * labelValues.Length);
         sb.Append(Name);
-        if (labelValues.Length > 0)
+        var written = 0;
+        for (var k = 0; k < _sortedLabelOrder.Length; k++)
         {
-            sb.Append('{');
-            for (var k = 0; k < _sortedLabelOrder.Length; k++)
+            var i = _sortedLabelOrder[k];
+            if (OmitEmptyLabelValues && labelValues[i].Length == 0)
             {
-                var i = _sortedLabelOrder[k];
-                if (k > 0)
-                {
-                    sb.Append(',');
-                }
-
-                sb.Append(LabelNames[i]).Append("=\"");
-                TextEscaping.AppendLabelValue(sb, labelValues[i]);
-                sb.Append('"');
+                continue;
             }
 
+            sb.Append(written++ == 0 ? '{' : ',');
+            sb.Append(LabelNames[i]).Append("=\"");
+            TextEscaping.AppendLabelValue(sb, labelValues[i]);
+            sb.Append('"');
+        }
+
+        if (written > 0)
+        {
             sb.Append('}');
         }
 

@@ -19,7 +19,7 @@ internal static class HostGolden
     /// </remarks>
     public static void AssertMatches(CollectorDescriptor descriptor, IDictionary<string, string?>? settings = null, IReadOnlyCollection<string>? beyondPeer = null)
     {
-        var expected = File.ReadAllText(PathOf(descriptor.Name));
+        var expected = File.ReadAllText(PathOf(descriptor.Name)).Replace("@FIXTURE_ROOT@", Fixtures.Path("host"), StringComparison.Ordinal);
         var harness = CollectorHarness.ForTree(descriptor, Fixtures.Path("host"), settings);
 
         // Twice: the second scrape exercises the cached paths (families, devices, filters) the first one built.

@@ -24,7 +24,7 @@ public sealed class TextfileCollectorTests : IDisposable
     [Fact]
     public void HostFixture_MatchesNodeExporterGolden()
     {
-        var expected = File.ReadAllText(HostGolden.PathOf("textfile")).Replace("@FIXTURES@", Fixtures.Path("host"), StringComparison.Ordinal);
+        var expected = File.ReadAllText(HostGolden.PathOf("textfile")).Replace("@FIXTURE_ROOT@", Fixtures.Path("host"), StringComparison.Ordinal);
         var harness = Harness(FixtureDirectory);
         harness.Scrape();
         var actual = harness.Scrape();
