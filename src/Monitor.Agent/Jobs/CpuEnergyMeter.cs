@@ -3,63 +3,33 @@ using System.Globalization;
 namespace Monitor.Agent.Jobs;
 
 /// <summary>
-/// The node's CPU energy from RAPL (<c>/sys/class/powercap/intel-rapl:*</c>): every package zone plus its DRAM
-/// subzone, each counter's wrap-around undone with its own <c>max_energy_range_uj</c>. Core and uncore subzones are
-/// parts of their package and <c>psys</c> covers the whole platform, so those are left out to count nothing twice.
+/// The node's CPU energy between two refreshes of the jobs collector, from RAPL through the rapl collector's
+/// <see cref="Collectors.Rapl.RaplCollector.EnergyMeter"/>: every package zone plus its DRAM subzone, each counter's
+/// wrap undone. Core and uncore subzones are parts of their package and <c>psys</c> covers the whole platform, so those
+/// are left out to count nothing twice.
 /// </summary>
 /// <remarks>
 /// Since Linux 5.10 (CVE-2020-8694) <c>energy_uj</c> is readable by root only; an agent running as another user finds
-/// no readable zone and attributes no CPU energy (<see cref="Available"/> is false).
+/// no readable zone and attributes no CPU energy.
 /// </remarks>
 internal sealed class CpuEnergyMeter
 {
-    private readonly string _powercap;
-    private Zone[]? _zones;
-    private bool _primed;
+    private readonly Collectors.Rapl.RaplCollector.EnergyMeter _rapl;
+    private double? _last;
 
-    /// <summary>A meter over <paramref name="sysfs"/> (the agent's <c>--path.sysfs</c>).</summary>
-    public CpuEnergyMeter(string sysfs) => _powercap = Path.Join(sysfs, "class", "powercap");
-
-    /// <summary>Whether at least one zone could be read at the last <see cref="Advance"/>.</summary>
-    public bool Available { get; private set; }
+    /// <summary>A meter over <paramref name="paths"/> (the agent's <c>--path.sysfs</c>).</summary>
+    public CpuEnergyMeter(Configuration.HostPaths paths) => _rapl = new Collectors.Rapl.RaplCollector.EnergyMeter(paths);
 
     /// <summary>
-    /// Joules the package and DRAM zones used since the previous call; null on the first call, when no zone can be
-    /// read, or when a zone failed this time (that interval is then unknown, not zero).
+    /// Joules the package and DRAM zones used since the previous call; null on the first call, and when the zones
+    /// cannot be read now or could not at the previous call (that interval is then unknown, not zero).
     /// </summary>
     public double? Advance()
     {
-        _zones ??= Discover();
-        double joules = 0;
-        var complete = _zones.Length > 0;
-        foreach (var zone in _zones)
-        {
-            var now = Read(zone.EnergyPath);
-            if (now is null)
-            {
-                complete = false;
-                zone.Last = null;
-                continue;
-            }
-
-            if (zone.Last is { } last)
-            {
-                // A counter that went back wrapped at max_energy_range_uj.
-                var delta = now.Value >= last ? now.Value - last : now.Value + zone.RangeMicrojoules - last;
-                joules += delta / 1e6;
-            }
-            else
-            {
-                complete = false;
-            }
-
-            zone.Last = now;
-        }
-
-        Available = _zones.Any(z => z.Last is not null);
-        var primed = _primed;
-        _primed = Available;
-        return primed && complete ? joules : null;
+        double? now = _rapl.TryReadTotalJoules(out var joules) ? joules : null;
+        var delta = now - _last;
+        _last = now;
+        return delta;
     }
 
     /// <summary>
@@ -95,37 +65,6 @@ internal sealed class CpuEnergyMeter
         return count > 0 ? count : null;
     }
 
-    private Zone[] Discover()
-    {
-        var zones = new List<Zone>();
-        if (!Directory.Exists(_powercap))
-        {
-            return [];
-        }
-
-        foreach (var directory in Directory.GetDirectories(_powercap).Order(StringComparer.Ordinal))
-        {
-            var name = Path.GetFileName(directory);
-            if (!name.StartsWith("intel-rapl:", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var label = ReadText(Path.Join(directory, "name"));
-            var subzone = name.Count(c => c == ':') == 2;
-            var counts = subzone ? label == "dram" : label is not null && label.StartsWith("package", StringComparison.Ordinal);
-            if (counts && Read(Path.Join(directory, "max_energy_range_uj")) is { } range && range > 0)
-            {
-                zones.Add(new Zone(Path.Join(directory, "energy_uj"), range));
-            }
-        }
-
-        return [.. zones];
-    }
-
-    private static double? Read(string path) =>
-        ReadText(path) is { } text && ulong.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var value) ? value : null;
-
     private static string? ReadText(string path)
     {
         try
@@ -136,14 +75,5 @@ internal sealed class CpuEnergyMeter
         {
             return null;
         }
-    }
-
-    private sealed class Zone(string energyPath, double rangeMicrojoules)
-    {
-        public string EnergyPath { get; } = energyPath;
-
-        public double RangeMicrojoules { get; } = rangeMicrojoules;
-
-        public double? Last { get; set; }
     }
 }

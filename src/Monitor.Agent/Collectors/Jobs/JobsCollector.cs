@@ -121,7 +121,7 @@ internal sealed partial class JobsCollector : ICollector
         _memoryLimit = g.Gauge("job_memory_limit_bytes", "Memory limit of the job's cgroup; absent when it has none.", "job_id");
         _cpuEnergy = g.Counter("job_cpu_energy_joules_total", "CPU package and DRAM energy (RAPL) while the job was alone on the node and held every CPU; absent otherwise.", "job_id");
         _sysfs = context.Paths.Sysfs;
-        _cpuEnergyMeter = new CpuEnergyMeter(_sysfs);
+        _cpuEnergyMeter = new CpuEnergyMeter(context.Paths);
 
         _unobserved = g.Gauge("job_unobserved_seconds", "Seconds of the job's life the agent did not measure (it was down); not in the job's counters.", "job_id");
         _gpuUnobserved = g.Gauge("job_gpu_unobserved_seconds", "Seconds the job held the GPU while the agent could not measure it (it was down).", PerGpu);
