@@ -12,6 +12,7 @@ using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.NetStat;
+using Monitor.Agent.Collectors.Nfs;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.SockStat;
 using Monitor.Agent.Collectors.Stat;
@@ -45,6 +46,8 @@ internal static class CollectorCatalog
             NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,
             NetStatCollector.Descriptor,
+            NfsCollector.Descriptor,
+            NfsdCollector.Descriptor,
             PressureCollector.Descriptor,
             SockStatCollector.Descriptor,
             StatCollector.Descriptor,
