@@ -74,6 +74,12 @@ internal sealed class ConntrackCollector : ICollector
         }
 
         _limit.Get().Set(max);
+        if (!File.Exists(_statPath))
+        {
+            SourceLog.MissingOnce(_logger, ref _loggedMissing, "conntrack", _statPath, "conntrack probably not loaded");
+            return;
+        }
+
         ReadOnlySpan<char> text;
         try
         {
@@ -149,6 +155,13 @@ internal sealed class ConntrackCollector : ICollector
     /// <summary>A whole number file (node_exporter's readUintFromFile); null when missing; throws when malformed.</summary>
     private ulong? ReadUInt(string path)
     {
+        // Checked first: without the conntrack module an exception per scrape would cost more than the reads.
+        if (!File.Exists(path))
+        {
+            SourceLog.MissingOnce(_logger, ref _loggedMissing, "conntrack", path, "conntrack probably not loaded");
+            return null;
+        }
+
         ReadOnlySpan<char> text;
         try
         {

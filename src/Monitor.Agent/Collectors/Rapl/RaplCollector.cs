@@ -59,8 +59,14 @@ internal sealed partial class RaplCollector : ICollector
             _zones = null;
             try
             {
-                _zones = Zones(_root, _reader, _nameUses);
+                // No powercap (most VMs, AMD before 5.8): remembered until the next listing, without an exception per scrape.
+                var exists = Directory.Exists(_root);
+                _zones = exists ? Zones(_root, _reader, _nameUses) : [];
                 _listedAt = _time.GetUtcNow();
+                if (!exists)
+                {
+                    SourceLog.MissingOnce(_logger, ref _loggedMissing, "rapl", _root, "Platform doesn't have powercap files present");
+                }
             }
             catch (Exception ex) when (SourceLog.IsMissing(ex) || ex is UnauthorizedAccessException)
             {

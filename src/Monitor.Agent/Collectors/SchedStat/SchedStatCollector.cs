@@ -39,6 +39,13 @@ internal sealed class SchedStatCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
+        // Checked first: an exception per scrape on a kernel without CONFIG_SCHEDSTATS would cost more than the read.
+        if (!File.Exists(_path))
+        {
+            SourceLog.MissingOnce(_logger, ref _loggedMissing, "schedstat", _path, "schedstat file does not exist");
+            return;
+        }
+
         var self = this;
         try
         {

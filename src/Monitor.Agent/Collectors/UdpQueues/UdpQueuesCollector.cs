@@ -44,13 +44,23 @@ internal sealed class UdpQueuesCollector : ICollector
     private void Collect(string path, string ip)
     {
         ulong tx = 0, rx = 0;
+        // Checked first: on a host without IPv6 an exception per scrape would cost more than the read.
+        var missing = !File.Exists(path);
         try
         {
-            Sum(path, ref tx, ref rx);
+            if (!missing)
+            {
+                Sum(path, ref tx, ref rx);
+            }
         }
         catch (Exception ex) when (SourceLog.IsMissing(ex))
         {
-            SourceLog.MissingOnce(_logger, ref _loggedMissing, "udp_queues", path, "not collecting " + (ip == "v4" ? "ipv4" : "ipv6") + " based metrics");
+            missing = true;
+        }
+
+        if (missing)
+        {
+            SourceLog.MissingOnce(_logger, ref _loggedMissing, "udp_queues", path, ip == "v4" ? "not collecting ipv4 based metrics" : "not collecting ipv6 based metrics");
             return;
         }
 
