@@ -1,10 +1,10 @@
 using System.Globalization;
 
-namespace Monitor.Agent.Jobs;
+namespace Monitor.Agent.Collectors.Jobs;
 
 /// <summary>
 /// The node's CPU energy between two refreshes of the jobs collector, from RAPL through the rapl collector's
-/// <see cref="Collectors.Rapl.RaplCollector.EnergyMeter"/>: every package zone plus its DRAM subzone, each counter's
+/// <see cref="Rapl.RaplCollector.EnergyMeter"/>: every package zone plus its DRAM subzone, each counter's
 /// wrap undone. Core and uncore subzones are parts of their package and <c>psys</c> covers the whole platform, so those
 /// are left out to count nothing twice.
 /// </summary>
@@ -14,11 +14,11 @@ namespace Monitor.Agent.Jobs;
 /// </remarks>
 internal sealed class CpuEnergyMeter
 {
-    private readonly Collectors.Rapl.RaplCollector.EnergyMeter _rapl;
+    private readonly Rapl.RaplCollector.EnergyMeter _rapl;
     private double? _last;
 
     /// <summary>A meter over <paramref name="paths"/> (the agent's <c>--path.sysfs</c>).</summary>
-    public CpuEnergyMeter(Configuration.HostPaths paths) => _rapl = new Collectors.Rapl.RaplCollector.EnergyMeter(paths);
+    public CpuEnergyMeter(Configuration.HostPaths paths) => _rapl = new Rapl.RaplCollector.EnergyMeter(paths);
 
     /// <summary>
     /// Joules the package and DRAM zones used since the previous call; null on the first call, and when the zones
