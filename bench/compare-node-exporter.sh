@@ -6,7 +6,8 @@
 # Prometheus's own request headers (OpenMetrics preferred, gzip). For each we report CPU seconds per 1,000 scrapes
 # (utime+stime of the server process from /proc), p50/p99 scrape latency as curl measures it, and RSS after the run.
 #
-# Usage: bench/compare-node-exporter.sh [scrapes]    (default 2000; also WARMUP=200, AGENT=path/to/monitor-agent)
+# Usage: bench/compare-node-exporter.sh [scrapes]    (default 2000; also WARMUP=200, AGENT=path/to/monitor-agent,
+#        COLLECTORS="cpu meminfo ..." for a set of collectors on both, or COLLECTORS=defaults for both at their defaults)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The runtime settings the systemd unit gives the agent (packaging/systemd/runtime.env), so it runs as shipped.
@@ -40,15 +41,21 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 
 ne_port=$(free_port)
-ne_flags=(--collector.disable-defaults --web.listen-address="127.0.0.1:$ne_port")
-for c in "${collectors[@]}"; do ne_flags+=("--collector.$c"); done
+ne_flags=(--web.listen-address="127.0.0.1:$ne_port")
+if [[ ${collectors[*]} != defaults ]]; then
+  ne_flags+=(--collector.disable-defaults)
+  for c in "${collectors[@]}"; do ne_flags+=("--collector.$c"); done
+fi
 prometheus-node-exporter "${ne_flags[@]}" 2>"$out/node_exporter.log" &
 pids+=($!)
 ne_pid=$!
 
 ag_port=$(free_port)
-ag_flags=(--collector.disable-defaults --web.listen-address="127.0.0.1:$ag_port")
-for c in "${collectors[@]}"; do ag_flags+=("--collector.$c"); done
+ag_flags=(--web.listen-address="127.0.0.1:$ag_port")
+if [[ ${collectors[*]} != defaults ]]; then
+  ag_flags+=(--collector.disable-defaults)
+  for c in "${collectors[@]}"; do ag_flags+=("--collector.$c"); done
+fi
 "$agent" "${ag_flags[@]}" 2>"$out/agent.log" &
 pids+=($!)
 ag_pid=$!
