@@ -8,6 +8,7 @@ using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.LoadAvg;
+using Monitor.Agent.Collectors.Mdadm;
 using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
@@ -41,6 +42,7 @@ internal static class CollectorCatalog
             InfiniBandCollector.Descriptor,
             Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
+            MdadmCollector.Descriptor,
             MemInfoCollector.Descriptor,
             NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,

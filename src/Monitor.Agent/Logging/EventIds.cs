@@ -222,6 +222,15 @@ internal static class EventIds
     /// <summary>ReadFailed (Collectors/ThermalZone/ThermalZoneLog.cs).</summary>
     public const int ThermalZoneReadFailed = 2131;
 
+    /// <summary>SourceUnavailable (Collectors/DeviceCollectorLog.cs).</summary>
+    public const int DeviceSourceUnavailable = 2150;
+
+    /// <summary>DeviceSkipped (Collectors/DeviceCollectorLog.cs).</summary>
+    public const int DeviceSkipped = 2151;
+
+    /// <summary>DeviceSkippedAgain (Collectors/DeviceCollectorLog.cs).</summary>
+    public const int DeviceSkippedAgain = 2152;
+
     /// <summary>FileFailed (Collectors/Textfile/TextfileLog.cs).</summary>
     public const int TextfileFileFailed = 2190;
 

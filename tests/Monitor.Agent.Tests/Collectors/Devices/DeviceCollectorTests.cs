@@ -1,0 +1,103 @@
+using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Mdadm;
+using Monitor.Agent.Collectors.Parsing;
+using Monitor.Agent.Configuration;
+using Monitor.Agent.Logging;
+using Monitor.Agent.Tests.Support;
+using Monitor.Testing;
+
+namespace Monitor.Agent.Tests.Collectors.Devices;
+
+/// <summary>
+/// The optional-hardware collectors (mdadm, bonding, nvme, fibrechannel, tapestats, xfs): node_exporter 1.5.0's
+/// goldens over the fixture tree, a host without the source (no series, success, one debug line), and bad input.
+/// </summary>
+public sealed class DeviceCollectorTests : IDisposable
+{
+    private const string Raid1 = "Personalities : [raid1]\nmd0 : active raid1 sdb1[1] sda1[0]\n      1000 blocks [2/2] [UU]\n\nunused devices: <none>\n";
+
+    private readonly TempTree _tree = new();
+
+    public void Dispose() => _tree.Dispose();
+
+    private static (CollectorHarness Harness, CollectingLoggerFactory Logs) WithLogs(CollectorDescriptor descriptor, string root)
+    {
+        var logs = new CollectingLoggerFactory();
+        var harness = new CollectorHarness(
+            descriptor, new HostPaths(Path.Join(root, "proc"), Path.Join(root, "sys"), root), logger: logs.CreateLogger(descriptor.Name));
+        return (harness, logs);
+    }
+
+    private static void AssertNoSeriesAndOneDebugLine(CollectorDescriptor descriptor, string root)
+    {
+        var (harness, logs) = WithLogs(descriptor, root);
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.DoesNotContain("\nnode_", "\n" + harness.Scrape(), StringComparison.Ordinal);
+        }
+
+        Assert.Single(logs.Entries, e => e.Id.Id == EventIds.DeviceSourceUnavailable);
+    }
+
+    // ---- mdadm ----
+
+    [Fact]
+    public void Mdadm_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(MdadmCollector.Descriptor);
+
+    [Fact]
+    public void Mdadm_NoMdstat_NoSeriesNoFailure() => AssertNoSeriesAndOneDebugLine(MdadmCollector.Descriptor, _tree.Root);
+
+    [Fact]
+    public void Mdadm_ArrayGone_ItsSeriesGo()
+    {
+        _tree.Write("proc/mdstat", Raid1.Replace("unused", "md1 : active raid1 sdd1[1] sdc1[0]\n      7 blocks [2/2] [UU]\n\nunused", StringComparison.Ordinal));
+        var harness = CollectorHarness.ForTree(MdadmCollector.Descriptor, _tree.Root);
+        Assert.Contains("node_md_blocks{device=\"md1\"} 7\n", harness.Scrape(), StringComparison.Ordinal);
+        _tree.Write("proc/mdstat", Raid1);
+        var text = harness.Scrape();
+        Assert.Contains("node_md_blocks{device=\"md0\"} 1000\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("md1", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Mdadm_Resync_StateAndSyncedBlocks()
+    {
+        _tree.Write("proc/mdstat", Raid1.Replace("\n\nunused", "\n      [=>....]  resync =  8.5% (85/1000) finish=17.0min speed=259783K/sec\n\nunused", StringComparison.Ordinal));
+        var text = CollectorHarness.ForTree(MdadmCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains("node_md_state{device=\"md0\",state=\"resync\"} 1\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_md_state{device=\"md0\",state=\"active\"} 0\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_md_blocks_synced{device=\"md0\"} 85\n", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("md0 : active raid1 sdb1[1] sda1[0]\n      lots blocks [2/2] [UU]\n\n\n")]          // bad number
+    [InlineData("md0 : active raid1 sdb1[1] sda1[0]\n      1000 blocks\n")]                         // truncated
+    [InlineData("md0 :\n      1000 blocks [2/2] [UU]\n\n\n")]                                       // too few fields
+    [InlineData("md0 : active raid1 sda1[0]\n      1000 blocks [99999999999999999999/2] [UU]\n\n\n")] // overflow
+    [InlineData("md0 : active raid1 sda1[0]\n      1000 blocks [2/2] [UU]\n      resync = 8.5% (x/1000) finish=1min speed=1K/sec\n\n")]
+    [InlineData("md0 : active raid1 sda1[0]\n      1000 blocks [2/2] [UU]\n      resync = 8.5% (85/1000) finish=soonmin speed=1K/sec\n\n")]
+    public void Mdadm_MalformedFile_FailsTheCollectorNamingTheFile(string content)
+    {
+        _tree.Write("proc/mdstat", content);
+        var error = Assert.Throws<MalformedSourceException>(() => CollectorHarness.ForTree(MdadmCollector.Descriptor, _tree.Root).Update());
+        Assert.Contains("mdstat", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Mdadm_MalformedThenFixed_ReadsAgain()
+    {
+        _tree.Write("proc/mdstat", "md0 : active raid1 sda1[0]\n      x blocks [2/2] [UU]\n\n\n");
+        var harness = CollectorHarness.ForTree(MdadmCollector.Descriptor, _tree.Root);
+        Assert.Throws<MalformedSourceException>(harness.Update);
+        Assert.Throws<MalformedSourceException>(harness.Update);
+        _tree.Write("proc/mdstat", Raid1);
+        Assert.Contains("node_md_disks{device=\"md0\",state=\"active\"} 2\n", harness.Scrape(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Mdadm_EmptyFile_NoSeries()
+    {
+        _tree.Write("proc/mdstat", "Personalities : \nunused devices: <none>\n");
+        Assert.DoesNotContain("\nnode_md_", "\n" + CollectorHarness.ForTree(MdadmCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+    }
+}
