@@ -1,4 +1,5 @@
 using Monitor.Agent.Collectors;
+using Monitor.Agent.Collectors.Bonding;
 using Monitor.Agent.Collectors.Mdadm;
 using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Configuration;
@@ -99,5 +100,49 @@ public sealed class DeviceCollectorTests : IDisposable
     {
         _tree.Write("proc/mdstat", "Personalities : \nunused devices: <none>\n");
         Assert.DoesNotContain("\nnode_md_", "\n" + CollectorHarness.ForTree(MdadmCollector.Descriptor, _tree.Root).Scrape(), StringComparison.Ordinal);
+    }
+
+    // ---- bonding ----
+
+    [Fact]
+    public void Bonding_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(BondingCollector.Descriptor);
+
+    [Fact]
+    public void Bonding_NoBondingMasters_NoSeriesNoFailure() => AssertNoSeriesAndOneDebugLine(BondingCollector.Descriptor, _tree.Root);
+
+    [Fact]
+    public void Bonding_MasterWithMissingFiles_SkippedAloneLoggedOnce()
+    {
+        _tree.Write("sys/class/net/bonding_masters", "bond0 bond1 bond2\n")
+            .Write("sys/class/net/bond0/bonding/slaves", "eth0 eth1\n")
+            .Write("sys/class/net/bond0/lower_eth0/bonding_slave/mii_status", "up\n")
+            .Write("sys/class/net/bond0/lower_eth1/bonding_slave/mii_status", "up\n")
+            .Write("sys/class/net/bond1/bonding/slaves", "eth2\n"); // eth2's mii_status is missing; bond2 has no directory
+        var (harness, logs) = WithLogs(BondingCollector.Descriptor, _tree.Root);
+        harness.Scrape();
+        var text = harness.Scrape();
+        Assert.Contains("node_bonding_slaves{master=\"bond0\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_bonding_active{master=\"bond0\"} 2\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("bond1", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("bond2", text, StringComparison.Ordinal);
+        Assert.Equal(2, logs.Entries.Count(e => e.Id.Id == EventIds.DeviceSkipped));
+        Assert.Equal(2, logs.Entries.Count(e => e.Id.Id == EventIds.DeviceSkippedAgain));
+    }
+
+    [Fact]
+    public void Bonding_SlavesChange_CountsFollow()
+    {
+        _tree.Write("sys/class/net/bonding_masters", "bond0\n")
+            .Write("sys/class/net/bond0/bonding/slaves", "eth0\n")
+            .Write("sys/class/net/bond0/slave_eth0/bonding_slave/mii_status", "up\n")
+            .Write("sys/class/net/bond0/lower_eth1/bonding_slave/mii_status", "going down\n");
+        var harness = CollectorHarness.ForTree(BondingCollector.Descriptor, _tree.Root);
+        Assert.Contains("node_bonding_active{master=\"bond0\"} 1\n", harness.Scrape(), StringComparison.Ordinal);
+        _tree.Write("sys/class/net/bond0/bonding/slaves", "eth0 eth1\n");
+        var text = harness.Scrape();
+        Assert.Contains("node_bonding_slaves{master=\"bond0\"} 2\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_bonding_active{master=\"bond0\"} 1\n", text, StringComparison.Ordinal);
+        _tree.Write("sys/class/net/bonding_masters", "\n");
+        Assert.DoesNotContain("\nnode_bonding", "\n" + harness.Scrape(), StringComparison.Ordinal);
     }
 }
