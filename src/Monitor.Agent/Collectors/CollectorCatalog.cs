@@ -14,6 +14,7 @@ using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.NetStat;
+using Monitor.Agent.Collectors.Nvme;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.SockStat;
 using Monitor.Agent.Collectors.Stat;
@@ -49,6 +50,7 @@ internal static class CollectorCatalog
             NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,
             NetStatCollector.Descriptor,
+            NvmeCollector.Descriptor,
             PressureCollector.Descriptor,
             SockStatCollector.Descriptor,
             StatCollector.Descriptor,

@@ -1,6 +1,7 @@
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Bonding;
 using Monitor.Agent.Collectors.Mdadm;
+using Monitor.Agent.Collectors.Nvme;
 using Monitor.Agent.Collectors.Parsing;
 using Monitor.Agent.Configuration;
 using Monitor.Agent.Logging;
@@ -145,4 +146,51 @@ public sealed class DeviceCollectorTests : IDisposable
         _tree.Write("sys/class/net/bonding_masters", "\n");
         Assert.DoesNotContain("\nnode_bonding", "\n" + harness.Scrape(), StringComparison.Ordinal);
     }
+
+    // ---- nvme ----
+
+    [Fact]
+    public void Nvme_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(NvmeCollector.Descriptor);
+
+    [Fact]
+    public void Nvme_NoNvmeClass_NoSeriesNoFailure() => AssertNoSeriesAndOneDebugLine(NvmeCollector.Descriptor, _tree.Root);
+
+    [Fact]
+    public void Nvme_ControllerMissingAnAttribute_SkippedAloneLoggedOnce()
+    {
+        WriteNvme("nvme0", "live");
+        _tree.Write("sys/class/nvme/nvme1/model", "X\n").Write("sys/class/nvme/nvme1/serial", "Y\n").Write("sys/class/nvme/nvme1/state", "live\n");
+        var (harness, logs) = WithLogs(NvmeCollector.Descriptor, _tree.Root);
+        harness.Scrape();
+        var text = harness.Scrape();
+        Assert.Contains("node_nvme_info{device=\"nvme0\",firmware_revision=\"FW1\",model=\"M\",serial=\"S\",state=\"live\"} 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("nvme1", text, StringComparison.Ordinal);
+        Assert.Single(logs.Entries, e => e.Id.Id == EventIds.DeviceSkipped);
+        Assert.Single(logs.Entries, e => e.Id.Id == EventIds.DeviceSkippedAgain);
+    }
+
+    [Fact]
+    public void Nvme_StateChanges_OldSeriesGoes()
+    {
+        WriteNvme("nvme0", "live");
+        var harness = CollectorHarness.ForTree(NvmeCollector.Descriptor, _tree.Root);
+        Assert.Contains("state=\"live\"} 1\n", harness.Scrape(), StringComparison.Ordinal);
+        WriteNvme("nvme0", "dead");
+        var text = harness.Scrape();
+        Assert.Contains("state=\"dead\"} 1\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("live", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Nvme_LongAttribute_CutAt128BytesAsProcfs()
+    {
+        WriteNvme("nvme0", "live");
+        _tree.Write("sys/class/nvme/nvme0/model", new string('m', 200) + "\n");
+        var text = CollectorHarness.ForTree(NvmeCollector.Descriptor, _tree.Root).Scrape();
+        Assert.Contains($"model=\"{new string('m', 128)}\"", text, StringComparison.Ordinal);
+    }
+
+    private void WriteNvme(string device, string state) =>
+        _tree.Write($"sys/class/nvme/{device}/firmware_rev", "FW1\n").Write($"sys/class/nvme/{device}/model", "M   \n")
+            .Write($"sys/class/nvme/{device}/serial", " S\n").Write($"sys/class/nvme/{device}/state", state + "\n");
 }
