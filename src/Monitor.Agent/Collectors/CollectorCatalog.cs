@@ -3,6 +3,7 @@ using Monitor.Agent.Collectors.Bonding;
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Entropy;
+using Monitor.Agent.Collectors.FibreChannel;
 using Monitor.Agent.Collectors.FileFd;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
@@ -38,6 +39,7 @@ internal static class CollectorCatalog
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
             EntropyCollector.Descriptor,
+            FibreChannelCollector.Descriptor,
             FileFdCollector.Descriptor,
             FilesystemCollector.Descriptor,
             GpuCollector.Descriptor,

@@ -1,5 +1,6 @@
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Collectors.Bonding;
+using Monitor.Agent.Collectors.FibreChannel;
 using Monitor.Agent.Collectors.Mdadm;
 using Monitor.Agent.Collectors.Nvme;
 using Monitor.Agent.Collectors.Parsing;
@@ -193,4 +194,90 @@ public sealed class DeviceCollectorTests : IDisposable
     private void WriteNvme(string device, string state) =>
         _tree.Write($"sys/class/nvme/{device}/firmware_rev", "FW1\n").Write($"sys/class/nvme/{device}/model", "M   \n")
             .Write($"sys/class/nvme/{device}/serial", " S\n").Write($"sys/class/nvme/{device}/state", state + "\n");
+
+    // ---- fibrechannel ----
+
+    [Fact]
+    public void FibreChannel_HostFixture_MatchesNodeExporterGolden() => HostGolden.AssertMatches(FibreChannelCollector.Descriptor);
+
+    [Fact]
+    public void FibreChannel_NoFcHost_NoSeriesNoFailure() => AssertNoSeriesAndOneDebugLine(FibreChannelCollector.Descriptor, _tree.Root);
+
+    [Theory]
+    [InlineData("statistics/rx_frames", "lots\n")]   // bad number (1.5.0 panics on a nil pointer)
+    [InlineData("statistics/rx_frames", "-1\n")]
+    [InlineData("statistics/rx_frames", "0x1ffffffffffffffff\n")]
+    [InlineData("node_name", null)]                 // missing info attribute (1.5.0 fails the collector)
+    public void FibreChannel_BadHost_SkippedAloneLoggedOnce(string file, string? content)
+    {
+        WriteFcHost("host0");
+        WriteFcHost("host1");
+        if (content is null)
+        {
+            _tree.Delete("sys/class/fc_host/host1/" + file);
+        }
+        else
+        {
+            _tree.Write("sys/class/fc_host/host1/" + file, content);
+        }
+
+        var (harness, logs) = WithLogs(FibreChannelCollector.Descriptor, _tree.Root);
+        harness.Scrape();
+        var text = harness.Scrape();
+        Assert.Contains("node_fibrechannel_rx_frames_total{fc_host=\"host0\"} 10\n", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("host1", text, StringComparison.Ordinal);
+        Assert.Single(logs.Entries, e => e.Id.Id == EventIds.DeviceSkipped);
+        Assert.Single(logs.Entries, e => e.Id.Id == EventIds.DeviceSkippedAgain);
+    }
+
+    [Theory]
+    [InlineData("0x1f", 31UL)]
+    [InlineData("017", 15UL)]
+    [InlineData("0b101", 5UL)]
+    [InlineData("0o17", 15UL)]
+    [InlineData("1_000", 1000UL)]
+    [InlineData("0x_ff", 255UL)]
+    [InlineData("0", 0UL)]
+    [InlineData("18446744073709551615", ulong.MaxValue)]
+    public void GoUInt64_ParsesAsStrconvBaseZero(string text, ulong expected)
+    {
+        Assert.True(SysAttribute.TryParseGoUInt64(text, out var value));
+        Assert.Equal(expected, value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("_1")]
+    [InlineData("1__0")]
+    [InlineData("1_")]
+    [InlineData("08")]
+    [InlineData("0x")]
+    [InlineData("18446744073709551616")]
+    [InlineData(" 1")]
+    public void GoUInt64_RejectsWhatStrconvRejects(string text) => Assert.False(SysAttribute.TryParseGoUInt64(text, out _));
+
+    [Fact]
+    public void FibreChannel_LabelChange_ReplacesTheInfoSeries()
+    {
+        WriteFcHost("host0");
+        var harness = CollectorHarness.ForTree(FibreChannelCollector.Descriptor, _tree.Root);
+        Assert.Contains("port_state=\"Online\"", harness.Scrape(), StringComparison.Ordinal);
+        _tree.Write("sys/class/fc_host/host0/port_state", "Linkdown\n");
+        var text = harness.Scrape();
+        Assert.Contains("port_state=\"Linkdown\"", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Online", text, StringComparison.Ordinal);
+    }
+
+    private void WriteFcHost(string host)
+    {
+        foreach (var (file, value) in new[]
+        {
+            ("speed", "16 Gbit"), ("port_state", "Online"), ("port_type", "NPort"), ("node_name", "0x20"), ("port_id", "0x0102"),
+            ("port_name", "0x10"), ("fabric_name", "0x0"), ("symbolic_name", "HBA"), ("supported_classes", "Class 3"),
+            ("supported_speeds", "16 Gbit"), ("dev_loss_tmo", "30"), ("statistics/rx_frames", "0xa"),
+        })
+        {
+            _tree.Write($"sys/class/fc_host/{host}/{file}", value + "\n");
+        }
+    }
 }
