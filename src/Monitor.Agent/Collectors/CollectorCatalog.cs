@@ -1,18 +1,22 @@
 using Monitor.Agent.Collectors.Arp;
+using Monitor.Agent.Collectors.Bonding;
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Entropy;
+using Monitor.Agent.Collectors.FibreChannel;
 using Monitor.Agent.Collectors.FileFd;
 using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.InfiniBand;
 using Monitor.Agent.Collectors.LoadAvg;
+using Monitor.Agent.Collectors.Mdadm;
 using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetClass;
 using Monitor.Agent.Collectors.NetDev;
 using Monitor.Agent.Collectors.NetStat;
 using Monitor.Agent.Collectors.Nfs;
+using Monitor.Agent.Collectors.Nvme;
 using Monitor.Agent.Collectors.Pressure;
 using Monitor.Agent.Collectors.SockStat;
 using Monitor.Agent.Collectors.Stat;
@@ -32,9 +36,11 @@ internal static class CollectorCatalog
         new[]
         {
             ArpCollector.Descriptor,
+            BondingCollector.Descriptor,
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
             EntropyCollector.Descriptor,
+            FibreChannelCollector.Descriptor,
             FileFdCollector.Descriptor,
             FilesystemCollector.Descriptor,
             GpuCollector.Descriptor,
@@ -42,12 +48,14 @@ internal static class CollectorCatalog
             InfiniBandCollector.Descriptor,
             Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
+            MdadmCollector.Descriptor,
             MemInfoCollector.Descriptor,
             NetClassCollector.Descriptor,
             NetDevCollector.Descriptor,
             NetStatCollector.Descriptor,
             NfsCollector.Descriptor,
             NfsdCollector.Descriptor,
+            NvmeCollector.Descriptor,
             PressureCollector.Descriptor,
             SockStatCollector.Descriptor,
             StatCollector.Descriptor,

@@ -224,6 +224,14 @@ internal static class EventIds
 
     /// <summary>SourceUnavailable (Collectors/SourceLog.cs).</summary>
     public const int SourceUnavailable = 2140;
+    /// <summary>SourceUnavailable (Collectors/DeviceCollectorLog.cs).</summary>
+    public const int DeviceSourceUnavailable = 2150;
+
+    /// <summary>DeviceSkipped (Collectors/DeviceCollectorLog.cs).</summary>
+    public const int DeviceSkipped = 2151;
+
+    /// <summary>DeviceSkippedAgain (Collectors/DeviceCollectorLog.cs).</summary>
+    public const int DeviceSkippedAgain = 2152;
 
     /// <summary>FileFailed (Collectors/Textfile/TextfileLog.cs).</summary>
     public const int TextfileFileFailed = 2190;

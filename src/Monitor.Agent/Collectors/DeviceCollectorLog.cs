@@ -1,0 +1,20 @@
+using Microsoft.Extensions.Logging;
+using Monitor.Agent.Logging;
+
+namespace Monitor.Agent.Collectors;
+
+/// <summary>
+/// Log messages shared by the optional-hardware collectors (mdadm, bonding, nvme, fibrechannel, tapestats, xfs):
+/// a source this host does not have, and a device skipped because it does not read.
+/// </summary>
+internal static partial class DeviceCollectorLog
+{
+    [LoggerMessage(EventId = EventIds.DeviceSourceUnavailable, Level = LogLevel.Debug, Message = "{Collector}: {Path} does not exist; nothing to export")]
+    public static partial void SourceUnavailable(ILogger logger, string collector, string path);
+
+    [LoggerMessage(EventId = EventIds.DeviceSkipped, Level = LogLevel.Warning, Message = "{Collector}: skipping device {Device}: {Problem}")]
+    public static partial void DeviceSkipped(ILogger logger, string collector, string device, string problem);
+
+    [LoggerMessage(EventId = EventIds.DeviceSkippedAgain, Level = LogLevel.Debug, Message = "{Collector}: skipping device {Device} again: {Problem}")]
+    public static partial void DeviceSkippedAgain(ILogger logger, string collector, string device, string problem);
+}
