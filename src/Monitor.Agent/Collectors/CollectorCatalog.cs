@@ -7,6 +7,7 @@ using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.InfiniBand;
+using Monitor.Agent.Collectors.Ipvs;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.MemInfo;
 using Monitor.Agent.Collectors.NetClass;
@@ -39,6 +40,7 @@ internal static class CollectorCatalog
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
             InfiniBandCollector.Descriptor,
+            IpvsCollector.Descriptor,
             Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MemInfoCollector.Descriptor,

@@ -222,6 +222,15 @@ internal static class EventIds
     /// <summary>ReadFailed (Collectors/ThermalZone/ThermalZoneLog.cs).</summary>
     public const int ThermalZoneReadFailed = 2131;
 
+    /// <summary>SourceUnavailable (Collectors/SubsystemLog.cs): ipvs, bcache, zfs, btrfs.</summary>
+    public const int SubsystemUnavailable = 2160;
+
+    /// <summary>DeviceSkipped (Collectors/SubsystemLog.cs).</summary>
+    public const int SubsystemDeviceSkipped = 2161;
+
+    /// <summary>DeviceSkippedAgain (Collectors/SubsystemLog.cs).</summary>
+    public const int SubsystemDeviceSkippedAgain = 2162;
+
     /// <summary>FileFailed (Collectors/Textfile/TextfileLog.cs).</summary>
     public const int TextfileFileFailed = 2190;
 
