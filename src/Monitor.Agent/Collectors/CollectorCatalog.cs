@@ -9,6 +9,7 @@ using Monitor.Agent.Collectors.Filesystem;
 using Monitor.Agent.Collectors.Gpu;
 using Monitor.Agent.Collectors.Hwmon;
 using Monitor.Agent.Collectors.InfiniBand;
+using Monitor.Agent.Collectors.Ipvs;
 using Monitor.Agent.Collectors.LoadAvg;
 using Monitor.Agent.Collectors.Mdadm;
 using Monitor.Agent.Collectors.MemInfo;
@@ -46,6 +47,7 @@ internal static class CollectorCatalog
             GpuCollector.Descriptor,
             HwmonCollector.Descriptor,
             InfiniBandCollector.Descriptor,
+            IpvsCollector.Descriptor,
             Jobs.JobsCollector.Descriptor,
             LoadAvgCollector.Descriptor,
             MdadmCollector.Descriptor,
