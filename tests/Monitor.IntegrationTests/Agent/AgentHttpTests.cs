@@ -72,9 +72,11 @@ public sealed class AgentHttpTests(LiveAgentFixture fixture) : IClassFixture<Liv
     }
 
     [Fact]
-    public async Task Metrics_FiftyConcurrentScrapes_AllSucceedWithIdenticalFamilies()
+    public async Task Metrics_FortyConcurrentScrapes_AllSucceedWithIdenticalFamilies()
     {
-        var bodies = await Task.WhenAll(Enumerable.Range(0, 50).Select(_ => fixture.Agent.ScrapeAsync(fixture.Client)));
+        // Forty: --web.max-requests' default. More in flight at once get 503 by design (RequestLimiterTests), which on a
+        // loaded machine fifty did.
+        var bodies = await Task.WhenAll(Enumerable.Range(0, 40).Select(_ => fixture.Agent.ScrapeAsync(fixture.Client)));
 
         var expected = FamilyNames(bodies[0]);
         Assert.Contains("node_load1", expected);
