@@ -1,4 +1,5 @@
 using Monitor.Agent.Collectors.Arp;
+using Monitor.Agent.Collectors.Bcache;
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Entropy;
@@ -32,6 +33,7 @@ internal static class CollectorCatalog
         new[]
         {
             ArpCollector.Descriptor,
+            BcacheCollector.Descriptor,
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
             EntropyCollector.Descriptor,
