@@ -21,6 +21,7 @@ using Monitor.Agent.Collectors.Textfile;
 using Monitor.Agent.Collectors.ThermalZone;
 using Monitor.Agent.Collectors.Uname;
 using Monitor.Agent.Collectors.VmStat;
+using Monitor.Agent.Collectors.Zfs;
 using Monitor.Agent.Gpu;
 
 namespace Monitor.Agent.Collectors;
@@ -56,5 +57,6 @@ internal static class CollectorCatalog
             ThermalZoneCollector.Descriptor,
             UnameCollector.Descriptor,
             VmStatCollector.Descriptor,
+            ZfsCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }
