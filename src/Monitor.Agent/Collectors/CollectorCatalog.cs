@@ -1,5 +1,6 @@
 using Monitor.Agent.Collectors.Arp;
 using Monitor.Agent.Collectors.Bonding;
+using Monitor.Agent.Collectors.Bcache;
 using Monitor.Agent.Collectors.Cpu;
 using Monitor.Agent.Collectors.DiskStats;
 using Monitor.Agent.Collectors.Entropy;
@@ -25,6 +26,7 @@ using Monitor.Agent.Collectors.Textfile;
 using Monitor.Agent.Collectors.ThermalZone;
 using Monitor.Agent.Collectors.Uname;
 using Monitor.Agent.Collectors.VmStat;
+using Monitor.Agent.Collectors.Zfs;
 using Monitor.Agent.Gpu;
 
 namespace Monitor.Agent.Collectors;
@@ -38,6 +40,7 @@ internal static class CollectorCatalog
         {
             ArpCollector.Descriptor,
             BondingCollector.Descriptor,
+            BcacheCollector.Descriptor,
             CpuCollector.Descriptor,
             DiskStatsCollector.Descriptor,
             EntropyCollector.Descriptor,
@@ -78,5 +81,6 @@ internal static class CollectorCatalog
             Dmi.DmiCollector.Descriptor,
             PowerSupply.PowerSupplyClassCollector.Descriptor,
             Edac.EdacCollector.Descriptor,
+            ZfsCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }
