@@ -82,5 +82,8 @@ internal static class CollectorCatalog
             PowerSupply.PowerSupplyClassCollector.Descriptor,
             Edac.EdacCollector.Descriptor,
             ZfsCollector.Descriptor,
+            TapeStats.TapeStatsCollector.Descriptor,
+            Xfs.XfsCollector.Descriptor,
+            Btrfs.BtrfsCollector.Descriptor,
         }.OrderBy(d => d.Name, StringComparer.Ordinal).ToArray();
 }
