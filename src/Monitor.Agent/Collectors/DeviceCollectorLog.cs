@@ -4,7 +4,8 @@ using Monitor.Agent.Logging;
 namespace Monitor.Agent.Collectors;
 
 /// <summary>
-/// Log messages shared by the optional-hardware collectors (mdadm, bonding, nvme, fibrechannel, tapestats, xfs):
+/// Log messages shared by the optional-hardware and subsystem collectors (mdadm, bonding, nvme, fibrechannel, tapestats,
+/// xfs, ipvs, bcache, zfs, btrfs):
 /// a source this host does not have, and a device skipped because it does not read.
 /// </summary>
 internal static partial class DeviceCollectorLog

@@ -3,8 +3,8 @@ using Microsoft.Extensions.Logging;
 namespace Monitor.Agent.Collectors;
 
 /// <summary>
-/// How the tapestats, xfs, btrfs and zfs collectors report an absent subsystem (debug once, event 2160) and a device
-/// they skip (a tape drive, an XFS or btrfs filesystem: warning the first time, event 2161, then debug, 2162).
+/// How the tapestats, xfs, btrfs and zfs collectors report an absent subsystem (debug once, event 2150) and a device
+/// they skip (a tape drive, an XFS or btrfs filesystem: warning the first time, event 2151, then debug, 2152).
 /// </summary>
 internal static class SubsystemSkip
 {
@@ -16,12 +16,12 @@ internal static class SubsystemSkip
     {
         if (warned)
         {
-            SubsystemLog.DeviceSkippedAgain(logger, collector, device, problem);
+            DeviceCollectorLog.DeviceSkippedAgain(logger, collector, device, problem);
         }
         else
         {
             warned = true;
-            SubsystemLog.DeviceSkipped(logger, collector, device, problem);
+            DeviceCollectorLog.DeviceSkipped(logger, collector, device, problem);
         }
     }
 
@@ -31,7 +31,7 @@ internal static class SubsystemSkip
         if (!logged)
         {
             logged = true;
-            SubsystemLog.SourceUnavailable(logger, collector, path);
+            DeviceCollectorLog.SourceUnavailable(logger, collector, path);
         }
     }
 }

@@ -232,14 +232,6 @@ internal static class EventIds
 
     /// <summary>DeviceSkippedAgain (Collectors/DeviceCollectorLog.cs).</summary>
     public const int DeviceSkippedAgain = 2152;
-    /// <summary>SourceUnavailable (Collectors/SubsystemLog.cs): ipvs, bcache, zfs, btrfs.</summary>
-    public const int SubsystemUnavailable = 2160;
-
-    /// <summary>DeviceSkipped (Collectors/SubsystemLog.cs).</summary>
-    public const int SubsystemDeviceSkipped = 2161;
-
-    /// <summary>DeviceSkippedAgain (Collectors/SubsystemLog.cs).</summary>
-    public const int SubsystemDeviceSkippedAgain = 2162;
 
     /// <summary>FileFailed (Collectors/Textfile/TextfileLog.cs).</summary>
     public const int TextfileFileFailed = 2190;

@@ -107,7 +107,7 @@ internal sealed class BcacheCollector : ICollector
             if (!_loggedUnavailable)
             {
                 _loggedUnavailable = true;
-                SubsystemLog.SourceUnavailable(_logger, "bcache", _root);
+                DeviceCollectorLog.SourceUnavailable(_logger, "bcache", _root);
             }
 
             return;
@@ -144,11 +144,11 @@ internal sealed class BcacheCollector : ICollector
             {
                 if (_failing.Add(name))
                 {
-                    SubsystemLog.DeviceSkipped(_logger, "bcache", name, ex.Message);
+                    DeviceCollectorLog.DeviceSkipped(_logger, "bcache", name, ex.Message);
                 }
                 else
                 {
-                    SubsystemLog.DeviceSkippedAgain(_logger, "bcache", name, ex.Message);
+                    DeviceCollectorLog.DeviceSkippedAgain(_logger, "bcache", name, ex.Message);
                 }
             }
         }

@@ -107,7 +107,7 @@ internal sealed class IpvsCollector : ICollector
             if (!_loggedUnavailable)
             {
                 _loggedUnavailable = true;
-                SubsystemLog.SourceUnavailable(_logger, "ipvs", _statsPath);
+                DeviceCollectorLog.SourceUnavailable(_logger, "ipvs", _statsPath);
             }
 
             return;

@@ -64,7 +64,7 @@ internal sealed class ZfsCollector : ICollector
             if (!_loggedUnavailable)
             {
                 _loggedUnavailable = true;
-                SubsystemLog.SourceUnavailable(_logger, "zfs", _root);
+                DeviceCollectorLog.SourceUnavailable(_logger, "zfs", _root);
             }
 
             return;
@@ -167,11 +167,11 @@ internal sealed class ZfsCollector : ICollector
             {
                 if (_failingPools.Add(name))
                 {
-                    SubsystemLog.DeviceSkipped(_logger, "zfs", name, ex.Message);
+                    DeviceCollectorLog.DeviceSkipped(_logger, "zfs", name, ex.Message);
                 }
                 else
                 {
-                    SubsystemLog.DeviceSkippedAgain(_logger, "zfs", name, ex.Message);
+                    DeviceCollectorLog.DeviceSkippedAgain(_logger, "zfs", name, ex.Message);
                 }
 
                 continue;
