@@ -13,6 +13,26 @@ internal static partial class DeviceCollectorLog
     [LoggerMessage(EventId = EventIds.DeviceSourceUnavailable, Level = LogLevel.Debug, Message = "{Collector}: {Path} does not exist; nothing to export")]
     public static partial void SourceUnavailable(ILogger logger, string collector, string path);
 
+    /// <summary>
+    /// True when <paramref name="path"/> (a file or a directory) is not there, logged once per collector instance: one
+    /// stat per update on hosts without the hardware, instead of an exception from opening it.
+    /// </summary>
+    public static bool Absent(ILogger logger, ref bool logged, string collector, string path)
+    {
+        if (File.Exists(path) || Directory.Exists(path))
+        {
+            return false;
+        }
+
+        if (!logged)
+        {
+            logged = true;
+            SourceUnavailable(logger, collector, path);
+        }
+
+        return true;
+    }
+
     [LoggerMessage(EventId = EventIds.DeviceSkipped, Level = LogLevel.Warning, Message = "{Collector}: skipping device {Device}: {Problem}")]
     public static partial void DeviceSkipped(ILogger logger, string collector, string device, string problem);
 

@@ -43,6 +43,11 @@ internal sealed class BondingCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
+        if (DeviceCollectorLog.Absent(_logger, ref _loggedMissing, Name, _mastersPath))
+        {
+            return;
+        }
+
         ReadOnlySpan<char> masters;
         try
         {

@@ -65,6 +65,11 @@ internal sealed class FibreChannelCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
+        if (DeviceCollectorLog.Absent(_logger, ref _loggedMissing, Name, _classDirectory))
+        {
+            return;
+        }
+
         IEnumerable<string> entries;
         try
         {

@@ -49,6 +49,11 @@ internal sealed class MdadmCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
+        if (DeviceCollectorLog.Absent(_logger, ref _loggedMissing, Name, _path))
+        {
+            return;
+        }
+
         ReadOnlySpan<char> text;
         try
         {

@@ -101,6 +101,12 @@ internal sealed class XfsCollector : ICollector
                 _statsPaths[device] = path;
             }
 
+            if (!File.Exists(path))
+            {
+                // Not matched by 1.5.0's glob: the global /sys/fs/xfs/stats directory has its counters one level up.
+                continue;
+            }
+
             ReadOnlySpan<char> text;
             try
             {
