@@ -139,7 +139,7 @@ public sealed class FixtureTreeTests
         {
             // The runner sets a collector's duration once its first update has been published.
             var body = await agent.ScrapeAsync(client);
-            var settled = new[] { "filesystem", "hwmon", "infiniband", "thermal_zone", "cpufreq", "os", "dmi", "powersupplyclass" }
+            var settled = new[] { "filesystem", "hwmon", "infiniband", "netclass", "thermal_zone", "cpufreq", "os", "dmi", "powersupplyclass" }
                 .All(c => body.Contains($"monitor_agent_collector_duration_seconds{{collector=\"{c}\"}}", StringComparison.Ordinal));
             if (settled || DateTime.UtcNow > deadline)
             {
