@@ -75,10 +75,11 @@ for name, host, path in [("proc", "/proc", "/host/proc"), ("sys", "/sys", "/host
                          ("pod-resources", "/var/lib/kubelet/pod-resources", "/var/lib/kubelet/pod-resources")]:
     check(mounts.get(name, {}).get("mountPath") == path and mounts[name].get("readOnly") is True, f"agent: {name} mounted read-only at {path}")
     check(volumes.get(name, {}).get("hostPath", {}).get("path") == host, f"agent: {name} is the host's {host}")
-check(mounts.get("state", {}).get("readOnly") is not True, "agent: the ledger directory is writable")
+check(mounts.get("state", {}).get("mountPath") == "/var/lib/monitor-agent" and mounts["state"].get("readOnly") is not True,
+      "agent: the ledger's default directory is the host's, writable")
 args = container["args"]
 for expected in ["--path.procfs=/host/proc", "--path.sysfs=/host/sys", "--path.rootfs=/host/root", "--collector.jobs.kubernetes",
-                 "--collector.jobs.kubelet-socket=/var/lib/kubelet/pod-resources/kubelet.sock", "--collector.jobs.state-path=/var/lib/monitor-agent/jobs"]:
+                 "--collector.jobs.kubelet-socket=/var/lib/kubelet/pod-resources/kubelet.sock"]:
     check(expected in args, f"agent: argument {expected}")
 check_args(args, flags(agent_help), "agent")
 port = {p["name"]: p["containerPort"] for p in container["ports"]}
