@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
-# use (Prometheus and promtool, Alertmanager and amtool, node_exporter, jsonnet, shellcheck, curl, jq, gcc for the fake NVML
+# use (Prometheus and promtool, Alertmanager and amtool, node_exporter, jsonnet, kubectl and yamllint (through
+# packaging/kubernetes/test.sh), shellcheck, curl, jq, gcc for the fake NVML
 # library, PostgreSQL for the aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of
 # the jobs tests) when they are missing; that needs root. tests/slurm/start-slurm.sh installs mariadb-server and
 # slurmdbd itself for the instance with accounting (MONITOR_SLURM_DBD=1).
@@ -50,6 +51,9 @@ dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;ver
 
 # The Slurm prolog and epilog, run directly and under a real one-node Slurm.
 tests/slurm/test-prolog-epilog.sh
+
+# The Kubernetes manifests: rendered with kubectl kustomize, linted, their fields and arguments checked.
+packaging/kubernetes/test.sh
 
 # Alert rules: the node-mixin's as the mixin renders them today, syntax, then their unit tests (promtool is the real
 # Prometheus rule engine).
