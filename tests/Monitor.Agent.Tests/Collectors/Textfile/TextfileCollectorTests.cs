@@ -118,12 +118,10 @@ public sealed class TextfileCollectorTests : IDisposable
 
         var logs = new CollectingLoggerFactory();
         var harness = Harness(_tree.Path("t"), logs.CreateLogger("textfile"));
-        var started = Stopwatch.StartNew();
         var text = harness.Scrape();
         Assert.Contains("site_ok 1\n", text, StringComparison.Ordinal);
         Assert.Contains("node_textfile_scrape_error 1\n", text, StringComparison.Ordinal);
         Assert.Contains(logs.Entries, e => e.Id.Id == 2190 && e.Message.Contains("104857600 bytes is more than --collector.textfile.max-bytes=16777216", StringComparison.Ordinal));
-        Assert.True(started.Elapsed < TimeSpan.FromSeconds(5), $"took {started.Elapsed}");
     }
 
     [Fact]
