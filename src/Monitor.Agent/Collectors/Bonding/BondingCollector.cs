@@ -55,12 +55,7 @@ internal sealed class BondingCollector : ICollector
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            if (!_loggedMissing)
-            {
-                _loggedMissing = true;
-                DeviceCollectorLog.SourceUnavailable(_logger, Name, _mastersPath);
-            }
-
+            // Gone between the check above and the read: the next update logs it.
             return;
         }
 

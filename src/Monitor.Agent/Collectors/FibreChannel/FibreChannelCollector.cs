@@ -77,12 +77,7 @@ internal sealed class FibreChannelCollector : ICollector
         }
         catch (DirectoryNotFoundException)
         {
-            if (!_loggedMissing)
-            {
-                _loggedMissing = true;
-                DeviceCollectorLog.SourceUnavailable(_logger, Name, _classDirectory);
-            }
-
+            // Gone between the check above and the read: the next update logs it.
             return;
         }
 

@@ -61,12 +61,7 @@ internal sealed class MdadmCollector : ICollector
         }
         catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
         {
-            if (!_loggedMissing)
-            {
-                _loggedMissing = true;
-                DeviceCollectorLog.SourceUnavailable(_logger, Name, _path);
-            }
-
+            // Gone between the check above and the read: the next update logs it.
             return;
         }
 
