@@ -24,13 +24,13 @@ internal sealed class ChunkedLineReader
     public void ForEachLine<TState>(string path, ref TState state, LineHandler<TState> handler)
     {
         ReadTracker.Note(path);
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var file = KernelFile.Open(path);
         long offset = 0;
         var carried = 0;
         var lineNumber = 0;
         while (true)
         {
-            var n = Math.Max(RandomAccess.Read(handle, _bytes, offset), 0);
+            var n = Math.Max(file.Read(_bytes, offset), 0);
             offset += n;
             if (carried + n > _chars.Length)
             {

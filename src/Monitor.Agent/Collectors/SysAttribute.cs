@@ -22,9 +22,9 @@ internal static class SysAttribute
         ReadTracker.Note(path);
         Span<byte> bytes = stackalloc byte[MaxBytes];
         int n;
-        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        using (var file = KernelFile.Open(path))
         {
-            n = RandomAccess.Read(handle, bytes, 0);
+            n = file.Read(bytes, 0);
         }
 
         var length = Encoding.UTF8.GetChars(bytes[..Math.Max(n, 0)], destination);
@@ -90,9 +90,9 @@ internal static class SysAttribute
         ReadTracker.Note(path);
         Span<byte> bytes = stackalloc byte[MaxBytes];
         int n;
-        using (var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        using (var file = KernelFile.Open(path))
         {
-            n = RandomAccess.Read(handle, bytes, 0);
+            n = file.Read(bytes, 0);
         }
 
         Span<char> chars = stackalloc char[MaxBytes];

@@ -4,7 +4,7 @@ namespace Monitor.Agent.Collectors;
 
 /// <summary>
 /// Reads small kernel text files (procfs, sysfs) into reusable buffers and returns their content as chars, so a
-/// collector that reads the same files every scrape allocates only the file handle. Not thread-safe: give each
+/// collector that reads the same files every scrape allocates nothing (<see cref="KernelFile"/>). Not thread-safe: give each
 /// collector its own.
 /// </summary>
 /// <remarks>
@@ -24,7 +24,7 @@ internal sealed class TextFileReader
     public ReadOnlySpan<char> ReadAll(string path)
     {
         ReadTracker.Note(path);
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var file = KernelFile.Open(path);
         var total = 0;
         while (true)
         {
@@ -38,7 +38,7 @@ internal sealed class TextFileReader
                 Array.Resize(ref _bytes, Math.Min(_bytes.Length * 2, MaxBytes));
             }
 
-            var n = RandomAccess.Read(handle, _bytes.AsSpan(total), total);
+            var n = file.Read(_bytes.AsSpan(total), total);
             if (n <= 0)
             {
                 break;
@@ -54,8 +54,8 @@ internal sealed class TextFileReader
     public ReadOnlySpan<char> ReadAttribute(string path)
     {
         ReadTracker.Note(path);
-        using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        var n = RandomAccess.Read(handle, _bytes.AsSpan(), 0);
+        using var file = KernelFile.Open(path);
+        var n = file.Read(_bytes.AsSpan(), 0);
         return Decode(Math.Max(n, 0)).TrimEnd("\n\0 ");
     }
 

@@ -1,13 +1,18 @@
 using System.Runtime.InteropServices;
+using Monitor.Agent.Collectors.Textfile;
 
 namespace Monitor.Agent.Self;
 
 /// <summary>
-/// Counts this process's open file descriptors by reading <c>/proc/self/fd</c> with libc's <c>readdir</c>.
+/// Counts this process's open file descriptors: the size <c>stat</c> gives <c>/proc/self/fd</c> (Linux 6.2 and later),
+/// else by listing <c>/proc/self/fd</c> with libc's <c>readdir</c>.
 /// </summary>
 /// <remarks>
 /// .NET's directory enumeration stats every entry, and each entry here is a symlink it follows: about 8 µs per
-/// descriptor, over 1 ms per scrape with the agent's ~130 descriptors. <c>readdir</c> only lists names (~12 µs in all).
+/// descriptor, over 1 ms per scrape with the agent's ~130 descriptors. <c>readdir</c> only lists names, but procfs
+/// still builds a dentry for each: ~0.2 ms a scrape, the costliest source of the self collector. Since Linux 6.2 the
+/// directory's size is the count, one system call; older kernels report 0 there (a live process has descriptors), and
+/// then the listing is used.
 /// </remarks>
 internal static unsafe partial class OpenFileDescriptors
 {
@@ -17,6 +22,11 @@ internal static unsafe partial class OpenFileDescriptors
     /// <summary>The number of open descriptors, not counting the one the count itself uses; -1 if unreadable.</summary>
     public static int Count()
     {
+        if (FileStatus.TryGet("/proc/self/fd", out var status) == 0 && status.Size > 0)
+        {
+            return (int)Math.Min(status.Size, int.MaxValue);
+        }
+
         var dir = OpenDir("/proc/self/fd");
         if (dir == IntPtr.Zero)
         {
