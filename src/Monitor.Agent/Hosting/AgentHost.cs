@@ -116,6 +116,8 @@ internal static partial class AgentHost
         builder.Services.AddSingleton<IConnectionListenerFactory>(sp => new LimitedListenerFactory(
             sp.GetRequiredService<ConnectionLimiter>(),
             sp));
+        builder.Services.AddSingleton<SupervisorHeartbeat>();
+        builder.Services.AddSingleton(TestFaults.Parse(Environment.GetEnvironmentVariable(TestFaults.Variable)));
         builder.Services.AddHostedService<BackgroundSampler>();
 
         var app = builder.Build();
@@ -129,6 +131,11 @@ internal static partial class AgentHost
         app.Run(context => HandleAsync(context, reloader, metrics, limiter, jobs, landing, options.TelemetryPath, time));
 
         var logger = app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent");
+        var systemd = new SystemdService(
+            new Microsoft.Extensions.Hosting.Systemd.SystemdNotifier(),
+            app.Services.GetRequiredService<SupervisorHeartbeat>(),
+            time,
+            app.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Monitor.Agent.Hosting.Systemd"));
         startup.Unrecoverable.Attach(app.Lifetime, logger);
         var services = app.Services.GetRequiredService<Monitor.Agent.Collectors.AgentServices>();
         app.Lifetime.ApplicationStopped.Register(services.Stop);
@@ -144,11 +151,19 @@ internal static partial class AgentHost
 
             CollectorLog.CollectorsEnabled(logger, string.Join(", ", options.EnabledCollectors.Select(c => c.Name)));
             _ = Task.Run(() => WarmUpAsync(app, options, startup, addresses.FirstOrDefault(), logger, time));
+
+            // Kestrel has bound every listener by now: READY for Type=notify, then the watchdog if WatchdogSec is set.
+            systemd.Ready($"serving on {string.Join(", ", addresses)}");
+            if (SystemdService.WatchdogInterval(Environment.GetEnvironmentVariable, Environment.ProcessId) is { } watchdog && systemd.Enabled && addresses.FirstOrDefault() is { } selfAddress)
+            {
+                _ = Task.Run(() => systemd.RunWatchdogAsync(watchdog, selfAddress, app.Lifetime.ApplicationStopping));
+            }
         });
         app.Lifetime.ApplicationStopping.Register(() =>
         {
             Sighup.Handler = null;
             LogStopping(logger);
+            systemd.Stopping();
         });
         return app;
     }

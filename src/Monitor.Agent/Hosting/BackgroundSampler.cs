@@ -8,12 +8,18 @@ namespace Monitor.Agent.Hosting;
 /// their deadline and trims the native heap; it runs a full collection when none ran for a minute.
 /// </summary>
 /// <remarks>
+/// <para>
 /// Why a full collection: Kestrel's memory pool gives idle blocks back to the GC, and those blocks live on the pinned
 /// object heap, which only a gen2 collection reclaims. The agent's own survivors are so few that the GC ran gen2 once
 /// in an hour, so the discarded blocks (and large buffers on the LOH) piled up: RSS rose 0.13 MB a minute through a
 /// soak. A non-compacting gen2 of the agent's ~5 MB heap takes about a millisecond (docs/performance.md, "Soak").
+/// </para>
+/// <para>
+/// This loop is also the agent's supervision loop: each tick beats <see cref="SupervisorHeartbeat"/>, which the systemd
+/// watchdog (<see cref="SystemdService"/>) requires before it pings.
+/// </para>
 /// </remarks>
-internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider time) : BackgroundService
+internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider time, SupervisorHeartbeat heartbeat, TestFaults faults) : BackgroundService
 {
     /// <summary>How often freed native memory is handed back; malloc_trim on our small heap takes tens of microseconds.</summary>
     private static readonly TimeSpan TrimInterval = TimeSpan.FromSeconds(2);
@@ -30,10 +36,19 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
     {
         using var timer = new PeriodicTimer(TrimInterval, time);
         var policy = new FullCollectionPolicy(CollectEvery);
+        var started = time.GetTimestamp();
         try
         {
+            heartbeat.Beat();
             while (await timer.WaitForNextTickAsync(stoppingToken).ConfigureAwait(false))
             {
+                if (faults.WedgeSupervisorAfter is { } wedge && time.GetElapsedTime(started) >= wedge)
+                {
+                    // Test-only (MONITOR_AGENT_TEST_FAULT): the loop stops, as if wedged, until shutdown.
+                    await Task.Delay(Timeout.InfiniteTimeSpan, time, stoppingToken).ConfigureAwait(false);
+                }
+
+                heartbeat.Beat();
                 runner.CheckBackground();
                 if (policy.Tick(GC.CollectionCount(2)))
                 {

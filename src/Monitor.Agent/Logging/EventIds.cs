@@ -62,6 +62,15 @@ internal static class EventIds
     /// <summary><c>web_config_reload_none</c> (Hosting/WebConfigReloader.cs).</summary>
     public const int WebConfigReloadNone = 1032;
 
+    /// <summary><c>systemd_watchdog</c> (Hosting/SystemdService.cs).</summary>
+    public const int SystemdWatchdog = 1040;
+
+    /// <summary><c>watchdog_withheld</c> (Hosting/SystemdService.cs).</summary>
+    public const int WatchdogWithheld = 1041;
+
+    /// <summary><c>watchdog_resumed</c> (Hosting/SystemdService.cs).</summary>
+    public const int WatchdogResumed = 1042;
+
     // 1100–1199: Collector runner: failures, recoveries, stuck reads (Collectors).
     /// <summary>First id of the range: Collector runner: failures, recoveries, stuck reads (Collectors).</summary>
     public const int CollectorsFirst = 1100;
