@@ -45,8 +45,13 @@ public class PrometheusNetBenchmarks
 
         var ourText = Lines(Ours());
         var theirText = Lines(TheirsText());
-        var differing = ourText.Except(theirText, StringComparer.Ordinal).Count(l => !l.StartsWith('#'));
-        Console.WriteLine($"// {Source}: {families.Count} families, {families.Sum(f => f.Samples.Count)} series; Monitor.Core {_buffer.WrittenCount} bytes, prometheus-net {_stream.Length} bytes; {differing} sample lines differ");
+        var ours = ourText.Except(theirText, StringComparer.Ordinal).Where(l => !l.StartsWith('#')).Order(StringComparer.Ordinal).ToList();
+        var theirs = theirText.Except(ourText, StringComparer.Ordinal).Where(l => !l.StartsWith('#')).Order(StringComparer.Ordinal).ToList();
+        Console.WriteLine($"// {Source}: {families.Count} families, {families.Sum(f => f.Samples.Count)} series; Monitor.Core {_buffer.WrittenCount} bytes, prometheus-net {_stream.Length} bytes; {ours.Count} sample lines differ");
+        for (var i = 0; i < Math.Min(3, Math.Min(ours.Count, theirs.Count)); i++)
+        {
+            Console.WriteLine($"//   Monitor.Core: {ours[i]}   prometheus-net: {theirs[i]}");
+        }
     }
 
     [GlobalCleanup]
