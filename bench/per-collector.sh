@@ -3,7 +3,8 @@
 # collector (both with only that collector on), one Markdown row each. The floor (HTTP, self metrics, compression) is
 # in every row; compare rows with the loadavg row, the cheapest source.
 #
-# Usage: bench/per-collector.sh [scrapes] [collector...]   (default 500 scrapes, every node_exporter default collector)
+# Usage: bench/per-collector.sh [scrapes] [collector...]   (default 500 scrapes, every node_exporter default collector;
+#        AGENT=path/to/monitor-agent, or AGENT_BUILD=jit for the trimmed JIT build instead of the Native AOT one)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,9 +18,12 @@ if (($# > 0)); then all=("$@"); fi
 out=${OUT:-out/bench}
 mkdir -p "$out"
 agent=${AGENT:-}
-if [[ -z $agent ]]; then
+if [[ -z $agent && ${AGENT_BUILD:-aot} == jit ]]; then
   dotnet publish src/Monitor.Agent -c Release -r linux-x64 -p:MonitorTrim=true -o "$out/agent" -v q -nologo >/dev/null
   agent=$out/agent/monitor-agent
+elif [[ -z $agent ]]; then
+  dotnet publish src/Monitor.Agent -c Release -r linux-x64 -p:MonitorAot=true -o out/aot -v q -nologo >/dev/null
+  agent=out/aot/monitor-agent
 fi
 
 echo "| collector | node_exporter CPU ms/scrape | agent CPU ms/scrape | ratio | node_exporter p99 ms | agent p99 ms |"

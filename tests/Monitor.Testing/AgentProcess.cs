@@ -53,8 +53,21 @@ public sealed partial class AgentProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>The path of the agent executable.</summary>
-    public static string ExecutablePath => Path.Join(AppContext.BaseDirectory, "monitor-agent");
+    /// <summary>
+    /// The path of the agent executable: <c>MONITOR_AGENT_EXECUTABLE</c> when it is set (the Native AOT publish, as
+    /// tests/aot-integration.sh runs the tests marked <c>[Trait("Category", "AgentProcess")]</c>), otherwise the build
+    /// copied next to the test assembly.
+    /// </summary>
+    public static string ExecutablePath =>
+        Environment.GetEnvironmentVariable(ExecutableVariable) is { Length: > 0 } path
+            ? Path.GetFullPath(path)
+            : Path.Join(AppContext.BaseDirectory, "monitor-agent");
+
+    /// <summary>The environment variable that points the tests at another agent binary.</summary>
+    public const string ExecutableVariable = "MONITOR_AGENT_EXECUTABLE";
+
+    /// <summary>True when <see cref="ExecutableVariable"/> names the binary under test.</summary>
+    public static bool ExecutableOverridden => !string.IsNullOrEmpty(Environment.GetEnvironmentVariable(ExecutableVariable));
 
     /// <summary>The path of the aggregator executable (copied next to the test assembly where a test project references it).</summary>
     public static string AggregatorPath => Path.Join(AppContext.BaseDirectory, "monitor-aggregator");

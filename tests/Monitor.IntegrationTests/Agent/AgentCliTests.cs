@@ -3,6 +3,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Agent;
 
 /// <summary>The agent executable's command line: help, version, and exit code 2 with a useful message for bad input.</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class AgentCliTests
 {
     [Fact]

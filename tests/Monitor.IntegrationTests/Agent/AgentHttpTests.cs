@@ -21,6 +21,7 @@ public sealed class LiveAgentFixture : IAsyncLifetime
 }
 
 /// <summary>The agent's HTTP surface on the real host: formats, compression, health, concurrency, promtool.</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class AgentHttpTests(LiveAgentFixture fixture) : IClassFixture<LiveAgentFixture>
 {
     private const string PrometheusAccept =

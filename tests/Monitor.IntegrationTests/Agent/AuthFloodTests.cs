@@ -11,6 +11,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// connections send wrong passwords as fast as they can for 20 s while a client with the right password scrapes once a
 /// second. Every scrape must succeed (their latency is a benchmark figure: bench/listener.sh, docs/performance.md).
 /// </summary>
+[Trait("Category", "AgentProcess")]
 [Collection(ListenerLoadGroup.Name)]
 public sealed class AuthFloodTests
 {

@@ -8,6 +8,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// answers, only the collectors reading that file report failed and lose their series, one log line names the file,
 /// and SIGTERM still ends the agent at once.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class BlockingFileTests
 {
     /// <summary>How long a scrape waits for a read in these tests (--collector.read-timeout).</summary>

@@ -9,6 +9,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// 1,000 times each while scrapes run back to back; no scrape may show a lost GPU with any of its values, a recovered
 /// one without them, or a job without its counters.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class ConsistentScrapeTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>
 {
     private const int Cycles = 1000;

@@ -9,6 +9,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// <c>ulimit -n 256</c> 200 idle connections made the runtime abort with "Out of memory." and, in another ordering,
 /// left a process that failed every request for good; at 128 and 64 it failed at start with a stack trace or silently.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 [Collection(ListenerLoadGroup.Name)]
 public sealed class FileDescriptorLimitTests
 {

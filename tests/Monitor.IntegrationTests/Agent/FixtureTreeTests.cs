@@ -7,6 +7,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// The whole agent run against tests/fixtures/host (with --path.procfs/sysfs/rootfs), its scrape compared with the
 /// golden files that node_exporter 1.5.0 itself produced from the same tree (tests/fixtures/host/regenerate-golden.sh).
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class FixtureTreeTests
 {
     /// <summary>Families whose values come from statfs on the fixture directories, i.e. from this machine's disk.</summary>

@@ -7,6 +7,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Agent;
 
 /// <summary>The listener's limits against the real agent: methods, slow headers, connection floods.</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class ListenerHardeningTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// <c>client_auth_type</c> with <c>client_ca_file</c>, now applied per handshake (so SIGHUP can change it): a client
 /// certificate signed by the CA is accepted, none or a foreign one is refused.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class MutualTlsTests
 {
     [Theory]

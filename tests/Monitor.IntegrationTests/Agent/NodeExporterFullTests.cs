@@ -11,6 +11,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// returns data for the agent, both at their defaults on this machine; and every series the node-mixin's rules
 /// (alerts/node.rules.yml) read exists when the agent serves the fixture tree, where those rules also fire.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed partial class NodeExporterFullTests
 {
     /// <summary>Grafana's <c>$__rate_interval</c> for a 1 s scrape interval at a short time range, rounded up.</summary>

@@ -45,6 +45,7 @@ public sealed class PrometheusFixture : IAsyncLifetime
 /// tree, and the tests query what it stored. Prometheus 2.42 asks for OpenMetrics first, so this also proves the
 /// OpenMetrics output is accepted by a real scraper.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class PrometheusScrapeTests(PrometheusFixture fixture) : IClassFixture<PrometheusFixture>
 {
     private PrometheusServer Prometheus => fixture.Prometheus;

@@ -7,6 +7,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// with the real node_exporter 1.5.0 on the same machine: same families, HELP, TYPE and exact values (the SELinux state
 /// does not change during the test; on our build machines it is disabled, so only node_selinux_enabled 0).
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class SelinuxTests
 {
     [Fact]

@@ -1,20 +1,31 @@
 using System.Diagnostics;
+using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Agent;
 
 /// <summary>
-/// The agent as shipped: <c>dotnet publish src/Monitor.Agent -c Release -r linux-x64 -p:MonitorTrim=true</c>
-/// (self-contained, trimmed, single file). Published once into the test project's obj folder and reused while no
-/// source file is newer, so a fresh clone's first run publishes it (about a minute here) and later runs do not.
+/// The agent as published for the JIT fallback: <c>dotnet publish src/Monitor.Agent -c Release -r linux-x64
+/// -p:MonitorTrim=true</c> (self-contained, trimmed, single file). The shipped Native AOT binary takes its place when
+/// <c>MONITOR_AGENT_EXECUTABLE</c> names it (tests/aot-integration.sh). Published once into the test project's obj
+/// folder and reused while no source file is newer, so a fresh clone's first run publishes it (about a minute here)
+/// and later runs do not.
 /// </summary>
 internal static class ShippedAgentBuild
 {
     private static readonly SemaphoreSlim Gate = new(1, 1);
     private static string? s_path;
 
-    /// <summary>The published executable, publishing it first if it is missing or stale.</summary>
+    /// <summary>
+    /// The published executable, publishing it first if it is missing or stale; the binary named by
+    /// <c>MONITOR_AGENT_EXECUTABLE</c> instead when that is set (the Native AOT publish, tests/aot-integration.sh).
+    /// </summary>
     public static async Task<string> GetAsync()
     {
+        if (AgentProcess.ExecutableOverridden)
+        {
+            return AgentProcess.ExecutablePath;
+        }
+
         await Gate.WaitAsync();
         try
         {

@@ -7,6 +7,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// <c>UseSystemResourceKeys</c> by default, which replaced every runtime message with its resource key
 /// (<c>IO_FileNotFound_FileName</c>, issue 22); the agent's project turns it off.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 [Collection(ListenerLoadGroup.Name)]
 public sealed class ShippedMessagesTests
 {

@@ -7,6 +7,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Agent;
 
 /// <summary>SIGHUP reloads <c>--web.config.file</c> (users and certificates) in the running agent and never ends it.</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class SighupReloadTests
 {
     [Fact]

@@ -9,6 +9,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// (names, labels) must be identical; <c>node_time_seconds</c> must lie between node_exporter's answers just before and
 /// just after ours (a clock read between two others cannot be outside them); the zone and clocksources are exact.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class TimeTests
 {
     [Fact]

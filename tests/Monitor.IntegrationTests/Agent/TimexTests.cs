@@ -9,6 +9,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// maximum error grows at 500 ppm while unsynchronised, NTP slews offset and frequency), so a read in between cannot be
 /// outside; 1e-9 absorbs float rounding only.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class TimexTests
 {
     [Fact]

@@ -7,6 +7,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// <c>node_uname_info</c> is this machine's, so it has no golden file: the agent's series is compared with what the real
 /// node_exporter 1.5.0 serves on the same machine at the same time, labels and value.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class UnameTests
 {
     [Fact]

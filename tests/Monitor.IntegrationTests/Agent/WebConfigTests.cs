@@ -11,6 +11,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// The agent behind TLS and basic auth from an exporter-toolkit web config file, checked with a real TLS client that
 /// trusts only the test's own CA.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class WebConfigTests
 {
     [Fact]

@@ -4,6 +4,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Aggregator;
 
 /// <summary>The real aggregator polling the real agent: what it stores of a job is exactly the agent's ledger record.</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class AggregatorAgentTests
 {
     [Fact]

@@ -10,6 +10,7 @@ namespace Monitor.IntegrationTests.Aggregator;
 /// its ledger, the real aggregator polls it, and the real <c>monitor</c> CLI reads the aggregator. What the aggregator
 /// and the CLI say of a GPU job and a CPU-only job is the ledger's record, exactly.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class SlurmAggregatorTests(SlurmCgroupClusterFixture slurm) : IClassFixture<SlurmCgroupClusterFixture>, IAsyncLifetime
 {
     private const string Account = "physics";

@@ -13,6 +13,7 @@ namespace Monitor.IntegrationTests.Dashboards;
 /// alerts/dashboards.rules.yml, whose recorded series the cluster overview reads. Data links to the aggregator's job
 /// pages are followed on the real aggregator.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class DashboardTests
 {
     /// <summary>

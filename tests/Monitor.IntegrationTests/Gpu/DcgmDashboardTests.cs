@@ -8,6 +8,7 @@ namespace Monitor.IntegrationTests.Gpu;
 /// the way Grafana expands "All": a regex of every value of <c>label_values(DCGM_FI_DEV_GPU_TEMP, …)</c>. The Tensor
 /// Core panel's <c>DCGM_FI_PROF_PIPE_TENSOR_ACTIVE</c> comes from GPM (the simulated GPUs are H100s).
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class DcgmDashboardTests
 {
     /// <summary>Panel id, expression and how many series it must return for 4 GPUs.</summary>

@@ -4,6 +4,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Gpu;
 
 /// <summary>The real agent shipping to the stand-in Elasticsearch.</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class ElasticsearchAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>, IDisposable
 {
     private readonly string _spool = Path.Join(Path.GetTempPath(), "agent-spool-" + Guid.NewGuid().ToString("N"));

@@ -3,6 +3,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Gpu;
 
 /// <summary>The real agent executable loading the C fake as its NVML (<c>--nvml.library</c>).</summary>
+[Trait("Category", "AgentProcess")]
 public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace Monitor.IntegrationTests.Gpu;
 /// once per export with that symbol made local (objcopy), and the real agent loads it. Only the values that need the
 /// function may go; the GPUs stay up, everything else is served, and the log names the missing function once.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class MissingExportTests : IAsyncLifetime
 {
     /// <summary>Series that must survive any one missing export, except the export they come from.</summary>

@@ -8,6 +8,7 @@ namespace Monitor.IntegrationTests.Jobs;
 /// The job ledger in the real agent process: kill -9 in the middle of a job, then a restart on the same ledger. The
 /// job's GPU memory total (from NVML, simulated) is in its records from its first credited tick and survives the kill.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class JobLedgerAgentTests
 {
     [Fact]

@@ -224,6 +224,7 @@ public class SlurmClusterFixture : IAsyncLifetime
 /// The fixture's own smoke test, through the real Slurm: a <c>--gres=gpu:2</c> job's prolog writes exactly its two
 /// GPUs into both directories while it runs, and its epilog removes them when it is cancelled.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class SlurmClusterTests(SlurmClusterFixture slurm) : IClassFixture<SlurmClusterFixture>, IAsyncLifetime
 {
     public Task InitializeAsync() => Task.CompletedTask;

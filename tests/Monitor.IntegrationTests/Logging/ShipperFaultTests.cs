@@ -9,6 +9,7 @@ namespace Monitor.IntegrationTests.Logging;
 /// The real agent's Elasticsearch shipper against the faults of issue 22: a spool disk that fills up or is read-only,
 /// an Elasticsearch that rejects every document, and a proxy that refuses any request holding one poison document.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class ShipperFaultTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>, IDisposable
 {
     private const string SpoolFailed = "Log spool write failed";

@@ -7,6 +7,7 @@ namespace Monitor.IntegrationTests.Jobs.Kubernetes;
 /// The agent with simulated GPUs and the jobs collector reading a stand-in kubelet: pods show up as jobs on their
 /// GPUs (whole and time-sliced), and a kubelet that goes away only turns its own source's health to 0.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class KubernetesJobsAgentTests : IDisposable
 {
     private readonly TempTree _tree = new();
