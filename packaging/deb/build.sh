@@ -88,6 +88,18 @@ manpage() {
   chmod 0644 "$root/usr/share/man/man$1/$2.$1.gz"
 }
 
+# service_scripts NAME GECOS: the maintainer scripts of a package that runs the service NAME as the system user NAME
+# (packaging/deb/service/), and its /etc/default/NAME as the conffile.
+service_scripts() {
+  local script
+  for script in postinst prerm postrm; do
+    sed -e "s/@PACKAGE@/$1/g" -e "s/@GECOS@/$2/g" "$here/service/$script" >"$root/DEBIAN/$script"
+    chmod 0755 "$root/DEBIAN/$script"
+  done
+  echo "/etc/default/$1" >"$root/DEBIAN/conffiles"
+  chmod 0644 "$root/DEBIAN/conffiles"
+}
+
 # shlibs_depends ELF...: the Depends that the ELF files' shared libraries need, as dpkg-shlibdeps computes them from
 # the installed libraries' shlibs/symbols files (needs a debian/control, so it runs in a scratch source tree).
 shlibs_depends() {
@@ -154,12 +166,7 @@ build_agent() {
   file 0644 "$here/monitor-agent/lintian-overrides" /usr/share/lintian/overrides/monitor-agent
   manpage 1 monitor-agent "$here/monitor-agent/monitor-agent.1"
 
-  local script
-  for script in postinst prerm postrm; do
-    install -m 0755 "$here/monitor-agent/$script" "$root/DEBIAN/$script"
-  done
-  echo /etc/default/monitor-agent >"$root/DEBIAN/conffiles"
-  chmod 0644 "$root/DEBIAN/conffiles"
+  service_scripts monitor-agent "Monitor node agent"
 
   # libssl3: the runtime loads it with dlopen (invisible to dpkg-shlibdeps) for TLS, i.e. --web.config.file with
   # tls_server_config and https Elasticsearch URLs; plain HTTP needs no libssl.
@@ -173,6 +180,66 @@ build_agent() {
  The package runs the agent as the systemd service monitor-agent under its
  own system user, and ships the Slurm prolog and epilog, Prometheus alert
  rules and Grafana dashboards under /usr/share/monitor."
+}
+
+# private_dir NAME BIN: installs a self-contained single-file publish: the executable alone in /usr/bin when it is one
+# file, else the executable and its native libraries (e.g. SQLite's libe_sqlite3.so) in /usr/lib/NAME, where the
+# .NET host looks for them (beside the real path of the executable), with a /usr/bin symlink.
+private_dir() {
+  local name="$1" bin="$2" f
+  local -a natives=()
+  [[ -x $bin/$name ]] || { echo "build.sh: $bin/$name is missing or not executable" >&2; exit 1; }
+  for f in "$bin"/*.so; do [[ -e $f ]] && natives+=("$f"); done
+  if ((${#natives[@]} == 0)); then
+    file 0755 "$bin/$name" "/usr/bin/$name"
+    elfs=("$root/usr/bin/$name")
+    return
+  fi
+  file 0755 "$bin/$name" "/usr/lib/$name/$name"
+  elfs=("$root/usr/lib/$name/$name")
+  for f in "${natives[@]}"; do
+    file 0644 "$f" "/usr/lib/$name/${f##*/}"
+    elfs+=("$root/usr/lib/$name/${f##*/}")
+  done
+  dir /usr/bin
+  ln -s "../lib/$name/$name" "$root/usr/bin/$name"
+}
+
+build_aggregator() {
+  local bin="${aggregator_dir:-$(publish aggregator src/Monitor.Aggregator --self-contained -p:PublishSingleFile=true)}"
+  local -a elfs=()
+  root="$work/monitor-aggregator"
+  rm -rf "$root" && install -d -m 0755 "$root/DEBIAN"
+  private_dir monitor-aggregator "$bin"
+  file 0644 "$repo/packaging/systemd/monitor-aggregator.service" /usr/lib/systemd/system/monitor-aggregator.service
+  file 0644 "$repo/packaging/systemd/monitor-aggregator.default" /etc/default/monitor-aggregator
+  changelog monitor-aggregator
+  file 0644 "$here/monitor-aggregator/lintian-overrides" /usr/share/lintian/overrides/monitor-aggregator
+  manpage 1 monitor-aggregator "$here/monitor-aggregator/monitor-aggregator.1"
+  service_scripts monitor-aggregator "Monitor aggregator"
+  finish monitor-aggregator "$(shlibs_depends "${elfs[@]}"), adduser" libssl3 net \
+    "Monitor aggregator: per-job GPU accounting for a cluster
+ Polls every monitor-agent's jobs feed, stores one record per job and node
+ (SQLite by default, PostgreSQL for scale), and serves the job, usage and
+ alert API, web pages and its own /metrics (port 9430).
+ .
+ The package runs it as the systemd service monitor-aggregator under its own
+ system user, with its store in /var/lib/monitor-aggregator."
+}
+
+build_cli() {
+  local bin="${cli_dir:-$(publish cli src/Monitor.Cli --self-contained -p:PublishSingleFile=true)}"
+  local -a elfs=()
+  root="$work/monitor-cli"
+  rm -rf "$root" && install -d -m 0755 "$root/DEBIAN"
+  private_dir monitor "$bin"
+  changelog monitor-cli
+  file 0644 "$here/monitor-cli/lintian-overrides" /usr/share/lintian/overrides/monitor-cli
+  manpage 1 monitor "$here/monitor-cli/monitor.1"
+  finish monitor-cli "$(shlibs_depends "${elfs[@]}")" libssl3 net \
+    "Monitor command line: jobs, GPU usage and top from the aggregator
+ The monitor command asks a monitor-aggregator for job statistics, usage by
+ user and account, and a top-like view of running jobs, as text or JSON."
 }
 
 for package in "${packages[@]}"; do
