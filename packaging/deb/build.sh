@@ -16,7 +16,7 @@
 # The version is <Version> in Directory.Build.props unless --version gives one (e.g. 0.1.0~git20261204.f42ba13 for a
 # snapshot, which sorts before the 0.1.0 release). The .debs go to --out (default artifacts/deb). File times are the
 # HEAD commit's time (SOURCE_DATE_EPOCH), so the same inputs give the same .deb byte for byte.
-# Needs dpkg-deb and dpkg-shlibdeps (dpkg-dev), gzip and, without --*-dir, the .NET SDK.
+# Needs dpkg-deb and dpkg-shlibdeps (dpkg-dev), gzip, strip (binutils) and, without --*-dir, the .NET SDK.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -37,8 +37,8 @@ while (($#)); do
 done
 ((${#packages[@]})) || packages=(agent aggregator cli)
 
-for tool in dpkg-deb dpkg-shlibdeps gzip; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "build.sh: $tool is missing (apt-get install dpkg-dev gzip)" >&2; exit 1; }
+for tool in dpkg-deb dpkg-shlibdeps gzip strip; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "build.sh: $tool is missing (apt-get install dpkg-dev gzip binutils)" >&2; exit 1; }
 done
 
 if [[ -z $version ]]; then
@@ -183,8 +183,9 @@ build_agent() {
 }
 
 # private_dir NAME BIN: installs a self-contained single-file publish: the executable alone in /usr/bin when it is one
-# file, else the executable and its native libraries (e.g. SQLite's libe_sqlite3.so) in /usr/lib/NAME, where the
-# .NET host looks for them (beside the real path of the executable), with a /usr/bin symlink.
+# file, else the executable and its native libraries (e.g. SQLite's libe_sqlite3.so, stripped as Debian ships
+# libraries) in /usr/libexec/NAME, where the .NET host looks for them (beside the real path of the executable), with
+# a /usr/bin symlink.
 private_dir() {
   local name="$1" bin="$2" f
   local -a natives=()
@@ -195,14 +196,15 @@ private_dir() {
     elfs=("$root/usr/bin/$name")
     return
   fi
-  file 0755 "$bin/$name" "/usr/lib/$name/$name"
-  elfs=("$root/usr/lib/$name/$name")
+  file 0755 "$bin/$name" "/usr/libexec/$name/$name"
+  elfs=("$root/usr/libexec/$name/$name")
   for f in "${natives[@]}"; do
-    file 0644 "$f" "/usr/lib/$name/${f##*/}"
-    elfs+=("$root/usr/lib/$name/${f##*/}")
+    file 0644 "$f" "/usr/libexec/$name/${f##*/}"
+    strip --strip-unneeded --remove-section=.comment --remove-section=.note "$root/usr/libexec/$name/${f##*/}"
+    elfs+=("$root/usr/libexec/$name/${f##*/}")
   done
   dir /usr/bin
-  ln -s "../lib/$name/$name" "$root/usr/bin/$name"
+  ln -s "../libexec/$name/$name" "$root/usr/bin/$name"
 }
 
 build_aggregator() {
