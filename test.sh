@@ -49,6 +49,14 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Monitor.sln -c Release -warnaserror -v q -nologo
 dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal"
 
+# The shipped form of the agent: published with Native AOT into out/aot, then every integration test that starts the
+# agent process runs again against that binary.
+tests/aot-integration.sh
+
+# The Debian package of that binary: built twice (same bytes), linted, installed, run as its unit's ExecStart would,
+# removed and purged.
+AGENT_DIR=out/aot packaging/deb/test.sh
+
 # The Slurm prolog and epilog, run directly and under a real one-node Slurm.
 tests/slurm/test-prolog-epilog.sh
 

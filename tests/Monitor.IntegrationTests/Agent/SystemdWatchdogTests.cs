@@ -11,6 +11,7 @@ namespace Monitor.IntegrationTests.Agent;
 /// listener is bound, watchdog pings at half of <c>WATCHDOG_USEC</c>, pings that go on while every GPU hangs, pings
 /// that stop when the agent's own supervision loop is wedged (a test-only fault switch), and STOPPING on SIGTERM.
 /// </summary>
+[Trait("Category", "AgentProcess")]
 public sealed class SystemdWatchdogTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>
 {
     /// <summary>1 s: the agent pings every 0.5 s.</summary>
