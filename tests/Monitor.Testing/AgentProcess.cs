@@ -7,7 +7,8 @@ namespace Monitor.Testing;
 /// <summary>
 /// The real <c>monitor-agent</c> executable (copied next to the test assembly by the project reference, or another
 /// build such as the shipped single file), started on 127.0.0.1 with a port the agent picks and reports in its log.
-/// Wrapped in <c>timeout</c> so it stops itself even if the test run dies.
+/// Wrapped in <c>timeout 1800</c> so it stops itself even if the test run dies (30 min: a class fixture's agent lives as
+/// long as its class, which on a loaded 2-core machine has outlasted 10 min).
 /// </summary>
 public sealed partial class AgentProcess : IAsyncDisposable
 {
@@ -145,7 +146,7 @@ public sealed partial class AgentProcess : IAsyncDisposable
 
         // exec keeps one process chain: timeout, then the agent as its only child.
         info.ArgumentList.Add("-c");
-        info.ArgumentList.Add((shellSetup is null ? string.Empty : shellSetup + " && ") + "exec timeout 600 \"$@\"");
+        info.ArgumentList.Add((shellSetup is null ? string.Empty : shellSetup + " && ") + "exec timeout 1800 \"$@\"");
         info.ArgumentList.Add("agent");
         info.ArgumentList.Add(executable);
         info.ArgumentList.Add("--web.listen-address=127.0.0.1:0");

