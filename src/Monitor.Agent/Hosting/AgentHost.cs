@@ -205,6 +205,8 @@ internal static partial class AgentHost
         }
 
         limiter.SetLimit(connections.Limit);
+        // Start-up is over and every request path has run once: what it alone read of the executable can go.
+        NativeMemory.DropExecutablePages();
         LogDescriptors(logger, startup.Descriptors.Before, startup.Descriptors.Soft, startup.Descriptors.Hard, startup.Descriptors.Error ?? "none", startup.OpenAtStart, open, connections.Limit);
         if (connections.Warning is { } warning)
         {

@@ -38,6 +38,95 @@ internal static partial class NativeMemory
         }
     }
 
+    /// <summary>
+    /// Native AOT only: drops the executable's read-only pages from this process's page table once start-up is over;
+    /// returns the bytes of the mappings dropped (0 under the JIT, or when nothing could be read).
+    /// </summary>
+    /// <remarks>
+    /// Start-up reads nearly all of the 15 MB executable (the runtime rehydrates its type data from it; dependency
+    /// injection, option parsing and the collectors' construction run once), and those pages stayed resident: 15 MB
+    /// of the agent's RSS. After start-up only the scrape paths' code and data are touched again. MADV_DONTNEED on a
+    /// private file mapping removes only our page-table entries; the pages stay in the page cache, and the next access
+    /// maps them again with a minor fault, so what is used comes back and the rest stays out (docs/performance.md,
+    /// "Native AOT": about 10 MB of the executable stays resident through a run). Mappings holding anonymous
+    /// (copy-on-write) pages are left alone: the relocated read-only data is such a mapping, and dropping it would
+    /// lose the relocations. Under the JIT the executable is a bundle whose pages the runtime maps and patches in its
+    /// own ways, so nothing is done there.
+    /// </remarks>
+    public static long DropExecutablePages()
+    {
+        if (System.Runtime.CompilerServices.RuntimeFeature.IsDynamicCodeSupported || Environment.ProcessPath is not { } executable)
+        {
+            return 0;
+        }
+
+        try
+        {
+            long dropped = 0;
+            (nint Start, nint End, bool Candidate) mapping = default;
+            var anonymous = false;
+            foreach (var line in File.ReadLines("/proc/self/smaps"))
+            {
+                if (TryParseMappingHeader(line, executable, out var start, out var end, out var candidate))
+                {
+                    dropped += Drop(mapping, anonymous);
+                    mapping = (start, end, candidate);
+                    anonymous = false;
+                }
+                else if (line.StartsWith("Anonymous:", StringComparison.Ordinal) && !line.AsSpan("Anonymous:".Length).Trim().StartsWith("0 kB", StringComparison.Ordinal))
+                {
+                    anonymous = true;
+                }
+            }
+
+            return dropped + Drop(mapping, anonymous);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or DllNotFoundException or EntryPointNotFoundException)
+        {
+            return 0;
+        }
+    }
+
+    private static long Drop((nint Start, nint End, bool Candidate) mapping, bool anonymous)
+    {
+        const int MadvDontNeed = 4;
+        if (!mapping.Candidate || anonymous || MAdvise(mapping.Start, (nuint)(mapping.End - mapping.Start), MadvDontNeed) != 0)
+        {
+            return 0;
+        }
+
+        return mapping.End - mapping.Start;
+    }
+
+    /// <summary>
+    /// A /proc/self/smaps header such as <c>55d0c1a00000-55d0c2200000 r-xp 00019000 08:01 1234 /usr/lib/monitor/monitor-agent</c>;
+    /// <paramref name="candidate"/> when it maps <paramref name="executable"/> read-only and private.
+    /// </summary>
+    internal static bool TryParseMappingHeader(string line, string executable, out nint start, out nint end, out bool candidate)
+    {
+        start = end = 0;
+        candidate = false;
+        var span = line.AsSpan();
+        var space = span.IndexOf(' ');
+        var dash = space < 0 ? -1 : span[..space].IndexOf('-');
+        if (dash <= 0
+            || !long.TryParse(span[..dash], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var from)
+            || !long.TryParse(span[(dash + 1)..space], System.Globalization.NumberStyles.AllowHexSpecifier, System.Globalization.CultureInfo.InvariantCulture, out var to))
+        {
+            return false;
+        }
+
+        start = (nint)from;
+        end = (nint)to;
+        var rest = span[(space + 1)..];
+        candidate = (rest.StartsWith("r--p ", StringComparison.Ordinal) || rest.StartsWith("r-xp ", StringComparison.Ordinal))
+            && rest.EndsWith(" " + executable, StringComparison.Ordinal);
+        return true;
+    }
+
+    [LibraryImport("libc", EntryPoint = "madvise")]
+    private static partial int MAdvise(nint address, nuint length, int advice);
+
     [LibraryImport("libc", EntryPoint = "mallopt")]
     private static partial int MallOpt(int param, int value);
 

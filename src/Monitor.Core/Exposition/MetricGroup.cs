@@ -261,7 +261,7 @@ public sealed class MetricGroup
             var registry = Registry;
             registry?.Claim(family);
             _families = [.. _families, family];
-            registry?.Rebuild();
+            registry?.Insert(family);
         }
 
         return family;

@@ -40,6 +40,25 @@ public sealed class MetricRegistryTests
     }
 
     [Fact]
+    public void WriteTo_FamiliesDeclaredAfterRegistration_RenderInNameOrder()
+    {
+        var a = new MetricGroup("a");
+        a.Gauge("m_f", "F.").Get().Set(6);
+        var b = new MetricGroup("b");
+        var registry = RegistryOf(a, b);
+
+        // Declared one at a time into registered groups, out of order and alternating groups, as collectors do at start.
+        foreach (var (group, name) in new[] { (a, "m_c"), (b, "m_a"), (a, "m_e"), (b, "m_g"), (b, "m_b"), (a, "m_d") })
+        {
+            group.Gauge(name, "H.").Get().Set(1);
+        }
+
+        string[] expected = ["m_a", "m_b", "m_c", "m_d", "m_e", "m_f", "m_g"];
+        Assert.Equal(expected, registry.Families.Select(f => f.Name));
+        Assert.Equal(expected, Render(registry).Split('\n').Where(l => l.Length > 0 && l[0] != '#').Select(l => l.Split(' ')[0]));
+    }
+
+    [Fact]
     public void WriteTo_OpenMetrics_NamesCounterFamilyWithoutTotalAndEndsWithEof()
     {
         var g = new MetricGroup("g");
