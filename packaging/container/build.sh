@@ -29,7 +29,7 @@ while (($#)); do
     *) echo "container/build.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-version="$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' "$repo/Directory.Build.props" | head -n1)"
+version="$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' "$repo/Directory.Build.props" | sed -n 1p)"
 revision="$(git -C "$repo" rev-parse HEAD 2>/dev/null || echo unknown)"
 tag="${tag:-monitor-agent:$version}"
 
@@ -81,7 +81,7 @@ for entry in "${libs[@]}"; do
   # dpkg knows a file by the path its package ships (/lib/... or /usr/lib/...), not by the one a link resolves to.
   package=""
   for path in "$real" "$link" "/usr$link" "${real#/usr}"; do
-    package="$(dpkg -S "$path" 2>/dev/null | head -n1 | cut -d: -f1)" || true
+    package="$(dpkg -S "$path" 2>/dev/null | sed -n 1p | cut -d: -f1)" || true
     [[ -n $package ]] && break
   done
   [[ -n $package ]] || { echo "container/build.sh: no Debian package holds $real" >&2; exit 1; }

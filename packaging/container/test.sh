@@ -28,6 +28,10 @@ fi
 shellcheck packaging/container/*.sh
 
 work="$(mktemp -d)"
+# buildah keeps a blob information cache in /var/lib/containers/cache whatever its --root; gone at the end if this
+# run made it.
+containers_existed=0
+[[ -e /var/lib/containers ]] && containers_existed=1
 export BUILDAH_STORAGE="--root $work/storage --runroot $work/run --storage-driver vfs"
 # shellcheck disable=SC2086 # BUILDAH_STORAGE holds separate global options
 bah() { buildah $BUILDAH_STORAGE "$@"; }
@@ -43,6 +47,7 @@ cleanup() {
   # The vfs store's layers are plain directories; a mount left by a failed run would keep them busy.
   grep -o " $work/[^ ]*" /proc/self/mounts | sort -r | xargs -r -n1 umount -l 2>/dev/null || true
   rm -rf "$work"
+  ((containers_existed)) || rm -rf /var/lib/containers
   exit "$rc"
 }
 trap cleanup EXIT
@@ -57,9 +62,9 @@ fi
 
 # --- Build, twice: the same inputs give the same image. ---
 packaging/container/build.sh --agent-dir "$agent_dir" --tag localhost/monitor-agent:test --oci-archive "$work/image.tar" >&2
-id1="$(bah images --noheading --no-trunc --format '{{.ID}}' localhost/monitor-agent:test | head -n1)"
+id1="$(bah images --noheading --no-trunc --format '{{.ID}}' localhost/monitor-agent:test | sed -n 1p)"
 packaging/container/build.sh --agent-dir "$agent_dir" --tag localhost/monitor-agent:again >&2
-id2="$(bah images --noheading --no-trunc --format '{{.ID}}' localhost/monitor-agent:again | head -n1)"
+id2="$(bah images --noheading --no-trunc --format '{{.ID}}' localhost/monitor-agent:again | sed -n 1p)"
 [[ -n $id1 && $id1 == "$id2" ]] || fail "two builds gave different images ($id1, $id2)"
 
 # --- Configuration. ---
@@ -82,7 +87,7 @@ for p in problems:
     print(p, file=sys.stderr)
 sys.exit(1 if problems else 0)
 EOF
-size="$(bah images --noheading --format '{{.Size}}' localhost/monitor-agent:test | head -n1)"
+size="$(bah images --noheading --format '{{.Size}}' localhost/monitor-agent:test | sed -n 1p)"
 say "image $id1: $size, OCI archive $(stat -c %s "$work/image.tar") bytes"
 
 ctr="$(bah from localhost/monitor-agent:test)"
@@ -126,13 +131,13 @@ unshare --mount --pid --fork --propagation private -- /bin/bash -euc '
 pid=$!
 port=""
 for _ in $(seq 150); do
-  port="$(grep -o 'Listening on http://127.0.0.1:[0-9]*' "$log" | head -n1 | sed 's/.*://')" || true
+  port="$(grep -o 'Listening on http://127.0.0.1:[0-9]*' "$log" | sed -n 1p | sed 's/.*://')" || true
   [[ -n $port ]] && break
   kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "the agent exited at start"; }
   sleep 0.2
 done
 [[ -n $port ]] || { cat "$log" >&2; fail "the agent did not log its listen address within 30 s"; }
-agent="$(pgrep -P "$pid" | head -n1)"
+agent="$(pgrep -P "$pid" | sed -n 1p)"
 [[ -n $agent && $(stat -c %u "/proc/$agent") == 65534 ]] || fail "the agent (pid ${agent:-?}) does not run as uid 65534"
 grep -q '^CapEff:[[:space:]]*0*$' "/proc/$agent/status" || fail "the agent has effective capabilities"
 curl -fsS --max-time 10 "http://127.0.0.1:$port/metrics" >"$work/metrics" || fail "GET /metrics failed"
@@ -145,7 +150,7 @@ grep -q '^node_filesystem_avail_bytes{.*mountpoint="/"' "$work/metrics" ||
 if grep '_collector_success{.*} 0$' "$work/metrics" | grep -v -e 'collector="gpu"' -e 'collector="jobs"' >&2; then
   fail "collectors failed in the container's mounts (above)"
 fi
-head -n1 "$log" | grep -q '^{' || fail "the DaemonSet's --log.format=json was not applied"
+[[ $(sed -n 1p "$log") == \{* ]] || fail "the DaemonSet's --log.format=json was not applied"
 kill -TERM "$agent"
 rc=0
 wait "$pid" || rc=$?

@@ -294,7 +294,7 @@ start_service() {
   pids+=("$pid")
   port=""
   for _ in $(seq 300); do
-    port="$(grep -o 'Listening on http://127.0.0.1:[0-9]*' "$log" | head -n1 | sed 's/.*://')" || true
+    port="$(grep -o 'Listening on http://127.0.0.1:[0-9]*' "$log" | sed -n 1p | sed 's/.*://')" || true
     [[ -n $port ]] && break
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$name exited at start"; }
     sleep 0.2
@@ -333,7 +333,7 @@ if has agent; then
     fail "/metrics has no monitor_agent_build_info with version ${version%%~*}"
   grep -q '^node_timex_sync_status ' "$metrics" || fail "no node_timex_sync_status: the unit's filter denies adjtimex"
   if grep -q 'collector="hwmon"' "$metrics"; then fail "--no-collector.hwmon from /etc/default/monitor-agent was not applied"; fi
-  head -n1 "$work/agent.log" | grep -q '^{' || fail "--log.format=json from /etc/default/monitor-agent was not applied"
+  [[ $(sed -n 1p "$work/agent.log") == \{* ]] || fail "--log.format=json from /etc/default/monitor-agent was not applied"
   diff <(series "$work/agent-plain.metrics") <(series "$metrics") >"$work/series.diff" ||
     { cat "$work/series.diff" >&2; fail "series differ under the unit's seccomp filters (above: < without, > with)"; }
   if grep '_collector_success{.*} 0$' "$metrics" | grep -v 'collector="gpu"' >&2; then
