@@ -119,7 +119,13 @@ for d in proc sys dev host/proc host/sys host/root var/lib/kubelet/pod-resources
   install -d -m 0755 "$rootfs/$d"
 done
 install -d -m 1777 "$rootfs/tmp"
-cp "$repo/packaging/container/Containerfile" "$ctx/Containerfile"
+# The runtime settings of packaging/systemd/runtime.env (KEY=value lines) become ENV lines in place of @RUNTIME_ENV@.
+env_lines="$(sed -n 's/^\([A-Za-z_][A-Za-z0-9_]*\)=\(.*\)$/ENV \1=\2/p' "$repo/packaging/systemd/runtime.env")"
+[[ -n $env_lines ]] || { echo "container/build.sh: no settings in packaging/systemd/runtime.env" >&2; exit 1; }
+grep -qx '# @RUNTIME_ENV@' "$repo/packaging/container/Containerfile" ||
+  { echo "container/build.sh: the Containerfile has no '# @RUNTIME_ENV@' line" >&2; exit 1; }
+awk -v env="$env_lines" '$0 == "# @RUNTIME_ENV@" { print env; next } { print }' \
+  "$repo/packaging/container/Containerfile" >"$ctx/Containerfile"
 
 # Same inputs, same layer: every file at the HEAD commit's time.
 epoch="${SOURCE_DATE_EPOCH:-$(git -C "$repo" log -1 --format=%ct 2>/dev/null || date +%s)}"

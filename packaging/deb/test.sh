@@ -277,6 +277,12 @@ start_service() {
     fi
   done
   [[ ${argv[0]} == "/usr/bin/$name" ]] || fail "$name.service runs ${argv[0]}, not /usr/bin/$name"
+  if [[ $name == monitor-agent ]]; then
+    # Every runtime setting of the repository's runtime.env reaches the agent through the installed unit.
+    while IFS= read -r line; do
+      [[ " ${env_vars[*]} " == *" $line "* ]] || fail "monitor-agent.service does not give the agent $line (runtime.env)"
+    done < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$repo/packaging/systemd/runtime.env")
+  fi
   expanded="${argv[*]}"
   if [[ $(prop Type) == notify ]]; then
     watchdog="$(($(prop WatchdogSec | tr -dc 0-9) * 1000000))"
