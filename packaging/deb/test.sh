@@ -347,7 +347,7 @@ if has agent; then
   fi
   # Readiness and watchdog, once the agent speaks the protocol (the variable's name is in the binary then, as UTF-8 or
   # as a UTF-16 string literal).
-  if { strings -a /usr/bin/monitor-agent; strings -a -el /usr/bin/monitor-agent; } | grep -q '^NOTIFY_SOCKET$'; then
+  if { strings -a /usr/bin/monitor-agent; strings -a -el /usr/bin/monitor-agent; } | grep -q NOTIFY_SOCKET; then
     sleep 17 # WatchdogSec=30s: a ping every 15 s at most
     grep -q ' READY=1$' "$work/notify.txt" || { cat "$work/notify.txt" >&2; fail "monitor-agent sent no READY=1"; }
     grep -q ' WATCHDOG=1$' "$work/notify.txt" || { cat "$work/notify.txt" >&2; fail "monitor-agent sent no WATCHDOG=1 within 17 s"; }
