@@ -12,8 +12,8 @@
 #                       buildah, or to inspect what goes in.
 #   --oci-archive FILE  also write the image to FILE as an OCI archive (podman load / skopeo copy take it).
 #
-# buildah runs with --isolation chroot (the Containerfile has no RUN step, so nothing executes inside) and takes its
-# storage options from the environment as usual (e.g. BUILDAH_STORAGE="--root DIR --runroot DIR --storage-driver vfs";
+# buildah runs with --isolation chroot (the Containerfile has no RUN step, so nothing executes inside); its global
+# storage options come from BUILDAH_STORAGE (e.g. BUILDAH_STORAGE="--root DIR --runroot DIR --storage-driver vfs";
 # packaging/container/test.sh uses a private store so it leaves nothing in /var/lib/containers).
 set -euo pipefail
 
