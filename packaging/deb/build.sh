@@ -42,7 +42,7 @@ for tool in dpkg-deb dpkg-shlibdeps gzip strip; do
 done
 
 if [[ -z $version ]]; then
-  version="$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' "$repo/Directory.Build.props" | head -n1)"
+  version="$(sed -n 's|.*<Version>\(.*\)</Version>.*|\1|p' "$repo/Directory.Build.props" | sed -n 1p)"
 fi
 # Debian policy 5.6.12: an upstream version starts with a digit; no epoch or revision here (a native package).
 [[ $version =~ ^[0-9][A-Za-z0-9.+~]*$ ]] || { echo "build.sh: version '$version' is not a Debian native version" >&2; exit 2; }

@@ -277,6 +277,12 @@ start_service() {
     fi
   done
   [[ ${argv[0]} == "/usr/bin/$name" ]] || fail "$name.service runs ${argv[0]}, not /usr/bin/$name"
+  if [[ $name == monitor-agent ]]; then
+    # Every runtime setting of the repository's runtime.env reaches the agent through the installed unit.
+    while IFS= read -r line; do
+      [[ " ${env_vars[*]} " == *" $line "* ]] || fail "monitor-agent.service does not give the agent $line (runtime.env)"
+    done < <(grep -E '^[A-Za-z_][A-Za-z0-9_]*=' "$repo/packaging/systemd/runtime.env")
+  fi
   expanded="${argv[*]}"
   if [[ $(prop Type) == notify ]]; then
     watchdog="$(($(prop WatchdogSec | tr -dc 0-9) * 1000000))"
@@ -294,7 +300,7 @@ start_service() {
   pids+=("$pid")
   port=""
   for _ in $(seq 300); do
-    port="$(grep -o 'Listening on http://127.0.0.1:[0-9]*' "$log" | head -n1 | sed 's/.*://')" || true
+    port="$(grep -o 'Listening on http://127.0.0.1:[0-9]*' "$log" | sed -n 1p | sed 's/.*://')" || true
     [[ -n $port ]] && break
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; fail "$name exited at start"; }
     sleep 0.2
@@ -333,14 +339,15 @@ if has agent; then
     fail "/metrics has no monitor_agent_build_info with version ${version%%~*}"
   grep -q '^node_timex_sync_status ' "$metrics" || fail "no node_timex_sync_status: the unit's filter denies adjtimex"
   if grep -q 'collector="hwmon"' "$metrics"; then fail "--no-collector.hwmon from /etc/default/monitor-agent was not applied"; fi
-  head -n1 "$work/agent.log" | grep -q '^{' || fail "--log.format=json from /etc/default/monitor-agent was not applied"
+  [[ $(sed -n 1p "$work/agent.log") == \{* ]] || fail "--log.format=json from /etc/default/monitor-agent was not applied"
   diff <(series "$work/agent-plain.metrics") <(series "$metrics") >"$work/series.diff" ||
     { cat "$work/series.diff" >&2; fail "series differ under the unit's seccomp filters (above: < without, > with)"; }
   if grep '_collector_success{.*} 0$' "$metrics" | grep -v 'collector="gpu"' >&2; then
     fail "collectors failed under the unit's sandbox (above)"
   fi
-  # Readiness and watchdog, once the agent speaks the protocol (the string is in the binary then).
-  if strings -el /usr/bin/monitor-agent | grep -q NOTIFY_SOCKET; then
+  # Readiness and watchdog, once the agent speaks the protocol (the variable's name is in the binary then, as UTF-8 or
+  # as a UTF-16 string literal).
+  if { strings -a /usr/bin/monitor-agent; strings -a -el /usr/bin/monitor-agent; } | grep -q NOTIFY_SOCKET; then
     sleep 17 # WatchdogSec=30s: a ping every 15 s at most
     grep -q ' READY=1$' "$work/notify.txt" || { cat "$work/notify.txt" >&2; fail "monitor-agent sent no READY=1"; }
     grep -q ' WATCHDOG=1$' "$work/notify.txt" || { cat "$work/notify.txt" >&2; fail "monitor-agent sent no WATCHDOG=1 within 17 s"; }
