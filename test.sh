@@ -2,7 +2,8 @@
 # Runs the whole test suite: build (warnings are errors), unit and integration tests, script lint.
 # On a bare Debian 12 machine with the .NET 10 SDK it first installs the real components the integration tests
 # use (Prometheus and promtool, Alertmanager and amtool, node_exporter, jsonnet, kubectl and yamllint (through
-# packaging/kubernetes/test.sh), shellcheck, curl, jq, gcc for the fake NVML
+# packaging/kubernetes/test.sh), lintian, dpkg-dev and python3-seccomp (packaging/deb/test.sh), buildah
+# (packaging/container/test.sh), shellcheck, curl, jq, gcc for the fake NVML
 # library, PostgreSQL for the aggregator's store, Chromium for its web pages, Slurm and munge for the one-node Slurm of
 # the jobs tests) when they are missing; that needs root. tests/slurm/start-slurm.sh installs mariadb-server and
 # slurmdbd itself for the instance with accounting (MONITOR_SLURM_DBD=1).
@@ -56,6 +57,9 @@ tests/aot-integration.sh
 # The Debian package of that binary: built twice (same bytes), linted, installed, run as its unit's ExecStart would,
 # removed and purged.
 AGENT_DIR=out/aot packaging/deb/test.sh
+
+# The container image of that binary, built with buildah, and its root file system run as the DaemonSet runs it.
+AGENT_DIR=out/aot packaging/container/test.sh
 
 # The Slurm prolog and epilog, run directly and under a real one-node Slurm.
 tests/slurm/test-prolog-epilog.sh
