@@ -32,6 +32,10 @@ public sealed class PrometheusFixture : IAsyncLifetime
             "Prometheus did not scrape both agents three times within 60 s");
     }
 
+    /// <summary>Whether each agent still runs, and the fixture agent's log: for failure messages.</summary>
+    public string Describe() =>
+        $"live agent exited: {Live.HasExited}{(Live.HasExited ? $" ({Live.ExitCode})" : "")}; fixture agent exited: {Fixture.HasExited}{(Fixture.HasExited ? $" ({Fixture.ExitCode})" : "")}; fixture log:\n{Fixture.Log}";
+
     public async Task DisposeAsync()
     {
         await Prometheus.DisposeAsync();
@@ -56,7 +60,7 @@ public sealed class PrometheusScrapeTests(PrometheusFixture fixture) : IClassFix
         var up = await Prometheus.QueryAsync("up");
 
         Assert.Equal(2, up.Count);
-        Assert.All(up, r => Assert.Equal(1, r.Value));
+        Assert.True(up.All(r => r.Value == 1), $"up: {string.Join(", ", up.Select(r => r.Value))}; {fixture.Describe()}");
     }
 
     [Fact]
