@@ -48,6 +48,9 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet build Monitor.sln -c Release -warnaserror -v q -nologo
 dotnet test Monitor.sln -c Release --no-build -v q -nologo --logger "console;verbosity=minimal"
+# The integration tests that start the agent, again against the shipped Native AOT binary (published into out/aot,
+# where packaging takes it from; about 3 minutes to publish and 4 to test on 2 cores).
+tests/aot-integration.sh
 
 # The Slurm prolog and epilog, run directly and under a real one-node Slurm.
 tests/slurm/test-prolog-epilog.sh
