@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.Text;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using Serilog.Events;
@@ -19,6 +21,16 @@ internal sealed class EcsJsonFormatter : ITextFormatter
     public const string EcsVersion = "8.11.0";
 
     private static readonly JsonWriterOptions WriterOptions = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>The largest per-thread buffer kept between events.</summary>
+    private const int RetainedBufferLimit = 64 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_bytes;
+
+    [ThreadStatic]
+    private static Utf8JsonWriter? t_json;
+
     private readonly string _service;
     private readonly string _version;
     private readonly string _host;
@@ -42,14 +54,33 @@ internal sealed class EcsJsonFormatter : ITextFormatter
 
     public void Format(LogEvent logEvent, TextWriter output)
     {
-        using var stream = new MemoryStream(512);
-        using (var json = new Utf8JsonWriter(stream, WriterOptions))
-        {
-            Write(json, logEvent);
-        }
+        // One buffer and one writer per thread, reset for each event: a fresh Utf8JsonWriter grows its buffer by 4 KiB
+        // at once, which made every line cost ~7 KB of garbage (docs/dependencies.md, "ECS JSON log formatter").
+        var bytes = t_bytes ??= new ArrayBufferWriter<byte>(1024);
+        bytes.ResetWrittenCount();
+        var json = t_json ??= new Utf8JsonWriter(bytes, WriterOptions);
+        json.Reset(bytes);
+        Write(json, logEvent);
+        json.Flush();
 
-        output.Write(System.Text.Encoding.UTF8.GetString(stream.GetBuffer(), 0, (int)stream.Length));
-        output.Write('\n');
+        var written = bytes.WrittenSpan;
+        var chars = ArrayPool<char>.Shared.Rent(Encoding.UTF8.GetMaxCharCount(written.Length) + 1);
+        try
+        {
+            var count = Encoding.UTF8.GetChars(written, chars);
+            chars[count++] = '\n';
+            output.Write(chars, 0, count);
+        }
+        finally
+        {
+            ArrayPool<char>.Shared.Return(chars);
+            if (bytes.Capacity > RetainedBufferLimit)
+            {
+                // A rare large event (a long stack trace) does not pin its buffer to the thread for good.
+                t_bytes = null;
+                t_json = null;
+            }
+        }
     }
 
     /// <summary>Options for writers that feed <see cref="Write"/>: relaxed escaping, as Kibana shows the text verbatim.</summary>
@@ -63,7 +94,9 @@ internal sealed class EcsJsonFormatter : ITextFormatter
     public void Write(Utf8JsonWriter json, LogEvent logEvent)
     {
         json.WriteStartObject();
-        json.WriteString("@timestamp", logEvent.Timestamp.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture));
+        Span<char> timestamp = stackalloc char[28];
+        logEvent.Timestamp.UtcDateTime.TryFormat(timestamp, out var length, "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+        json.WriteString("@timestamp", timestamp[..length]);
         json.WriteString("log.level", Level(logEvent.Level));
         json.WriteString("message", RenderMessage(logEvent));
         json.WriteString("ecs.version", EcsVersion);

@@ -47,6 +47,31 @@ public sealed class EcsJsonFormatterTests
         Assert.Contains("IOException", root.GetProperty("error.stack_trace").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Format_EventsInTurn_ReuseNothingOfThePreviousLine()
+    {
+        // The formatter keeps one buffer per thread: a large line (a 100 KB message, past the retained limit), then a
+        // small one, then a non-ASCII one, each must come out whole and alone.
+        var large = new string('x', 100_000);
+        var first = Format(Event(LogEventLevel.Error, "{Text}", null, ("Text", new ScalarValue(large))));
+        var second = Format(Event(LogEventLevel.Information, "small", null));
+        var third = Format(Event(LogEventLevel.Information, "GPU {Name} ready", null, ("Name", new ScalarValue("H100 µ-☃"))));
+
+        using (var document = JsonDocument.Parse(first))
+        {
+            Assert.Equal(large, document.RootElement.GetProperty("message").GetString());
+        }
+
+        Assert.Equal(
+            "{\"@timestamp\":\"2026-11-22T10:00:00.0000000Z\",\"log.level\":\"info\",\"message\":\"small\",\"ecs.version\":\"8.11.0\","
+            + "\"service.name\":\"monitor-agent\",\"service.version\":\"1.2.3\",\"host.name\":\"node1\"}\n",
+            second);
+        using (var document = JsonDocument.Parse(third))
+        {
+            Assert.Equal("GPU H100 µ-☃ ready", document.RootElement.GetProperty("message").GetString());
+        }
+    }
+
     private static LogEvent Event(LogEventLevel level, string template, Exception? exception, params (string Name, LogEventPropertyValue Value)[] properties) =>
         new(new DateTimeOffset(2026, 11, 22, 10, 0, 0, TimeSpan.Zero), level, exception, new MessageTemplateParser().Parse(template),
             properties.Select(p => new LogEventProperty(p.Name, p.Value)));
