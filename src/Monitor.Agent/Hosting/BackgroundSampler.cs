@@ -5,7 +5,8 @@ namespace Monitor.Agent.Hosting;
 
 /// <summary>
 /// Runs the background collectors for the lifetime of the host; every 2 s it reports background updates stuck past
-/// their deadline and trims the native heap; it runs a full collection when none ran for a minute.
+/// their deadline and trims the native heap; it runs a full collection when none ran for a minute, and once a minute it
+/// drops the executable's pages from the page table so that those unused since stay out (<see cref="NativeMemory.DropExecutablePages"/>).
 /// </summary>
 /// <remarks>
 /// <para>
@@ -27,6 +28,9 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
     /// <summary>Trim intervals without a full collection before one runs (one minute).</summary>
     private const int CollectEvery = 30;
 
+    /// <summary>Trim intervals between drops of the executable's unused pages (one minute).</summary>
+    private const int DropEvery = 30;
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(
             runner.HasBackgroundCollectors ? runner.RunBackgroundAsync(stoppingToken) : Task.CompletedTask,
@@ -37,6 +41,7 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
         using var timer = new PeriodicTimer(TrimInterval, time);
         var policy = new FullCollectionPolicy(CollectEvery);
         var started = time.GetTimestamp();
+        var ticks = 0;
         try
         {
             heartbeat.Beat();
@@ -53,6 +58,11 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
                 if (policy.Tick(GC.CollectionCount(2)))
                 {
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
+                }
+
+                if (++ticks % DropEvery == 0)
+                {
+                    NativeMemory.DropExecutablePages();
                 }
 
                 NativeMemory.Trim();
