@@ -1,15 +1,19 @@
 using System.Diagnostics;
 using System.Net.Sockets;
+using Grpc.Core;
 using Monitor.Agent.Jobs;
 using Monitor.Agent.Jobs.Kubernetes;
+using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
 using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Jobs.Kubernetes;
 
 /// <summary>
-/// <see cref="KubeletPodResourcesSource"/> against a stand-in kubelet (Kestrel, HTTP/2 on a unix socket in a temp
-/// folder): the pods it maps, and each failure a node can show (no socket, nothing listening, a hung kubelet, a gRPC
-/// error, garbage) ending as one clear problem, after which the same source works again.
+/// <see cref="KubeletPodResourcesSource"/> against stand-in kubelets on a unix socket in a temp folder: a real gRPC
+/// server (<see cref="GrpcStandInKubelet"/>, Grpc.AspNetCore with the generated server code) and a raw HTTP/2 one
+/// (<see cref="StandInKubelet"/>) for what a real server never sends. The pods the source maps, and each failure a node
+/// can show (no socket, nothing listening, a slow or hung kubelet, a reset stream, a gRPC error, garbage, a short
+/// frame) ending as one clear problem, after which the same source works again.
 /// </summary>
 public sealed class KubeletPodResourcesSourceTests : IDisposable
 {
@@ -18,7 +22,7 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     private const string GpuShared = "GPU-3d8c4e5f-6b70-8192-a3b4-c5d6e7f8091a";
     private const string Mig = "MIG-4c9d5f60-7a81-92a3-b4c5-d6e7f8091a2b";
 
-    /// <summary>The hung-kubelet test's timeout.</summary>
+    /// <summary>The deadline tests' timeout.</summary>
     private static readonly TimeSpan HangTimeout = TimeSpan.FromMilliseconds(500);
 
     /// <summary>Everywhere else: a loaded test machine must not turn a slow answer into a timeout.</summary>
@@ -33,7 +37,7 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     [Fact]
     public async Task Refresh_Normal_ReturnsThePodsHoldingGpusWithTheirGpus()
     {
-        await using var kubelet = await StartAsync();
+        await using var kubelet = await StartGrpcAsync();
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         var result = await source.RefreshAsync(CancellationToken.None);
@@ -56,22 +60,37 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     }
 
     [Fact]
+    public async Task Refresh_SendsItsDeadline()
+    {
+        await using var kubelet = await StartGrpcAsync();
+        using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
+
+        var before = DateTime.UtcNow;
+        await source.RefreshAsync(CancellationToken.None);
+        var after = DateTime.UtcNow;
+
+        // grpc-timeout travels in whole units, and Kestrel turns it back into a deadline on its own clock.
+        Assert.InRange(kubelet.LastDeadline, before + CallTimeout - TimeSpan.FromMilliseconds(100), after + CallTimeout + TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
     public async Task Refresh_SendsAnEmptyRequestFramedAsGrpcOverHttp2()
     {
-        await using var kubelet = await StartAsync();
+        await using var kubelet = await StartRawAsync();
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         await source.RefreshAsync(CancellationToken.None);
 
         var request = Assert.NotNull(kubelet.LastRequest);
-        Assert.Equal(("HTTP/2", "application/grpc", "trailers", "5000m"), (request.Protocol, request.ContentType, request.Te, request.GrpcTimeout));
+        Assert.Equal(("HTTP/2", "application/grpc", "trailers"), (request.Protocol, request.ContentType, request.Te));
+        Assert.Matches("^[0-9]{1,8}[mu]$", request.GrpcTimeout);
         Assert.Equal(new byte[5], request.Body);
     }
 
     [Fact]
     public async Task Refresh_NoPods_IsHealthyAndEmpty()
     {
-        await using var kubelet = await StartAsync();
+        await using var kubelet = await StartGrpcAsync();
         kubelet.Pods = new ListPodResourcesResponse();
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
@@ -108,9 +127,10 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     }
 
     [Fact]
-    public async Task Refresh_KubeletHangs_ReportsTheTimeoutAfterIt_ThenRecovers()
+    public async Task Refresh_KubeletSlowerThanTheDeadline_ReportsTheTimeoutAfterIt_ThenRecovers()
     {
-        await using var kubelet = await StartAsync(KubeletMode.Hang);
+        await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Delay);
+        kubelet.Delay = TimeSpan.FromSeconds(10);
         using var source = new KubeletPodResourcesSource(SocketPath, HangTimeout);
         var callsBefore = kubelet.Calls;
 
@@ -122,64 +142,107 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
         Assert.Equal($"kubelet socket {SocketPath}: no answer within 500 ms", result.Problem);
         Assert.Equal(callsBefore + 1, kubelet.Calls);
         Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
-        await AssertRecoversAsync(kubelet, source);
+        kubelet.Mode = GrpcKubeletMode.Normal;
+        await AssertRecoversAsync(source);
+    }
+
+    [Fact]
+    public async Task Refresh_KubeletHangsWhateverTheDeadline_ReportsTheTimeoutAfterIt_ThenRecovers()
+    {
+        // The raw stand-in ignores grpc-timeout altogether: only the client's own deadline ends the call.
+        await using var kubelet = await StartRawAsync(KubeletMode.Hang);
+        using var source = new KubeletPodResourcesSource(SocketPath, HangTimeout);
+        var callsBefore = kubelet.Calls;
+
+        var clock = Stopwatch.StartNew();
+        var result = await source.RefreshAsync(CancellationToken.None);
+        clock.Stop();
+
+        Assert.Empty(result.Jobs);
+        Assert.Equal($"kubelet socket {SocketPath}: no answer within 500 ms", result.Problem);
+        Assert.Equal(callsBefore + 1, kubelet.Calls);
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
+        kubelet.Mode = KubeletMode.Normal;
+        await AssertRecoversAsync(source);
+    }
+
+    [Fact]
+    public async Task Refresh_StreamReset_ReportsTheFailedCall_ThenRecovers()
+    {
+        await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Reset);
+        using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
+
+        var clock = Stopwatch.StartNew();
+        var result = await source.RefreshAsync(CancellationToken.None);
+        clock.Stop();
+
+        Assert.Empty(result.Jobs);
+        Assert.StartsWith("kubelet List failed: grpc-status ", result.Problem, StringComparison.Ordinal);
+        Assert.Contains("reset", result.Problem, StringComparison.OrdinalIgnoreCase);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(3), $"a reset stream ends the call at once, not at the deadline ({clock.Elapsed})");
+        kubelet.Mode = GrpcKubeletMode.Normal;
+        await AssertRecoversAsync(source);
     }
 
     [Fact]
     public async Task Refresh_GarbageMessage_ReportsItUndecodable_ThenRecovers()
     {
-        await using var kubelet = await StartAsync(KubeletMode.Garbage);
+        await using var kubelet = await StartRawAsync(KubeletMode.Garbage);
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Empty(result.Jobs);
         Assert.StartsWith("kubelet List sent an undecodable ListPodResourcesResponse: ", result.Problem, StringComparison.Ordinal);
-        await AssertRecoversAsync(kubelet, source);
+        kubelet.Mode = KubeletMode.Normal;
+        await AssertRecoversAsync(source);
     }
 
     [Fact]
     public async Task Refresh_FrameShorterThanAnnounced_ReportsAMalformedReply_ThenRecovers()
     {
-        await using var kubelet = await StartAsync(KubeletMode.BadFrame);
+        await using var kubelet = await StartRawAsync(KubeletMode.BadFrame);
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Empty(result.Jobs);
-        Assert.Equal("kubelet List sent a malformed gRPC reply: the reply ends after 10 of the 1000 message bytes", result.Problem);
-        await AssertRecoversAsync(kubelet, source);
+        Assert.Equal("kubelet List failed: grpc-status 13 (INTERNAL): Incomplete message.", result.Problem);
+        kubelet.Mode = KubeletMode.Normal;
+        await AssertRecoversAsync(source);
     }
 
     [Fact]
-    public async Task Refresh_GrpcErrorInTrailers_ReportsStatusAndMessage_ThenRecovers()
+    public async Task Refresh_GrpcError_ReportsStatusAndMessage_ThenRecovers()
     {
-        await using var kubelet = await StartAsync(KubeletMode.GrpcError);
+        await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Error);
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Empty(result.Jobs);
         Assert.Equal("kubelet List failed: grpc-status 14 (UNAVAILABLE): kubelet is restarting", result.Problem);
-        await AssertRecoversAsync(kubelet, source);
+        kubelet.Mode = GrpcKubeletMode.Normal;
+        await AssertRecoversAsync(source);
     }
 
     [Fact]
-    public async Task Refresh_TrailersOnlyGrpcError_ReportsStatusAndMessage()
+    public async Task Refresh_GrpcErrorWithAnEncodedMessage_ReportsItDecoded()
     {
-        await using var kubelet = await StartAsync(KubeletMode.GrpcErrorTrailersOnly);
+        await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Error);
+        kubelet.Error = new Status(StatusCode.PermissionDenied, "pod-resources access denied: 100% ünïcode");
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Empty(result.Jobs);
-        Assert.Equal("kubelet List failed: grpc-status 7 (PERMISSION_DENIED): pod-resources access denied", result.Problem);
+        Assert.Equal("kubelet List failed: grpc-status 7 (PERMISSION_DENIED): pod-resources access denied: 100% ünïcode", result.Problem);
     }
 
     [Fact]
     public async Task Refresh_CallerCancels_ThrowsOperationCanceled()
     {
-        await using var kubelet = await StartAsync(KubeletMode.Hang);
+        await using var kubelet = await StartRawAsync(KubeletMode.Hang);
         using var source = new KubeletPodResourcesSource(SocketPath, TimeSpan.FromSeconds(30));
         using var cancel = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
 
@@ -190,7 +253,7 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     public async Task Refresh_KubeletRestarts_ReportsItGoneThenReadsTheNewOne()
     {
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
-        await using (var first = await StartAsync())
+        await using (var first = await StartGrpcAsync())
         {
             Assert.Equal(4, (await source.RefreshAsync(CancellationToken.None)).Jobs.Count);
         }
@@ -205,37 +268,47 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
             });
 
         File.Delete(SocketPath);
-        await using var second = await StartAsync();
+        await using var second = await StartGrpcAsync();
         var back = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Null(back.Problem);
         Assert.Equal(4, back.Jobs.Count);
     }
 
-    private static async Task AssertRecoversAsync(StandInKubelet kubelet, KubeletPodResourcesSource source)
+    private static async Task AssertRecoversAsync(KubeletPodResourcesSource source)
     {
-        kubelet.Mode = KubeletMode.Normal;
-
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Null(result.Problem);
         Assert.Equal(["ml/train-0", "ml/infer-1", "shared/notebook", "team-b/viz"], result.Jobs.Select(j => j.Identity.JobId));
     }
 
-    private async Task<StandInKubelet> StartAsync(KubeletMode mode = KubeletMode.Normal)
+    private async Task<GrpcStandInKubelet> StartGrpcAsync(GrpcKubeletMode mode = GrpcKubeletMode.Normal)
+    {
+        var kubelet = await GrpcStandInKubelet.StartAsync(SocketPath);
+        kubelet.Pods = NodePods();
+        await WarmUpAsync();
+        kubelet.Mode = mode;
+        return kubelet;
+    }
+
+    private async Task<StandInKubelet> StartRawAsync(KubeletMode mode = KubeletMode.Normal)
     {
         var kubelet = await StandInKubelet.StartAsync(SocketPath);
         kubelet.Pods = NodePods();
-
-        // One answered call first, so the hung-kubelet test's 500 ms measure the hang, not the JIT compiling Kestrel's
-        // and HttpClient's HTTP/2 paths (which alone can take longer on a loaded machine).
-        using (var warmUp = new KubeletPodResourcesSource(SocketPath, TimeSpan.FromSeconds(30)))
-        {
-            Assert.Null((await warmUp.RefreshAsync(CancellationToken.None)).Problem);
-        }
-
+        await WarmUpAsync();
         kubelet.Mode = mode;
         return kubelet;
+    }
+
+    /// <summary>
+    /// One answered call first, so the deadline tests' 500 ms measure the hang, not the JIT compiling Kestrel's and
+    /// the gRPC client's HTTP/2 paths (which alone can take longer on a loaded machine).
+    /// </summary>
+    private async Task WarmUpAsync()
+    {
+        using var warmUp = new KubeletPodResourcesSource(SocketPath, TimeSpan.FromSeconds(30));
+        Assert.Null((await warmUp.RefreshAsync(CancellationToken.None)).Problem);
     }
 
     /// <summary>

@@ -1,4 +1,4 @@
-using Monitor.Agent.Jobs.Kubernetes;
+using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
 using Monitor.Testing;
 
 namespace Monitor.IntegrationTests.Jobs.Kubernetes;
@@ -18,7 +18,7 @@ public sealed class KubernetesJobsAgentTests : IDisposable
     public async Task Agent_PodsOnSimulatedGpus_ThenKubeletGone()
     {
         var socket = _tree.Path("kubelet.sock");
-        var kubelet = await StandInKubelet.StartAsync(socket);
+        var kubelet = await GrpcStandInKubelet.StartAsync(socket);
         kubelet.Pods = Pods(
             ("ml", "train-0", "trainer", ["GPU-5131d000-0000-4000-8000-000000000000", "GPU-5131d000-0000-4000-8000-000000000001"]),
             ("shared", "nb-a", "jupyter", ["GPU-5131d000-0000-4000-8000-000000000002::1"]),

@@ -1,0 +1,150 @@
+using Grpc.Core;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
+
+namespace Monitor.IntegrationTests.Jobs.Kubernetes;
+
+/// <summary>How the gRPC stand-in kubelet answers List.</summary>
+internal enum GrpcKubeletMode
+{
+    /// <summary>Returns <see cref="GrpcStandInKubelet.Pods"/>.</summary>
+    Normal,
+
+    /// <summary>Waits <see cref="GrpcStandInKubelet.Delay"/>, ignoring the call's deadline, then returns the pods.</summary>
+    Delay,
+
+    /// <summary>Aborts the HTTP/2 stream (RST_STREAM) without an answer.</summary>
+    Reset,
+
+    /// <summary>Throws an <see cref="RpcException"/> with <see cref="GrpcStandInKubelet.Error"/>.</summary>
+    Error,
+}
+
+/// <summary>
+/// A kubelet pod-resources server for tests built from the real parts: Grpc.AspNetCore serving the server code
+/// Grpc.Tools generates from the agent's podresources_v1.proto, on Kestrel listening on a unix socket (HTTP/2 only) and
+/// on nothing else. Started and stopped by the test.
+/// </summary>
+internal sealed class GrpcStandInKubelet : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly State _state;
+
+    private GrpcStandInKubelet(WebApplication app, State state, string socketPath)
+    {
+        _app = app;
+        _state = state;
+        SocketPath = socketPath;
+    }
+
+    /// <summary>The socket it listens on.</summary>
+    public string SocketPath { get; }
+
+    /// <summary>How List is answered now.</summary>
+    public GrpcKubeletMode Mode
+    {
+        get => _state.Mode;
+        set => _state.Mode = value;
+    }
+
+    /// <summary>What List returns.</summary>
+    public ListPodResourcesResponse Pods
+    {
+        get => _state.Pods;
+        set => _state.Pods = value;
+    }
+
+    /// <summary>How long List waits in <see cref="GrpcKubeletMode.Delay"/>.</summary>
+    public TimeSpan Delay
+    {
+        get => _state.Delay;
+        set => _state.Delay = value;
+    }
+
+    /// <summary>The status List fails with in <see cref="GrpcKubeletMode.Error"/>.</summary>
+    public Status Error
+    {
+        get => _state.Error;
+        set => _state.Error = value;
+    }
+
+    /// <summary>Calls that reached the List handler.</summary>
+    public int Calls => Volatile.Read(ref _state.Calls);
+
+    /// <summary>The deadline the last call carried (UTC; <see cref="DateTime.MaxValue"/> for none).</summary>
+    public DateTime LastDeadline => _state.LastDeadline;
+
+    /// <summary>Starts a server on <paramref name="socketPath"/>.</summary>
+    public static async Task<GrpcStandInKubelet> StartAsync(string socketPath)
+    {
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ContentRootPath = Path.GetDirectoryName(socketPath),
+            EnvironmentName = "Production",
+        });
+        builder.Logging.ClearProviders();
+
+        // Explicit endpoints replace any ASPNETCORE_URLS / HTTP_PORTS from the environment: only the socket listens.
+        builder.WebHost.ConfigureKestrel(kestrel =>
+            kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http2));
+        builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(2));
+        var state = new State();
+        builder.Services.AddSingleton(state);
+        builder.Services.AddGrpc();
+        var app = builder.Build();
+        app.MapGrpcService<Lister>();
+        await app.StartAsync();
+        return new GrpcStandInKubelet(app, state, socketPath);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    /// <summary>What the test sets and the service reads, shared through the server's services.</summary>
+    private sealed class State
+    {
+        public volatile GrpcKubeletMode Mode;
+        public int Calls;
+
+        public ListPodResourcesResponse Pods { get; set; } = new();
+
+        public TimeSpan Delay { get; set; }
+
+        public Status Error { get; set; } = new(StatusCode.Unavailable, "kubelet is restarting");
+
+        public DateTime LastDeadline { get; set; }
+    }
+
+    /// <summary>The PodResourcesLister service, on the generated base class.</summary>
+    private sealed class Lister(State state) : PodResourcesLister.PodResourcesListerBase
+    {
+        public override async Task<ListPodResourcesResponse> List(ListPodResourcesRequest request, ServerCallContext context)
+        {
+            Interlocked.Increment(ref state.Calls);
+            state.LastDeadline = context.Deadline;
+            switch (state.Mode)
+            {
+                case GrpcKubeletMode.Delay:
+                    // Not context.CancellationToken: a kubelet that ignores the deadline, so the client's own must end the call.
+                    await Task.Delay(state.Delay);
+                    break;
+                case GrpcKubeletMode.Reset:
+                    context.GetHttpContext().Abort();
+                    break;
+                case GrpcKubeletMode.Error:
+                    throw new RpcException(state.Error);
+            }
+
+            return state.Pods;
+        }
+    }
+}
