@@ -109,7 +109,6 @@ internal sealed class KubeletPodResourcesSource : IJobSource, IDisposable
             HttpHandler = handler,
             DisposeHttpClient = true,
             MaxReceiveMessageSize = MaxReplyBytes,
-            ThrowOperationCanceledOnCancellation = true,
         });
         _client = new PodResourcesLister.PodResourcesListerClient(_channel);
     }
@@ -140,8 +139,10 @@ internal sealed class KubeletPodResourcesSource : IJobSource, IDisposable
             response = await _client.ListAsync(ListRequest, deadline: deadline, cancellationToken: cancellationToken)
                 .ResponseAsync.ConfigureAwait(false);
         }
-        catch (RpcException ex) when (!cancellationToken.IsCancellationRequested)
+        catch (RpcException ex)
         {
+            // The caller's cancellation ends the call as CANCELLED; it escapes as OperationCanceledException.
+            cancellationToken.ThrowIfCancellationRequested();
             return JobSourceResult.Failed(Describe(ex));
         }
 

@@ -83,7 +83,7 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
 
         var request = Assert.NotNull(kubelet.LastRequest);
         Assert.Equal(("HTTP/2", "application/grpc", "trailers"), (request.Protocol, request.ContentType, request.Te));
-        Assert.Matches("^[0-9]{1,8}[mu]$", request.GrpcTimeout);
+        Assert.InRange(ParseGrpcTimeout(request.GrpcTimeout), CallTimeout - TimeSpan.FromSeconds(1), CallTimeout);
         Assert.Equal(new byte[5], request.Body);
     }
 
@@ -207,7 +207,10 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Empty(result.Jobs);
-        Assert.Equal("kubelet List failed: grpc-status 13 (INTERNAL): Incomplete message.", result.Problem);
+        Assert.Equal(
+            "kubelet List failed: grpc-status 13 (INTERNAL): Error starting gRPC call. InvalidDataException: Unexpected end of "
+            + "content while reading the message content.",
+            result.Problem);
         kubelet.Mode = KubeletMode.Normal;
         await AssertRecoversAsync(source);
     }
@@ -273,6 +276,22 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
 
         Assert.Null(back.Problem);
         Assert.Equal(4, back.Jobs.Count);
+    }
+
+    /// <summary>A grpc-timeout header ("5S", "4999m"): up to 8 digits and a unit (PROTOCOL-HTTP2.md, "Timeout").</summary>
+    private static TimeSpan ParseGrpcTimeout(string? header)
+    {
+        Assert.Matches("^[0-9]{1,8}[HMSmun]$", header);
+        var value = long.Parse(header![..^1], System.Globalization.CultureInfo.InvariantCulture);
+        return header[^1] switch
+        {
+            'H' => TimeSpan.FromHours(value),
+            'M' => TimeSpan.FromMinutes(value),
+            'S' => TimeSpan.FromSeconds(value),
+            'm' => TimeSpan.FromMilliseconds(value),
+            'u' => TimeSpan.FromMicroseconds(value),
+            _ => TimeSpan.FromTicks(value / 100),
+        };
     }
 
     private static async Task AssertRecoversAsync(KubeletPodResourcesSource source)
@@ -349,7 +368,7 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
         {
             var d = new ContainerDevices { ResourceName = resource };
             d.DeviceIds.AddRange(ids);
-            d.NumaNodes.Add(0);
+            d.Topology = new TopologyInfo { Nodes = { new NUMANode { ID = 0 } } };
             container.Devices.Add(d);
         }
 
