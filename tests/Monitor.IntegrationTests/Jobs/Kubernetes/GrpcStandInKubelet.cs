@@ -1,9 +1,6 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Logging;
 using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
 
 namespace Monitor.IntegrationTests.Jobs.Kubernetes;
@@ -81,18 +78,7 @@ internal sealed class GrpcStandInKubelet : IAsyncDisposable
     /// <summary>Starts a server on <paramref name="socketPath"/>.</summary>
     public static async Task<GrpcStandInKubelet> StartAsync(string socketPath)
     {
-        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
-        {
-            Args = [],
-            ContentRootPath = Path.GetDirectoryName(socketPath),
-            EnvironmentName = "Production",
-        });
-        builder.Logging.ClearProviders();
-
-        // Explicit endpoints replace any ASPNETCORE_URLS / HTTP_PORTS from the environment: only the socket listens.
-        builder.WebHost.ConfigureKestrel(kestrel =>
-            kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http2));
-        builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(2));
+        var builder = StandInKubelet.CreateBuilder(socketPath);
         var state = new State();
         builder.Services.AddSingleton(state);
         builder.Services.AddGrpc();

@@ -131,19 +131,8 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     {
         await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Delay);
         kubelet.Delay = TimeSpan.FromSeconds(10);
-        using var source = new KubeletPodResourcesSource(SocketPath, HangTimeout);
-        var callsBefore = kubelet.Calls;
 
-        var clock = Stopwatch.StartNew();
-        var result = await source.RefreshAsync(CancellationToken.None);
-        clock.Stop();
-
-        Assert.Empty(result.Jobs);
-        Assert.Equal($"kubelet socket {SocketPath}: no answer within 500 ms", result.Problem);
-        Assert.Equal(callsBefore + 1, kubelet.Calls);
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
-        kubelet.Mode = GrpcKubeletMode.Normal;
-        await AssertRecoversAsync(source);
+        await AssertTimesOutThenRecoversAsync(() => kubelet.Calls, () => kubelet.Mode = GrpcKubeletMode.Normal);
     }
 
     [Fact]
@@ -151,19 +140,8 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
     {
         // The raw stand-in ignores grpc-timeout altogether: only the client's own deadline ends the call.
         await using var kubelet = await StartRawAsync(KubeletMode.Hang);
-        using var source = new KubeletPodResourcesSource(SocketPath, HangTimeout);
-        var callsBefore = kubelet.Calls;
 
-        var clock = Stopwatch.StartNew();
-        var result = await source.RefreshAsync(CancellationToken.None);
-        clock.Stop();
-
-        Assert.Empty(result.Jobs);
-        Assert.Equal($"kubelet socket {SocketPath}: no answer within 500 ms", result.Problem);
-        Assert.Equal(callsBefore + 1, kubelet.Calls);
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
-        kubelet.Mode = KubeletMode.Normal;
-        await AssertRecoversAsync(source);
+        await AssertTimesOutThenRecoversAsync(() => kubelet.Calls, () => kubelet.Mode = KubeletMode.Normal);
     }
 
     [Fact]
@@ -292,6 +270,28 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
             'u' => TimeSpan.FromMicroseconds(value),
             _ => TimeSpan.FromTicks(value / 100),
         };
+    }
+
+    /// <summary>
+    /// One call to a kubelet that does not answer in time: a failure naming the 500 ms deadline, after it and well
+    /// before the kubelet would have answered; then, the kubelet answering again (<paramref name="answerAgain"/>), the
+    /// same source reads it.
+    /// </summary>
+    private async Task AssertTimesOutThenRecoversAsync(Func<int> calls, Action answerAgain)
+    {
+        using var source = new KubeletPodResourcesSource(SocketPath, HangTimeout);
+        var callsBefore = calls();
+
+        var clock = Stopwatch.StartNew();
+        var result = await source.RefreshAsync(CancellationToken.None);
+        clock.Stop();
+
+        Assert.Empty(result.Jobs);
+        Assert.Equal($"kubelet socket {SocketPath}: no answer within 500 ms", result.Problem);
+        Assert.Equal(callsBefore + 1, calls());
+        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(450), TimeSpan.FromSeconds(3));
+        answerAgain();
+        await AssertRecoversAsync(source);
     }
 
     private static async Task AssertRecoversAsync(KubeletPodResourcesSource source)

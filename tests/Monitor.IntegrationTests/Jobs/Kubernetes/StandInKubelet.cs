@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
+using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Google.Protobuf;
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Jobs.Kubernetes;
 using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
@@ -61,6 +61,19 @@ internal sealed class StandInKubelet : IAsyncDisposable
     /// <summary>Starts a server on <paramref name="socketPath"/>.</summary>
     public static async Task<StandInKubelet> StartAsync(string socketPath)
     {
+        var app = CreateBuilder(socketPath).Build();
+        var kubelet = new StandInKubelet(app, socketPath);
+        app.Run(kubelet.HandleAsync);
+        await app.StartAsync();
+        return kubelet;
+    }
+
+    /// <summary>
+    /// A host that listens on <paramref name="socketPath"/> (HTTP/2 only) and nothing else, without logging: what
+    /// both stand-in kubelets are built on.
+    /// </summary>
+    internal static WebApplicationBuilder CreateBuilder(string socketPath)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -73,11 +86,7 @@ internal sealed class StandInKubelet : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http2));
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(2));
-        var app = builder.Build();
-        var kubelet = new StandInKubelet(app, socketPath);
-        app.Run(kubelet.HandleAsync);
-        await app.StartAsync();
-        return kubelet;
+        return builder;
     }
 
     /// <inheritdoc />
