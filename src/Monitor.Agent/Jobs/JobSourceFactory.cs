@@ -16,8 +16,7 @@ internal sealed record JobSourceOptions(
     bool Kubernetes,
     string KubeletSocket,
     TimeSpan KubeletTimeout,
-    bool Processes,
-    TimeProvider Time);
+    bool Processes);
 
 /// <summary>The sources built from <see cref="JobSourceOptions"/>: all of them in refresh order, and the two the jobs collector also uses directly.</summary>
 internal sealed record JobSources(IReadOnlyList<IJobSource> All, SlurmCgroupSource? Cgroups, ProcessJobResolver? Processes);
@@ -58,7 +57,7 @@ internal static class JobSourceFactory
 
         if (options.Kubernetes)
         {
-            sources.Add(new KubeletPodResourcesSource(options.KubeletSocket, options.KubeletTimeout, timeProvider: options.Time));
+            sources.Add(new KubeletPodResourcesSource(options.KubeletSocket, options.KubeletTimeout));
         }
 
         ProcessJobResolver? processes = null;

@@ -52,7 +52,6 @@ internal sealed class KubeletPodResourcesSource : IJobSource, IDisposable
     private readonly GrpcChannel _channel;
     private readonly PodResourcesLister.PodResourcesListerClient _client;
     private readonly TimeSpan _timeout;
-    private readonly TimeProvider _time;
     private readonly string _timeoutText;
     private readonly HashSet<string> _exactNames = new(StringComparer.Ordinal);
     private readonly List<string> _prefixes = [];
@@ -64,8 +63,7 @@ internal sealed class KubeletPodResourcesSource : IJobSource, IDisposable
     /// with that prefix).
     /// </summary>
     public KubeletPodResourcesSource(
-        string socketPath = DefaultSocketPath, TimeSpan? timeout = null, IEnumerable<string>? resourceNames = null,
-        TimeProvider? timeProvider = null)
+        string socketPath = DefaultSocketPath, TimeSpan? timeout = null, IEnumerable<string>? resourceNames = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(socketPath);
         _timeout = timeout ?? DefaultTimeout;
@@ -84,7 +82,6 @@ internal sealed class KubeletPodResourcesSource : IJobSource, IDisposable
         }
 
         SocketPath = socketPath;
-        _time = timeProvider ?? TimeProvider.System;
         _timeoutText = FormatDuration(_timeout);
 
         // Throws for a path longer than sun_path (108 bytes): a configuration error, reported at startup.
@@ -135,7 +132,9 @@ internal sealed class KubeletPodResourcesSource : IJobSource, IDisposable
         ListPodResourcesResponse response;
         try
         {
-            var deadline = _time.GetUtcNow().UtcDateTime + _timeout;
+            // Grpc.Net.Client measures a deadline against the system clock (and sends what is left as grpc-timeout),
+            // so the deadline comes from that clock, not from an injected TimeProvider.
+            var deadline = TimeProvider.System.GetUtcNow().UtcDateTime + _timeout;
             response = await _client.ListAsync(ListRequest, deadline: deadline, cancellationToken: cancellationToken)
                 .ResponseAsync.ConfigureAwait(false);
         }
