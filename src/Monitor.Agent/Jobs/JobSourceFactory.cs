@@ -16,7 +16,8 @@ internal sealed record JobSourceOptions(
     bool Kubernetes,
     string KubeletSocket,
     TimeSpan KubeletTimeout,
-    bool Processes);
+    bool Processes,
+    TimeProvider Time);
 
 /// <summary>The sources built from <see cref="JobSourceOptions"/>: all of them in refresh order, and the two the jobs collector also uses directly.</summary>
 internal sealed record JobSources(IReadOnlyList<IJobSource> All, SlurmCgroupSource? Cgroups, ProcessJobResolver? Processes);
@@ -57,7 +58,7 @@ internal static class JobSourceFactory
 
         if (options.Kubernetes)
         {
-            sources.Add(new KubeletPodResourcesSource(options.KubeletSocket, options.KubeletTimeout));
+            sources.Add(new KubeletPodResourcesSource(options.KubeletSocket, options.KubeletTimeout, timeProvider: options.Time));
         }
 
         ProcessJobResolver? processes = null;

@@ -96,7 +96,8 @@ internal sealed partial class JobsCollector : ICollector
             Kubernetes: Flag(settings["kubernetes"], false),
             KubeletSocket: settings["kubelet-socket"] is { Length: > 0 } socket ? socket : KubeletPodResourcesSource.DefaultSocketPath,
             KubeletTimeout: Flag(settings["kubernetes"], false) ? context.PositiveDuration("kubelet-timeout", "5s") : TimeSpan.FromSeconds(5),
-            Processes: Flag(settings["processes"], true)));
+            Processes: Flag(settings["processes"], true),
+            Time: context.Time));
 
         var g = context.Group;
         _sourceUp = g.Gauge("job_source_up", "Whether the job source's last refresh worked (1) or not (0; see the log).", "source");

@@ -1,6 +1,5 @@
 using Monitor.Agent.Jobs;
 using Monitor.Agent.Jobs.Kubernetes;
-using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
 
 namespace Monitor.Agent.Tests.Jobs.Kubernetes;
 
@@ -150,18 +149,6 @@ public sealed class KubeletPodResourcesSourceTests
         Assert.Throws<ArgumentException>(() => new KubeletPodResourcesSource(resourceNames: [""]));
         Assert.Throws<ArgumentException>(() => new KubeletPodResourcesSource(socketPath: ""));
     }
-
-    [Fact]
-    public void Constructor_RefusesAPathLongerThanSunPath() =>
-        Assert.ThrowsAny<ArgumentException>(() => new KubeletPodResourcesSource("/" + new string('s', 200)));
-
-    [Theory]
-    [InlineData(5_000, "5 s")]
-    [InlineData(60_000, "60 s")]
-    [InlineData(500, "500 ms")]
-    [InlineData(1_500, "1500 ms")]
-    public void FormatDuration_WholeSecondsOrMilliseconds(int milliseconds, string text) =>
-        Assert.Equal(text, KubeletPodResourcesSource.FormatDuration(TimeSpan.FromMilliseconds(milliseconds)));
 
     [Fact]
     public void Name_IsKubernetes()

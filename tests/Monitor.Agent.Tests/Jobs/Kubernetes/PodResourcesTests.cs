@@ -1,13 +1,12 @@
 using System.Text;
-using Google.Protobuf;
-using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
+using Monitor.Agent.Jobs.Kubernetes;
 
 namespace Monitor.Agent.Tests.Jobs.Kubernetes;
 
 /// <summary>
-/// The PodResources v1 messages generated from Protos/podresources_v1.proto against bytes built here from the protobuf
-/// wire format by hand (tags <c>field &lt;&lt; 3 | wire type</c>, base-128 varints), with the field numbers of
-/// k8s.io/kubelet/pkg/apis/podresources/v1/api.proto, so a wrong field number or type in that .proto fails here.
+/// The hand-written PodResources v1 codec against bytes built here from the protobuf wire format by hand (tags
+/// <c>field &lt;&lt; 3 | wire type</c>, base-128 varints), with the field numbers of
+/// k8s.io/kubelet/pkg/apis/podresources/v1/api.proto, so a wrong field number or wire type in the codec fails here.
 /// </summary>
 public sealed class PodResourcesTests
 {
@@ -21,7 +20,7 @@ public sealed class PodResourcesTests
     [Fact]
     public void Parse_HandBuiltBytes_ReadsEveryField()
     {
-        var response = Parse(HandBuiltTwoPods());
+        var response = ListPodResourcesResponse.Parse(HandBuiltTwoPods());
 
         Assert.Equal(
             """
@@ -45,7 +44,7 @@ public sealed class PodResourcesTests
         var trainer = new ContainerResources { Name = "trainer" };
         var gpus = new ContainerDevices { ResourceName = "nvidia.com/gpu" };
         gpus.DeviceIds.AddRange(["GPU-a", "GPU-b"]);
-        gpus.Topology = Topology(1);
+        gpus.NumaNodes.Add(1);
         trainer.Devices.Add(gpus);
         trainer.CpuIds.AddRange([2, 3, 300]);
         train.Containers.Add(trainer);
@@ -74,7 +73,7 @@ public sealed class PodResourcesTests
                 var container = new ContainerResources { Name = "c" + c };
                 var devices = new ContainerDevices { ResourceName = c == 0 ? "nvidia.com/gpu" : "nvidia.com/mig-1g.10gb" };
                 devices.DeviceIds.AddRange(["GPU-0::" + c, "MIG-ünïcode-" + c, new string('x', 300)]);
-                devices.Topology = Topology(0, 1, long.MaxValue);
+                devices.NumaNodes.AddRange([0, 1, long.MaxValue]);
                 container.Devices.Add(devices);
                 container.CpuIds.AddRange([0, -1, long.MinValue, 127, 128]);
                 pod.Containers.Add(container);
@@ -84,7 +83,7 @@ public sealed class PodResourcesTests
         }
 
         var bytes = response.ToByteArray();
-        var parsed = Parse(bytes);
+        var parsed = ListPodResourcesResponse.Parse(bytes);
 
         Assert.Equal(Describe(response), Describe(parsed));
         Assert.Contains("cpus=[0,-1,-9223372036854775808,127,128]", Describe(parsed), StringComparison.Ordinal);
@@ -93,7 +92,18 @@ public sealed class PodResourcesTests
 
     [Fact]
     public void Parse_EmptyInput_IsAResponseWithoutPods() =>
-        Assert.Empty(Parse([]).PodResources);
+        Assert.Empty(ListPodResourcesResponse.Parse([]).PodResources);
+
+    [Fact]
+    public void Parse_AtAnOffsetInsideALargerBuffer_ReadsOnlyThatSlice()
+    {
+        var message = HandBuiltTwoPods();
+        byte[] buffer = [0xFF, 0xFF, 0xFF, .. message, 0x07, 0x07];
+
+        var parsed = ListPodResourcesResponse.Parse(buffer, 3, message.Length);
+
+        Assert.Equal(Describe(ListPodResourcesResponse.Parse(message)), Describe(parsed));
+    }
 
     [Fact]
     public void Parse_UnknownFieldsOfEveryWireTypeAtEveryLevel_AreSkipped()
@@ -114,7 +124,7 @@ public sealed class PodResourcesTests
                 Str(1, "trainer"),
                 Unknown(),
                 Msg(2, Str(1, "nvidia.com/gpu"), Unknown(), Str(2, "GPU-a"), Msg(3, Unknown(), Msg(1, Unknown(), VarintField(1, 1)))),
-                // ContainerMemory, which the agent does not read, and DynamicResource, which the .proto leaves out.
+                // ContainerMemory and DynamicResource, which the agent does not read.
                 Msg(4, Str(1, "memory"), VarintField(2, 1 << 30)),
                 Msg(5, Str(2, "claim"), Str(3, "ml"))));
         bytes = Cat(Unknown(), bytes, Unknown());
@@ -126,7 +136,7 @@ public sealed class PodResourcesTests
                 nvidia.com/gpu [GPU-a] numa=[1]
 
             """,
-            Describe(Parse(bytes)));
+            Describe(ListPodResourcesResponse.Parse(bytes)));
     }
 
     [Fact]
@@ -135,7 +145,7 @@ public sealed class PodResourcesTests
         // Field 1 (name) as a varint: not the string the schema says, so not read as the name.
         var bytes = Msg(1, VarintField(1, 42), Str(2, "ml"));
 
-        var pod = Assert.Single(Parse(bytes).PodResources);
+        var pod = Assert.Single(ListPodResourcesResponse.Parse(bytes).PodResources);
 
         Assert.Equal(("", "ml"), (pod.Name, pod.Namespace));
     }
@@ -145,25 +155,25 @@ public sealed class PodResourcesTests
     {
         var bytes = Msg(1, Msg(3, Str(1, "c"), VarintField(3, 7), VarintField(3, ulong.MaxValue), Msg(3, Varint(8))));
 
-        var container = Assert.Single(Assert.Single(Parse(bytes).PodResources).Containers);
+        var container = Assert.Single(Assert.Single(ListPodResourcesResponse.Parse(bytes).PodResources).Containers);
 
         Assert.Equal([7L, -1L, 8L], container.CpuIds);
     }
 
     [Fact]
-    public void Parse_TruncatedAnywhere_EitherDecodesOrThrowsInvalidProtocolBuffer()
+    public void Parse_TruncatedAnywhere_EitherDecodesOrThrowsInvalidData()
     {
         var message = HandBuiltTwoPods();
-        var firstPod = Parse(message).PodResources[0];
+        var firstPod = ListPodResourcesResponse.Parse(message).PodResources[0];
         var decodedAt = new List<int>();
         for (var length = 1; length < message.Length; length++)
         {
             try
             {
-                Parse(message[..length]);
+                ListPodResourcesResponse.Parse(message[..length]);
                 decodedAt.Add(length);
             }
-            catch (InvalidProtocolBufferException)
+            catch (InvalidDataException)
             {
                 // A cut inside a field.
             }
@@ -180,18 +190,18 @@ public sealed class PodResourcesTests
     {
         var message = Msg(1, Str(1, "train-0"));
 
-        var ex = Assert.Throws<InvalidProtocolBufferException>(() => Parse(message[..^2]));
+        var ex = Assert.Throws<InvalidDataException>(() => ListPodResourcesResponse.Parse(message[..^2]));
 
         Assert.Contains("truncated", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]
-    public void Parse_EmbeddedLengthPastTheEnd_ThrowsInvalidProtocolBuffer()
+    public void Parse_EmbeddedLengthPastTheEnd_ThrowsInvalidData()
     {
         // A pod claiming 100 bytes with 3 present.
         byte[] bytes = [.. Tag(1, LengthDelimitedType), .. Varint(100), .. Str(1, "p")];
 
-        Assert.Throws<InvalidProtocolBufferException>(() => Parse(bytes));
+        Assert.Throws<InvalidDataException>(() => ListPodResourcesResponse.Parse(bytes));
     }
 
     [Theory]
@@ -202,11 +212,11 @@ public sealed class PodResourcesTests
     [InlineData(new byte[] { 0x08, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01 })] // 11-byte varint
     [InlineData(new byte[] { 0x0A, 0x03, 0x12, 0x01, 0xC3 })] // pod { namespace = "\xC3" }: not UTF-8
     [InlineData(new byte[] { 0x3C, 0x68, 0x74, 0x6D, 0x6C, 0x3E })] // "<html>"
-    public void Parse_MalformedInput_ThrowsInvalidProtocolBuffer(byte[] bytes) =>
-        Assert.Throws<InvalidProtocolBufferException>(() => Parse(bytes));
+    public void Parse_MalformedInput_ThrowsInvalidData(byte[] bytes) =>
+        Assert.Throws<InvalidDataException>(() => ListPodResourcesResponse.Parse(bytes));
 
     [Fact]
-    public void Parse_RandomBytes_NeverThrowsAnythingButInvalidProtocolBuffer()
+    public void Parse_RandomBytes_NeverThrowsAnythingButInvalidData()
     {
         var random = new Random(5);
         var decoded = 0;
@@ -216,10 +226,10 @@ public sealed class PodResourcesTests
             random.NextBytes(bytes);
             try
             {
-                Parse(bytes);
+                ListPodResourcesResponse.Parse(bytes);
                 decoded++;
             }
-            catch (InvalidProtocolBufferException)
+            catch (InvalidDataException)
             {
                 // What garbage should give.
             }
@@ -255,21 +265,12 @@ public sealed class PodResourcesTests
                 foreach (var devices in container.Devices)
                 {
                     text.Append("    ").Append(devices.ResourceName).Append(" [").AppendJoin(',', devices.DeviceIds)
-                        .Append("] numa=[").AppendJoin(',', devices.Topology?.Nodes.Select(n => n.ID) ?? []).Append("]\n");
+                        .Append("] numa=[").AppendJoin(',', devices.NumaNodes).Append("]\n");
                 }
             }
         }
 
         return text.ToString();
-    }
-
-    private static ListPodResourcesResponse Parse(byte[] bytes) => ListPodResourcesResponse.Parser.ParseFrom(bytes);
-
-    private static TopologyInfo Topology(params long[] nodes)
-    {
-        var topology = new TopologyInfo();
-        topology.Nodes.AddRange(nodes.Select(id => new NUMANode { ID = id }));
-        return topology;
     }
 
     private static byte[] Varint(ulong value)

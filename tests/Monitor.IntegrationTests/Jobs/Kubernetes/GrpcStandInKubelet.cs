@@ -1,7 +1,7 @@
 using Grpc.Core;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
+using Monitor.IntegrationTests.Jobs.Kubernetes.PodResourcesV1;
 
 namespace Monitor.IntegrationTests.Jobs.Kubernetes;
 
@@ -23,8 +23,8 @@ internal enum GrpcKubeletMode
 
 /// <summary>
 /// A kubelet pod-resources server for tests built from the real parts: Grpc.AspNetCore serving the server code
-/// Grpc.Tools generates from the agent's podresources_v1.proto, on Kestrel listening on a unix socket (HTTP/2 only) and
-/// on nothing else. Started and stopped by the test.
+/// Grpc.Tools generates from Protos/podresources_v1.proto, on Kestrel listening on a unix socket (HTTP/2 only) and on
+/// nothing else; the agent's hand-written client talks to it as to a kubelet. Started and stopped by the test.
 /// </summary>
 internal sealed class GrpcStandInKubelet : IAsyncDisposable
 {
@@ -54,6 +54,12 @@ internal sealed class GrpcStandInKubelet : IAsyncDisposable
         get => _state.Pods;
         set => _state.Pods = value;
     }
+
+    /// <summary>
+    /// Sets <see cref="Pods"/> from a reply encoded by the agent's own hand-written messages, decoded by the generated
+    /// parser: the two agree on the wire, or this throws.
+    /// </summary>
+    public void SetPods(byte[] encoded) => Pods = ListPodResourcesResponse.Parser.ParseFrom(encoded);
 
     /// <summary>How long List waits in <see cref="GrpcKubeletMode.Delay"/>.</summary>
     public TimeSpan Delay

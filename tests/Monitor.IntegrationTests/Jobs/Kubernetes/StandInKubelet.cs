@@ -1,16 +1,14 @@
 using System.Buffers.Binary;
-using Google.Protobuf;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.Logging;
 using Monitor.Agent.Jobs.Kubernetes;
-using Monitor.Agent.Jobs.Kubernetes.PodResourcesV1;
 
 namespace Monitor.IntegrationTests.Jobs.Kubernetes;
 
-/// <summary>How the raw stand-in kubelet answers List.</summary>
+/// <summary>How the stand-in kubelet answers List.</summary>
 internal enum KubeletMode
 {
     /// <summary>The pods, framed, with trailers grpc-status: 0.</summary>
@@ -24,13 +22,19 @@ internal enum KubeletMode
 
     /// <summary>A frame header announcing 1000 bytes, then 10, then grpc-status: 0.</summary>
     BadFrame,
+
+    /// <summary>No message; trailers grpc-status: 14 with a percent-encoded grpc-message.</summary>
+    GrpcError,
+
+    /// <summary>A trailers-only reply: grpc-status: 7 in the response headers, no body.</summary>
+    GrpcErrorTrailersOnly,
 }
 
 /// <summary>
-/// A raw kubelet pod-resources server for tests: Kestrel on a unix socket speaking HTTP/2 only, answering
-/// <c>/v1.PodResourcesLister/List</c> with gRPC's length-prefixed framing and trailers written by hand, so it can send
-/// what no real gRPC server sends (garbage, a short frame, no answer whatever the deadline). The well-behaved kubelet
-/// is <see cref="GrpcStandInKubelet"/>. It listens on nothing but that socket.
+/// A kubelet pod-resources server for tests: Kestrel on a unix socket speaking HTTP/2 only, answering
+/// <c>/v1.PodResourcesLister/List</c> with gRPC's length-prefixed framing and trailers, written by hand as the
+/// client is, so it can send what no real gRPC server sends (garbage, a short frame, no answer whatever the deadline).
+/// The real gRPC server is <see cref="GrpcStandInKubelet"/>. It listens on nothing but that socket.
 /// </summary>
 internal sealed class StandInKubelet : IAsyncDisposable
 {
@@ -127,6 +131,15 @@ internal sealed class StandInKubelet : IAsyncDisposable
                     // The client reset the stream or the server is stopping.
                 }
 
+                return;
+            case KubeletMode.GrpcErrorTrailersOnly:
+                response.Headers["grpc-status"] = "7";
+                response.Headers["grpc-message"] = "pod-resources%20access%20denied";
+                return;
+            case KubeletMode.GrpcError:
+                await response.StartAsync(context.RequestAborted);
+                response.AppendTrailer("grpc-status", "14");
+                response.AppendTrailer("grpc-message", "kubelet%20is%20restarting");
                 return;
             case KubeletMode.Garbage:
                 var garbage = new byte[64];
