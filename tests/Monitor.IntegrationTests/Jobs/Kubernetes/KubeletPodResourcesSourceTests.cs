@@ -250,32 +250,23 @@ public sealed class KubeletPodResourcesSourceTests : IDisposable
         await AssertReadsTheNodeAsync(source);
     }
 
-    [Fact]
-    public async Task Refresh_RealGrpcServerFailsWithAStatus_ReportsStatusAndMessage_ThenRecovers()
+    /// <summary>A real server's status: in trailers after headers, or trailers-only; the message percent-encoded on the wire.</summary>
+    [Theory]
+    [InlineData(StatusCode.Unavailable, "kubelet is restarting", "kubelet List failed: grpc-status 14 (UNAVAILABLE): kubelet is restarting")]
+    [InlineData(StatusCode.PermissionDenied, "pod-resources access denied: 100% ünïcode",
+        "kubelet List failed: grpc-status 7 (PERMISSION_DENIED): pod-resources access denied: 100% ünïcode")]
+    public async Task Refresh_RealGrpcServerFailsWithAStatus_ReportsStatusAndMessage_ThenRecovers(StatusCode code, string message, string problem)
     {
         await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Error);
-        kubelet.Error = new Status(StatusCode.Unavailable, "kubelet is restarting");
+        kubelet.Error = new Status(code, message);
         using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
 
         var result = await source.RefreshAsync(CancellationToken.None);
 
         Assert.Empty(result.Jobs);
-        Assert.Equal("kubelet List failed: grpc-status 14 (UNAVAILABLE): kubelet is restarting", result.Problem);
+        Assert.Equal(problem, result.Problem);
         kubelet.Mode = GrpcKubeletMode.Normal;
         await AssertReadsTheNodeAsync(source);
-    }
-
-    [Fact]
-    public async Task Refresh_RealGrpcServerStatusWithAnEncodedMessage_ReportsItDecoded()
-    {
-        await using var kubelet = await StartGrpcAsync(GrpcKubeletMode.Error);
-        kubelet.Error = new Status(StatusCode.PermissionDenied, "pod-resources access denied: 100% ünïcode");
-        using var source = new KubeletPodResourcesSource(SocketPath, CallTimeout);
-
-        var result = await source.RefreshAsync(CancellationToken.None);
-
-        Assert.Empty(result.Jobs);
-        Assert.Equal("kubelet List failed: grpc-status 7 (PERMISSION_DENIED): pod-resources access denied: 100% ünïcode", result.Problem);
     }
 
     [Fact]
