@@ -4,7 +4,7 @@ using Monitor.Testing;
 namespace Monitor.IntegrationTests.Jobs.Kubernetes;
 
 /// <summary>
-/// The agent with simulated GPUs and the jobs collector reading a stand-in kubelet: pods show up as jobs on their
+/// The agent with simulated GPUs and the jobs collector reading a stand-in kubelet (a real gRPC server): pods show up as jobs on their
 /// GPUs (whole and time-sliced), and a kubelet that goes away only turns its own source's health to 0.
 /// </summary>
 [Trait("Category", "AgentProcess")]
@@ -18,11 +18,11 @@ public sealed class KubernetesJobsAgentTests : IDisposable
     public async Task Agent_PodsOnSimulatedGpus_ThenKubeletGone()
     {
         var socket = _tree.Path("kubelet.sock");
-        var kubelet = await StandInKubelet.StartAsync(socket);
-        kubelet.Pods = Pods(
+        var kubelet = await GrpcStandInKubelet.StartAsync(socket);
+        kubelet.SetPods(Pods(
             ("ml", "train-0", "trainer", ["GPU-5131d000-0000-4000-8000-000000000000", "GPU-5131d000-0000-4000-8000-000000000001"]),
             ("shared", "nb-a", "jupyter", ["GPU-5131d000-0000-4000-8000-000000000002::1"]),
-            ("shared", "nb-b", "jupyter", ["GPU-5131d000-0000-4000-8000-000000000002::2"]));
+            ("shared", "nb-b", "jupyter", ["GPU-5131d000-0000-4000-8000-000000000002::2"])).ToByteArray());
         await using var agent = await AgentProcess.StartAsync(
             "--gpu.simulate=4", "--collector.disable-defaults", "--collector.gpu", "--collector.jobs", "--collector.jobs.interval=1s",
             "--collector.jobs.kubernetes", $"--collector.jobs.kubelet-socket={socket}", "--collector.jobs.grace-period=2s");

@@ -33,7 +33,8 @@ internal enum KubeletMode
 /// <summary>
 /// A kubelet pod-resources server for tests: Kestrel on a unix socket speaking HTTP/2 only, answering
 /// <c>/v1.PodResourcesLister/List</c> with gRPC's length-prefixed framing and trailers, written by hand as the
-/// client is. It listens on nothing but that socket.
+/// client is, so it can send what no real gRPC server sends (garbage, a short frame, no answer whatever the deadline).
+/// The real gRPC server is <see cref="GrpcStandInKubelet"/>. It listens on nothing but that socket.
 /// </summary>
 internal sealed class StandInKubelet : IAsyncDisposable
 {
@@ -64,6 +65,19 @@ internal sealed class StandInKubelet : IAsyncDisposable
     /// <summary>Starts a server on <paramref name="socketPath"/>.</summary>
     public static async Task<StandInKubelet> StartAsync(string socketPath)
     {
+        var app = CreateBuilder(socketPath).Build();
+        var kubelet = new StandInKubelet(app, socketPath);
+        app.Run(kubelet.HandleAsync);
+        await app.StartAsync();
+        return kubelet;
+    }
+
+    /// <summary>
+    /// A host that listens on <paramref name="socketPath"/> (HTTP/2 only) and nothing else, without logging: what
+    /// both stand-in kubelets are built on.
+    /// </summary>
+    internal static WebApplicationBuilder CreateBuilder(string socketPath)
+    {
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -76,11 +90,7 @@ internal sealed class StandInKubelet : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(kestrel =>
             kestrel.ListenUnixSocket(socketPath, listen => listen.Protocols = HttpProtocols.Http2));
         builder.WebHost.UseShutdownTimeout(TimeSpan.FromSeconds(2));
-        var app = builder.Build();
-        var kubelet = new StandInKubelet(app, socketPath);
-        app.Run(kubelet.HandleAsync);
-        await app.StartAsync();
-        return kubelet;
+        return builder;
     }
 
     /// <inheritdoc />
