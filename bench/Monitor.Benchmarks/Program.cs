@@ -1,5 +1,11 @@
 using BenchmarkDotNet.Running;
 
+if (args.Length > 2 && args[0] == "exposition-serve")
+{
+    await Monitor.Benchmarks.Exposition.PrometheusNetBenchmarks.ServeAsync(args[1], int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
+    return;
+}
+
 if (args.Length > 0 && args[0] == "es-throughput")
 {
     var culture = System.Globalization.CultureInfo.InvariantCulture;

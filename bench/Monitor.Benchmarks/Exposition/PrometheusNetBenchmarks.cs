@@ -1,6 +1,10 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
 using Microsoft.Extensions.Configuration;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Monitor.Agent.Collectors;
 using Monitor.Agent.Configuration;
@@ -107,6 +111,45 @@ public class PrometheusNetBenchmarks
     {
         PrometheusNetText();
         return System.Text.Encoding.UTF8.GetString(_stream.GetBuffer(), 0, (int)_stream.Length);
+    }
+
+    /// <summary>
+    /// Serves the node-shaped registry on 127.0.0.1:<paramref name="port"/>/metrics through <paramref name="writer"/>
+    /// ("ours" or "prometheus-net") from a minimal Kestrel host, until killed: <c>bench/prometheus-net-rss.sh</c> scrapes
+    /// one process of each and compares their RSS (issue 19).
+    /// </summary>
+    public static async Task ServeAsync(string writer, int port)
+    {
+        var families = TextParser.Parse(RenderSource("node-shaped"), ExpositionFormat.Text004)
+            .Where(f => f.Samples.Count > 0 && f.Type is ParsedMetricType.Counter or ParsedMetricType.Gauge or ParsedMetricType.Unknown)
+            .ToList();
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
+        var app = builder.Build();
+        if (writer == "ours")
+        {
+            var registry = BuildOurs(families);
+            app.Run(async context =>
+            {
+                using var buffer = new PooledBufferWriter(256 * 1024);
+                registry.WriteTo(buffer, ExpositionFormat.Text004);
+                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+                context.Response.ContentLength = buffer.WrittenCount;
+                await context.Response.Body.WriteAsync(buffer.WrittenMemory);
+            });
+        }
+        else
+        {
+            var registry = BuildTheirs(families);
+            app.Run(async context =>
+            {
+                context.Response.ContentType = "text/plain; version=0.0.4; charset=utf-8";
+                await registry.CollectAndExportAsTextAsync(context.Response.Body, Prom.ExpositionFormat.PrometheusText, context.RequestAborted);
+            });
+        }
+
+        await app.RunAsync();
     }
 
     private static HashSet<string> Lines(string text) => new(text.Split('\n'), StringComparer.Ordinal);
