@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
 
 namespace Monitor.Agent.Collectors;
@@ -29,15 +30,51 @@ internal static partial class KernelFile
     private const int EISDIR = 21;
     private const int ENOTDIR = 20;
 
+    /// <summary>procfs' <c>f_type</c> (PROC_SUPER_MAGIC).</summary>
+    private const uint ProcSuperMagic = 0x9fa0;
+
+    /// <summary>The most descriptors kept open (<see cref="KeptNames"/> has fewer).</summary>
+    internal const int MaxKept = 32;
+
+    /// <summary>
+    /// The procfs files, relative to the procfs root, whose descriptor is kept open after the first read: system-wide
+    /// files that exist for the life of the kernel and that procfs regenerates on every read from offset 0 (seq_file
+    /// and sysctl handlers). Per-process, per-device and per-mount files are not here: a device can go and come back as
+    /// another file.
+    /// </summary>
+    private static readonly HashSet<string> KeptNames = new(StringComparer.Ordinal)
+    {
+        "stat", "meminfo", "vmstat", "loadavg", "diskstats", "schedstat", "pressure/cpu", "pressure/io", "pressure/memory",
+        "pressure/irq", "net/netstat", "net/snmp", "net/snmp6", "net/dev", "net/sockstat", "net/sockstat6", "net/udp",
+        "net/udp6", "net/arp", "net/softnet_stat", "sys/fs/file-nr", "sys/net/netfilter/nf_conntrack_count",
+        "sys/net/netfilter/nf_conntrack_max", "sys/kernel/random/entropy_avail", "sys/kernel/random/poolsize",
+    };
+
+    private static readonly ConcurrentDictionary<string, int> Kept = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, bool> ProcRoots = new(StringComparer.Ordinal);
+
     /// <summary>Opens <paramref name="path"/> read-only; dispose the result to close it.</summary>
+    /// <remarks>
+    /// A file of <see cref="KeptNames"/> under a real procfs mount stays open after its first read and is read with
+    /// pread from offset 0 from then on: open and close were half the cost of reading such a file (a path walk and a
+    /// seq_file set-up each time), and a default scrape reads about twenty of them. Fixture trees on an ordinary file
+    /// system are never kept, so a test that rewrites a file reads the new one.
+    /// </remarks>
     public static Descriptor Open(string path)
     {
+        if (Kept.TryGetValue(path, out var kept))
+        {
+            return new Descriptor(kept, path, keep: true);
+        }
+
         while (true)
         {
             var fd = OpenNative(path, ReadOnlyCloseOnExec);
             if (fd >= 0)
             {
-                return new Descriptor(fd, path);
+                // The loser of a race to keep the same path closes its own descriptor as usual.
+                var keep = IsKeptName(path) && Kept.Count < MaxKept && Kept.TryAdd(path, fd);
+                return new Descriptor(fd, path, keep);
             }
 
             var errno = Marshal.GetLastPInvokeError();
@@ -48,8 +85,25 @@ internal static partial class KernelFile
         }
     }
 
+    /// <summary>True when <paramref name="path"/> is one of <see cref="KeptNames"/> under a procfs mount.</summary>
+    internal static bool IsKeptName(string path)
+    {
+        foreach (var name in KeptNames)
+        {
+            if (path.Length > name.Length + 1 && path.EndsWith(name, StringComparison.Ordinal) && path[^(name.Length + 1)] == '/')
+            {
+                var root = path[..^(name.Length + 1)];
+                // The mount's root only (it has "self"): /proc/<pid>/stat and /proc/<pid>/net/dev end the same way and
+                // belong to processes that come and go.
+                return ProcRoots.GetOrAdd(root, static r => StatFs(r, out var buffer) == 0 && (uint)buffer.Type == ProcSuperMagic && Directory.Exists(r + "/self"));
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>An open file descriptor; a struct, so opening a file allocates nothing.</summary>
-    internal readonly struct Descriptor(int fd, string path) : IDisposable
+    internal readonly struct Descriptor(int fd, string path, bool keep = false) : IDisposable
     {
         /// <summary>Reads at <paramref name="offset"/> into <paramref name="buffer"/>; 0 at end of file.</summary>
         public unsafe int Read(Span<byte> buffer, long offset)
@@ -73,7 +127,13 @@ internal static partial class KernelFile
             }
         }
 
-        public void Dispose() => _ = CloseNative(fd);
+        public void Dispose()
+        {
+            if (!keep)
+            {
+                _ = CloseNative(fd);
+            }
+        }
     }
 
     /// <summary>The exception .NET's file APIs throw for <paramref name="errno"/> on <paramref name="path"/>.</summary>
@@ -91,6 +151,9 @@ internal static partial class KernelFile
 
     [LibraryImport("libc", EntryPoint = "pread64", SetLastError = true)]
     private static unsafe partial nint PRead(int fd, byte* buffer, nuint count, long offset);
+
+    [LibraryImport("libc", EntryPoint = "statfs", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int StatFs(string path, out Filesystem.LibcStatFs.NativeStatFs buffer);
 
     [LibraryImport("libc", EntryPoint = "close")]
     private static partial int CloseNative(int fd);

@@ -91,7 +91,7 @@ internal static class AgentFlags
         new("web.telemetry-path", Keys.TelemetryPath, "/metrics", "Path under which to expose metrics.", FlagKind.String),
         new("web.config.file", Keys.WebConfigFile, "", "Path to a web configuration file (exporter-toolkit format) that enables TLS and/or basic authentication.", FlagKind.String),
         new("web.max-requests", Keys.MaxRequests, "40", "Maximum number of parallel requests that do work (the metrics path and /api/v1/jobs); more get 503 at once. 0 disables the limit.", FlagKind.Int),
-        new("web.max-connections", Keys.MaxConnections, "0", "Maximum number of concurrent HTTP connections; 0 picks up to 512, as many as the file descriptor limit leaves after a reserve of 64 for collectors and the spool. At the limit a new connection displaces the one idle longest, one that never completed an authorized request first; a connection serving a request is never displaced.", FlagKind.Int),
+        new("web.max-connections", Keys.MaxConnections, "0", "Maximum number of concurrent HTTP connections; 0 picks up to 512, as many as the file descriptor limit leaves after a reserve of 96 for collectors and the spool. At the limit a new connection displaces the one idle longest, one that never completed an authorized request first; a connection serving a request is never displaced.", FlagKind.Int),
         new("path.procfs", Keys.Procfs, "/proc", "procfs mountpoint.", FlagKind.String),
         new("path.sysfs", Keys.Sysfs, "/sys", "sysfs mountpoint.", FlagKind.String),
         new("path.rootfs", Keys.Rootfs, "/", "rootfs mountpoint (the host's / when the agent runs in a container).", FlagKind.String),

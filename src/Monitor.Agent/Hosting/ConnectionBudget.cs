@@ -6,8 +6,11 @@ namespace Monitor.Agent.Hosting;
 /// </summary>
 internal static class ConnectionBudget
 {
-    /// <summary>Descriptors kept free for everything but connections: collectors' reads, the spool, NVML, the shipper.</summary>
-    public const int Reserve = 64;
+    /// <summary>
+    /// Descriptors kept free for everything but connections: collectors' reads, the procfs files kept open
+    /// (<see cref="Collectors.KernelFile.MaxKept"/>, 32), the spool, NVML, the shipper.
+    /// </summary>
+    public const int Reserve = 96;
 
     /// <summary>The automatic limit's ceiling: far more than any set of scrapers needs, and a bounded RSS.</summary>
     public const int DefaultMax = 512;

@@ -84,4 +84,55 @@ public sealed class KernelFileTests : IDisposable
             return null;
         }
     }
+
+    [Theory]
+    [InlineData("/proc/stat", true)]
+    [InlineData("/proc/net/dev", true)]
+    [InlineData("/proc/sys/fs/file-nr", true)]
+    [InlineData("/proc/self/stat", false)] // per process: /proc/self is not the mount's root
+    [InlineData("/proc/1/stat", false)]
+    [InlineData("/proc/1/net/dev", false)]
+    [InlineData("/proc/self/mountinfo", false)]
+    [InlineData("/proc/statistics", false)]
+    [InlineData("/sys/class/net/lo/statistics/rx_bytes", false)]
+    public void IsKeptName_OnlySystemWideFilesAtTheProcfsRoot(string path, bool kept) =>
+        Assert.Equal(kept, KernelFile.IsKeptName(path));
+
+    [Fact]
+    public void IsKeptName_SameNameOnAnOrdinaryFileSystem_IsNotKept()
+    {
+        // A fixture tree (what --path.procfs points the tests at) is rewritten between reads: never kept.
+        Directory.CreateDirectory(Path.Combine(_dir, "self"));
+        File.WriteAllText(Path.Combine(_dir, "stat"), "cpu 1\n");
+        Assert.False(KernelFile.IsKeptName(Path.Combine(_dir, "stat")));
+    }
+
+    [Fact]
+    public void Open_KeptProcFile_ReadsFreshContentEachTime_AndStaysOpen()
+    {
+        // /proc/stat's first line counts every CPU tick of the machine: after 50 ms of spinning it has moved. A kept
+        // descriptor must make procfs regenerate the file on each read from offset 0.
+        const string path = "/proc/stat";
+        static string FirstLine()
+        {
+            using var file = KernelFile.Open(path);
+            var buffer = new byte[65536];
+            var text = Encoding.ASCII.GetString(buffer, 0, file.Read(buffer, 0));
+            return text[..text.IndexOf('\n', StringComparison.Ordinal)];
+        }
+
+        var before = FirstLine();
+        var spin = System.Diagnostics.Stopwatch.StartNew();
+        while (spin.ElapsedMilliseconds < 50)
+        {
+            Thread.SpinWait(100);
+        }
+
+        var after = FirstLine();
+        Assert.StartsWith("cpu ", after, StringComparison.Ordinal);
+        Assert.NotEqual(before, after);
+        Assert.Contains(
+            Directory.GetFileSystemEntries("/proc/self/fd").Select(fd => { try { return new FileInfo(fd).LinkTarget; } catch (IOException) { return null; } }),
+            target => target == path);
+    }
 }

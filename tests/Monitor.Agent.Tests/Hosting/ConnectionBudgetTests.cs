@@ -25,7 +25,7 @@ public sealed class ConnectionBudgetTests
         var result = ConnectionBudget.Resolve(1000, 1024, 200);
 
         Assert.Equal(1024 - 200 - ConnectionBudget.Reserve, result.Limit);
-        Assert.Contains("--web.max-connections=1000 lowered to 760", result.Warning, StringComparison.Ordinal);
+        Assert.Contains("--web.max-connections=1000 lowered to 728", result.Warning, StringComparison.Ordinal);
     }
 
     [Fact]
