@@ -56,6 +56,7 @@ internal sealed class CollectorRunner
         int? lanes = null)
     {
         services ??= new();
+        KernelFile.KeepOpenUnder(paths.Procfs);
         _time = time;
         _readTimeout = readTimeout ?? TimeSpan.FromSeconds(2);
         _lanes = Math.Clamp(lanes ?? Environment.ProcessorCount, 1, MaxLanes);

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Collections.Frozen;
 using System.Runtime.InteropServices;
 
 namespace Monitor.Agent.Collectors;
@@ -33,32 +34,46 @@ internal static partial class KernelFile
     /// <summary>procfs' <c>f_type</c> (PROC_SUPER_MAGIC).</summary>
     private const uint ProcSuperMagic = 0x9fa0;
 
-    /// <summary>The most descriptors kept open (<see cref="KeptNames"/> has fewer).</summary>
-    internal const int MaxKept = 32;
-
     /// <summary>
     /// The procfs files, relative to the procfs root, whose descriptor is kept open after the first read: system-wide
     /// files that exist for the life of the kernel and that procfs regenerates on every read from offset 0 (seq_file
     /// and sysctl handlers). Per-process, per-device and per-mount files are not here: a device can go and come back as
     /// another file.
     /// </summary>
-    private static readonly HashSet<string> KeptNames = new(StringComparer.Ordinal)
+    internal static readonly FrozenSet<string> KeptNames = new[]
     {
         "stat", "meminfo", "vmstat", "loadavg", "diskstats", "schedstat", "pressure/cpu", "pressure/io", "pressure/memory",
         "pressure/irq", "net/netstat", "net/snmp", "net/snmp6", "net/dev", "net/sockstat", "net/sockstat6", "net/udp",
         "net/udp6", "net/arp", "net/softnet_stat", "sys/fs/file-nr", "sys/net/netfilter/nf_conntrack_count",
         "sys/net/netfilter/nf_conntrack_max", "sys/kernel/random/entropy_avail", "sys/kernel/random/poolsize",
-    };
+    }.ToFrozenSet(StringComparer.Ordinal);
 
     private static readonly ConcurrentDictionary<string, int> Kept = new(StringComparer.Ordinal);
-    private static readonly ConcurrentDictionary<string, bool> ProcRoots = new(StringComparer.Ordinal);
+
+    /// <summary>The procfs root whose <see cref="KeptNames"/> are kept open, with its trailing '/'; null: none.</summary>
+    private static string? s_keptRoot;
+
+    /// <summary>
+    /// Keeps <see cref="KeptNames"/> under <paramref name="procfs"/> (the agent's <c>--path.procfs</c>) open from now
+    /// on, if it is a procfs mount; returns whether it is. A fixture tree on an ordinary file system is never kept, so
+    /// a test that rewrites a file reads the new one.
+    /// </summary>
+    public static bool KeepOpenUnder(string procfs)
+    {
+        if (StatFs(procfs, out var buffer) != 0 || (uint)buffer.Type != ProcSuperMagic)
+        {
+            return false;
+        }
+
+        Volatile.Write(ref s_keptRoot, Path.TrimEndingDirectorySeparator(procfs) + "/");
+        return true;
+    }
 
     /// <summary>Opens <paramref name="path"/> read-only; dispose the result to close it.</summary>
     /// <remarks>
-    /// A file of <see cref="KeptNames"/> under a real procfs mount stays open after its first read and is read with
-    /// pread from offset 0 from then on: open and close were half the cost of reading such a file (a path walk and a
-    /// seq_file set-up each time), and a default scrape reads about twenty of them. Fixture trees on an ordinary file
-    /// system are never kept, so a test that rewrites a file reads the new one.
+    /// A file of <see cref="KeptNames"/> under the root given to <see cref="KeepOpenUnder"/> stays open after its first
+    /// read and is read with pread from offset 0 from then on: open and close were half the cost of reading such a file
+    /// (a path walk and a seq_file set-up each time), and a default scrape reads about twenty of them.
     /// </remarks>
     public static Descriptor Open(string path)
     {
@@ -73,7 +88,7 @@ internal static partial class KernelFile
             if (fd >= 0)
             {
                 // The loser of a race to keep the same path closes its own descriptor as usual.
-                var keep = IsKeptName(path) && Kept.Count < MaxKept && Kept.TryAdd(path, fd);
+                var keep = IsKept(path) && Kept.TryAdd(path, fd);
                 return new Descriptor(fd, path, keep);
             }
 
@@ -85,22 +100,9 @@ internal static partial class KernelFile
         }
     }
 
-    /// <summary>True when <paramref name="path"/> is one of <see cref="KeptNames"/> under a procfs mount.</summary>
-    internal static bool IsKeptName(string path)
-    {
-        foreach (var name in KeptNames)
-        {
-            if (path.Length > name.Length + 1 && path.EndsWith(name, StringComparison.Ordinal) && path[^(name.Length + 1)] == '/')
-            {
-                var root = path[..^(name.Length + 1)];
-                // The mount's root only (it has "self"): /proc/<pid>/stat and /proc/<pid>/net/dev end the same way and
-                // belong to processes that come and go.
-                return ProcRoots.GetOrAdd(root, static r => StatFs(r, out var buffer) == 0 && (uint)buffer.Type == ProcSuperMagic && Directory.Exists(r + "/self"));
-            }
-        }
-
-        return false;
-    }
+    /// <summary>True when <paramref name="path"/> is one of <see cref="KeptNames"/> under the kept procfs root.</summary>
+    internal static bool IsKept(string path) =>
+        Volatile.Read(ref s_keptRoot) is { } root && path.StartsWith(root, StringComparison.Ordinal) && KeptNames.Contains(path[root.Length..]);
 
     /// <summary>An open file descriptor; a struct, so opening a file allocates nothing.</summary>
     internal readonly struct Descriptor(int fd, string path, bool keep = false) : IDisposable

@@ -8,7 +8,7 @@ internal static class ConnectionBudget
 {
     /// <summary>
     /// Descriptors kept free for everything but connections: collectors' reads, the procfs files kept open
-    /// (<see cref="Collectors.KernelFile.MaxKept"/>, 32), the spool, NVML, the shipper.
+    /// (<see cref="Collectors.KernelFile.KeptNames"/>, 25 at most), the spool, NVML, the shipper.
     /// </summary>
     public const int Reserve = 96;
 

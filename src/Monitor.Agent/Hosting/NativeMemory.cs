@@ -50,7 +50,7 @@ internal static partial class NativeMemory
     /// private file mapping removes only our page-table entries; the pages stay in the page cache, and the next access
     /// maps them again with a minor fault, so what is used comes back and the rest stays out (docs/performance.md,
     /// "Native AOT": about 10 MB of the executable stays resident through a run). Dropping again once a minute lets go
-    /// of what only the first scrapes and rare paths touched: an agent scraped every 15 s holds about 1.5 MB less.
+    /// of what only the first scrapes and rare paths touched: an agent scraped every 15 s held 1.3 MB fewer file pages a minute later.
     /// Mappings holding anonymous
     /// (copy-on-write) pages are left alone: the relocated read-only data is such a mapping, and dropping it would
     /// lose the relocations. Under the JIT the executable is a bundle whose pages the runtime maps and patches in its

@@ -89,22 +89,25 @@ public sealed class KernelFileTests : IDisposable
     [InlineData("/proc/stat", true)]
     [InlineData("/proc/net/dev", true)]
     [InlineData("/proc/sys/fs/file-nr", true)]
-    [InlineData("/proc/self/stat", false)] // per process: /proc/self is not the mount's root
+    [InlineData("/proc/self/stat", false)] // per process
     [InlineData("/proc/1/stat", false)]
     [InlineData("/proc/1/net/dev", false)]
     [InlineData("/proc/self/mountinfo", false)]
     [InlineData("/proc/statistics", false)]
-    [InlineData("/sys/class/net/lo/statistics/rx_bytes", false)]
-    public void IsKeptName_OnlySystemWideFilesAtTheProcfsRoot(string path, bool kept) =>
-        Assert.Equal(kept, KernelFile.IsKeptName(path));
+    [InlineData("/sys/block/sda/stat", false)]
+    public void IsKept_OnlySystemWideFilesAtTheProcfsRoot(string path, bool kept)
+    {
+        Assert.True(KernelFile.KeepOpenUnder("/proc"));
+        Assert.Equal(kept, KernelFile.IsKept(path));
+    }
 
     [Fact]
-    public void IsKeptName_SameNameOnAnOrdinaryFileSystem_IsNotKept()
+    public void KeepOpenUnder_AnOrdinaryFileSystem_IsRefused()
     {
         // A fixture tree (what --path.procfs points the tests at) is rewritten between reads: never kept.
-        Directory.CreateDirectory(Path.Combine(_dir, "self"));
         File.WriteAllText(Path.Combine(_dir, "stat"), "cpu 1\n");
-        Assert.False(KernelFile.IsKeptName(Path.Combine(_dir, "stat")));
+        Assert.False(KernelFile.KeepOpenUnder(_dir));
+        Assert.False(KernelFile.IsKept(Path.Combine(_dir, "stat")));
     }
 
     [Fact]
@@ -113,6 +116,7 @@ public sealed class KernelFileTests : IDisposable
         // /proc/stat's first line counts every CPU tick of the machine: after 50 ms of spinning it has moved. A kept
         // descriptor must make procfs regenerate the file on each read from offset 0.
         const string path = "/proc/stat";
+        Assert.True(KernelFile.KeepOpenUnder("/proc"));
         static string FirstLine()
         {
             using var file = KernelFile.Open(path);
