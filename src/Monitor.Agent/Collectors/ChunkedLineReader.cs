@@ -25,6 +25,31 @@ internal sealed class ChunkedLineReader
     {
         ReadTracker.Note(path);
         using var file = KernelFile.Open(path);
+        Stream(file, ref state, handler);
+    }
+
+    /// <summary>
+    /// <see cref="ForEachLine"/>, or false without calling <paramref name="handler"/> when <paramref name="path"/> does
+    /// not exist (<see cref="KernelFile.TryOpen"/>).
+    /// </summary>
+    public bool TryForEachLine<TState>(string path, ref TState state, LineHandler<TState> handler)
+    {
+        ReadTracker.Note(path);
+        if (!KernelFile.TryOpen(path, out var file))
+        {
+            return false;
+        }
+
+        using (file)
+        {
+            Stream(file, ref state, handler);
+        }
+
+        return true;
+    }
+
+    private void Stream<TState>(KernelFile.Descriptor file, ref TState state, LineHandler<TState> handler)
+    {
         long offset = 0;
         var carried = 0;
         var lineNumber = 0;

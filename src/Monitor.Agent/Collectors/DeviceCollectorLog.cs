@@ -15,11 +15,11 @@ internal static partial class DeviceCollectorLog
 
     /// <summary>
     /// True when <paramref name="path"/> (a file or a directory) is not there, logged once per collector instance: one
-    /// stat per update on hosts without the hardware, instead of an exception from opening it.
+    /// stat per update (<see cref="Path.Exists"/>: one for a file or a directory) on hosts without the hardware, instead of an exception from opening it.
     /// </summary>
     public static bool Absent(ILogger logger, ref bool logged, string collector, string path)
     {
-        if (File.Exists(path) || Directory.Exists(path))
+        if (Path.Exists(path))
         {
             return false;
         }

@@ -77,9 +77,37 @@ internal static partial class KernelFile
     /// </remarks>
     public static Descriptor Open(string path)
     {
+        var errno = OpenCore(path, out var descriptor);
+        return errno == 0 ? descriptor : throw Error(errno, path);
+    }
+
+    /// <summary>
+    /// Opens <paramref name="path"/> like <see cref="Open"/>, but returns false instead of throwing when it does not exist
+    /// (ENOENT, ENOTDIR): for optional sources read on every scrape (conntrack without its module, IPv6 off, no udev
+    /// data), where one failed open replaces a stat before each read, and an exception per scrape (tens of
+    /// microseconds, and the unwinder's code and tables paged in) is not paid. Other errors throw as from Open.
+    /// </summary>
+    public static bool TryOpen(string path, out Descriptor descriptor)
+    {
+        var errno = OpenCore(path, out descriptor);
+        return errno switch
+        {
+            0 => true,
+            ENOENT or ENOTDIR => false,
+            _ => throw Error(errno, path),
+        };
+    }
+
+    /// <summary>True when <paramref name="path"/> exists: no system call for a file kept open.</summary>
+    public static bool Exists(string path) => Kept.ContainsKey(path) || Path.Exists(path);
+
+    /// <summary>Opens <paramref name="path"/>; 0, or the errno it failed with (never EINTR).</summary>
+    private static int OpenCore(string path, out Descriptor descriptor)
+    {
         if (Kept.TryGetValue(path, out var kept))
         {
-            return new Descriptor(kept, path, keep: true);
+            descriptor = new Descriptor(kept, path, keep: true);
+            return 0;
         }
 
         while (true)
@@ -89,13 +117,15 @@ internal static partial class KernelFile
             {
                 // The loser of a race to keep the same path closes its own descriptor as usual.
                 var keep = IsKept(path) && Kept.TryAdd(path, fd);
-                return new Descriptor(fd, path, keep);
+                descriptor = new Descriptor(fd, path, keep);
+                return 0;
             }
 
             var errno = Marshal.GetLastPInvokeError();
             if (errno != EINTR)
             {
-                throw Error(errno, path);
+                descriptor = default;
+                return errno;
             }
         }
     }

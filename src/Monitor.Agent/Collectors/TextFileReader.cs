@@ -25,6 +25,32 @@ internal sealed class TextFileReader
     {
         ReadTracker.Note(path);
         using var file = KernelFile.Open(path);
+        return ReadToEnd(file);
+    }
+
+    /// <summary>
+    /// Reads a whole file like <see cref="ReadAll"/>, or returns false when it does not exist (<see
+    /// cref="KernelFile.TryOpen"/>): for optional sources, without a stat before the read or an exception after it.
+    /// </summary>
+    public bool TryReadAll(string path, out ReadOnlySpan<char> text)
+    {
+        ReadTracker.Note(path);
+        if (!KernelFile.TryOpen(path, out var file))
+        {
+            text = default;
+            return false;
+        }
+
+        using (file)
+        {
+            text = ReadToEnd(file);
+        }
+
+        return true;
+    }
+
+    private ReadOnlySpan<char> ReadToEnd(KernelFile.Descriptor file)
+    {
         var total = 0;
         while (true)
         {

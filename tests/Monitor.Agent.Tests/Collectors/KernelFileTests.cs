@@ -58,6 +58,65 @@ public sealed class KernelFileTests : IDisposable
     }
 
     [Fact]
+    public void TryOpen_Missing_IsFalse_OtherErrorsThrowAsOpenDoes()
+    {
+        Assert.False(KernelFile.TryOpen(Path.Combine(_dir, "absent"), out _));
+        Assert.False(KernelFile.TryOpen(Path.Combine(_dir, "no-such-dir", "file"), out _));
+
+        // A path through a file (ENOTDIR) is as missing as one through a missing directory.
+        var file = Path.Combine(_dir, "f");
+        File.WriteAllText(file, "x");
+        Assert.False(KernelFile.TryOpen(Path.Combine(file, "below"), out _));
+
+        // Only missing is quiet: a name too long for the kernel is an error, as from Open.
+        var tooLong = Path.Combine(_dir, new string('n', 300));
+        Assert.IsType<IOException>(Record.Exception(() => KernelFile.TryOpen(tooLong, out _)), exactMatch: false);
+        Assert.IsType<IOException>(Record.Exception(() => KernelFile.Open(tooLong)), exactMatch: false);
+    }
+
+    [Fact]
+    public void TryReadAll_ReadsWhatReadAllReads_OrFalseWhenMissing()
+    {
+        var path = Path.Combine(_dir, "f");
+        var content = string.Concat(Enumerable.Range(0, 3000).Select(i => $"line {i}\n")); // over the first 4 KiB buffer
+        File.WriteAllText(path, content);
+        var reader = new TextFileReader();
+
+        Assert.True(reader.TryReadAll(path, out var text));
+        Assert.Equal(content, text.ToString());
+        Assert.Equal(content, reader.ReadAll(path).ToString());
+
+        Assert.False(reader.TryReadAll(Path.Combine(_dir, "absent"), out var none));
+        Assert.True(none.IsEmpty);
+    }
+
+    [Fact]
+    public void TryForEachLine_StreamsEachLine_OrFalseWithoutCallingTheHandler()
+    {
+        var path = Path.Combine(_dir, "f");
+        File.WriteAllText(path, "a\nbb\nccc");
+        var reader = new ChunkedLineReader();
+        var lines = new List<string>();
+
+        Assert.True(reader.TryForEachLine(path, ref lines, static (line, number, ref lines) => lines.Add($"{number}:{line}")));
+        Assert.Equal(["1:a", "2:bb", "3:ccc"], lines);
+
+        lines.Clear();
+        Assert.False(reader.TryForEachLine(Path.Combine(_dir, "absent"), ref lines, static (line, _, ref lines) => lines.Add(line.ToString())));
+        Assert.Empty(lines);
+    }
+
+    [Fact]
+    public void Exists_FilesAndDirectories_AndMissing()
+    {
+        var path = Path.Combine(_dir, "f");
+        File.WriteAllText(path, "x");
+        Assert.True(KernelFile.Exists(path));
+        Assert.True(KernelFile.Exists(_dir));
+        Assert.False(KernelFile.Exists(Path.Combine(_dir, "absent")));
+    }
+
+    [Fact]
     public void Open_ThenDispose_ClosesTheDescriptor()
     {
         var path = Path.Combine(_dir, "f");

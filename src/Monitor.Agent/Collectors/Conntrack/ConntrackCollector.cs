@@ -74,18 +74,7 @@ internal sealed class ConntrackCollector : ICollector
         }
 
         _limit.Get().Set(max);
-        if (!File.Exists(_statPath))
-        {
-            SourceLog.MissingOnce(_logger, ref _loggedMissing, "conntrack", _statPath, "conntrack probably not loaded");
-            return;
-        }
-
-        ReadOnlySpan<char> text;
-        try
-        {
-            text = _reader.ReadAll(_statPath);
-        }
-        catch (Exception ex) when (SourceLog.IsMissing(ex))
+        if (!_reader.TryReadAll(_statPath, out var text))
         {
             SourceLog.MissingOnce(_logger, ref _loggedMissing, "conntrack", _statPath, "conntrack probably not loaded");
             return;
@@ -155,19 +144,8 @@ internal sealed class ConntrackCollector : ICollector
     /// <summary>A whole number file (node_exporter's readUintFromFile); null when missing; throws when malformed.</summary>
     private ulong? ReadUInt(string path)
     {
-        // Checked first: without the conntrack module an exception per scrape would cost more than the reads.
-        if (!File.Exists(path))
-        {
-            SourceLog.MissingOnce(_logger, ref _loggedMissing, "conntrack", path, "conntrack probably not loaded");
-            return null;
-        }
-
-        ReadOnlySpan<char> text;
-        try
-        {
-            text = _reader.ReadAll(path);
-        }
-        catch (Exception ex) when (SourceLog.IsMissing(ex))
+        // Without the conntrack module: one failed open, no exception per scrape.
+        if (!_reader.TryReadAll(path, out var text))
         {
             SourceLog.MissingOnce(_logger, ref _loggedMissing, "conntrack", path, "conntrack probably not loaded");
             return null;

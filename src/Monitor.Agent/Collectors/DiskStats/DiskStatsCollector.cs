@@ -153,14 +153,26 @@ internal sealed class DiskStatsCollector : ICollector
     private void RefreshUdev(DiskDevice device)
     {
         ReadOnlySpan<char> text;
+        string? problem = null;
         try
         {
-            text = _udevReader.ReadAll(device.UdevPath);
+            // No udev data (no udevd in the container, or a device udev ignores) is the common case on some hosts: a
+            // failed open, not an exception per device per scrape.
+            if (!_udevReader.TryReadAll(device.UdevPath, out text))
+            {
+                problem = "no such file";
+            }
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            // No udev data (no udevd in the container, or a device udev ignores): node_disk_info keeps empty labels.
-            HostCollectorLog.UdevDataUnavailable(_logger, device.Name, device.UdevPath, ex.Message);
+            text = default;
+            problem = ex.Message;
+        }
+
+        if (problem is not null)
+        {
+            // node_disk_info keeps empty labels.
+            HostCollectorLog.UdevDataUnavailable(_logger, device.Name, device.UdevPath, problem);
             if (device.UdevText is not null)
             {
                 device.SetUdev(null, UdevProperties.Empty);

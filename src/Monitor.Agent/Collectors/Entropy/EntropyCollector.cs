@@ -30,7 +30,7 @@ internal sealed class EntropyCollector : ICollector
     public void Update(CancellationToken cancellationToken)
     {
         _availableBits.Get().Set(Number(_reader.ReadAll(_available)).ValueOrThrow(_available));
-        if (File.Exists(_poolSize) && Number(_reader.ReadAll(_poolSize)) is { Success: true } pool)
+        if (_reader.TryReadAll(_poolSize, out var poolSize) && Number(poolSize) is { Success: true } pool)
         {
             _poolSizeBits.Get().Set(pool.Value);
         }

@@ -97,12 +97,8 @@ internal sealed class IpvsCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
-        ReadOnlySpan<char> stats;
-        try
-        {
-            stats = _reader.ReadAll(_statsPath);
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
+        // Without the ip_vs module: one failed open, no exception per scrape.
+        if (!_reader.TryReadAll(_statsPath, out var stats))
         {
             if (!_loggedUnavailable)
             {

@@ -44,9 +44,9 @@ internal sealed class NetStatCollector : ICollector
     {
         Pairs(_netstat);
         Pairs(_snmp);
-        if (File.Exists(_snmp6))
+        if (_reader.TryReadAll(_snmp6, out var snmp6))
         {
-            Snmp6(_snmp6);
+            Snmp6(snmp6, _snmp6);
         }
     }
 
@@ -88,9 +88,9 @@ internal sealed class NetStatCollector : ICollector
     }
 
     /// <summary><c>/proc/net/snmp6</c>: one <c>Ip6InReceives 7</c> a line; the protocol ends at the name's first "6".</summary>
-    private void Snmp6(string path)
+    private void Snmp6(ReadOnlySpan<char> content, string path)
     {
-        var lines = new LineReader(_reader.ReadAll(path));
+        var lines = new LineReader(content);
         while (lines.TryNext(out var line))
         {
             var fields = new FieldReader(line);

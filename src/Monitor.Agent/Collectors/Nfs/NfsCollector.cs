@@ -64,14 +64,14 @@ internal sealed class NfsCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
-        // A stat, not an exception per scrape, on the many nodes without the nfs module.
-        if (!File.Exists(_path))
+        // One failed open, not an exception per scrape, on the many nodes without the nfs module.
+        if (!_reader.TryReadAll(_path, out var text))
         {
             SourceLog.MissingOnce(_logger, ref _loggedMissing, "nfs", _path, "no NFS client statistics");
             return;
         }
 
-        var problem = _stats.Parse(_reader.ReadAll(_path))
+        var problem = _stats.Parse(text)
             ?? _stats.CheckLength(Net, 4) ?? _stats.CheckLength(Rpc, 3)
             ?? _stats.CheckCounted(Proc2, 18) ?? _stats.CheckCounted(Proc3, 22) ?? _stats.CheckCounted(Proc4, 0);
         if (problem is not null)

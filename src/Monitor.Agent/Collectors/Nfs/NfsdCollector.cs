@@ -72,13 +72,13 @@ internal sealed class NfsdCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
-        if (!File.Exists(_path))
+        if (!_reader.TryReadAll(_path, out var text))
         {
             SourceLog.MissingOnce(_logger, ref _loggedMissing, "nfsd", _path, "no NFS server statistics");
             return;
         }
 
-        var problem = _stats.Parse(_reader.ReadAll(_path), firstTwoOnly: "th")
+        var problem = _stats.Parse(text, firstTwoOnly: "th")
             ?? _stats.CheckLength(Rc, 3) ?? _stats.CheckLength(Fh, 5) ?? _stats.CheckLength(Io, 2) ?? _stats.CheckLength(Ra, 12)
             ?? _stats.CheckLength(Net, 4) ?? _stats.CheckLength(Rpc, 5)
             ?? _stats.CheckCounted(Proc2, 18) ?? _stats.CheckCounted(Proc3, 22) ?? _stats.CheckCounted(Proc4, 2, exactly: true)

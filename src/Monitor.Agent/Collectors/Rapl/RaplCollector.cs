@@ -191,7 +191,10 @@ internal sealed partial class RaplCollector : ICollector
     /// sampled more often than the fastest wrap (once a minute is safe). The first call returns the sum of the raw
     /// counters.</para>
     /// <para>False (and 0) when the host has no RAPL or energy_uj is not readable (root-only since Linux 5.10), or a file is
-    /// malformed; never throws. Not thread-safe: one instance per sampling loop.</para>
+    /// malformed; never throws. After such a failure the meter returns false without looking again for a minute
+    /// (<see cref="RetryAfter"/>): the jobs collector asks on every tick, and on a host without RAPL, or where the agent
+    /// may not read it, each look would cost a directory listing or an exception. Not thread-safe: one instance per
+    /// sampling loop.</para>
     /// </remarks>
     internal sealed class EnergyMeter(HostPaths paths)
     {
@@ -200,17 +203,26 @@ internal sealed partial class RaplCollector : ICollector
         private readonly Dictionary<string, (ulong Last, double WrapJoules)> _state = new(StringComparer.Ordinal);
         private readonly Dictionary<string, int> _nameUses = new(StringComparer.Ordinal);
         private List<Zone>? _zones;
+        private long _retryAt = long.MinValue;
+
+        /// <summary>How long the meter stops looking after RAPL was missing, unreadable or malformed.</summary>
+        internal static readonly TimeSpan RetryAfter = TimeSpan.FromMinutes(1);
 
         /// <summary>The current package + DRAM energy in joules (monotonic across counter wraps); false when unavailable.</summary>
         public bool TryReadTotalJoules(out double joules)
         {
             joules = 0;
+            if (_zones is null && Environment.TickCount64 < _retryAt)
+            {
+                return false;
+            }
+
             try
             {
-                _zones ??= Zones(_root, _reader, _nameUses).Where(z => z.Name is "package" or "dram").ToList();
+                _zones ??= Directory.Exists(_root) ? Zones(_root, _reader, _nameUses).Where(z => z.Name is "package" or "dram").ToList() : [];
                 if (_zones.Count == 0)
                 {
-                    _zones = null;
+                    Unavailable();
                     return false;
                 }
 
@@ -231,10 +243,16 @@ internal sealed partial class RaplCollector : ICollector
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or MalformedSourceException)
             {
-                _zones = null;
+                Unavailable();
                 joules = 0;
                 return false;
             }
+        }
+
+        private void Unavailable()
+        {
+            _zones = null;
+            _retryAt = Environment.TickCount64 + (long)RetryAfter.TotalMilliseconds;
         }
     }
 }

@@ -39,28 +39,19 @@ internal sealed class SchedStatCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
-        // Checked first: an exception per scrape on a kernel without CONFIG_SCHEDSTATS would cost more than the read.
-        if (!File.Exists(_path))
-        {
-            SourceLog.MissingOnce(_logger, ref _loggedMissing, "schedstat", _path, "schedstat file does not exist");
-            return;
-        }
-
+        // On a kernel without CONFIG_SCHEDSTATS: one failed open, no exception per scrape.
         var self = this;
-        try
+        var found = _lines.TryForEachLine(_path, ref self, static (line, _, ref self) =>
         {
-            _lines.ForEachLine(_path, ref self, static (line, _, ref self) =>
+            if (TryParseCpuLine(line, out var cpu, out var running, out var waiting, out var slices))
             {
-                if (TryParseCpuLine(line, out var cpu, out var running, out var waiting, out var slices))
-                {
-                    var label = self.Label(cpu);
-                    self._running.Get(label).Set(running / 1e9);
-                    self._waiting.Get(label).Set(waiting / 1e9);
-                    self._timeslices.Get(label).Set(slices);
-                }
-            });
-        }
-        catch (Exception ex) when (SourceLog.IsMissing(ex))
+                var label = self.Label(cpu);
+                self._running.Get(label).Set(running / 1e9);
+                self._waiting.Get(label).Set(waiting / 1e9);
+                self._timeslices.Get(label).Set(slices);
+            }
+        });
+        if (!found)
         {
             SourceLog.MissingOnce(_logger, ref _loggedMissing, "schedstat", _path, "schedstat file does not exist");
         }

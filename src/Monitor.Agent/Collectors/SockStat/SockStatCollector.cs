@@ -42,12 +42,12 @@ internal sealed class SockStatCollector : ICollector
 
     private void Read(string path)
     {
-        if (!File.Exists(path))
+        if (!_reader.TryReadAll(path, out var content))
         {
             return;
         }
 
-        var lines = new LineReader(_reader.ReadAll(path));
+        var lines = new LineReader(content);
         while (lines.TryNext(out var line))
         {
             var colon = line.IndexOf(':');

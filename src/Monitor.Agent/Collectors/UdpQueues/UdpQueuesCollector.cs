@@ -44,21 +44,8 @@ internal sealed class UdpQueuesCollector : ICollector
     private void Collect(string path, string ip)
     {
         ulong tx = 0, rx = 0;
-        // Checked first: on a host without IPv6 an exception per scrape would cost more than the read.
-        var missing = !File.Exists(path);
-        try
-        {
-            if (!missing)
-            {
-                Sum(path, ref tx, ref rx);
-            }
-        }
-        catch (Exception ex) when (SourceLog.IsMissing(ex))
-        {
-            missing = true;
-        }
-
-        if (missing)
+        // On a host without IPv6: one failed open, no exception per scrape.
+        if (!Sum(path, ref tx, ref rx))
         {
             SourceLog.MissingOnce(_logger, ref _loggedMissing, "udp_queues", path, ip == "v4" ? "not collecting ipv4 based metrics" : "not collecting ipv6 based metrics");
             return;
@@ -68,11 +55,14 @@ internal sealed class UdpQueuesCollector : ICollector
         _queues.Get("rx", ip).Set(rx);
     }
 
-    /// <summary>Streams the file and adds each socket line's queues; throws MalformedSourceException for a bad line.</summary>
-    private void Sum(string path, ref ulong tx, ref ulong rx)
+    /// <summary>
+    /// Streams the file and adds each socket line's queues; false when the file does not exist. Throws
+    /// MalformedSourceException for a bad line.
+    /// </summary>
+    private bool Sum(string path, ref ulong tx, ref ulong rx)
     {
         var state = (Path: path, Tx: 0UL, Rx: 0UL);
-        _lines.ForEachLine(path, ref state, static (line, number, ref state) =>
+        var found = _lines.TryForEachLine(path, ref state, static (line, number, ref state) =>
         {
             if (number == 1)
             {
@@ -90,6 +80,7 @@ internal sealed class UdpQueuesCollector : ICollector
         });
         tx = state.Tx;
         rx = state.Rx;
+        return found;
     }
 
     /// <summary>One socket line, checked as procfs v0.8.0's parseNetIPSocketLine checks it; returns its queues.</summary>

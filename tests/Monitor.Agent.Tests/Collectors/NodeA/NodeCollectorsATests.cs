@@ -428,6 +428,12 @@ public sealed class NodeCollectorsATests : IDisposable
         var meter = new RaplCollector.EnergyMeter(new Monitor.Agent.Configuration.HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Root));
         Assert.False(meter.TryReadTotalJoules(out var joules));
         Assert.Equal(0, joules);
+
+        // RAPL that appears (the driver loaded) is seen at the next look, a minute later, not at the next tick.
+        WriteRaplZone("intel-rapl:0", "package-0", 5_000_000);
+        Assert.False(meter.TryReadTotalJoules(out _));
+        Assert.True(new RaplCollector.EnergyMeter(new Monitor.Agent.Configuration.HostPaths(_tree.Path("proc"), _tree.Path("sys"), _tree.Root)).TryReadTotalJoules(out var fresh));
+        Assert.Equal(5.0, fresh);
     }
 
     private NodeCollectorsATests WriteRaplZone(string directory, string name, ulong microJoules)
