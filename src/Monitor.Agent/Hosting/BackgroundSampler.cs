@@ -31,6 +31,12 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
     /// <summary>Trim intervals between drops of the executable's unused pages (one minute).</summary>
     private const int DropEvery = 30;
 
+    /// <summary>
+    /// The trim interval of the first drop after start-up's (10 s): what the first scrape and the first background
+    /// collections ran only once (type and static initialisation, first connections) goes then, not a minute later.
+    /// </summary>
+    private const int FirstDrop = 5;
+
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         Task.WhenAll(
             runner.HasBackgroundCollectors ? runner.RunBackgroundAsync(stoppingToken) : Task.CompletedTask,
@@ -60,7 +66,7 @@ internal sealed class BackgroundSampler(CollectorRunner runner, TimeProvider tim
                     GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: false);
                 }
 
-                if (++ticks % DropEvery == 0)
+                if (++ticks % DropEvery == 0 || ticks == FirstDrop)
                 {
                     NativeMemory.DropExecutablePages();
                 }
