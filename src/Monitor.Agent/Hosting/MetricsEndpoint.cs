@@ -22,6 +22,15 @@ internal sealed class MetricsEndpoint
     private readonly Series _openMetricsScrapes;
     private readonly Lock _countLock = new();
     private int _sizeHint = 64 * 1024;
+    private int _gzipResponses;
+
+    /// <summary>
+    /// gzip responses between two trims of the C heap (<see cref="NativeMemory.Trim"/>), besides the supervision loop's
+    /// every 2 s. Each gzip response has zlib allocate and free its ~330 KB of state; during a run of back-to-back
+    /// scrapes what other threads allocate meanwhile fragments the heap, and it grew to 6-8 MB in one run of three
+    /// before the next timed trim (docs/performance.md, "Memory").
+    /// </summary>
+    internal const int TrimEveryGzipResponses = 256;
 
     public MetricsEndpoint(MetricRegistry registry, CollectorRunner runner, TimeProvider time, RequestLimiter limiter)
     {
@@ -72,6 +81,11 @@ internal sealed class MetricsEndpoint
                 await using (gzip.ConfigureAwait(false))
                 {
                     await gzip.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+                }
+
+                if (Interlocked.Increment(ref _gzipResponses) % TrimEveryGzipResponses == 0)
+                {
+                    NativeMemory.Trim();
                 }
             }
             else
