@@ -41,7 +41,7 @@ internal static partial class NativeMemory
     /// <summary>
     /// Native AOT only: drops the read-only pages of the executable and of the C library from this process's page
     /// table; returns the bytes of the mappings dropped (0 under the JIT, or when nothing could be read). Called once
-    /// start-up is over, and then once a minute by <see cref="BackgroundSampler"/>.
+    /// start-up is over, then 10 s later and once a minute by <see cref="BackgroundSampler"/>.
     /// </summary>
     /// <remarks>
     /// Start-up reads nearly all of the 15 MB executable (the runtime rehydrates its type data from it; dependency
