@@ -98,9 +98,6 @@ internal static partial class KernelFile
         };
     }
 
-    /// <summary>True when <paramref name="path"/> exists: no system call for a file kept open.</summary>
-    public static bool Exists(string path) => Kept.ContainsKey(path) || Path.Exists(path);
-
     /// <summary>Opens <paramref name="path"/>; 0, or the errno it failed with (never EINTR).</summary>
     private static int OpenCore(string path, out Descriptor descriptor)
     {

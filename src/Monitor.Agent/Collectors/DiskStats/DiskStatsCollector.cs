@@ -152,16 +152,13 @@ internal sealed class DiskStatsCollector : ICollector
 
     private void RefreshUdev(DiskDevice device)
     {
+        // No udev data (no udevd in the container, or a device udev ignores) is the common case on some hosts: a
+        // failed open, not an exception per device per scrape.
         ReadOnlySpan<char> text;
-        string? problem = null;
+        string? problem;
         try
         {
-            // No udev data (no udevd in the container, or a device udev ignores) is the common case on some hosts: a
-            // failed open, not an exception per device per scrape.
-            if (!_udevReader.TryReadAll(device.UdevPath, out text))
-            {
-                problem = "no such file";
-            }
+            problem = _udevReader.TryReadAll(device.UdevPath, out text) ? null : "no such file";
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
