@@ -276,12 +276,21 @@ internal sealed class CollectorRunner
             }
 
             work.Current = state;
-            lock (state.Gate)
+            try
             {
-                if (state.LastStarted < work.RequestTimestamp)
+                lock (state.Gate)
                 {
-                    Run(state, work.Cancellation);
+                    if (state.LastStarted < work.RequestTimestamp)
+                    {
+                        Run(state, work.Cancellation);
+                    }
                 }
+            }
+            catch (OperationCanceledException) when (work.Cancellation.IsCancellationRequested)
+            {
+                // The scraper went away and a collector stopped on the token: this work item ends here. It runs on a
+                // pool thread, where an exception escaping would end the process.
+                return;
             }
 
             work.Current = null;

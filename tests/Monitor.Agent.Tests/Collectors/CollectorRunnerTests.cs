@@ -197,6 +197,41 @@ public sealed class CollectorRunnerTests
         }
     }
 
+    [Fact]
+    public void UpdateForScrape_CollectorStopsOnTheCancelledScrape_OnlyTheScrapeIsCancelled()
+    {
+        // The scraper disconnects while a collector runs, and the collector stops on the token (textfile does). The
+        // cancellation must end the scrape, not escape the pool thread that ran the collector: that ended the process
+        // (exit 134) in an integration run, and would end this test host.
+        using var scrape = new CancellationTokenSource();
+        var first = true;
+        var stopping = new FakeCollector
+        {
+            OnUpdate = () =>
+            {
+                if (first)
+                {
+                    first = false;
+                    scrape.Cancel();
+                    scrape.Token.ThrowIfCancellationRequested();
+                }
+
+                return null;
+            },
+        };
+        var other = new FakeCollector();
+        var runner = Runner(lanes: 2, readTimeout: TimeSpan.FromSeconds(30), Descriptor("stopping", stopping), Descriptor("other", other));
+
+        Assert.ThrowsAny<OperationCanceledException>(() => runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), scrape.Token));
+
+        // The next scrape is served as usual, and the stopped update counts as not successful, not as a failure logged.
+        runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+        Assert.Equal(2, stopping.Updates);
+        Assert.Equal(1, Render()["monitor_agent_collector_success{collector=\"stopping\"}"]);
+        Assert.Equal(1, Render()["monitor_agent_collector_success{collector=\"other\"}"]);
+        Assert.DoesNotContain(_logs.Entries, e => e.Id.Name == "collector_failed");
+    }
+
     private CollectorRunner Runner(int lanes, TimeSpan readTimeout, params CollectorDescriptor[] descriptors) =>
         new(descriptors, name => new ConfigurationBuilder().Build().GetSection(name), HostPaths.Default, _registry, _logs, TimeProvider.System, readTimeout: readTimeout, lanes: lanes);
 
