@@ -56,6 +56,7 @@ internal sealed class ChunkedLineReader
         while (true)
         {
             var n = Math.Max(file.Read(_bytes, offset), 0);
+            var last = n == 0 || KernelFile.EndsFile(n, _bytes.Length);
             offset += n;
             if (carried + n > _chars.Length)
             {
@@ -69,7 +70,7 @@ internal sealed class ChunkedLineReader
             {
                 var rest = text[consumed..];
                 var nl = rest.IndexOf('\n');
-                if (nl < 0 && n > 0)
+                if (nl < 0 && !last)
                 {
                     break;
                 }
@@ -79,7 +80,7 @@ internal sealed class ChunkedLineReader
                 handler(line, ++lineNumber, ref state);
             }
 
-            if (n == 0)
+            if (last)
             {
                 return;
             }

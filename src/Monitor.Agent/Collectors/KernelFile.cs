@@ -48,6 +48,12 @@ internal static partial class KernelFile
         "sys/net/netfilter/nf_conntrack_max", "sys/kernel/random/entropy_avail", "sys/kernel/random/poolsize",
     }.ToFrozenSet(StringComparer.Ordinal);
 
+    /// <summary>
+    /// The most bytes a read may return short of what was asked and still be taken as the end of the file, without a
+    /// further read that returns 0 (<see cref="EndsFile"/>).
+    /// </summary>
+    internal const int ShortReadEnd = 2048;
+
     private static readonly ConcurrentDictionary<string, int> Kept = new(StringComparer.Ordinal);
 
     /// <summary>The procfs root whose <see cref="KeptNames"/> are kept open, with its trailing '/'; null: none.</summary>
@@ -126,6 +132,23 @@ internal static partial class KernelFile
             }
         }
     }
+
+    /// <summary>
+    /// True when a read that returned <paramref name="read"/> bytes of the <paramref name="requested"/> asked for has
+    /// reached the end of a procfs, sysfs or regular file, so the read that would return 0 can be skipped: one system
+    /// call of two for most files a scrape reads (and, for <c>/proc/net/udp</c>, a second walk of the socket table).
+    /// </summary>
+    /// <remarks>
+    /// A regular file returns less than asked only at its end. sysfs attributes, sysctl files and single-record seq_files
+    /// (<c>/proc/stat</c>, <c>meminfo</c>, <c>net/snmp</c>, <c>pressure/*</c>) return their whole content to a read large
+    /// enough. A seq_file with many records (<c>/proc/net/dev</c>, <c>diskstats</c>, <c>vmstat</c>) fills at most its buffer
+    /// of a page or more with whole records per read, so it stops short of the end only when the next record does not
+    /// fit in what is left of that page; after a read of at most <see cref="ShortReadEnd"/> bytes that record would be
+    /// over 2 KiB. The files read this way have records of one line of a few hundred bytes at most. Files whose records
+    /// can be longer (mountinfo with overlay mounts, mdstat) are read to a zero-byte read instead
+    /// (<see cref="TextFileReader"/>'s <c>longRecords</c>).
+    /// </remarks>
+    internal static bool EndsFile(int read, int requested) => read < requested && read <= ShortReadEnd;
 
     /// <summary>True when <paramref name="path"/> is one of <see cref="KeptNames"/> under the kept procfs root.</summary>
     internal static bool IsKept(string path) =>

@@ -9,10 +9,14 @@ namespace Monitor.Agent.Collectors;
 /// </summary>
 /// <remarks>
 /// procfs files report a size of 0, so we read until end of file, capped at <see cref="MaxBytes"/> like procfs'
-/// <c>ReadFileNoStat</c>. sysfs attributes are read with a single <c>read</c> (<see cref="ReadAttribute"/>), as
+/// <c>ReadFileNoStat</c>; a short read of a few hundred bytes is that end (<see cref="KernelFile.EndsFile"/>), unless the
+/// reader was made for files with long records. sysfs attributes are read with a single <c>read</c> (<see cref="ReadAttribute"/>), as
 /// procfs' <c>SysReadFile</c> does: some hwmon attributes block or return EAGAIN on a second read.
 /// </remarks>
-internal sealed class TextFileReader
+/// <param name="longRecords">
+/// True for files whose records can exceed 2 KiB (mountinfo, mdstat): every read goes on to a read that returns 0.
+/// </param>
+internal sealed class TextFileReader(bool longRecords = false)
 {
     /// <summary>Largest file read, 1 MiB.</summary>
     public const int MaxBytes = 1 << 20;
@@ -64,6 +68,7 @@ internal sealed class TextFileReader
                 Array.Resize(ref _bytes, Math.Min(_bytes.Length * 2, MaxBytes));
             }
 
+            var requested = _bytes.Length - total;
             var n = file.Read(_bytes.AsSpan(total), total);
             if (n <= 0)
             {
@@ -71,6 +76,10 @@ internal sealed class TextFileReader
             }
 
             total += n;
+            if (!longRecords && KernelFile.EndsFile(n, requested))
+            {
+                break;
+            }
         }
 
         return Decode(total);

@@ -106,6 +106,75 @@ public sealed class KernelFileTests : IDisposable
         Assert.Empty(lines);
     }
 
+    [Theory]
+    [InlineData(100, false, 1)] // a short read of a few bytes ends the file: no read that returns 0
+    [InlineData(2048, false, 1)]
+    [InlineData(2049, false, 2)] // over 2 KiB a seq_file may have stopped at the end of its page: read on
+    [InlineData(3000, false, 2)]
+    [InlineData(100, true, 2)] // files with long records always read on to a read that returns 0
+    [InlineData(6000, false, 2)] // 4,096 then 1,904 of the 4,096 asked for
+    public void ReadAll_ReadCalls_AsTheShortReadRuleSays(int size, bool longRecords, int reads)
+    {
+        var path = Path.Combine(_dir, "f");
+        var content = new string('x', size - 1) + "\n";
+        File.WriteAllText(path, content);
+        var reader = new TextFileReader(longRecords);
+
+        var (text, calls) = CountingReads(() => reader.ReadAll(path).ToString());
+
+        Assert.Equal(content, text);
+        Assert.Equal(reads, calls);
+    }
+
+    [Theory]
+    [InlineData("a\nbb\nccc", 1)]
+    [InlineData(null, 2)] // 3,000 bytes: over 2 KiB, so a second read
+    public void ForEachLine_ReadCalls_AsTheShortReadRuleSays(string? content, int reads)
+    {
+        content ??= string.Concat(Enumerable.Range(0, 300).Select(i => $"line {i,4}\n"));
+        var path = Path.Combine(_dir, "f");
+        File.WriteAllText(path, content);
+        var reader = new ChunkedLineReader();
+
+        var (lines, calls) = CountingReads(() =>
+        {
+            var lines = new List<string>();
+            reader.ForEachLine(path, ref lines, static (line, _, ref lines) => lines.Add(line.ToString()));
+            return lines;
+        });
+
+        Assert.Equal(content.Split('\n').Where(l => l.Length > 0), lines);
+        Assert.Equal(reads, calls);
+    }
+
+    [Fact]
+    public void ForEachLine_ProcFileOfManyPages_MatchesDotNet()
+    {
+        // /proc/kallsyms: a seq_file of short records over hundreds of pages, each read stopping at a page's last
+        // whole record; it does not change while the test runs.
+        var reader = new ChunkedLineReader();
+        var count = 0;
+        reader.ForEachLine("/proc/kallsyms", ref count, static (_, _, ref count) => count++);
+
+        Assert.True(count > 1000, $"{count} lines");
+        Assert.Equal(File.ReadLines("/proc/kallsyms").Count(), count);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="action"/> and counts the read system calls it made on this thread: the kernel's own count
+    /// (<c>syscr</c> in /proc/thread-self/io), less what reading that file costs.
+    /// </summary>
+    private static (T Result, long Reads) CountingReads<T>(Func<T> action)
+    {
+        static long Syscr() => long.Parse(File.ReadLines("/proc/thread-self/io").First(l => l.StartsWith("syscr:", StringComparison.Ordinal))[6..], System.Globalization.CultureInfo.InvariantCulture);
+
+        var a = Syscr();
+        var b = Syscr();
+        var result = action();
+        var c = Syscr();
+        return (result, c - b - (b - a));
+    }
+
     [Fact]
     public void Open_ThenDispose_ClosesTheDescriptor()
     {

@@ -40,7 +40,7 @@ internal sealed class FilesystemCollector : ICollector
 
     private static readonly string[] Labels = ["device", "fstype", "mountpoint"];
 
-    private readonly TextFileReader _reader = new();
+    private readonly TextFileReader _reader = new(longRecords: true);
     private readonly string _mountInfoPath;
     private readonly string _selfMountInfoPath;
     private readonly HostPaths _paths;

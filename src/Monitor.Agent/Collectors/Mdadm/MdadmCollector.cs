@@ -18,7 +18,7 @@ internal sealed class MdadmCollector : ICollector
     private static readonly string[] States = ["active", "inactive", "recovering", "resync", "check"];
     private static readonly string[] ActivityStates = ["active", "inactive", "recovering", "resyncing", "checking"];
 
-    private readonly TextFileReader _reader = new();
+    private readonly TextFileReader _reader = new(longRecords: true);
     private readonly ILogger _logger;
     private readonly string _path;
     private readonly MetricFamily _state;
