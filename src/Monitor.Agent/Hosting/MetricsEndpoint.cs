@@ -1,4 +1,3 @@
-using System.IO.Compression;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Primitives;
@@ -9,8 +8,8 @@ namespace Monitor.Agent.Hosting;
 
 /// <summary>
 /// Serves <c>/metrics</c>: refreshes the on-scrape collectors, renders the registry in the negotiated format into a
-/// pooled buffer, and sends it, gzipped when the client accepts it. Rendering first and sending after keeps the
-/// registry walk short and lets a plain response carry Content-Length.
+/// pooled buffer, and sends it, gzipped when the client accepts it (in two halves on two threads, <see cref="SplitGzip"/>).
+/// Rendering first and sending after keeps the registry walk short and lets every response carry Content-Length.
 /// </summary>
 internal sealed class MetricsEndpoint
 {
@@ -21,16 +20,8 @@ internal sealed class MetricsEndpoint
     private readonly Series _textScrapes;
     private readonly Series _openMetricsScrapes;
     private readonly Lock _countLock = new();
+    private readonly SplitGzip _gzip = new();
     private int _sizeHint = 64 * 1024;
-    private int _gzipResponses;
-
-    /// <summary>
-    /// gzip responses between two trims of the C heap (<see cref="NativeMemory.Trim"/>), besides the supervision loop's
-    /// every 2 s. Each gzip response has zlib allocate and free its ~330 KB of state; during a run of back-to-back
-    /// scrapes what other threads allocate meanwhile fragments the heap, and it grew to 6-8 MB in one run of three
-    /// before the next timed trim (docs/performance.md, "Memory").
-    /// </summary>
-    internal const int TrimEveryGzipResponses = 256;
 
     public MetricsEndpoint(MetricRegistry registry, CollectorRunner runner, TimeProvider time, RequestLimiter limiter)
     {
@@ -62,10 +53,6 @@ internal sealed class MetricsEndpoint
             await _runner.UpdateForScrapeAsync(arrived, context.RequestAborted).ConfigureAwait(false);
             var format = ExpositionFormats.Negotiate(context.Request.Headers.Accept.ToString());
             Count(format == ExpositionFormat.OpenMetrics100 ? _openMetricsScrapes : _textScrapes);
-            using var buffer = new PooledBufferWriter(Volatile.Read(ref _sizeHint));
-            _registry.WriteTo(buffer, format);
-            Volatile.Write(ref _sizeHint, Math.Max(buffer.WrittenCount + 4096, 16 * 1024));
-
             var response = context.Response;
             response.ContentType = ExpositionFormats.ContentType(format);
             response.Headers.Vary = "Accept, Accept-Encoding";
@@ -74,22 +61,26 @@ internal sealed class MetricsEndpoint
                 return;
             }
 
+            var sizeHint = Volatile.Read(ref _sizeHint);
             if (AcceptsGzip(context.Request.Headers.AcceptEncoding))
             {
-                response.Headers.ContentEncoding = "gzip";
-                var gzip = new GZipStream(response.Body, CompressionLevel.Fastest, leaveOpen: true);
-                await using (gzip.ConfigureAwait(false))
+                using var gzipped = new PooledBufferWriter(Math.Max(sizeHint / 4, 4096));
+                int size;
+                using (var pinned = _registry.Pin())
                 {
-                    await gzip.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+                    size = await _gzip.WriteAsync(pinned, format, gzipped, sizeHint).ConfigureAwait(false);
                 }
 
-                if (Interlocked.Increment(ref _gzipResponses) % TrimEveryGzipResponses == 0)
-                {
-                    NativeMemory.Trim();
-                }
+                Volatile.Write(ref _sizeHint, Math.Max(size + 4096, 16 * 1024));
+                response.Headers.ContentEncoding = "gzip";
+                response.ContentLength = gzipped.WrittenCount;
+                await response.Body.WriteAsync(gzipped.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
             }
             else
             {
+                using var buffer = new PooledBufferWriter(sizeHint);
+                _registry.WriteTo(buffer, format);
+                Volatile.Write(ref _sizeHint, Math.Max(buffer.WrittenCount + 4096, 16 * 1024));
                 response.ContentLength = buffer.WrittenCount;
                 await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
             }

@@ -77,10 +77,38 @@ public sealed class MetricRegistry
     public void WriteTo(IBufferWriter<byte> writer, ExpositionFormat format)
     {
         ArgumentNullException.ThrowIfNull(writer);
+        int[]? rented = null;
+        var slots = _layout.Groups.Length <= StackGroups ? stackalloc int[StackGroups] : (rented = ArrayPool<int>.Shared.Rent(_layout.Groups.Length));
+        var layout = PinAll(ref slots, ref rented);
+        try
+        {
+            WriteFamilies(layout, slots, writer, format, 0, layout.Families.Length);
+            WriteEnd(layout, slots, writer, format);
+        }
+        finally
+        {
+            Unpin(layout.Groups, slots, layout.Groups.Length);
+            if (rented is not null)
+            {
+                ArrayPool<int>.Shared.Return(rented);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Pins every group for a render that threads share out between them (<see cref="PinnedExposition"/>); the values
+    /// each group published stay as they are until the result is disposed.
+    /// </summary>
+    public PinnedExposition Pin() => new(this);
+
+    /// <summary>
+    /// Pins every group of the current layout into <paramref name="slots"/> (replaced by <paramref name="rented"/> when
+    /// the layout outgrows it) and returns that layout.
+    /// </summary>
+    private Layout PinAll(ref Span<int> slots, ref int[]? rented)
+    {
         var layout = _layout;
         var groups = layout.Groups;
-        int[]? rented = null;
-        var slots = groups.Length <= StackGroups ? stackalloc int[StackGroups] : (rented = ArrayPool<int>.Shared.Rent(groups.Length));
         var pinned = 0;
         try
         {
@@ -89,20 +117,6 @@ public sealed class MetricRegistry
             // layout was read would otherwise be missing from a render of that update.
             while (true)
             {
-                for (; pinned < groups.Length; pinned++)
-                {
-                    slots[pinned] = groups[pinned].Pin();
-                }
-
-                if (ReferenceEquals(layout, _layout))
-                {
-                    break;
-                }
-
-                Unpin(groups, slots, pinned);
-                pinned = 0;
-                layout = _layout;
-                groups = layout.Groups;
                 if (groups.Length > slots.Length)
                 {
                     if (rented is not null)
@@ -113,33 +127,107 @@ public sealed class MetricRegistry
                     rented = ArrayPool<int>.Shared.Rent(groups.Length);
                     slots = rented;
                 }
-            }
 
-            foreach (var family in layout.Families)
-            {
-                family.WriteTo(writer, format, slots[family.Group.Index]);
-            }
-
-            for (var i = 0; i < groups.Length; i++)
-            {
-                if (slots[i] >= 0 && groups[i].RawIn(slots[i]) is { } raw)
+                for (; pinned < groups.Length; pinned++)
                 {
-                    TextEscaping.Write(writer, format == ExpositionFormat.OpenMetrics100 ? raw.OpenMetrics : raw.Text);
+                    slots[pinned] = groups[pinned].Pin();
                 }
+
+                if (ReferenceEquals(layout, _layout))
+                {
+                    return layout;
+                }
+
+                Unpin(groups, slots, pinned);
+                pinned = 0;
+                layout = _layout;
+                groups = layout.Groups;
             }
         }
-        finally
+        catch
         {
             Unpin(groups, slots, pinned);
-            if (rented is not null)
+            throw;
+        }
+    }
+
+    private static void WriteFamilies(Layout layout, ReadOnlySpan<int> slots, IBufferWriter<byte> writer, ExpositionFormat format, int start, int end)
+    {
+        var families = layout.Families;
+        for (var i = start; i < end; i++)
+        {
+            var family = families[i];
+            family.WriteTo(writer, format, slots[family.Group.Index]);
+        }
+    }
+
+    /// <summary>What follows the families: raw expositions (textfile), then <c># EOF</c> for OpenMetrics.</summary>
+    private static void WriteEnd(Layout layout, ReadOnlySpan<int> slots, IBufferWriter<byte> writer, ExpositionFormat format)
+    {
+        var groups = layout.Groups;
+        for (var i = 0; i < groups.Length; i++)
+        {
+            if (slots[i] >= 0 && groups[i].RawIn(slots[i]) is { } raw)
             {
-                ArrayPool<int>.Shared.Return(rented);
+                TextEscaping.Write(writer, format == ExpositionFormat.OpenMetrics100 ? raw.OpenMetrics : raw.Text);
             }
         }
 
         if (format == ExpositionFormat.OpenMetrics100)
         {
             TextEscaping.Write(writer, "# EOF\n"u8);
+        }
+    }
+
+    /// <summary>
+    /// Every group of a registry pinned for one render that is written in parts, possibly on several threads at once:
+    /// families by index range (<see cref="WriteFamilies"/>), then the end (<see cref="WriteEnd"/>). The parts
+    /// concatenated in order are what <see cref="WriteTo"/> writes. Dispose it once every part is written.
+    /// </summary>
+    public sealed class PinnedExposition : IDisposable
+    {
+        private readonly Layout _layout;
+        private int[]? _slots;
+
+        internal PinnedExposition(MetricRegistry registry)
+        {
+            var slots = Span<int>.Empty;
+            _layout = registry.PinAll(ref slots, ref _slots);
+            _slots ??= [];
+        }
+
+        /// <summary>How many families the render has.</summary>
+        public int FamilyCount => _layout.Families.Length;
+
+        /// <summary>Renders the families from index <paramref name="start"/> up to, not including, <paramref name="end"/>.</summary>
+        public void WriteFamilies(IBufferWriter<byte> writer, ExpositionFormat format, int start, int end)
+        {
+            ArgumentNullException.ThrowIfNull(writer);
+            ArgumentOutOfRangeException.ThrowIfNegative(start);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(end, FamilyCount);
+            ObjectDisposedException.ThrowIf(_slots is null, this);
+            MetricRegistry.WriteFamilies(_layout, _slots, writer, format, start, end);
+        }
+
+        /// <summary>Renders what follows the last family: raw expositions, then <c># EOF</c> for OpenMetrics.</summary>
+        public void WriteEnd(IBufferWriter<byte> writer, ExpositionFormat format)
+        {
+            ArgumentNullException.ThrowIfNull(writer);
+            ObjectDisposedException.ThrowIf(_slots is null, this);
+            MetricRegistry.WriteEnd(_layout, _slots, writer, format);
+        }
+
+        /// <summary>Unpins every group.</summary>
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _slots, null) is { } slots)
+            {
+                Unpin(_layout.Groups, slots, _layout.Groups.Length);
+                if (slots.Length > 0)
+                {
+                    ArrayPool<int>.Shared.Return(slots);
+                }
+            }
         }
     }
 

@@ -167,11 +167,15 @@ public sealed class CollectorRunnerTests
     }
 
     [Fact]
-    public void UpdateForScrape_TwoLanesBothBlocked_BothStuckTheRestStillRead()
+    public async Task UpdateForScrape_TwoLanesBothBlocked_BothStuckTheRestStillRead()
     {
+        // The deadline passes on a fake clock, once both lanes are blocked and the scrape waits on it: on the real
+        // clock, a loaded test host could start a lane after the deadline, and nothing would be stuck yet.
         using var release = new ManualResetEventSlim();
+        using var blocked = new CountdownEvent(2);
         string? Block()
         {
+            blocked.Signal();
             release.Wait(TimeSpan.FromSeconds(30));
             return null;
         }
@@ -179,10 +183,18 @@ public sealed class CollectorRunnerTests
         var blockedA = new FakeCollector { OnUpdate = Block };
         var blockedB = new FakeCollector { OnUpdate = Block };
         var healthy = new FakeCollector();
-        var runner = Runner(2, TimeSpan.FromMilliseconds(300), Descriptor("a", blockedA), Descriptor("b", blockedB), Descriptor("c", healthy));
+        var time = new DeadlineClock();
+        var runner = new CollectorRunner(
+            [Descriptor("a", blockedA), Descriptor("b", blockedB), Descriptor("c", healthy)],
+            name => new ConfigurationBuilder().Build().GetSection(name), HostPaths.Default, _registry, _logs, time,
+            readTimeout: TimeSpan.FromMilliseconds(300), lanes: 2);
         try
         {
-            runner.UpdateForScrape(TimeProvider.System.GetTimestamp(), CancellationToken.None);
+            var scrape = Task.Run(() => runner.UpdateForScrape(time.GetTimestamp(), CancellationToken.None));
+            Assert.True(blocked.Wait(TimeSpan.FromSeconds(30)), "both lanes blocked");
+            Assert.True(time.DeadlineSet.Wait(TimeSpan.FromSeconds(30)), "the scrape waits on its deadline");
+            time.Advance(TimeSpan.FromMilliseconds(300));
+            await scrape.WaitAsync(TimeSpan.FromSeconds(30));
 
             var samples = Render();
             Assert.Equal(0, samples["monitor_agent_collector_success{collector=\"a\"}"]);
@@ -194,6 +206,19 @@ public sealed class CollectorRunnerTests
         finally
         {
             release.Set();
+        }
+    }
+
+    /// <summary>A fake clock that says when a timer is set on it (the scrape's deadline).</summary>
+    private sealed class DeadlineClock : Microsoft.Extensions.Time.Testing.FakeTimeProvider
+    {
+        public SemaphoreSlim DeadlineSet { get; } = new(0);
+
+        public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+        {
+            var timer = base.CreateTimer(callback, state, dueTime, period);
+            DeadlineSet.Release();
+            return timer;
         }
     }
 

@@ -39,6 +39,67 @@ public sealed class MetricRegistryTests
             Render(registry));
     }
 
+    [Theory]
+    [InlineData(ExpositionFormat.Text004)]
+    [InlineData(ExpositionFormat.OpenMetrics100)]
+    public void Pin_PartsWrittenInOrder_AreWhatWriteToWrites(ExpositionFormat format)
+    {
+        var groups = Enumerable.Range(0, 3).Select(g => new MetricGroup($"g{g}")).ToArray();
+        for (var i = 0; i < 30; i++)
+        {
+            var family = groups[i % 3].Counter($"m_{i:D2}_total", $"Family {i}.", "n");
+            for (var n = 0; n < i; n++)
+            {
+                family.Get(n.ToString(System.Globalization.CultureInfo.InvariantCulture)).Set(n);
+            }
+        }
+
+        groups[1].SetRaw(new RawExposition("raw_text 1\n"u8.ToArray(), "raw_open 1\n"u8.ToArray()));
+        var registry = RegistryOf(groups);
+        var whole = Render(registry, format);
+
+        using var pinned = registry.Pin();
+        Assert.Equal(30, pinned.FamilyCount);
+        foreach (var split in new[] { 0, 1, 17, 30 })
+        {
+            using var parts = new PooledBufferWriter();
+            pinned.WriteFamilies(parts, format, 0, split);
+            pinned.WriteFamilies(parts, format, split, pinned.FamilyCount);
+            pinned.WriteEnd(parts, format);
+            Assert.Equal(whole, System.Text.Encoding.UTF8.GetString(parts.WrittenSpan));
+        }
+
+        Assert.Contains(format == ExpositionFormat.Text004 ? "raw_text 1\n" : "raw_open 1\n# EOF\n", whole, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Pin_HoldsTheValuesPublishedBeforeIt_UntilDisposed()
+    {
+        var g = new MetricGroup("g");
+        var reads = g.Counter("reads_total", "Reads.");
+        var registry = RegistryOf(g);
+        g.BeginUpdate();
+        reads.Get().Set(1);
+        g.EndUpdate();
+
+        string Part(MetricRegistry.PinnedExposition pinned)
+        {
+            using var buffer = new PooledBufferWriter();
+            pinned.WriteFamilies(buffer, ExpositionFormat.Text004, 0, pinned.FamilyCount);
+            return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan);
+        }
+
+        var pinned = registry.Pin();
+        g.BeginUpdate();
+        reads.Get().Set(2);
+        g.EndUpdate();
+        Assert.Contains("reads_total 1\n", Part(pinned), StringComparison.Ordinal);
+        pinned.Dispose();
+
+        Assert.Throws<ObjectDisposedException>(() => Part(pinned));
+        Assert.Contains("reads_total 2\n", Render(registry), StringComparison.Ordinal);
+    }
+
     [Fact]
     public void WriteTo_FamiliesDeclaredAfterRegistration_RenderInNameOrder()
     {
