@@ -37,6 +37,9 @@ internal sealed class GpuDeviceSampler
     private readonly Dictionary<uint, (double Sm, double Memory)> _utilizationByPid = [];
     private readonly List<NvmlMigDevice> _migDevices = [];
     private long _nextSlow = long.MinValue;
+
+    /// <summary>How much earlier than its interval a slow read may come (a quarter of the interval at most).</summary>
+    private static readonly TimeSpan SlowJitter = TimeSpan.FromMilliseconds(250);
     private ulong _lastProcessSample;
 
     private readonly string _driverVersion;
@@ -144,7 +147,12 @@ internal sealed class GpuDeviceSampler
     private void Sample()
     {
         var now = _time.GetTimestamp();
-        var slow = now >= _nextSlow;
+
+        // A tick may come a little earlier against the last one than the interval (the last was late): it still takes
+        // the slow read that is due, or a slow interval equal to the tick would skip one read in two under load, and
+        // the energy counter would move on by the power integral meanwhile.
+        var allowance = Math.Min(_options.SlowInterval.Ticks / 4, SlowJitter.Ticks) * _time.TimestampFrequency / TimeSpan.TicksPerSecond;
+        var slow = now + allowance >= _nextSlow;
         if (slow)
         {
             _nextSlow = now + (long)(_options.SlowInterval.TotalSeconds * _time.TimestampFrequency);

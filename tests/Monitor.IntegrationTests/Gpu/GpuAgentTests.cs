@@ -175,8 +175,9 @@ public sealed class GpuAgentTests(FakeNvmlFixture fake) : IClassFixture<FakeNvml
         Assert.Equal(101, recovered[$"gpu_power_watts{{{Gpu1}}}"]);
         Assert.Equal(0, recovered[$"gpu_sampling_stalled{{{Gpu1}}}"]);
         Assert.DoesNotContain("gpu_up{gpu=\"1\",uuid=\"\"}", recovered.Keys);
-        Assert.Single(agent.Log.Split('\n'), l => l.Contains("has not returned within", StringComparison.Ordinal));
-        Assert.Single(agent.Log.Split('\n'), l => l.Contains("sampling completes again", StringComparison.Ordinal));
+        // GPU 1's lines: on a loaded machine GPU 0's tick can also overrun the 300 ms once, and say so.
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("GPU 1 (", StringComparison.Ordinal) && l.Contains("has not returned within", StringComparison.Ordinal));
+        Assert.Single(agent.Log.Split('\n'), l => l.Contains("GPU 1 (", StringComparison.Ordinal) && l.Contains("sampling completes again", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -220,6 +220,28 @@ public sealed class GpuCollectorTests
     }
 
     [Fact]
+    public void Energy_SlowIntervalOfOneTick_ReadEveryTickThoughTicksJitter()
+    {
+        // Energy read every second, a tick every second, but one tick 80 ms late and the next on time: the on-time
+        // tick is 0.92 s after the late one and must still read the counter. The counter is held still against the
+        // 322 W the GPU reports, so a tick that integrated power instead of reading it would move the energy on.
+        var time = TestClock.Create();
+        var nvml = Steady(1, time);
+        nvml.AdjustEnergy(0, 1000.5);
+        var harness = Harness(nvml, new Dictionary<string, string?> { ["slow-interval"] = "1s" }, time);
+        var exported = new List<double>();
+        foreach (var step in new[] { 1000, 1080, 920, 1000 })
+        {
+            exported.Add(PromSamples.Parse(harness.Scrape())[$"gpu_energy_joules_total{{{Gpu(0)}}}"]);
+            time.Advance(TimeSpan.FromMilliseconds(step));
+            nvml.AdjustEnergy(0, -322 * step / 1000.0);
+        }
+
+        exported.Add(PromSamples.Parse(harness.Scrape())[$"gpu_energy_joules_total{{{Gpu(0)}}}"]);
+        Assert.Equal([1000.5, 1000.5, 1000.5, 1000.5, 1000.5], exported);
+    }
+
+    [Fact]
     public void Update_HungDevice_OnlyThatGpuStallsAndRecovers()
     {
         using var hang = new ManualResetEventSlim(false);
