@@ -19,7 +19,9 @@ internal sealed class NetStatCollector : ICollector
 
     private readonly TextFileReader _reader = new();
     private readonly Dictionary<string, MetricFamily?> _families = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, MetricFamily?>.AlternateLookup<ReadOnlySpan<char>> _familyLookup;
+    private readonly FieldPositions _netstatPositions;
+    private readonly FieldPositions _snmpPositions;
+    private readonly FieldPositions _snmp6Positions;
     private readonly CollectorContext _context;
     private readonly Regex _fields;
     private readonly string _netstat;
@@ -33,7 +35,9 @@ internal sealed class NetStatCollector : ICollector
         _snmp = context.Paths.Proc("net/snmp");
         _snmp6 = context.Paths.Proc("net/snmp6");
         _fields = new Regex(context.Settings["fields"] ?? DefaultFields, RegexOptions.CultureInvariant);
-        _familyLookup = _families.GetAlternateLookup<ReadOnlySpan<char>>();
+        _netstatPositions = new FieldPositions(Decide);
+        _snmpPositions = new FieldPositions(Decide);
+        _snmp6Positions = new FieldPositions(Decide);
     }
 
     public static CollectorDescriptor Descriptor { get; } = new(
@@ -42,8 +46,8 @@ internal sealed class NetStatCollector : ICollector
 
     public void Update(CancellationToken cancellationToken)
     {
-        Pairs(_netstat);
-        Pairs(_snmp);
+        Pairs(_netstat, _netstatPositions);
+        Pairs(_snmp, _snmpPositions);
         if (_reader.TryReadAll(_snmp6, out var snmp6))
         {
             Snmp6(snmp6, _snmp6);
@@ -51,9 +55,10 @@ internal sealed class NetStatCollector : ICollector
     }
 
     /// <summary>A file of line pairs: the protocol's field names, then their values.</summary>
-    private void Pairs(string path)
+    private void Pairs(string path, FieldPositions positions)
     {
         var lines = new LineReader(_reader.ReadAll(path));
+        var position = 0;
         while (lines.TryNext(out var names))
         {
             if (names.Trim().Length == 0)
@@ -77,12 +82,15 @@ internal sealed class NetStatCollector : ICollector
             var valueFields = new FieldReader(values[(colon + 1)..]);
             while (nameFields.TryNext(out var name))
             {
-                if (!valueFields.TryNext(out var text) || !Numbers.TryParseDouble(text, out var value))
+                // Every value must be a number (node_exporter parses them all); only the exported ones are converted.
+                var family = Family(positions, position++, protocol, name);
+                var value = 0.0;
+                if (!valueFields.TryNext(out var text) || (family is null ? !Numbers.IsDouble(text) : !Numbers.TryParseDouble(text, out value)))
                 {
                     throw new MalformedSourceException(path, $"{protocol}: no number for '{name}'");
                 }
 
-                Family(protocol, name)?.Get().Set(value);
+                family?.Get().Set(value);
             }
         }
     }
@@ -91,6 +99,7 @@ internal sealed class NetStatCollector : ICollector
     private void Snmp6(ReadOnlySpan<char> content, string path)
     {
         var lines = new LineReader(content);
+        var position = 0;
         while (lines.TryNext(out var line))
         {
             var fields = new FieldReader(line);
@@ -100,29 +109,37 @@ internal sealed class NetStatCollector : ICollector
             }
 
             var six = stat.IndexOf('6');
-            if (six <= 0 || !fields.TryNext(out var text) || !Numbers.TryParseDouble(text, out var value))
+            var family = six > 0 ? Family(_snmp6Positions, position++, stat[..(six + 1)], stat[(six + 1)..]) : null;
+            var value = 0.0;
+            if (six <= 0 || !fields.TryNext(out var text) || (family is null ? !Numbers.IsDouble(text) : !Numbers.TryParseDouble(text, out value)))
             {
                 throw new MalformedSourceException(path, $"malformed line '{Head(line)}'");
             }
 
-            Family(stat[..(six + 1)], stat[(six + 1)..])?.Get().Set(value);
+            family?.Get().Set(value);
         }
     }
 
-    private MetricFamily? Family(ReadOnlySpan<char> protocol, ReadOnlySpan<char> field)
+    /// <summary>The family of <c>Protocol_Field</c> found at <paramref name="position"/> of its file.</summary>
+    private static MetricFamily? Family(FieldPositions positions, int position, ReadOnlySpan<char> protocol, ReadOnlySpan<char> field)
     {
         Span<char> key = stackalloc char[protocol.Length + field.Length + 1];
         protocol.CopyTo(key);
         key[protocol.Length] = '_';
         field.CopyTo(key[(protocol.Length + 1)..]);
-        if (!_familyLookup.TryGetValue(key, out var family))
+        return positions.At(position, key);
+    }
+
+    /// <summary>Decided once per <c>Protocol_Field</c>: the pattern and the name do not change.</summary>
+    private MetricFamily? Decide(string key)
+    {
+        if (!_families.TryGetValue(key, out var family))
         {
-            // Decided once per field: the pattern and the name do not change.
-            var text = key.ToString();
-            family = _fields.IsMatch(text) && MetricNames.IsValidMetricName("node_netstat_" + text)
-                ? _context.Group.Untyped("node_netstat_" + text, $"Statistic {protocol}{field}.")
+            var underscore = key.IndexOf('_', StringComparison.Ordinal);
+            family = _fields.IsMatch(key) && MetricNames.IsValidMetricName("node_netstat_" + key)
+                ? _context.Group.Untyped("node_netstat_" + key, $"Statistic {key[..underscore]}{key[(underscore + 1)..]}.")
                 : null;
-            _families[text] = family;
+            _families[key] = family;
         }
 
         return family;

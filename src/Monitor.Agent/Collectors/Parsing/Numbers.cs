@@ -17,4 +17,19 @@ internal static class Numbers
     public static bool TryParseDouble(ReadOnlySpan<char> text, out double value) =>
         double.TryParse(text, NumberStyles.AllowLeadingSign | NumberStyles.AllowDecimalPoint | NumberStyles.AllowExponent, CultureInfo.InvariantCulture, out value)
         && double.IsFinite(value);
+
+    /// <summary>
+    /// Whether <see cref="TryParseDouble"/> would accept <paramref name="text"/>, without converting it when it is a
+    /// plain integer of up to 20 digits (a kernel counter): for values that are checked but not exported.
+    /// </summary>
+    public static bool IsDouble(ReadOnlySpan<char> text)
+    {
+        var digits = text.Length > 0 && text[0] is '-' or '+' ? text[1..] : text;
+        if (digits.Length is > 0 and <= 20 && !digits.ContainsAnyExceptInRange('0', '9'))
+        {
+            return true;
+        }
+
+        return TryParseDouble(text, out _);
+    }
 }

@@ -16,7 +16,7 @@ internal sealed class VmStatCollector : ICollector
 
     private readonly TextFileReader _reader = new();
     private readonly Dictionary<string, MetricFamily?> _families = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, MetricFamily?>.AlternateLookup<ReadOnlySpan<char>> _familyLookup;
+    private readonly FieldPositions _positions;
     private readonly CollectorContext _context;
     private readonly Regex _fields;
     private readonly string _path;
@@ -26,7 +26,7 @@ internal sealed class VmStatCollector : ICollector
         _context = context;
         _path = context.Paths.Proc("vmstat");
         _fields = new Regex(context.Settings["fields"] ?? DefaultFields, RegexOptions.CultureInvariant);
-        _familyLookup = _families.GetAlternateLookup<ReadOnlySpan<char>>();
+        _positions = new FieldPositions(Decide);
     }
 
     public static CollectorDescriptor Descriptor { get; } = new(
@@ -36,6 +36,7 @@ internal sealed class VmStatCollector : ICollector
     public void Update(CancellationToken cancellationToken)
     {
         var lines = new LineReader(_reader.ReadAll(_path));
+        var position = 0;
         while (lines.TryNext(out var line))
         {
             var fields = new FieldReader(line);
@@ -44,21 +45,29 @@ internal sealed class VmStatCollector : ICollector
                 continue;
             }
 
-            if (!fields.TryNext(out var text) || !Numbers.TryParseDouble(text, out var value))
+            // Every value must be a number (node_exporter parses them all); only the exported ones are converted.
+            var family = _positions.At(position++, name);
+            var value = 0.0;
+            if (!fields.TryNext(out var text) || (family is null ? !Numbers.IsDouble(text) : !Numbers.TryParseDouble(text, out value)))
             {
                 throw new MalformedSourceException(_path, $"field '{name}' has no number");
             }
 
-            if (!_familyLookup.TryGetValue(name, out var family))
-            {
-                // Decided once per field name: the pattern and the name do not change.
-                family = _fields.IsMatch(name) && MetricNames.IsValidMetricName($"node_vmstat_{name}")
-                    ? _context.Group.Untyped($"node_vmstat_{name}", $"/proc/vmstat information field {name}.")
-                    : null;
-                _familyLookup[name] = family;
-            }
-
             family?.Get().Set(value);
         }
+    }
+
+    /// <summary>Decided once per field name: the pattern and the name do not change.</summary>
+    private MetricFamily? Decide(string name)
+    {
+        if (!_families.TryGetValue(name, out var family))
+        {
+            family = _fields.IsMatch(name) && MetricNames.IsValidMetricName($"node_vmstat_{name}")
+                ? _context.Group.Untyped($"node_vmstat_{name}", $"/proc/vmstat information field {name}.")
+                : null;
+            _families[name] = family;
+        }
+
+        return family;
     }
 }

@@ -49,6 +49,29 @@ public sealed class SmallProcCollectorTests : IDisposable
     }
 
     [Fact]
+    public void VmStatAndNetStat_FieldsMoveBetweenReads_EachReadExportsItsOwnValues()
+    {
+        // A field inserted before others and two swapped: every value must come from its own name, not its old place.
+        _tree.Write("proc/vmstat", "nr_free_pages 12\npgfault 7\npgmajfault 1\n")
+            .Write("proc/net/snmp", "Tcp: ActiveOpens PassiveOpens\nTcp: 1 2\n").Write("proc/net/netstat", "TcpExt: ListenDrops ListenOverflows\nTcpExt: 3 4\n");
+        var vmstat = CollectorHarness.ForTree(VmStatCollector.Descriptor, _tree.Root);
+        var netstat = CollectorHarness.ForTree(NetStatCollector.Descriptor, _tree.Root);
+        Assert.Contains("node_vmstat_pgfault 7\n", vmstat.Scrape(), StringComparison.Ordinal);
+        Assert.Contains("node_netstat_TcpExt_ListenDrops 3\n", netstat.Scrape(), StringComparison.Ordinal);
+
+        _tree.Write("proc/vmstat", "nr_free_pages 12\nnr_new 5\npgmajfault 2\npgfault 8\n")
+            .Write("proc/net/snmp", "Tcp: PassiveOpens ActiveOpens\nTcp: 20 10\n").Write("proc/net/netstat", "TcpExt: ListenOverflows ListenDrops\nTcpExt: 40 30\n");
+        var text = vmstat.Scrape();
+        Assert.Contains("node_vmstat_pgfault 8\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_vmstat_pgmajfault 2\n", text, StringComparison.Ordinal);
+        text = netstat.Scrape();
+        Assert.Contains("node_netstat_Tcp_ActiveOpens 10\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_netstat_Tcp_PassiveOpens 20\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_netstat_TcpExt_ListenDrops 30\n", text, StringComparison.Ordinal);
+        Assert.Contains("node_netstat_TcpExt_ListenOverflows 40\n", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Arp_DeviceGone_ItsSeriesGoes()
     {
         _tree.Write("proc/net/arp", "IP address HW type Flags HW address Mask Device\n10.0.0.1 0x1 0x2 aa:bb * eth0\n10.0.0.2 0x1 0x2 aa:bc * veth9\n");
@@ -65,6 +88,8 @@ public sealed class SmallProcCollectorTests : IDisposable
     [InlineData("net/netstat", "TcpExt: SyncookiesSent ListenDrops\n")]
     [InlineData("net/sockstat", "TCP: inuse\n")]
     [InlineData("vmstat", "pgfault many\n")]
+    [InlineData("vmstat", "nr_free_pages 12x\n")] // a field that is not exported must still be a number
+    [InlineData("net/netstat", "TcpExt: ListenDrops SyncookiesSent\nTcpExt: 0 1.2.3\n")]
     [InlineData("net/arp", "IP address HW type Flags HW address Mask Device\n10.0.0.1 0x1\n")]
     public void MalformedFile_FailsTheCollectorNamingTheFile(string file, string content)
     {
