@@ -9,8 +9,8 @@ namespace Monitor.Agent.Collectors;
 /// </summary>
 /// <remarks>
 /// procfs files report a size of 0, so we read until end of file, capped at <see cref="MaxBytes"/> like procfs'
-/// <c>ReadFileNoStat</c>; a short read of a few hundred bytes is that end (<see cref="KernelFile.EndsFile"/>), unless the
-/// reader was made for files with long records. sysfs attributes are read with a single <c>read</c> (<see cref="ReadAttribute"/>), as
+/// <c>ReadFileNoStat</c>; a read that returns less than asked and at most 2 KiB is that end
+/// (<see cref="KernelFile.EndsFile"/>), unless the reader was made for files with long records. sysfs attributes are read with a single <c>read</c> (<see cref="ReadAttribute"/>), as
 /// procfs' <c>SysReadFile</c> does: some hwmon attributes block or return EAGAIN on a second read.
 /// </remarks>
 /// <param name="longRecords">

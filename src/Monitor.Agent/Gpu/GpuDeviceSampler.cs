@@ -24,9 +24,15 @@ internal sealed class GpuDeviceSampler
     private static readonly GpuMetric[] TickReads = GpuCatalog.Reads(GpuCadence.Tick);
     private static readonly GpuMetric[] SlowReads = GpuCatalog.Reads(GpuCadence.Slow);
 
+    /// <summary>How much earlier than its interval a slow read may come (a quarter of the interval at most).</summary>
+    private static readonly TimeSpan SlowJitter = TimeSpan.FromMilliseconds(250);
+
     private readonly INvml _nvml;
     private readonly TimeProvider _time;
     private readonly GpuSamplerOptions _options;
+
+    /// <summary><see cref="SlowJitter"/> for this interval, in <see cref="TimeProvider"/> timestamp units.</summary>
+    private readonly long _slowAllowance;
     private readonly GpuSample _work = new();
     private readonly GpuSample _published = new();
     private readonly Lock _publishLock = new();
@@ -37,9 +43,6 @@ internal sealed class GpuDeviceSampler
     private readonly Dictionary<uint, (double Sm, double Memory)> _utilizationByPid = [];
     private readonly List<NvmlMigDevice> _migDevices = [];
     private long _nextSlow = long.MinValue;
-
-    /// <summary>How much earlier than its interval a slow read may come (a quarter of the interval at most).</summary>
-    private static readonly TimeSpan SlowJitter = TimeSpan.FromMilliseconds(250);
     private ulong _lastProcessSample;
 
     private readonly string _driverVersion;
@@ -58,6 +61,7 @@ internal sealed class GpuDeviceSampler
         _nvml = nvml;
         _time = time;
         _options = options;
+        _slowAllowance = Math.Min(options.SlowInterval.Ticks / 4, SlowJitter.Ticks) * time.TimestampFrequency / TimeSpan.TicksPerSecond;
         _driverVersion = driverVersion;
         Index = index;
         IndexLabel = index.ToString(CultureInfo.InvariantCulture);
@@ -151,8 +155,7 @@ internal sealed class GpuDeviceSampler
         // A tick may come a little earlier against the last one than the interval (the last was late): it still takes
         // the slow read that is due, or a slow interval equal to the tick would skip one read in two under load, and
         // the energy counter would move on by the power integral meanwhile.
-        var allowance = Math.Min(_options.SlowInterval.Ticks / 4, SlowJitter.Ticks) * _time.TimestampFrequency / TimeSpan.TicksPerSecond;
-        var slow = now + allowance >= _nextSlow;
+        var slow = now + _slowAllowance >= _nextSlow;
         if (slow)
         {
             _nextSlow = now + (long)(_options.SlowInterval.TotalSeconds * _time.TimestampFrequency);

@@ -59,20 +59,15 @@ internal sealed class SplitGzip
             ThreadPool.UnsafeQueueUserWorkItem(second, preferLocal: false);
         }
 
-        try
+        // Execute keeps what a part throws for ThrowIfFailed, so both parts always finish here.
+        first.Execute();
+        if (second is not null)
         {
-            first.Execute();
-        }
-        finally
-        {
-            if (second is not null)
-            {
-                // No pool thread has started the second half yet (none was idle, or the cores are busy): this thread
-                // does it, so a response never waits for a thread to wake. Then, either way, it must be done before
-                // anything is released: it renders from the same pinned values.
-                second.Execute();
-                await second.Completion.ConfigureAwait(false);
-            }
+            // No pool thread has started the second half yet (none was idle, or the cores are busy): this thread does
+            // it, so a response never waits for a thread to wake. Then, either way, it must be done before anything
+            // is released: it renders from the same pinned values.
+            second.Execute();
+            await second.Completion.ConfigureAwait(false);
         }
 
         first.ThrowIfFailed();

@@ -18,7 +18,6 @@ internal sealed class NetStatCollector : ICollector
         "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
 
     private readonly TextFileReader _reader = new();
-    private readonly Dictionary<string, MetricFamily?> _families = new(StringComparer.Ordinal);
     private readonly FieldPositions _netstatPositions;
     private readonly FieldPositions _snmpPositions;
     private readonly FieldPositions _snmp6Positions;
@@ -130,19 +129,13 @@ internal sealed class NetStatCollector : ICollector
         return positions.At(position, key);
     }
 
-    /// <summary>Decided once per <c>Protocol_Field</c>: the pattern and the name do not change.</summary>
+    /// <summary>The family of a <c>Protocol_Field</c> key (protocols have no '_'), or null when it is not exported.</summary>
     private MetricFamily? Decide(string key)
     {
-        if (!_families.TryGetValue(key, out var family))
-        {
-            var underscore = key.IndexOf('_', StringComparison.Ordinal);
-            family = _fields.IsMatch(key) && MetricNames.IsValidMetricName("node_netstat_" + key)
-                ? _context.Group.Untyped("node_netstat_" + key, $"Statistic {key[..underscore]}{key[(underscore + 1)..]}.")
-                : null;
-            _families[key] = family;
-        }
-
-        return family;
+        var underscore = key.IndexOf('_', StringComparison.Ordinal);
+        return _fields.IsMatch(key) && MetricNames.IsValidMetricName("node_netstat_" + key)
+            ? _context.Group.Untyped("node_netstat_" + key, $"Statistic {key[..underscore]}{key[(underscore + 1)..]}.")
+            : null;
     }
 
     private static string Head(ReadOnlySpan<char> line) => line.Length <= 40 ? line.ToString() : string.Concat(line[..40], "…");

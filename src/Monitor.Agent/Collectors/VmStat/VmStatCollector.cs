@@ -15,7 +15,6 @@ internal sealed class VmStatCollector : ICollector
     public const string DefaultFields = "^(oom_kill|pgpg|pswp|pg.*fault).*";
 
     private readonly TextFileReader _reader = new();
-    private readonly Dictionary<string, MetricFamily?> _families = new(StringComparer.Ordinal);
     private readonly FieldPositions _positions;
     private readonly CollectorContext _context;
     private readonly Regex _fields;
@@ -57,17 +56,8 @@ internal sealed class VmStatCollector : ICollector
         }
     }
 
-    /// <summary>Decided once per field name: the pattern and the name do not change.</summary>
-    private MetricFamily? Decide(string name)
-    {
-        if (!_families.TryGetValue(name, out var family))
-        {
-            family = _fields.IsMatch(name) && MetricNames.IsValidMetricName($"node_vmstat_{name}")
-                ? _context.Group.Untyped($"node_vmstat_{name}", $"/proc/vmstat information field {name}.")
-                : null;
-            _families[name] = family;
-        }
-
-        return family;
-    }
+    private MetricFamily? Decide(string name) =>
+        _fields.IsMatch(name) && MetricNames.IsValidMetricName($"node_vmstat_{name}")
+            ? _context.Group.Untyped($"node_vmstat_{name}", $"/proc/vmstat information field {name}.")
+            : null;
 }
